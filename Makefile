@@ -1,0 +1,56 @@
+# Two entry points, each self-contained on a fresh machine:
+#   make run    set up (venv, pinned packages, Fashion-MNIST) and run the quick preset
+#   make test   set up and run the test suite
+# Both are idempotent and quiet when everything is already in place.
+
+PYTHON ?= python3
+VENV ?= .venv
+CORES ?= 2
+FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
+SNAKEMAKE_ARGS ?=
+
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup data lint dry-run report clean-results
+
+run: setup data
+	$(BIN)/snakemake --cores $(CORES) --workflow-profile none all $(SNAKEMAKE_ARGS)
+
+test: setup data
+	$(BIN)/python -m pytest -q tests
+
+setup: $(STAMP)
+
+# Reinstall only when the dependency pins change.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing pinned dependencies into $(VENV) (first time: a few minutes)..."
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[workflow,test]"
+	@touch $@
+
+# Debian's dataset-fashion-mnist holds the real Fashion-MNIST IDX files (offline).
+data:
+	@if [ ! -f $(FMNIST_DIR)/train-images-idx3-ubyte.gz ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's dataset-fashion-mnist..."; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; }; \
+	  else \
+	    echo "Fashion-MNIST not found in $(FMNIST_DIR). Either run 'sudo apt-get install dataset-fashion-mnist'"; \
+	    echo "(Debian/Ubuntu), or let the workflow download it with torchvision (needs internet; data.download: true)."; \
+	  fi; \
+	fi
+
+lint: setup
+	$(BIN)/snakemake --lint --workflow-profile none
+
+dry-run: setup
+	$(BIN)/snakemake -n --cores $(CORES) --workflow-profile none all $(SNAKEMAKE_ARGS)
+
+report: setup
+	$(BIN)/snakemake --cores $(CORES) --workflow-profile none --report reports/report.html all $(SNAKEMAKE_ARGS)
+
+clean-results:
+	rm -rf results .snakemake

@@ -1,0 +1,26 @@
+# FAL reproducibility pipeline. Rules live in workflow/rules/*.smk; the fal/ library does the work.
+#   snakemake --cores 2 all                      # the studies in config.yaml's run_studies
+#   snakemake --cores 2 reports/quick/table_accuracy.md   # one table
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/query.smk"
+include: "workflow/rules/metrics.smk"
+include: "workflow/rules/analysis.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,486 @@
+"""Typed configuration: settings, protocol, fidelity switches, strategies, studies.
+
+``config.yaml`` is validated twice: structurally by the JSON schema in ``workflow/schemas`` (inside
+Snakemake, at parse time), and semantically here, with messages that name the offending key. This
+module imports no torch, so the Snakefile can use it cheaply.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from fal.data.datasets import DATASETS
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown, out of range, or inconsistent."""
+
+
+def _build(cls, mapping: Mapping[str, Any] | None, where: str):
+    """Construct a dataclass from a mapping, rejecting unknown keys with the full key path."""
+    mapping = dict(mapping or {})
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(mapping) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(names)}")
+    try:
+        obj = cls(**mapping)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    obj.validate(where)
+    return obj
+
+
+def _check(condition: bool, where: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"{where}: {message}")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalModelConfig:
+    """Local-only query model trained from a shared random init (reference-spec §5.1)."""
+
+    epochs: int = 50
+    stop_train_acc: float = 0.99
+    lr_milestone: int = 37
+    """Optimizer steps (or epochs, see fidelity.local_lr_milestone_unit) after which lr is ×lr_decay."""
+
+    def validate(self, where: str) -> None:
+        _check(isinstance(self.epochs, int) and self.epochs >= 1, f"{where}.epochs", f"must be an integer >= 1, got {self.epochs!r}")
+        _check(_number(self.stop_train_acc) and 0 < self.stop_train_acc <= 1.0, f"{where}.stop_train_acc", f"must be in (0, 1], got {self.stop_train_acc!r}")
+        _check(isinstance(self.lr_milestone, int) and self.lr_milestone >= 0, f"{where}.lr_milestone", f"must be an integer >= 0, got {self.lr_milestone!r}")
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """Federated training and AL budget protocol (reference-spec §2, §4.1). Defaults are the paper's."""
+
+    num_clients: int = 10
+    client_fraction: float = 1.0
+    rounds: int = 100
+    local_epochs: int = 5
+    batch_size: int = 64
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-5
+    lr_decay: float = 0.1
+    lr_decay_at: float = 0.75
+    initial_ratio: float = 0.05
+    query_ratio: float = 0.05
+    end_ratio: float = 0.45
+    model: str = "cnn4conv"
+    local_model: LocalModelConfig = field(default_factory=LocalModelConfig)
+
+    def validate(self, where: str) -> None:
+        for key in ("num_clients", "rounds", "local_epochs", "batch_size"):
+            value = getattr(self, key)
+            _check(isinstance(value, int) and not isinstance(value, bool) and value >= 1, f"{where}.{key}", f"must be an integer >= 1, got {value!r}")
+        for key in ("lr", "lr_decay"):
+            value = getattr(self, key)
+            _check(_number(value) and value > 0, f"{where}.{key}", f"must be > 0, got {value!r}")
+        for key in ("momentum", "weight_decay"):
+            value = getattr(self, key)
+            _check(_number(value) and value >= 0, f"{where}.{key}", f"must be >= 0, got {value!r}")
+        for key in ("client_fraction", "lr_decay_at", "initial_ratio", "query_ratio", "end_ratio"):
+            value = getattr(self, key)
+            _check(_number(value) and 0 < value <= 1, f"{where}.{key}", f"must be in (0, 1], got {value!r}")
+        _check(self.end_ratio >= self.initial_ratio, f"{where}.end_ratio", f"({self.end_ratio}) must be >= initial_ratio ({self.initial_ratio})")
+        _check(self.model in MODELS, f"{where}.model", f"unknown model {self.model!r}; available: {sorted(MODELS)}")
+
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, Any] | None, where: str = "protocol") -> "ProtocolConfig":
+        mapping = dict(mapping or {})
+        local = _build(LocalModelConfig, mapping.pop("local_model", None), f"{where}.local_model")
+        obj = _build(cls, mapping, where)
+        return dataclasses.replace(obj, local_model=local)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def num_cycles(self) -> int:
+        from fal.data.budgets import cycle_ratios
+
+        return len(cycle_ratios(self.initial_ratio, self.query_ratio, self.end_ratio))
+
+
+MODELS = {"cnn4conv"}
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FidelityConfig:
+    """Switches between the official code's behaviour ("faithful") and the corrected/paper behaviour.
+
+    Each switch names one documented deviation (reference-spec §11). ``preset`` sets them all; explicit
+    keys override single switches.
+    """
+
+    preset: str = "faithful"
+    lt_query_view_mismatch: bool = True
+    """§1.3: the LT train and query views are two different random subsets (same class blocks)."""
+    partition_seed: str = "fixed"
+    """§1.4: "fixed" = the official partition with internal seed 0 for every run seed; "run" = from the run seed."""
+    shared_cycle1_init: bool = True
+    """§1.4: the official torch reseed makes cycle 1's model init identical across run seeds."""
+    fl_lr_decay: str = "official"
+    """§4.1: "official" decays for rounds r > int(0.75·R) (0-based); "paper" for r >= int(0.75·R)."""
+    local_lr_milestone_unit: str = "step"
+    """§5.1: the local-only model's MultiStepLR is stepped per mini-batch ("step") or per epoch."""
+    fairfal_m2_model: str = "official"
+    """§6.13.3: gradient-embedding probabilities from L_k when γ̄ ≥ 0.5 ("official") or always from G ("paper")."""
+    fairfal_prototype_similarity: str = "cosine"
+    """§6.13.6: cosine to renormalised prototypes (code) or inner product with the mean of unit vectors (Eq. 10)."""
+    fairfal_gamma_bar: str = "first_query"
+    """§6.13.6: γ̄ fixed at the first query (code, kept in a file) or recomputed at every query."""
+
+    def validate(self, where: str) -> None:
+        _check(self.preset in FIDELITY_PRESETS, f"{where}.preset", f"must be one of {sorted(FIDELITY_PRESETS)}, got {self.preset!r}")
+        for key, allowed in _FIDELITY_CHOICES.items():
+            value = getattr(self, key)
+            _check(value in allowed, f"{where}.{key}", f"must be one of {sorted(map(str, allowed))}, got {value!r}")
+
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, Any] | str | None, where: str = "fidelity") -> "FidelityConfig":
+        if isinstance(mapping, str):
+            mapping = {"preset": mapping}
+        mapping = dict(mapping or {})
+        preset = mapping.get("preset", "faithful")
+        if preset not in FIDELITY_PRESETS:
+            raise ConfigError(f"{where}.preset: must be one of {sorted(FIDELITY_PRESETS)}, got {preset!r}")
+        merged = {**FIDELITY_PRESETS[preset], **mapping, "preset": preset}
+        return _build(cls, merged, where)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_FIDELITY_CHOICES: dict[str, tuple] = {
+    "lt_query_view_mismatch": (True, False),
+    "partition_seed": ("fixed", "run"),
+    "shared_cycle1_init": (True, False),
+    "fl_lr_decay": ("official", "paper"),
+    "local_lr_milestone_unit": ("step", "epoch"),
+    "fairfal_m2_model": ("official", "paper"),
+    "fairfal_prototype_similarity": ("cosine", "inner"),
+    "fairfal_gamma_bar": ("first_query", "every_query"),
+}
+
+FIDELITY_PRESETS: dict[str, dict[str, Any]] = {
+    "faithful": {
+        "lt_query_view_mismatch": True,
+        "partition_seed": "fixed",
+        "shared_cycle1_init": True,
+        "fl_lr_decay": "official",
+        "local_lr_milestone_unit": "step",
+        "fairfal_m2_model": "official",
+        "fairfal_prototype_similarity": "cosine",
+        "fairfal_gamma_bar": "first_query",
+    },
+    "corrected": {
+        "lt_query_view_mismatch": False,
+        "partition_seed": "run",
+        "shared_cycle1_init": False,
+        "fl_lr_decay": "paper",
+        "local_lr_milestone_unit": "step",
+        "fairfal_m2_model": "paper",
+        "fairfal_prototype_similarity": "cosine",
+        "fairfal_gamma_bar": "first_query",
+    },
+}
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SettingConfig:
+    """One data setting: dataset, imbalance, heterogeneity, number of clients, and data reductions."""
+
+    dataset: str
+    alpha: float
+    num_clients: int = 10
+    rho: float | None = None
+    partition: str = "dir_balance"
+    lt_img_max: float | None = None
+    """Head-class size of the long tail; None = N_train / C (the paper). Smaller = reduced protocol."""
+    test_per_class: int | None = None
+    """Evaluate on the first n test images of each class; None = the full test set (the paper)."""
+
+    def validate(self, where: str) -> None:
+        _check(self.dataset in DATASETS, f"{where}.dataset", f"unknown dataset {self.dataset!r}; available: {sorted(DATASETS)}")
+        spec = DATASETS[self.dataset]
+        if spec.long_tailed:
+            _check(_number(self.rho) and self.rho >= 1, f"{where}.rho", f"dataset {self.dataset} is long-tailed and needs rho >= 1, got {self.rho!r}")
+        else:
+            _check(self.rho is None, f"{where}.rho", f"dataset {self.dataset} keeps its natural class distribution; rho must not be set (got {self.rho!r})")
+            _check(self.lt_img_max is None, f"{where}.lt_img_max", f"only long-tailed datasets take lt_img_max (dataset {self.dataset})")
+        _check(_number(self.alpha) and self.alpha > 0, f"{where}.alpha", f"Dirichlet alpha must be > 0, got {self.alpha!r}")
+        _check(isinstance(self.num_clients, int) and self.num_clients >= 1, f"{where}.num_clients", f"must be an integer >= 1, got {self.num_clients!r}")
+        _check(self.partition in PARTITIONS, f"{where}.partition", f"unknown partition {self.partition!r}; available: {sorted(PARTITIONS)}")
+        if self.lt_img_max is not None:
+            _check(_number(self.lt_img_max) and self.lt_img_max >= 1, f"{where}.lt_img_max", f"must be >= 1, got {self.lt_img_max!r}")
+        if self.test_per_class is not None:
+            _check(isinstance(self.test_per_class, int) and self.test_per_class >= 1, f"{where}.test_per_class", f"must be an integer >= 1, got {self.test_per_class!r}")
+
+    @property
+    def id(self) -> str:
+        """Path-safe name, e.g. ``fmnist_lt-rho20-alpha0.1-K10``."""
+        parts = [self.dataset]
+        if self.rho is not None:
+            parts.append(f"rho{self.rho:g}")
+        parts += [f"alpha{self.alpha:g}", f"K{self.num_clients}"]
+        if self.partition != "dir_balance":
+            parts.append(self.partition)
+        if self.lt_img_max is not None:
+            parts.append(f"max{self.lt_img_max:g}")
+        if self.test_per_class is not None:
+            parts.append(f"test{self.test_per_class}")
+        return "-".join(parts)
+
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, Any], where: str = "setting") -> "SettingConfig":
+        return _build(cls, mapping, where)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+PARTITIONS = {"dir_balance", "dir_balance_logo"}
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """A named query strategy: a registered method, its query model (G/L) and options."""
+
+    name: str
+    method: str
+    query_model: str | None = None
+    label: str | None = None
+    """Display name in tables (defaults to the method's)."""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self, where: str) -> None:
+        from fal.strategies.registry import METHODS
+
+        _check(bool(STRATEGY_NAME.fullmatch(self.name)) and self.name != "init", where, f"strategy name {self.name!r} must match {STRATEGY_NAME.pattern} and not be 'init'")
+        _check(self.method in METHODS, f"{where}.method", f"unknown method {self.method!r}; available: {sorted(METHODS)}")
+        info = METHODS[self.method]
+        if info.query_models:
+            _check(self.query_model in info.query_models, f"{where}.query_model", f"method {self.method} needs query_model in {list(info.query_models)}, got {self.query_model!r}")
+        else:
+            _check(self.query_model is None, f"{where}.query_model", f"method {self.method} takes no query_model (got {self.query_model!r})")
+        _check(isinstance(self.options, dict), f"{where}.options", "must be a mapping")
+        unknown = sorted(set(self.options) - set(info.options))
+        _check(not unknown, f"{where}.options", f"unknown option(s) {unknown} for method {self.method}; allowed: {sorted(info.options)}")
+
+    @property
+    def selector(self) -> str:
+        """The table's "Sel" column: G, L, or G, L for methods that use both models."""
+        from fal.strategies.registry import METHODS
+
+        if self.query_model:
+            return {"global": "G", "local": "L"}[self.query_model]
+        return METHODS[self.method].selector
+
+    @property
+    def display_name(self) -> str:
+        from fal.strategies.registry import METHODS
+
+        return self.label or METHODS[self.method].label
+
+    def resolved_options(self) -> dict[str, Any]:
+        from fal.strategies.registry import METHODS
+
+        return {**METHODS[self.method].options, **self.options}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, name: str, mapping: Mapping[str, Any], where: str) -> "StrategyConfig":
+        return _build(cls, {"name": name, **dict(mapping)}, where)
+
+
+STRATEGY_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """How a job computes; none of these change results beyond floating-point noise."""
+
+    device: str = "auto"
+    threads: int = 1
+    deterministic: bool = True
+    inference_batch_size: int | None = None
+    """Batch size of no-grad forward passes (evaluation, query scoring); None = 128 on CPU, 4096 on CUDA."""
+
+    def inference_batch(self, device) -> int:
+        if self.inference_batch_size is not None:
+            return self.inference_batch_size
+        return 4096 if str(device).startswith("cuda") else 128
+
+    def validate(self, where: str) -> None:
+        _check(self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"), f"{where}.device", f"must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        _check(isinstance(self.threads, int) and self.threads >= 1, f"{where}.threads", f"must be an integer >= 1, got {self.threads!r}")
+        _check(isinstance(self.deterministic, bool), f"{where}.deterministic", "must be true or false")
+        if self.inference_batch_size is not None:
+            _check(isinstance(self.inference_batch_size, int) and self.inference_batch_size >= 1, f"{where}.inference_batch_size", f"must be an integer >= 1 or null, got {self.inference_batch_size!r}")
+
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, Any] | None, where: str = "runtime") -> "RuntimeConfig":
+        return _build(cls, mapping, where)
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Study:
+    """A named experiment grid: settings × seeds × strategies under one protocol."""
+
+    name: str
+    description: str
+    settings: tuple[SettingConfig, ...]
+    seeds: tuple[int, ...]
+    strategies: tuple[StrategyConfig, ...]
+    protocol: ProtocolConfig
+    fidelity: FidelityConfig
+    table_ratios: tuple[float, ...] | None
+
+    def setting(self, setting_id: str) -> SettingConfig:
+        for setting in self.settings:
+            if setting.id == setting_id:
+                return setting
+        raise ConfigError(f"study {self.name}: no setting {setting_id!r}; settings: {[s.id for s in self.settings]}")
+
+    def strategy(self, name: str) -> StrategyConfig:
+        for strategy in self.strategies:
+            if strategy.name == name:
+                return strategy
+        raise ConfigError(f"study {self.name}: no strategy {name!r}; strategies: {[s.name for s in self.strategies]}")
+
+    @property
+    def num_cycles(self) -> int:
+        return self.protocol.num_cycles()
+
+
+_STUDY_KEYS = {
+    "description", "datasets", "rho", "alpha", "num_clients", "seeds", "strategies", "protocol",
+    "fidelity", "data", "partition", "table_ratios",
+}
+_DATA_KEYS = {"lt_img_max", "test_per_class"}
+
+
+def _as_list(value: Any) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(dict(base))
+    for key, value in (override or {}).items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def resolve_strategies(config: Mapping[str, Any]) -> dict[str, StrategyConfig]:
+    strategies = config.get("strategies") or {}
+    if not isinstance(strategies, Mapping):
+        raise ConfigError("strategies: must be a mapping of name -> {method, query_model, options}")
+    return {name: StrategyConfig.from_dict(name, spec or {}, f"strategies.{name}") for name, spec in strategies.items()}
+
+
+def resolve_study(config: Mapping[str, Any], name: str) -> Study:
+    """Resolve ``config['studies'][name]`` against the top-level defaults into a validated Study."""
+    studies = config.get("studies") or {}
+    if name not in studies:
+        raise ConfigError(f"run_studies: unknown study {name!r}; defined studies: {sorted(studies)}")
+    where = f"studies.{name}"
+    raw = studies[name] or {}
+    unknown = sorted(set(raw) - _STUDY_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_STUDY_KEYS)}")
+
+    protocol = ProtocolConfig.from_dict(_deep_merge(config.get("protocol") or {}, raw.get("protocol") or {}), f"{where}.protocol")
+    fidelity_raw = raw.get("fidelity", config.get("fidelity"))
+    fidelity = FidelityConfig.from_dict(fidelity_raw, f"{where}.fidelity")
+
+    data = dict(raw.get("data") or {})
+    unknown = sorted(set(data) - _DATA_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}.data: unknown key(s) {unknown}; allowed: {sorted(_DATA_KEYS)}")
+
+    for key in ("datasets", "alpha", "seeds", "strategies"):
+        if key not in raw:
+            raise ConfigError(f"{where}: missing required key {key!r}")
+    datasets = _as_list(raw["datasets"])
+    rhos = _as_list(raw.get("rho", [None]))
+    alphas = _as_list(raw["alpha"])
+    clients = _as_list(raw.get("num_clients", protocol.num_clients))
+    settings = []
+    for dataset, rho, alpha, num_clients in itertools.product(datasets, rhos, alphas, clients):
+        spec = DATASETS.get(dataset)
+        setting_rho = rho if (spec is None or spec.long_tailed) else None
+        settings.append(
+            SettingConfig.from_dict(
+                {
+                    "dataset": dataset,
+                    "rho": setting_rho,
+                    "alpha": alpha,
+                    "num_clients": num_clients,
+                    "partition": raw.get("partition", "dir_balance"),
+                    "lt_img_max": data.get("lt_img_max") if (spec is not None and spec.long_tailed) else None,
+                    "test_per_class": data.get("test_per_class"),
+                },
+                f"{where} setting ({dataset}, rho={rho}, alpha={alpha}, K={num_clients})",
+            )
+        )
+    ids = [s.id for s in settings]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{where}: duplicate settings {ids}")
+
+    seeds = _as_list(raw["seeds"])
+    for seed in seeds:
+        _check(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0, f"{where}.seeds", f"seeds must be integers >= 0, got {seed!r}")
+    _check(len(set(seeds)) == len(seeds), f"{where}.seeds", f"duplicate seeds in {seeds}")
+
+    known = resolve_strategies(config)
+    strategy_names = _as_list(raw["strategies"])
+    _check(len(strategy_names) > 0, f"{where}.strategies", "at least one strategy is needed")
+    for strategy_name in strategy_names:
+        _check(strategy_name in known, f"{where}.strategies", f"unknown strategy {strategy_name!r}; defined under strategies: {sorted(known)}")
+    _check(len(set(strategy_names)) == len(strategy_names), f"{where}.strategies", f"duplicate strategies in {strategy_names}")
+
+    table_ratios = raw.get("table_ratios")
+    if table_ratios is not None:
+        table_ratios = tuple(float(r) for r in _as_list(table_ratios))
+
+    return Study(
+        name=name,
+        description=str(raw.get("description", "")),
+        settings=tuple(settings),
+        seeds=tuple(seeds),
+        strategies=tuple(known[s] for s in strategy_names),
+        protocol=protocol,
+        fidelity=fidelity,
+        table_ratios=table_ratios,
+    )

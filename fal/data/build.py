@@ -1,0 +1,206 @@
+"""The partition stage: long-tailed subset, client partition, client test split, initial labelled set.
+
+In faithful mode this reproduces the official code's random streams exactly:
+- one ``RandomState(seed)`` (the official global NumPy RNG) shuffles each class for the LT training
+  view, then again for the LT query view (a second, different subset: §1.3), then draws each client's
+  initial labelled set with ``choice(..., replace=False)``;
+- the partition uses a torch generator seeded with 0, advanced by one draw per training image (the
+  flips of the augmented view it iterates over), and ``random.Random(0)`` for the class shuffles;
+- the test split reuses the training split's class fractions, with freshly seeded generators.
+In corrected mode the query view equals the training view and the partition follows the run seed.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
+from fal.data.budgets import Budget, compute_budget
+from fal.data.datasets import get_dataset_spec
+from fal.data.longtail import balanced_test_subset, longtail_counts, select_longtail
+from fal.data.partition import PartitionResult, dir_balance, dir_balance_logo
+from fal.schemas import LABELLED_SCHEMA, PARTITION_SCHEMA  # noqa: F401  (re-exported)
+from fal.seeding import derive_seed
+
+@dataclass(frozen=True)
+class PartitionOutputs:
+    partition: pd.DataFrame
+    initial_labelled: pd.DataFrame
+    budget: Budget
+    summary: dict
+
+
+def _partition_generators(fidelity: FidelityConfig, seed: int, split: str) -> tuple[torch.Generator, random.Random]:
+    if fidelity.partition_seed == "fixed":
+        internal = 0
+    else:
+        internal = derive_seed(seed, "partition", split)
+    return torch.Generator().manual_seed(internal), random.Random(internal)
+
+
+def _partition(setting: SettingConfig, labels: np.ndarray, num_classes: int, generators, flip_draws: int, proportions=None) -> PartitionResult:
+    torch_gen, py_random = generators
+    if setting.partition == "dir_balance":
+        return dir_balance(
+            labels, setting.num_clients, num_classes, setting.alpha,
+            torch_generator=torch_gen, py_random=py_random, flip_draws=flip_draws, proportions=proportions,
+        )
+    return dir_balance_logo(
+        labels, setting.num_clients, num_classes, setting.alpha,
+        torch_generator=torch_gen, py_random=py_random, proportions=proportions,
+    )
+
+
+def build_partition(
+    setting: SettingConfig,
+    protocol: ProtocolConfig,
+    fidelity: FidelityConfig,
+    seed: int,
+    train_labels: np.ndarray,
+    test_labels: np.ndarray,
+) -> PartitionOutputs:
+    """Compute the setting's subset, partition and initial labelled set from the source labels."""
+    spec = get_dataset_spec(setting.dataset)
+    num_classes = spec.num_classes
+    train_labels = np.asarray(train_labels, dtype=np.int64)
+    test_labels = np.asarray(test_labels, dtype=np.int64)
+    numpy_stream = np.random.RandomState(seed)  # the official global NumPy RNG after np.random.seed(seed)
+
+    if spec.long_tailed:
+        counts = longtail_counts(len(train_labels), num_classes, setting.rho, setting.lt_img_max)
+        train_view = select_longtail(train_labels, counts, numpy_stream)
+        if fidelity.lt_query_view_mismatch:
+            query_view = select_longtail(train_labels, counts, numpy_stream)
+        else:
+            query_view = train_view
+    else:
+        train_view = np.arange(len(train_labels), dtype=np.int64)
+        query_view = train_view
+    subset_labels = train_labels[train_view]
+    if not np.array_equal(subset_labels, train_labels[query_view]):
+        raise AssertionError("train and query views must agree on every position's label")
+
+    test_view = balanced_test_subset(test_labels, setting.test_per_class)
+    eval_labels = test_labels[test_view]
+
+    # The official loop iterates over the augmented training view before the Dirichlet draw.
+    flip_draws = len(subset_labels) if fidelity.partition_seed == "fixed" else 0
+    train_part = _partition(setting, subset_labels, num_classes, _partition_generators(fidelity, seed, "train"), flip_draws)
+    test_part = _partition(
+        setting, eval_labels, num_classes, _partition_generators(fidelity, seed, "test"), 0, proportions=train_part.proportions
+    )
+
+    budget = compute_budget(
+        len(subset_labels), setting.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio
+    )
+    _check_budget_fits(budget, train_part, setting)
+
+    rows = []
+    for split, part, view, qview in (
+        ("train", train_part, train_view, query_view),
+        ("test", test_part, test_view, test_view),
+    ):
+        client_of = np.full(len(view), -1, dtype=np.int64)
+        rank_of = np.full(len(view), -1, dtype=np.int64)
+        for client, members in enumerate(part.clients):
+            client_of[members] = client
+            rank_of[members] = np.arange(len(members))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "split": split,
+                    "position": np.arange(len(view)),
+                    "source_index": view,
+                    "query_source_index": qview,
+                    "label": (subset_labels if split == "train" else eval_labels),
+                    "client": client_of,
+                    "client_rank": rank_of,
+                }
+            )
+        )
+    partition = pd.concat(rows, ignore_index=True)
+
+    initial = []
+    for client, members in enumerate(train_part.clients):
+        chosen = numpy_stream.choice(np.array(members, dtype=np.int64), budget.per_client_initial, replace=False)
+        initial.append(pd.DataFrame({"client": client, "position": chosen, "rank": np.arange(len(chosen)), "cycle_added": 1}))
+    initial_labelled = pd.concat(initial, ignore_index=True)
+
+    summary = {
+        "setting": setting.id,
+        "seed": seed,
+        "num_train": int(len(subset_labels)),
+        "num_test": int(len(eval_labels)),
+        "class_counts": np.bincount(subset_labels, minlength=num_classes).tolist(),
+        "client_sizes": [len(c) for c in train_part.clients],
+        "client_class_counts": train_part.counts.tolist(),
+        "client_test_sizes": [len(c) for c in test_part.clients],
+        "unassigned_train": int((partition.query("split == 'train'")["client"] < 0).sum()),
+        "budget": {
+            "reference_size": budget.reference_size,
+            "per_client_initial": budget.per_client_initial,
+            "per_client_query": budget.per_client_query,
+            "labelled_ratios": list(budget.ratios),
+        },
+        "fidelity": fidelity.to_dict(),
+    }
+    return PartitionOutputs(partition, initial_labelled, budget, summary)
+
+
+def _check_budget_fits(budget: Budget, part: PartitionResult, setting: SettingConfig) -> None:
+    needed = budget.per_client_initial + budget.per_client_query * (budget.num_cycles - 1)
+    for client, members in enumerate(part.clients):
+        if len(members) < needed:
+            raise ValueError(
+                f"setting {setting.id}: client {client} holds {len(members)} samples but the protocol labels "
+                f"{budget.per_client_initial} + {budget.per_client_query} × {budget.num_cycles - 1} = {needed} "
+                f"per client; lower protocol.end_ratio or query_ratio, or use fewer clients"
+            )
+    if budget.per_client_initial < 1:
+        raise ValueError(f"setting {setting.id}: the initial labelled set is empty (R × initial_ratio / K < 1)")
+
+
+def client_pools(partition: pd.DataFrame, num_clients: int) -> list[np.ndarray]:
+    """Per client, its training positions in the official list order."""
+    train = partition[partition["split"] == "train"]
+    pools = []
+    for client in range(num_clients):
+        members = train[train["client"] == client].sort_values("client_rank")
+        pools.append(members["position"].to_numpy(dtype=np.int64))
+    return pools
+
+
+def client_test_positions(partition: pd.DataFrame, num_clients: int) -> list[np.ndarray]:
+    test = partition[partition["split"] == "test"]
+    return [np.sort(test.loc[test["client"] == c, "position"].to_numpy(dtype=np.int64)) for c in range(num_clients)]
+
+
+def labelled_lists(labelled: pd.DataFrame, num_clients: int) -> list[np.ndarray]:
+    """Per client, labelled positions in rank order."""
+    out = []
+    for client in range(num_clients):
+        rows = labelled[labelled["client"] == client].sort_values("rank")
+        out.append(rows["position"].to_numpy(dtype=np.int64))
+    return out
+
+
+def extend_labelled(previous: pd.DataFrame, new_positions: dict[int, np.ndarray], cycle: int, num_clients: int) -> pd.DataFrame:
+    """The next labelled set: per client, the newly queried positions first, then the old ones."""
+    frames = []
+    for client in range(num_clients):
+        old = previous[previous["client"] == client].sort_values("rank")
+        new = np.asarray(new_positions.get(client, np.empty(0, dtype=np.int64)), dtype=np.int64)
+        overlap = np.intersect1d(new, old["position"].to_numpy())
+        if overlap.size:
+            raise ValueError(f"client {client}: query returned already-labelled positions {overlap[:5].tolist()}")
+        if len(np.unique(new)) != len(new):
+            raise ValueError(f"client {client}: query returned duplicate positions")
+        positions = np.concatenate([new, old["position"].to_numpy(dtype=np.int64)])
+        added = np.concatenate([np.full(len(new), cycle), old["cycle_added"].to_numpy()])
+        frames.append(pd.DataFrame({"client": client, "position": positions, "rank": np.arange(len(positions)), "cycle_added": added}))
+    return pd.concat(frames, ignore_index=True)

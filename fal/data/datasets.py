@@ -1,0 +1,59 @@
+"""Dataset catalogue: what each dataset key means (reference-spec §1.1–§1.2).
+
+A *dataset key* names what the experiments use (``fmnist_lt``, ``octmnist``, …); its *source* is the
+raw dataset that is downloaded and cached once (``fmnist``, ``cifar10``, …). Long-tailed keys share the
+source of their balanced original.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    key: str
+    source: str
+    num_classes: int
+    channels: int
+    image_size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    long_tailed: bool
+    """True when the training split is subsampled to an exponential long tail (§1.3)."""
+
+    def channel_mean(self) -> tuple[float, ...]:
+        return self.mean if len(self.mean) == self.channels else self.mean * self.channels
+
+    def channel_std(self) -> tuple[float, ...]:
+        return self.std if len(self.std) == self.channels else self.std * self.channels
+
+
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.key: spec
+    for spec in [
+        DatasetSpec("fmnist", "fmnist", 10, 1, 28, (0.286,), (0.353,), False),
+        DatasetSpec("fmnist_lt", "fmnist", 10, 1, 28, (0.286,), (0.353,), True),
+        DatasetSpec("cifar10", "cifar10", 10, 3, 32, _IMAGENET_MEAN, _IMAGENET_STD, False),
+        DatasetSpec("cifar10_lt", "cifar10", 10, 3, 32, _IMAGENET_MEAN, _IMAGENET_STD, True),
+        DatasetSpec("cifar100", "cifar100", 100, 3, 32, (0.507, 0.487, 0.441), (0.267, 0.256, 0.276), False),
+        # Quirk (§1.2): the official CIFAR-100-LT class inherits CIFAR-10-LT's ImageNet statistics.
+        DatasetSpec("cifar100_lt", "cifar100", 100, 3, 32, _IMAGENET_MEAN, _IMAGENET_STD, True),
+        DatasetSpec("octmnist", "octmnist", 4, 1, 28, (0.5,), (0.5,), False),
+        DatasetSpec("dermamnist", "dermamnist", 7, 3, 28, (0.5,), (0.5,), False),
+    ]
+}
+
+SOURCES = sorted({spec.source for spec in DATASETS.values()})
+
+
+def get_dataset_spec(key: str) -> DatasetSpec:
+    try:
+        return DATASETS[key]
+    except KeyError:
+        raise ValueError(
+            f"unknown dataset {key!r}; known datasets: {', '.join(sorted(DATASETS))}"
+        ) from None

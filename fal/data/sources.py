@@ -1,0 +1,316 @@
+"""Raw dataset readers, downloads, and the verified uint8 array cache.
+
+Every source is converted once into ``<cache_dir>/<source>.npz`` (uint8 images in NCHW order and int64
+labels, no pickles) with a JSON sidecar that records the file's SHA-256 and each array's SHA-256.
+Loading re-checks the file checksum, so a truncated or edited cache fails loudly with its path.
+
+Readers accept the datasets' own on-disk formats: IDX (gzipped or not) for Fashion-MNIST, the
+``cifar-*-python`` batches that torchvision downloads, and MedMNIST's ``<flag>.npz``. Downloads go
+through torchvision and medmnist, which check the publishers' MD5 sums.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fal.data.datasets import SOURCES
+from fal.io import atomic_path, write_json_atomic
+
+CACHE_FORMAT_VERSION = 1
+
+#: SHA-256 of the converted arrays (uint8 NCHW images, int64 labels) of sources whose canonical content we could check here. The Debian
+#: package ``dataset-fashion-mnist`` recompresses the IDX files (so torchvision's MD5s of the .gz files
+#: differ) but the decoded arrays are byte-identical to the original release.
+KNOWN_ARRAY_SHA256: dict[str, dict[str, str]] = {
+    "fmnist": {
+        "train_images": "2e487a6c89124f78f2d7521542223cafe96f7123c3ca13d447772ac6ecbb3012",
+        "train_labels": "e3245b63f7c40d1c8b652835f19744d970c1613b40ddac6bcfc87b9c46e16a0b",
+        "test_images": "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a",
+        "test_labels": "d51d859896c55775b9e9e219b77ff03bcec1b6ac322f313544dc3f9e7bc94fae",
+    },
+}
+
+FMNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+MEDMNIST_FLAGS = {"octmnist", "dermamnist"}
+ARRAY_NAMES = ("train_images", "train_labels", "test_images", "test_labels")
+
+
+class DataIntegrityError(RuntimeError):
+    """A dataset file is missing, corrupt, or not what its checksum says."""
+
+
+@dataclass(frozen=True)
+class DatasetArrays:
+    """One source's train and test split: images uint8 (N, C, H, W), labels int64 (N,)."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in ARRAY_NAMES}
+
+
+def array_sha256(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# Readers of the publishers' formats
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (``.gz`` or plain) of unsigned bytes into an array of its declared shape."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise DataIntegrityError(f"{path} is not an IDX file (bad magic number)")
+    if data[2] != 0x08:
+        raise DataIntegrityError(f"{path}: only unsigned-byte IDX files are supported")
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    offset = 4 + 4 * ndim
+    expected = int(np.prod(dims)) if dims else 0
+    if len(data) - offset != expected:
+        raise DataIntegrityError(
+            f"{path} is truncated: header declares shape {dims} ({expected} bytes) but "
+            f"{len(data) - offset} bytes follow"
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims).copy()
+
+
+def _find_idx(directory: Path, stem: str) -> Path | None:
+    for candidate in (directory / f"{stem}.gz", directory / stem):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def read_fmnist(directory: Path) -> DatasetArrays:
+    """Read the four Fashion-MNIST IDX files from one directory."""
+    directory = Path(directory)
+    arrays = {}
+    for name, stem in FMNIST_FILES.items():
+        path = _find_idx(directory, stem)
+        if path is None:
+            raise FileNotFoundError(f"{directory}/{stem}[.gz] not found")
+        arrays[name] = read_idx(path)
+    return DatasetArrays(
+        train_images=arrays["train_images"][:, None, :, :],
+        train_labels=arrays["train_labels"].astype(np.int64),
+        test_images=arrays["test_images"][:, None, :, :],
+        test_labels=arrays["test_labels"].astype(np.int64),
+    )
+
+
+def _unpickle_cifar_batch(path: Path) -> dict:
+    # CIFAR's official python release is a set of pickled dicts; this is the publisher's format, read
+    # once during conversion (our own files never use pickle).
+    with open(path, "rb") as f:
+        return pickle.load(f, encoding="bytes")
+
+
+def read_cifar(root: Path, source: str) -> DatasetArrays:
+    """Read torchvision's extracted ``cifar-10-batches-py`` or ``cifar-100-python`` folder."""
+    root = Path(root)
+    if source == "cifar10":
+        folder = root / "cifar-10-batches-py"
+        train_files = [folder / f"data_batch_{i}" for i in range(1, 6)]
+        test_files = [folder / "test_batch"]
+        label_key = b"labels"
+    elif source == "cifar100":
+        folder = root / "cifar-100-python"
+        train_files = [folder / "train"]
+        test_files = [folder / "test"]
+        label_key = b"fine_labels"
+    else:
+        raise ValueError(f"not a CIFAR source: {source!r}")
+
+    def load(files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+        images, labels = [], []
+        for path in files:
+            if not path.exists():
+                raise FileNotFoundError(f"{path} not found")
+            batch = _unpickle_cifar_batch(path)
+            images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            labels.append(np.asarray(batch[label_key], dtype=np.int64))
+        return np.concatenate(images), np.concatenate(labels)
+
+    train_images, train_labels = load(train_files)
+    test_images, test_labels = load(test_files)
+    return DatasetArrays(train_images, train_labels, test_images, test_labels)
+
+
+def read_medmnist(npz_path: Path) -> DatasetArrays:
+    """Read a MedMNIST ``<flag>.npz`` (28 px). Its ``val`` split is never used (§1.1)."""
+    npz_path = Path(npz_path)
+    if not npz_path.exists():
+        raise FileNotFoundError(f"{npz_path} not found")
+    with np.load(npz_path, allow_pickle=False) as npz:
+        out = {}
+        for split in ("train", "test"):
+            images = np.asarray(npz[f"{split}_images"], dtype=np.uint8)
+            if images.ndim == 3:
+                images = images[:, None, :, :]
+            elif images.ndim == 4:
+                images = images.transpose(0, 3, 1, 2)
+            else:
+                raise DataIntegrityError(f"{npz_path}: {split}_images has shape {images.shape}")
+            # MedMNIST labels come as shape (N, 1); flatten them (§1.1).
+            out[f"{split}_images"] = np.ascontiguousarray(images)
+            out[f"{split}_labels"] = np.asarray(npz[f"{split}_labels"]).reshape(-1).astype(np.int64)
+    return DatasetArrays(**out)
+
+
+# --------------------------------------------------------------------------------------------------
+# Locating raw files, downloading them when allowed
+
+
+def acquire_source(
+    source: str, raw_dir: Path, fmnist_system_dir: Path | None = None, download: bool = True
+) -> tuple[DatasetArrays, str]:
+    """Return a source's arrays and a description of where they came from.
+
+    Fashion-MNIST is read from Debian's ``dataset-fashion-mnist`` directory when present, else from
+    ``raw_dir`` (downloaded by torchvision when ``download``). CIFAR and MedMNIST are read from
+    ``raw_dir`` and downloaded by torchvision / medmnist when missing.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown dataset source {source!r}; known: {', '.join(SOURCES)}")
+    raw_dir = Path(raw_dir)
+
+    if source == "fmnist":
+        if fmnist_system_dir is not None and _find_idx(Path(fmnist_system_dir), FMNIST_FILES["train_images"]):
+            return read_fmnist(Path(fmnist_system_dir)), f"Debian dataset-fashion-mnist ({fmnist_system_dir})"
+        folder = raw_dir / "FashionMNIST" / "raw"
+        if not _find_idx(folder, FMNIST_FILES["train_images"]):
+            _require_download(download, source, folder, "apt-get install dataset-fashion-mnist")
+            from torchvision import datasets
+
+            for train in (True, False):
+                _run_download(lambda: datasets.FashionMNIST(str(raw_dir), train=train, download=True), source)
+        return read_fmnist(folder), f"torchvision FashionMNIST ({folder})"
+
+    if source in ("cifar10", "cifar100"):
+        folder = raw_dir / ("cifar-10-batches-py" if source == "cifar10" else "cifar-100-python")
+        if not folder.exists():
+            _require_download(download, source, folder, "download it with torchvision on a machine with internet")
+            from torchvision import datasets
+
+            cls = datasets.CIFAR10 if source == "cifar10" else datasets.CIFAR100
+            _run_download(lambda: cls(str(raw_dir), train=True, download=True), source)
+        return read_cifar(raw_dir, source), f"torchvision {source} ({folder})"
+
+    # MedMNIST
+    folder = raw_dir / "medmnist"
+    npz_path = folder / f"{source}.npz"
+    if not npz_path.exists():
+        _require_download(download, source, npz_path, "download it with medmnist on a machine with internet")
+        import medmnist
+
+        folder.mkdir(parents=True, exist_ok=True)
+        cls = getattr(medmnist, medmnist.INFO[source]["python_class"])
+        _run_download(lambda: cls(split="test", download=True, root=str(folder)), source)
+    return read_medmnist(npz_path), f"medmnist {source} ({npz_path})"
+
+
+def _require_download(download: bool, source: str, path: Path, hint: str) -> None:
+    if not download:
+        raise FileNotFoundError(
+            f"{source}: raw files not found at {path} and downloads are disabled "
+            f"(data.download: false). Put the files there or {hint}."
+        )
+
+
+def _run_download(fn, source: str) -> None:
+    try:
+        fn()
+    except Exception as exc:  # network errors come in many types; say what to do
+        raise RuntimeError(
+            f"downloading {source} failed ({type(exc).__name__}: {exc}). Check the network, or place "
+            f"the publisher's files in the raw data directory by hand and rerun."
+        ) from exc
+
+
+# --------------------------------------------------------------------------------------------------
+# The verified cache
+
+
+def verify_known_checksums(source: str, arrays: DatasetArrays, origin: str) -> None:
+    """Fail when converted arrays differ from the canonical release (where we know its checksum)."""
+    known = KNOWN_ARRAY_SHA256.get(source)
+    if not known:
+        return
+    for name, expected in known.items():
+        actual = array_sha256(getattr(arrays, name))
+        if actual != expected:
+            raise DataIntegrityError(
+                f"{source} {name} read from {origin} has SHA-256 {actual}, expected {expected}: the raw "
+                f"files are corrupt or not the official release. Delete them and download again."
+            )
+
+
+def write_cache(arrays: DatasetArrays, cache_path: Path, meta_path: Path, source: str, origin: str) -> dict:
+    """Write arrays as an uncompressed NPZ (atomically) and its checksum sidecar."""
+    cache_path, meta_path = Path(cache_path), Path(meta_path)
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(cache_path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays.as_dict())
+    meta = {
+        "format_version": CACHE_FORMAT_VERSION,
+        "source": source,
+        "origin": origin,
+        "file": cache_path.name,
+        "file_sha256": file_sha256(cache_path),
+        "arrays": {
+            name: {"shape": list(a.shape), "dtype": str(a.dtype), "sha256": array_sha256(a)}
+            for name, a in arrays.as_dict().items()
+        },
+    }
+    write_json_atomic(meta_path, meta)
+    return meta
+
+
+def load_cache(cache_path: Path, meta_path: Path) -> DatasetArrays:
+    """Load a cached source after checking its file checksum against the sidecar."""
+    cache_path, meta_path = Path(cache_path), Path(meta_path)
+    for path in (cache_path, meta_path):
+        if not path.exists():
+            raise DataIntegrityError(
+                f"{path} is missing. Rebuild the cache with `snakemake --cores 1 {cache_path}`."
+            )
+    meta = json.loads(meta_path.read_text())
+    actual = file_sha256(cache_path)
+    if actual != meta["file_sha256"]:
+        raise DataIntegrityError(
+            f"{cache_path} has SHA-256 {actual} but {meta_path} records {meta['file_sha256']}: the cache is "
+            f"corrupt or was modified. Delete both files and rebuild with "
+            f"`snakemake --cores 1 {cache_path}`."
+        )
+    with np.load(cache_path, allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in ARRAY_NAMES}
+    return DatasetArrays(**arrays)

@@ -1,0 +1,1 @@
+"""Models, federated training and local-only query models (reference-spec §3–§5)."""

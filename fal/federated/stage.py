@@ -1,0 +1,86 @@
+"""The training stage: one AL cycle of federated training from a fresh model on a labelled set."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
+from fal.data.build import labelled_lists
+from fal.data.datasets import get_dataset_spec
+from fal.data.sources import DatasetArrays
+from fal.data.views import SettingData, load_setting_data
+from fal.federated.models import build_model
+from fal.federated.training import ClientData, FLConfig, FLResult, train_fedavg
+from fal.seeding import derive_seed
+
+def model_init_seed(seed: int, cycle: int, fidelity: FidelityConfig) -> int:
+    """Seed of the fresh model built at the start of a cycle.
+
+    The official code reseeds torch with 0 while partitioning, so cycle 1's init is the same for every
+    run seed (``shared_cycle1_init``); later cycles depend on the run seed.
+    """
+    if cycle == 1 and fidelity.shared_cycle1_init:
+        return derive_seed("model_init", 1)
+    return derive_seed(seed, "model_init", cycle)
+
+
+@dataclass
+class TrainingOutputs:
+    result: FLResult
+    evaluation: pd.DataFrame
+
+
+def run_training_stage(
+    *,
+    setting: SettingConfig,
+    protocol: ProtocolConfig,
+    fidelity: FidelityConfig,
+    seed: int,
+    cycle: int,
+    arrays: DatasetArrays,
+    partition: pd.DataFrame,
+    labelled: pd.DataFrame,
+    device,
+    log: logging.Logger,
+    inference_batch_size: int = 128,
+    data: SettingData | None = None,
+) -> TrainingOutputs:
+    spec = get_dataset_spec(setting.dataset)
+    data = data or load_setting_data(arrays, partition, spec, setting.num_clients, device)
+    lists = labelled_lists(labelled, setting.num_clients)
+    clients = [ClientData(positions=pos, labels=data.train_labels[pos]) for pos in lists]
+    model = build_model(protocol.model, spec, model_init_seed(seed, cycle, fidelity), device)
+    cfg = FLConfig.from_protocol(protocol, fidelity)
+    log.info(
+        "cycle %d: training %s on %s (seed %d) with %d labelled samples over %d clients, %d rounds × %d local "
+        "epochs, device %s",
+        cycle, protocol.model, setting.id, seed, sum(len(c.positions) for c in clients), len(clients),
+        cfg.rounds, cfg.local_epochs, device,
+    )
+
+    def progress(row: dict) -> None:
+        log.info(
+            "cycle %d round %d/%d lr %.4g train_loss %.4f test_loss %.4f test_acc %.2f%% elapsed %.1fs",
+            cycle, row["round"], cfg.rounds, row["lr"], row["train_loss"], row["test_loss"], row["test_acc"],
+            row["seconds"],
+        )
+
+    result = train_fedavg(
+        model, clients, data.train_bank, data.test_bank, data.test_labels, spec.num_classes, cfg,
+        seed_keys=(seed, "train", cycle), eval_batch_size=inference_batch_size, progress=progress,
+    )
+    final = result.final
+    evaluation = pd.DataFrame(
+        {
+            "class": np.arange(spec.num_classes),
+            "correct": final.class_correct,
+            "total": final.class_total,
+            "accuracy": final.class_accuracy,
+        }
+    )
+    log.info("cycle %d done: final test accuracy %.2f%%", cycle, final.accuracy)
+    return TrainingOutputs(result=result, evaluation=evaluation)

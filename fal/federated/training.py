@@ -1,0 +1,239 @@
+"""FedAvg, plain and sequential (reference-spec §4.1). This is the oracle a faster trainer must match.
+
+One call trains one AL cycle: ``rounds`` communication rounds; each selected client copies the global
+model, makes a fresh SGD optimizer (momentum 0.9, weight decay on all parameters), runs
+``local_epochs`` epochs of cross-entropy over its labelled set (shuffled, random horizontal flips,
+batch 64, last batch kept), and the server averages every state entry (BN buffers included) weighted
+by labelled-set size. The global model is evaluated on the test set after every round.
+
+Randomness comes only from generators derived from ``seed_keys`` + (round, client), so a client's
+training does not depend on which clients ran before it.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fal.config import FidelityConfig, ProtocolConfig
+from fal.data.images import ImageBank
+from fal.seeding import numpy_rng, torch_generator
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss."""
+
+
+@dataclass(frozen=True)
+class FLConfig:
+    rounds: int
+    local_epochs: int
+    batch_size: int
+    lr: float
+    momentum: float
+    weight_decay: float
+    lr_decay: float
+    lr_decay_at: float
+    client_fraction: float
+    lr_decay_rule: str = "official"
+
+    @classmethod
+    def from_protocol(cls, protocol: ProtocolConfig, fidelity: FidelityConfig) -> "FLConfig":
+        return cls(
+            rounds=protocol.rounds,
+            local_epochs=protocol.local_epochs,
+            batch_size=protocol.batch_size,
+            lr=protocol.lr,
+            momentum=protocol.momentum,
+            weight_decay=protocol.weight_decay,
+            lr_decay=protocol.lr_decay,
+            lr_decay_at=protocol.lr_decay_at,
+            client_fraction=protocol.client_fraction,
+            lr_decay_rule=fidelity.fl_lr_decay,
+        )
+
+
+def round_lr(cfg: FLConfig, round_index: int) -> float:
+    """Learning rate of a 0-based round.
+
+    Official: decayed once ``round_index > int(lr_decay_at · rounds)`` (rounds 76–99 of 100). Paper: from
+    ``round_index >= int(lr_decay_at · rounds)`` ("after round 75").
+    """
+    milestone = int(cfg.rounds * cfg.lr_decay_at)
+    decayed = round_index > milestone if cfg.lr_decay_rule == "official" else round_index >= milestone
+    return cfg.lr * (cfg.lr_decay if decayed else 1.0)
+
+
+@dataclass
+class ClientData:
+    positions: np.ndarray
+    """Positions of the client's labelled samples in the training view."""
+    labels: np.ndarray
+
+
+@dataclass
+class EvalResult:
+    accuracy: float
+    """Percent correct."""
+    loss: float
+    """Mean cross-entropy per test image."""
+    class_correct: np.ndarray
+    class_total: np.ndarray
+
+    @property
+    def class_accuracy(self) -> np.ndarray:
+        return 100.0 * self.class_correct / np.maximum(self.class_total, 1)
+
+
+@dataclass
+class FLResult:
+    state_dict: dict[str, torch.Tensor]
+    rounds: pd.DataFrame
+    """One row per round: round (1-based), lr, train_loss, test_loss, test_acc, seconds."""
+    final: EvalResult
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, bank: ImageBank, labels: np.ndarray, num_classes: int, batch_size: int) -> EvalResult:
+    """Accuracy and mean loss of ``model`` (eval mode) on every image of ``bank``."""
+    model.eval()
+    labels_t = torch.tensor(np.asarray(labels), dtype=torch.long, device=bank.device)
+    correct = torch.zeros(num_classes, dtype=torch.long, device=bank.device)
+    total_loss = 0.0
+    n = len(bank)
+    for start in range(0, n, batch_size):
+        index = torch.arange(start, min(start + batch_size, n), device=bank.device)
+        logits, _ = model(bank.batch(index))
+        y = labels_t[index]
+        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
+        hits = logits.argmax(dim=1) == y
+        correct += torch.bincount(y[hits], minlength=num_classes)
+    class_total = np.bincount(np.asarray(labels), minlength=num_classes)
+    class_correct = correct.cpu().numpy()
+    return EvalResult(
+        accuracy=100.0 * float(class_correct.sum()) / n,
+        loss=total_loss / n,
+        class_correct=class_correct,
+        class_total=class_total,
+    )
+
+
+def _check_finite(loss: torch.Tensor, where: str) -> None:
+    if not torch.isfinite(loss):
+        raise NonFiniteLossError(
+            f"{where}: loss is {loss.item()}. Lower protocol.lr, check the input data, or rerun with "
+            f"runtime.deterministic to reproduce it."
+        )
+
+
+def train_client(
+    model: nn.Module,
+    client: ClientData,
+    bank: ImageBank,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    momentum: float,
+    weight_decay: float,
+    generator: torch.Generator,
+    where: str,
+) -> float:
+    """Train ``model`` in place on one client's labelled set; return the mean of per-epoch mean losses."""
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    positions = torch.tensor(np.asarray(client.positions), dtype=torch.long)
+    labels = torch.tensor(np.asarray(client.labels), dtype=torch.long, device=bank.device)
+    n = len(positions)
+    epoch_losses = []
+    for epoch in range(epochs):
+        order = torch.randperm(n, generator=generator)
+        flips = torch.rand(n, generator=generator) < 0.5
+        batch_losses = []
+        for start in range(0, n, batch_size):
+            index = order[start : start + batch_size]
+            x = bank.batch(positions[index], flips[start : start + batch_size])
+            optimizer.zero_grad(set_to_none=True)
+            logits, _ = model(x)
+            loss = F.cross_entropy(logits, labels[index.to(bank.device)])
+            _check_finite(loss, f"{where}, epoch {epoch + 1}")
+            loss.backward()
+            optimizer.step()
+            batch_losses.append(loss.item())
+        epoch_losses.append(sum(batch_losses) / len(batch_losses))
+    return sum(epoch_losses) / len(epoch_losses)
+
+
+def average_states(states: list[dict[str, torch.Tensor]], weights: list[float]) -> dict[str, torch.Tensor]:
+    """Weighted average of every state entry; integer buffers are averaged then truncated back."""
+    averaged = {}
+    for key, reference in states[0].items():
+        acc = sum(state[key].to(torch.float64) * w for state, w in zip(states, weights))
+        averaged[key] = acc.to(reference.dtype) if reference.is_floating_point() else acc.trunc().to(reference.dtype)
+    return averaged
+
+
+def train_fedavg(
+    model: nn.Module,
+    clients: list[ClientData],
+    train_bank: ImageBank,
+    test_bank: ImageBank,
+    test_labels: np.ndarray,
+    num_classes: int,
+    cfg: FLConfig,
+    *,
+    seed_keys: tuple,
+    eval_batch_size: int = 128,
+    progress: Callable[[dict], None] | None = None,
+) -> FLResult:
+    """Run ``cfg.rounds`` rounds of FedAvg from ``model``'s current weights (modified in place)."""
+    import time
+
+    start = time.perf_counter()
+    num_clients = len(clients)
+    per_round = max(int(cfg.client_fraction * num_clients), 1)
+    rows = []
+    result = None
+    for r in range(cfg.rounds):
+        lr = round_lr(cfg, r)
+        if per_round < num_clients:
+            selected = np.sort(numpy_rng(*seed_keys, "client_sample", r).choice(num_clients, per_round, replace=False))
+        else:
+            selected = np.arange(num_clients)
+        selected = [k for k in selected if len(clients[k].positions) > 0]
+        if not selected:
+            raise ValueError("no selected client holds labelled data")
+        total = sum(len(clients[k].positions) for k in selected)
+        states, weights, losses = [], [], []
+        for k in selected:
+            local = copy.deepcopy(model)
+            loss = train_client(
+                local, clients[k], train_bank,
+                epochs=cfg.local_epochs, batch_size=cfg.batch_size, lr=lr, momentum=cfg.momentum,
+                weight_decay=cfg.weight_decay, generator=torch_generator(*seed_keys, "fl_client", r, int(k)),
+                where=f"round {r + 1}, client {k}",
+            )
+            states.append(local.state_dict())
+            weights.append(len(clients[k].positions) / total)
+            losses.append(loss)
+        model.load_state_dict(average_states(states, weights))
+        result = evaluate(model, test_bank, test_labels, num_classes, eval_batch_size)
+        row = {
+            "round": r + 1,
+            "lr": lr,
+            "train_loss": float(np.mean(losses)),
+            "test_loss": result.loss,
+            "test_acc": result.accuracy,
+            "seconds": time.perf_counter() - start,
+        }
+        rows.append(row)
+        if progress is not None:
+            progress(row)
+    return FLResult(state_dict=copy.deepcopy(model.state_dict()), rounds=pd.DataFrame(rows), final=result)

@@ -1,0 +1,1 @@
+"""Run metrics, summaries and tables."""

@@ -1,0 +1,63 @@
+"""Accuracy tables in the layout of FairFAL's Tables 5/6: methods × labelled ratio, mean over seeds."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from fal.stats.metrics import final_accuracy
+
+
+def accuracy_summary(metrics: pd.DataFrame, strategy_order: list[str], ratios: list[float] | None = None) -> pd.DataFrame:
+    """Mean, sample standard deviation and seed count of final-round accuracy per cell.
+
+    Columns: setting, strategy, method, selector, labelled_ratio, mean, std, n_seeds. Rows follow
+    ``strategy_order``; ``ratios`` (percent) restricts the columns, e.g. [15, 25, 35, 45].
+    """
+    acc = final_accuracy(metrics)
+    if ratios is not None:
+        keep = acc["labelled_ratio"].round(6).isin([round(float(r), 6) for r in ratios])
+        acc = acc[keep]
+    grouped = (
+        acc.groupby(["setting", "strategy", "method", "selector", "labelled_ratio"], sort=False)["accuracy"]
+        .agg(mean="mean", std="std", n_seeds="count")
+        .reset_index()
+    )
+    grouped["std"] = grouped["std"].fillna(0.0)
+    order = {name: i for i, name in enumerate(strategy_order)}
+    grouped["_order"] = grouped["strategy"].map(order)
+    grouped = grouped.sort_values(["setting", "_order", "labelled_ratio"]).drop(columns="_order")
+    return grouped.reset_index(drop=True)
+
+
+def _ratio_label(ratio: float) -> str:
+    return f"{ratio:g}%"
+
+
+def accuracy_markdown(summary: pd.DataFrame, title: str, caption: str) -> str:
+    """One Markdown table per setting: Method | Sel | one column per labelled ratio (mean ± sd).
+
+    The best mean of each column is bold.
+    """
+    lines = [f"# {title}", "", caption, ""]
+    for setting, block in summary.groupby("setting", sort=False):
+        ratios = sorted(block["labelled_ratio"].unique())
+        lines += [f"## {setting}", ""]
+        header = ["Method", "Sel"] + [_ratio_label(r) for r in ratios]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join(["---", "---"] + ["---:"] * len(ratios)) + "|")
+        best = block.groupby("labelled_ratio")["mean"].max()
+        for _, rows in block.groupby("strategy", sort=False):
+            first = rows.iloc[0]
+            cells = [first["method"], first["selector"]]
+            for ratio in ratios:
+                cell = rows[rows["labelled_ratio"] == ratio]
+                if cell.empty:
+                    cells.append("–")
+                    continue
+                mean, std, n = cell["mean"].iloc[0], cell["std"].iloc[0], int(cell["n_seeds"].iloc[0])
+                text = f"{mean:.2f} ± {std:.2f}" if n > 1 else f"{mean:.2f}"
+                cells.append(f"**{text}**" if abs(mean - best[ratio]) < 1e-12 else text)
+            lines.append("| " + " | ".join(cells) + " |")
+        n_seeds = sorted(block["n_seeds"].unique())
+        lines += ["", f"Final-round test accuracy (%), mean ± sample sd over {', '.join(map(str, n_seeds))} seed(s).", ""]
+    return "\n".join(lines)

@@ -1,0 +1,67 @@
+"""The method registry: name → where its query function lives, its G/L choices and its options.
+
+Kept free of torch imports so that the workflow can validate configs and hash each method's source
+files cheaply. Adding a method = one module with a ``query(step, strategy)`` function plus one entry
+here (see the README's "Adding a method").
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    module: str
+    """Dotted module path; its ``query`` function is called with (QueryStep, StrategyConfig)."""
+    label: str
+    query_models: tuple[str, ...] = ()
+    """Allowed ``query_model`` values ("global", "local"); empty when the method picks models itself."""
+    selector: str = "–"
+    """The table's "Sel" column when the method has no query_model choice."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Option names with their defaults."""
+
+
+METHODS: dict[str, MethodInfo] = {
+    "random": MethodInfo(module="fal.strategies.random", label="Random"),
+    "entropy": MethodInfo(module="fal.strategies.entropy", label="Entropy", query_models=("global", "local")),
+    "fairfal": MethodInfo(
+        module="fal.strategies.fairfal",
+        label="FairFAL",
+        selector="G, L",
+        options={
+            "delta": 0.75,  # model-selection threshold δ on s_k (hard-coded in the official code)
+            "kappa": 4.0,  # candidate oversampling κ of the two-stage sampler
+            "temperature": 1.5,  # prototype softmax temperature (does not change the argmax)
+            "t": 0.5,  # score mixing weight; t = 0.5 gives Eq. 6
+            "uncertainty": "entropy",  # entropy | margin | least_confidence (Table 7)
+        },
+    ),
+}
+
+#: Modules every method's query rule depends on (their edits rerun all query rules).
+SHARED_STRATEGY_MODULES = ("fal.strategies.base", "fal.strategies.inference", "fal.strategies.registry")
+
+
+def load_query_function(method: str) -> Callable:
+    try:
+        info = METHODS[method]
+    except KeyError:
+        raise ValueError(f"unknown method {method!r}; available: {sorted(METHODS)}") from None
+    return getattr(importlib.import_module(info.module), "query")
+
+
+def module_file(module: str) -> Path:
+    """Source path of a ``fal.*`` module relative to the project root, without importing it."""
+    return Path(*module.split(".")).with_suffix(".py")
+
+
+def method_source_files(method: str) -> list[Path]:
+    """Relative paths of the files whose content defines ``method``'s behaviour."""
+    extra = {"fairfal": ["fal.strategies.kcenter"]}.get(method, [])
+    modules = [METHODS[method].module, *extra, *SHARED_STRATEGY_MODULES]
+    return [module_file(m) for m in modules]

@@ -1,0 +1,137 @@
+"""The query stage: from cycle t's global model and labelled set to cycle t+1's labelled set."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fal.config import FidelityConfig, ProtocolConfig, SettingConfig, StrategyConfig
+from fal.data.budgets import compute_budget
+from fal.data.build import extend_labelled, labelled_lists
+from fal.data.datasets import get_dataset_spec
+from fal.data.sources import DatasetArrays
+from fal.data.views import SettingData, load_setting_data
+from fal.federated.local import LocalTrainingConfig
+from fal.federated.models import build_model
+from fal.seeding import derive_seed
+from fal.strategies.base import ClientPool, ClientTestSplits, LocalModels, QueryOutcome, QueryStep
+from fal.strategies.registry import load_query_function
+
+class StrategyContractError(RuntimeError):
+    """A strategy returned an index set that breaks the query contract."""
+
+
+@dataclass
+class QueryStageOutputs:
+    labelled: pd.DataFrame
+    diagnostics: pd.DataFrame
+    state: dict
+
+
+def check_outcome(outcome: QueryOutcome, pools: list[ClientPool], budget: int, strategy: str) -> None:
+    """Exact budget, no duplicates, only unlabelled samples of the client's own pool."""
+    for pool in pools:
+        chosen = np.asarray(outcome.selected.get(pool.client, []), dtype=np.int64)
+        where = f"strategy {strategy}, client {pool.client}"
+        expected = min(budget, len(pool.unlabelled))
+        if len(chosen) != expected:
+            raise StrategyContractError(f"{where}: returned {len(chosen)} indices, the budget is {expected}")
+        if len(np.unique(chosen)) != len(chosen):
+            raise StrategyContractError(f"{where}: returned duplicate indices")
+        outside = np.setdiff1d(chosen, pool.unlabelled)
+        if outside.size:
+            raise StrategyContractError(
+                f"{where}: returned indices that are labelled or not in the client's pool: {outside[:5].tolist()}"
+            )
+
+
+def run_query_stage(
+    *,
+    setting: SettingConfig,
+    protocol: ProtocolConfig,
+    fidelity: FidelityConfig,
+    strategy: StrategyConfig,
+    seed: int,
+    cycle: int,
+    arrays: DatasetArrays,
+    partition: pd.DataFrame,
+    labelled: pd.DataFrame,
+    global_state: dict,
+    previous_state: dict,
+    device,
+    log: logging.Logger,
+    inference_batch_size: int = 128,
+    data: SettingData | None = None,
+) -> QueryStageOutputs:
+    """Query with ``strategy`` using cycle ``cycle``'s model; the result is cycle ``cycle + 1``'s labelled set."""
+    spec = get_dataset_spec(setting.dataset)
+    data = data or load_setting_data(arrays, partition, spec, setting.num_clients, device)
+    budget = compute_budget(len(data.train_labels), setting.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio)
+
+    global_model = build_model(protocol.model, spec, 0, device)
+    global_model.load_state_dict(global_state)
+    global_model.eval()
+
+    # One shared random init for every client's local-only model of this step (§5.1). It does not
+    # depend on the strategy, so L-selectors see the same local models at the first query step.
+    local_init_seed = derive_seed(seed, "local_init", cycle)
+    init_state = build_model(protocol.model, spec, local_init_seed, device).state_dict()
+    local_models = LocalModels(
+        build=lambda: build_model(protocol.model, spec, local_init_seed, device),
+        init_state=init_state,
+        train_bank=data.train_bank,
+        cfg=LocalTrainingConfig.from_protocol(protocol, fidelity),
+        seed_keys=(seed, "local", cycle),
+        log=log.info,
+    )
+
+    pools = []
+    for client, labelled_positions in enumerate(labelled_lists(labelled, setting.num_clients)):
+        unlabelled = np.setdiff1d(data.pools[client], labelled_positions)  # ascending
+        pools.append(
+            ClientPool(
+                client=client,
+                labelled=labelled_positions,
+                labelled_labels=data.train_labels[labelled_positions],
+                unlabelled=unlabelled,
+            )
+        )
+    step = QueryStep(
+        cycle=cycle,
+        num_classes=spec.num_classes,
+        budget=budget.per_client_query,
+        pools=pools,
+        global_model=global_model,
+        local_models=local_models,
+        query_bank=data.query_bank,
+        seed_keys=(seed, strategy.name, cycle),
+        fidelity=fidelity,
+        state=dict(previous_state),
+        batch_size=inference_batch_size,
+        client_test=ClientTestSplits(data.test_bank, data.test_labels, data.client_tests),
+    )
+    log.info(
+        "cycle %d → %d: querying %d per client with %s (method %s, query model %s) on %s seed %d",
+        cycle, cycle + 1, step.budget, strategy.name, strategy.method, strategy.query_model or "-", setting.id, seed,
+    )
+    outcome = load_query_function(strategy.method)(step, strategy)
+    check_outcome(outcome, pools, step.budget, strategy.name)
+
+    rows = [dict(r) for r in outcome.diagnostics]
+    for pool in pools:
+        queried = np.bincount(data.train_labels[outcome.selected[pool.client]], minlength=spec.num_classes)
+        rows += [{"client": pool.client, "class": c, "metric": "queried_count", "value": float(n)} for c, n in enumerate(queried)]
+        info = local_models.info.get(pool.client)
+        if info is not None:
+            rows += [
+                {"client": pool.client, "metric": "local_model_epochs", "value": float(info.epochs)},
+                {"client": pool.client, "metric": "local_model_train_acc", "value": 100.0 * info.train_accuracy},
+            ]
+        log.info("client %d queried class counts %s", pool.client, queried.tolist())
+    diagnostics = pd.DataFrame(rows, columns=["client", "class", "metric", "value"])
+    diagnostics["class"] = diagnostics["class"].astype("Int16")
+    new_labelled = extend_labelled(labelled, outcome.selected, cycle + 1, setting.num_clients)
+    return QueryStageOutputs(labelled=new_labelled, diagnostics=diagnostics, state=outcome.state)

@@ -1,0 +1,133 @@
+"""Configuration: schema and library agree; bad values fail with the offending key named."""
+
+import copy
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fal.config import (
+    FIDELITY_PRESETS,
+    ConfigError,
+    FidelityConfig,
+    LocalModelConfig,
+    ProtocolConfig,
+    RuntimeConfig,
+    resolve_study,
+)
+from fal.data.datasets import DATASETS
+from fal.strategies.registry import METHODS
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_schema_enums_match_the_library():
+    assert sorted(SCHEMA["properties"]["strategies"]["additionalProperties"]["properties"]["method"]["enum"]) == sorted(METHODS)
+    assert sorted(SCHEMA["$defs"]["study"]["properties"]["datasets"]["items"]["enum"]) == sorted(DATASETS)
+    protocol = SCHEMA["$defs"]["protocol"]["properties"]
+    assert sorted(protocol) == sorted(f.name for f in dataclasses.fields(ProtocolConfig))
+    assert sorted(protocol["local_model"]["properties"]) == sorted(f.name for f in dataclasses.fields(LocalModelConfig))
+    fidelity = SCHEMA["$defs"]["fidelity"]["oneOf"][1]["properties"]
+    assert sorted(fidelity) == sorted(f.name for f in dataclasses.fields(FidelityConfig))
+    runtime = SCHEMA["properties"]["runtime"]["properties"]
+    assert sorted(runtime) == sorted(f.name for f in dataclasses.fields(RuntimeConfig))
+
+
+def test_default_protocol_is_the_papers():
+    p = ProtocolConfig.from_dict(CONFIG["protocol"])
+    assert (p.num_clients, p.rounds, p.local_epochs, p.batch_size) == (10, 100, 5, 64)
+    assert (p.lr, p.momentum, p.weight_decay, p.lr_decay, p.lr_decay_at) == (0.01, 0.9, 1e-5, 0.1, 0.75)
+    assert (p.initial_ratio, p.query_ratio, p.end_ratio, p.num_cycles()) == (0.05, 0.05, 0.45, 9)
+    assert (p.local_model.epochs, p.local_model.stop_train_acc, p.local_model.lr_milestone) == (50, 0.99, 37)
+    assert p == ProtocolConfig()
+
+
+def test_every_defined_study_resolves():
+    for name in CONFIG["studies"]:
+        study = resolve_study(CONFIG, name)
+        assert study.settings and study.seeds and study.strategies
+
+
+def test_quick_study():
+    study = resolve_study(CONFIG, "quick")
+    assert [s.id for s in study.settings] == [
+        "fmnist_lt-rho20-alpha0.1-K10-max880-test100",
+        "fmnist_lt-rho20-alpha100-K10-max880-test100",
+    ]
+    assert study.seeds == (1, 2, 3)
+    assert [s.name for s in study.strategies] == ["random", "entropy_g", "entropy_l", "fairfal"]
+    assert [s.selector for s in study.strategies] == ["–", "G", "L", "G, L"]
+    assert study.num_cycles == 3
+    assert study.fidelity.preset == "faithful"
+
+
+def test_fidelity_presets_and_overrides():
+    faithful = FidelityConfig.from_dict("faithful")
+    corrected = FidelityConfig.from_dict({"preset": "corrected"})
+    assert faithful.to_dict() == {"preset": "faithful", **FIDELITY_PRESETS["faithful"]}
+    assert corrected.lt_query_view_mismatch is False and corrected.partition_seed == "run"
+    mixed = FidelityConfig.from_dict({"preset": "faithful", "lt_query_view_mismatch": False})
+    assert mixed.lt_query_view_mismatch is False and mixed.partition_seed == "fixed"
+
+
+def mutate(path: str, value):
+    config = copy.deepcopy(CONFIG)
+    node = config
+    keys = path.split(".")
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    if value is KeyError:
+        del node[keys[-1]]
+    else:
+        node[keys[-1]] = value
+    return config
+
+
+BAD_STUDY_CONFIGS = [
+    ("studies.quick.bogus", 1, "studies.quick: unknown key(s) ['bogus']"),
+    ("studies.quick.datasets", ["svhn"], "unknown dataset 'svhn'"),
+    ("studies.quick.rho", [0.5], "rho"),
+    ("studies.quick.alpha", [0], "alpha"),
+    ("studies.quick.seeds", [1, 1], "duplicate seeds"),
+    ("studies.quick.strategies", ["nope"], "unknown strategy 'nope'"),
+    ("studies.quick.protocol", {"rounds": 0}, "studies.quick.protocol.rounds"),
+    ("studies.quick.protocol", {"lr": -1}, "studies.quick.protocol.lr"),
+    ("studies.quick.protocol", {"initial_ratio": 0.5, "end_ratio": 0.3}, "end_ratio"),
+    ("studies.quick.protocol", {"model": "vgg"}, "unknown model 'vgg'"),
+    ("studies.quick.protocol", {"local_model": {"epochs": 0}}, "local_model.epochs"),
+    ("studies.quick.protocol", {"local_model": {"bogus": 1}}, "local_model: unknown key(s) ['bogus']"),
+    ("studies.quick.fidelity", {"partition_seed": "sometimes"}, "fidelity.partition_seed"),
+    ("studies.quick.fidelity", {"preset": "loose"}, "fidelity.preset"),
+    ("studies.quick.data", {"lt_img_max": 0}, "lt_img_max"),
+    ("studies.quick.data", {"colour": 1}, "data: unknown key(s) ['colour']"),
+    ("studies.quick.datasets", KeyError, "missing required key 'datasets'"),
+    ("strategies.entropy_g", {"method": "entropy"}, "strategies.entropy_g.query_model"),
+    ("strategies.random", {"method": "random", "query_model": "local"}, "strategies.random.query_model"),
+    ("strategies.fairfal", {"method": "fairfal", "options": {"kapa": 4}}, "unknown option(s) ['kapa']"),
+    ("strategies.entropy_l", {"method": "entrpy", "query_model": "local"}, "unknown method 'entrpy'"),
+]
+
+
+@pytest.mark.parametrize("path, value, message", BAD_STUDY_CONFIGS, ids=[c[0] + ":" + str(c[1])[:20] for c in BAD_STUDY_CONFIGS])
+def test_bad_config_names_the_problem(path, value, message):
+    with pytest.raises(ConfigError) as info:
+        resolve_study(mutate(path, value), "quick")
+    assert message in str(info.value)
+
+
+def test_unknown_study_is_named():
+    with pytest.raises(ConfigError, match="unknown study 'quik'"):
+        resolve_study(CONFIG, "quik")
+
+
+def test_natural_dataset_rejects_rho():
+    config = mutate("studies.quick.datasets", ["octmnist"])
+    study = resolve_study(config, "quick")  # rho given for the study is ignored for natural datasets
+    assert all(s.rho is None for s in study.settings)
+    from fal.config import SettingConfig
+
+    with pytest.raises(ConfigError, match="rho must not be set"):
+        SettingConfig.from_dict({"dataset": "octmnist", "alpha": 0.1, "rho": 20})

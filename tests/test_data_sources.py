@@ -1,0 +1,168 @@
+"""Dataset readers on fixture files written in the publishers' real formats, and the verified cache."""
+
+import gzip
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from fal.data.sources import (
+    DataIntegrityError,
+    DatasetArrays,
+    acquire_source,
+    array_sha256,
+    load_cache,
+    read_cifar,
+    read_fmnist,
+    read_idx,
+    read_medmnist,
+    verify_known_checksums,
+    write_cache,
+)
+
+
+def write_idx(path, array: np.ndarray, compress: bool) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    if compress:
+        with gzip.open(path, "wb") as f:
+            f.write(data)
+    else:
+        path.write_bytes(data)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_read_fmnist_idx_fixture(tmp_path, compress):
+    rng = np.random.default_rng(0)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (12, 28, 28)),
+        "train-labels-idx1-ubyte": rng.integers(0, 10, 12),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (5, 28, 28)),
+        "t10k-labels-idx1-ubyte": rng.integers(0, 10, 5),
+    }
+    for stem, array in arrays.items():
+        write_idx(tmp_path / (stem + (".gz" if compress else "")), array, compress)
+    out = read_fmnist(tmp_path)
+    assert out.train_images.shape == (12, 1, 28, 28) and out.train_images.dtype == np.uint8
+    assert np.array_equal(out.train_images[:, 0], arrays["train-images-idx3-ubyte"])
+    assert out.test_labels.dtype == np.int64
+    assert np.array_equal(out.test_labels, arrays["t10k-labels-idx1-ubyte"])
+
+
+def test_truncated_idx_names_the_file(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte"
+    write_idx(path, np.zeros((3, 28, 28)), compress=False)
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(DataIntegrityError, match="truncated"):
+        read_idx(path)
+
+
+def write_cifar_fixture(root, source: str, n_train: int = 10, n_test: int = 4):
+    """torchvision's extracted layout: pickled dicts with b'data' (N, 3072) and label lists."""
+    rng = np.random.default_rng(1)
+    if source == "cifar10":
+        folder = root / "cifar-10-batches-py"
+        folder.mkdir(parents=True)
+        files = {f"data_batch_{i}": n_train for i in range(1, 6)}
+        files["test_batch"] = n_test
+        key, classes = b"labels", 10
+    else:
+        folder = root / "cifar-100-python"
+        folder.mkdir(parents=True)
+        files = {"train": n_train * 5, "test": n_test}
+        key, classes = b"fine_labels", 100
+    written = {}
+    for name, n in files.items():
+        data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+        labels = rng.integers(0, classes, n).tolist()
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"data": data, key: labels, b"batch_label": name.encode()}, f)
+        written[name] = (data, labels)
+    return written
+
+
+@pytest.mark.parametrize("source", ["cifar10", "cifar100"])
+def test_read_cifar_fixture(tmp_path, source):
+    written = write_cifar_fixture(tmp_path, source)
+    out = read_cifar(tmp_path, source)
+    assert out.train_images.shape == (50, 3, 32, 32)
+    assert out.test_images.shape == (4, 3, 32, 32)
+    first = "data_batch_1" if source == "cifar10" else "train"
+    data, labels = written[first]
+    assert np.array_equal(out.train_images[0].reshape(-1), data[0])  # CIFAR rows are R, G, B planes
+    assert out.train_labels[: len(labels)].tolist() == labels
+
+
+@pytest.mark.parametrize("flag, channels", [("octmnist", 1), ("dermamnist", 3)])
+def test_read_medmnist_fixture(tmp_path, flag, channels):
+    rng = np.random.default_rng(2)
+    shape = (6, 28, 28) if channels == 1 else (6, 28, 28, 3)
+    arrays = {}
+    for split in ("train", "val", "test"):
+        arrays[f"{split}_images"] = rng.integers(0, 256, shape, dtype=np.uint8)
+        arrays[f"{split}_labels"] = rng.integers(0, 4, (6, 1))
+    folder = tmp_path / "medmnist"
+    folder.mkdir()
+    np.savez(folder / f"{flag}.npz", **arrays)
+    out = read_medmnist(folder / f"{flag}.npz")
+    assert out.train_images.shape == (6, channels, 28, 28)
+    assert out.train_labels.shape == (6,)  # MedMNIST's (N, 1) labels are flattened
+    if channels == 3:
+        assert np.array_equal(out.test_images[2, 1], arrays["test_images"][2, :, :, 1])
+    # acquire_source finds the file in <raw>/medmnist/ without downloading
+    acquired, origin = acquire_source(flag, tmp_path, download=False)
+    assert np.array_equal(acquired.train_images, out.train_images) and flag in origin
+
+
+def test_missing_raw_files_with_downloads_disabled(tmp_path):
+    with pytest.raises(FileNotFoundError, match="downloads are disabled"):
+        acquire_source("cifar10", tmp_path, download=False)
+    with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
+        acquire_source("fmnist", tmp_path, fmnist_system_dir=tmp_path / "none", download=False)
+
+
+def small_arrays():
+    rng = np.random.default_rng(3)
+    return DatasetArrays(
+        rng.integers(0, 256, (8, 1, 28, 28), dtype=np.uint8), np.arange(8) % 2,
+        rng.integers(0, 256, (4, 1, 28, 28), dtype=np.uint8), np.arange(4) % 2,
+    )
+
+
+def test_cache_round_trip_and_checksums(tmp_path):
+    arrays = small_arrays()
+    meta = write_cache(arrays, tmp_path / "x.npz", tmp_path / "x.json", "fmnist", "fixture")
+    assert meta["arrays"]["train_images"]["sha256"] == array_sha256(arrays.train_images)
+    loaded = load_cache(tmp_path / "x.npz", tmp_path / "x.json")
+    for name, array in arrays.as_dict().items():
+        assert np.array_equal(getattr(loaded, name), array)
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic write leaves no temporaries
+
+
+def test_corrupt_cache_fails_with_path_checksum_and_fix(tmp_path):
+    write_cache(small_arrays(), tmp_path / "x.npz", tmp_path / "x.json", "fmnist", "fixture")
+    blob = bytearray((tmp_path / "x.npz").read_bytes())
+    blob[-100] ^= 0xFF
+    (tmp_path / "x.npz").write_bytes(bytes(blob))
+    expected = json.loads((tmp_path / "x.json").read_text())["file_sha256"]
+    with pytest.raises(DataIntegrityError) as info:
+        load_cache(tmp_path / "x.npz", tmp_path / "x.json")
+    message = str(info.value)
+    assert str(tmp_path / "x.npz") in message and expected in message and "rebuild" in message
+
+
+def test_missing_cache_says_how_to_rebuild(tmp_path):
+    with pytest.raises(DataIntegrityError, match="snakemake --cores 1"):
+        load_cache(tmp_path / "nope.npz", tmp_path / "nope.json")
+
+
+def test_known_checksum_rejects_wrong_fmnist(tmp_path):
+    with pytest.raises(DataIntegrityError, match="not the official release"):
+        verify_known_checksums("fmnist", small_arrays(), "fixture")
+
+
+def test_real_fmnist_matches_known_checksums(fmnist_arrays):
+    verify_known_checksums("fmnist", fmnist_arrays, "Debian")
+    assert fmnist_arrays.train_images.shape == (60000, 1, 28, 28)
+    assert np.bincount(fmnist_arrays.train_labels).tolist() == [6000] * 10

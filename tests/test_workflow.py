@@ -1,0 +1,177 @@
+"""The Snakemake workflow: lint, dry run, config errors at parse time, a tiny end-to-end study on real
+Fashion-MNIST, and cached partial reruns after code edits (parsed from ``snakemake -n``)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+COPIED = ["Snakefile", "config.yaml", "workflow", "fal", "envs"]
+
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [str(SNAKEMAKE), "--workflow-profile", "none", "--cores", "2", *args]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def scheduled_jobs(output: str) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job a dry run lists."""
+    jobs = []
+    current = None
+    for line in output.splitlines():
+        match = re.match(r"^(?:local)?rule (\w+):", line.strip())
+        if match:
+            current = (match.group(1), {})
+            jobs.append(current)
+            continue
+        if current and line.strip().startswith("wildcards:"):
+            for item in line.split("wildcards:", 1)[1].split(","):
+                key, _, value = item.strip().partition("=")
+                current[1][key] = value
+    return jobs
+
+
+def test_lint_is_clean():
+    proc = snakemake(ROOT, "--lint", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations" in proc.stdout + proc.stderr
+
+
+def test_dry_run_of_all_needs_no_gpu():
+    proc = snakemake(ROOT, "-n", "--forceall", "all")
+    text = proc.stdout + proc.stderr
+    assert re.search(r"^train\s+54$", text, re.M) and re.search(r"^query\s+48$", text, re.M), text[-2000:]
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ('run_studies=["nope"]', "unknown study 'nope'"),
+        ("runtime={'threads': 0}", "threads"),
+        ("studies={'quick': {'datasets': ['fmnist_lt'], 'rho': 20, 'alpha': [0.1], 'seeds': [1], 'strategies': ['entropy_x']}}", "unknown strategy 'entropy_x'"),
+        ("protocol={'rounds': -5}", "rounds"),
+        ("fidelity={'preset': 'loose'}", "loose"),
+    ],
+)
+def test_bad_config_fails_at_parse_time(override, message):
+    proc = snakemake(ROOT, "-n", "--config", override, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="session")
+def data_cache(tmp_path_factory, fmnist_arrays):
+    """The Fashion-MNIST cache, built once by the prepare_dataset rule of a throw-away copy."""
+    return tmp_path_factory.mktemp("cache")
+
+
+TINY = {
+    "description": "tiny end-to-end check",
+    "datasets": ["fmnist_lt"],
+    "rho": [20],
+    "alpha": [100],
+    "num_clients": 5,
+    "seeds": [1],
+    "strategies": ["random", "entropy_g", "entropy_l", "fairfal"],
+    "protocol": {"num_clients": 5, "rounds": 1, "local_epochs": 1, "initial_ratio": 0.2, "query_ratio": 0.2, "end_ratio": 0.4, "local_model": {"epochs": 3}},
+    "data": {"lt_img_max": 100, "test_per_class": 10},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_project(tmp_path_factory, data_cache):
+    """A copy of the project with a tiny study, run to completion once."""
+    project = tmp_path_factory.mktemp("project")
+    for name in COPIED:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, project / name)
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["studies"]["tiny"] = TINY
+    config["run_studies"] = ["tiny"]
+    config["paths"]["data_cache"] = str(data_cache)
+    (project / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    snakemake(project, "all")
+    return project
+
+
+def test_tiny_study_end_to_end(tiny_project):
+    metrics = pd.read_parquet(tiny_project / "results/tiny/metrics.parquet")
+    final = metrics[metrics["metric"] == "final_test_acc"]
+    assert sorted(final["strategy"].unique()) == ["entropy_g", "entropy_l", "fairfal", "random"]
+    assert sorted(final["labelled_ratio"].unique()) == [20.0, 40.0]
+    assert final["value"].between(0, 100).all()
+    # cycle 1 is trained once and shared by every strategy
+    cycle1 = final[final["cycle"] == 1]["value"]
+    assert cycle1.nunique() == 1
+    assert {"fairfal_s", "fairfal_gamma_bar", "queried_count", "labelled_count", "class_test_acc", "test_acc"} <= set(metrics["metric"])
+    table = (tiny_project / "reports/tiny/table_accuracy.md").read_text()
+    assert "| Method | Sel | 20% | 40% |" in table and "FairFAL" in table
+    csv = pd.read_csv(tiny_project / "reports/tiny/table_accuracy.csv")
+    assert len(csv) == 4 * 2
+    assert (tiny_project / "reports/tiny/accuracy_curves.png").stat().st_size > 10_000
+    # the per-round logs report progress
+    log = next((tiny_project / "results/tiny/logs/train").rglob("cycle1.log")).read_text()
+    assert re.search(r"cycle 1 round 1/1 lr .* test_acc [\d.]+% elapsed", log)
+    # every rule wrote a benchmark file
+    bench_rules = {p.relative_to(tiny_project / "results/tiny/benchmarks").parts[0] for p in (tiny_project / "results/tiny/benchmarks").rglob("*.tsv")}
+    assert {"partition", "train", "query", "run_metrics"} <= bench_rules
+    assert snakemake(tiny_project, "-n", "all").stdout.count("rule ") == 0  # nothing left to do
+
+
+def edit(path: Path) -> str:
+    original = path.read_text()
+    path.write_text(original + "\n# edited by a test\n")
+    return original
+
+
+def test_editing_table_code_reruns_only_the_table(tiny_project):
+    target = tiny_project / "fal/stats/tables.py"
+    original = edit(target)
+    try:
+        rules = {rule for rule, _ in scheduled_jobs(snakemake(tiny_project, "-n", "all").stdout)}
+        assert rules == {"accuracy_table", "all"}
+    finally:
+        target.write_text(original)
+
+
+def test_editing_one_strategy_reruns_only_its_queries_and_what_follows(tiny_project):
+    target = tiny_project / "fal/strategies/entropy.py"
+    original = edit(target)
+    try:
+        jobs = scheduled_jobs(snakemake(tiny_project, "-n", "all").stdout)
+        for rule, wildcards in jobs:
+            if rule in ("query", "run_metrics"):
+                assert wildcards["strategy"] in ("entropy_g", "entropy_l"), (rule, wildcards)
+            if rule == "train":
+                assert wildcards["arm"] in ("entropy_g", "entropy_l"), (rule, wildcards)
+            assert rule not in ("partition", "prepare_dataset"), rule
+        queried = sorted(w["strategy"] for r, w in jobs if r == "query")
+        assert queried == ["entropy_g", "entropy_l"]
+    finally:
+        target.write_text(original)
+
+
+def test_regenerating_one_table_reruns_no_training(tiny_project):
+    table = tiny_project / "reports/tiny/table_accuracy.md"
+    table.unlink()
+    proc = snakemake(tiny_project, "reports/tiny/table_accuracy.md")
+    ran = re.findall(r"^(?:local)?rule (\w+):", proc.stdout + proc.stderr, re.M)
+    assert ran == ["accuracy_table"]
+    assert table.exists()

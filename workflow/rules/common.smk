@@ -1,0 +1,159 @@
+# Shared helpers, path templates and input functions (Snakemake's lint wants functions here).
+import hashlib
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+PROJECT_ROOT = Path(workflow.basedir)
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+from fal.config import ConfigError, FidelityConfig, RuntimeConfig, resolve_study  # noqa: E402
+from fal.data.datasets import DATASETS, SOURCES  # noqa: E402
+from fal.strategies.registry import method_source_files  # noqa: E402
+
+try:
+    STUDIES = {name: resolve_study(config, name) for name in config["studies"]}
+    for _name in config["run_studies"]:
+        if _name not in STUDIES:
+            raise ConfigError(f"run_studies: unknown study {_name!r}; defined studies: {sorted(STUDIES)}")
+    RUNTIME = RuntimeConfig.from_dict(config.get("runtime"))
+except ConfigError as exc:
+    raise WorkflowError(f"Invalid configuration: {exc}") from None
+
+RESULTS = config["paths"]["results"]
+REPORTS = config["paths"]["reports"]
+CACHE = config["paths"]["data_cache"]
+RUN = f"{RESULTS}/{{study}}/{{setting}}/seed{{seed}}"
+LOGS = f"{RESULTS}/{{study}}/logs"
+BENCH = f"{RESULTS}/{{study}}/benchmarks"
+STRATEGY_NAMES = sorted({s.name for study in STUDIES.values() for s in study.strategies})
+
+
+wildcard_constraints:
+    study="|".join(sorted(STUDIES)),
+    setting=r"[^/]+",
+    seed=r"\d+",
+    cycle=r"\d+",
+    arm="|".join(["init"] + STRATEGY_NAMES),
+    strategy="|".join(STRATEGY_NAMES),
+    source="|".join(SOURCES),
+
+
+def code_hash(*relpaths):
+    """Content hash of source files/folders: a rule's params carry it, so editing the code it runs
+    (and only that code) reruns it. Snakemake does not track imported modules by itself."""
+    h = hashlib.sha256()
+    for rel in relpaths:
+        path = PROJECT_ROOT / rel
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for f in files:
+            h.update(str(f.relative_to(PROJECT_ROOT)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+CORE_CODE = ["fal/__init__.py", "fal/config.py", "fal/io.py", "fal/seeding.py", "fal/runtime.py", "fal/data"]
+TRAIN_CODE = CORE_CODE + ["fal/federated"]
+METRICS_CODE = ["fal/__init__.py", "fal/io.py", "fal/stats/__init__.py", "fal/stats/metrics.py"]
+
+
+def study_of(wildcards):
+    return STUDIES[wildcards.study]
+
+
+def setting_of(wildcards):
+    return study_of(wildcards).setting(wildcards.setting)
+
+
+def source_of(wildcards):
+    return DATASETS[setting_of(wildcards).dataset].source
+
+
+def dataset_files(wildcards):
+    source = source_of(wildcards)
+    return {"data": f"{CACHE}/{source}.npz", "data_meta": f"{CACHE}/{source}.json"}
+
+
+def run_dir(wildcards):
+    return f"{RESULTS}/{wildcards.study}/{wildcards.setting}/seed{wildcards.seed}"
+
+
+def arm_of_cycle(cycle, strategy):
+    """Cycle 1 is trained once per (setting, seed) and shared by all strategies: arm "init"."""
+    return "init" if int(cycle) == 1 else strategy
+
+
+def train_inputs(wildcards):
+    cycle = int(wildcards.cycle)
+    if (wildcards.arm == "init") != (cycle == 1):
+        raise WorkflowError(f"cycle {cycle} of arm {wildcards.arm!r} does not exist: cycle 1 is arm 'init', later cycles belong to strategies")
+    if cycle > study_of(wildcards).num_cycles:
+        raise WorkflowError(f"study {wildcards.study} has {study_of(wildcards).num_cycles} cycles, not {cycle}")
+    base = run_dir(wildcards)
+    return {
+        **dataset_files(wildcards),
+        "partition": f"{base}/partition.parquet",
+        "labelled": f"{base}/{wildcards.arm}/cycle{cycle}/labelled.parquet",
+    }
+
+
+def query_inputs(wildcards):
+    cycle = int(wildcards.cycle)
+    if cycle > study_of(wildcards).num_cycles:
+        raise WorkflowError(f"study {wildcards.study} has {study_of(wildcards).num_cycles} cycles, not {cycle}")
+    base = run_dir(wildcards)
+    previous = f"{base}/{arm_of_cycle(cycle - 1, wildcards.strategy)}/cycle{cycle - 1}"
+    inputs = {
+        **dataset_files(wildcards),
+        "partition": f"{base}/partition.parquet",
+        "labelled": f"{previous}/labelled.parquet",
+        "model": f"{previous}/model.pt",
+    }
+    if cycle - 1 >= 2:  # strategy state (e.g. FairFAL's gamma-bar) written by the previous query
+        inputs["state"] = f"{previous}/state.json"
+    return inputs
+
+
+def run_metrics_inputs(wildcards):
+    base = run_dir(wildcards)
+    cycles = range(1, study_of(wildcards).num_cycles + 1)
+    folders = [f"{base}/{arm_of_cycle(t, wildcards.strategy)}/cycle{t}" for t in cycles]
+    return {
+        "partition": f"{base}/partition.parquet",
+        "rounds": [f"{d}/rounds.parquet" for d in folders],
+        "evaluation": [f"{d}/evaluation.parquet" for d in folders],
+        "labelled": [f"{d}/labelled.parquet" for d in folders],
+        "query": [f"{d}/query.parquet" for d in folders[1:]],
+    }
+
+
+def study_run_metrics(wildcards):
+    study = study_of(wildcards)
+    return [
+        f"{RESULTS}/{study.name}/{setting.id}/seed{seed}/{strategy.name}/metrics.parquet"
+        for setting in study.settings
+        for seed in study.seeds
+        for strategy in study.strategies
+    ]
+
+
+def query_code(wildcards):
+    method = study_of(wildcards).strategy(wildcards.strategy).method
+    return code_hash(*TRAIN_CODE, "fal/strategies/stage.py", *map(str, method_source_files(method)), "workflow/scripts/query.py")
+
+
+def study_report_targets(name):
+    return [
+        f"{REPORTS}/{name}/table_accuracy.md",
+        f"{REPORTS}/{name}/table_accuracy.csv",
+        f"{REPORTS}/{name}/accuracy_curves.png",
+    ]
+
+
+def all_targets():
+    return [target for name in config["run_studies"] for target in study_report_targets(name)]

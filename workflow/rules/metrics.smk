@@ -1,0 +1,39 @@
+# Per-run metrics Parquet, then one metrics Parquet per study.
+
+
+rule run_metrics:
+    input:
+        unpack(run_metrics_inputs),
+    output:
+        f"{RUN}/{{strategy}}/metrics.parquet",
+    log:
+        f"{LOGS}/run_metrics/{{setting}}/seed{{seed}}/{{strategy}}.log",
+    benchmark:
+        f"{BENCH}/run_metrics/{{setting}}/seed{{seed}}/{{strategy}}.tsv"
+    params:
+        setting=lambda wc: setting_of(wc).to_dict(),
+        setting_id=lambda wc: wc.setting,
+        strategy=lambda wc: study_of(wc).strategy(wc.strategy).to_dict(),
+        protocol=lambda wc: study_of(wc).protocol.to_dict(),
+        code=code_hash(*METRICS_CODE, "fal/data/budgets.py", "workflow/scripts/run_metrics.py"),
+    conda:
+        "../../envs/fal.yaml"
+    script:
+        "../scripts/run_metrics.py"
+
+
+rule study_metrics:
+    input:
+        study_run_metrics,
+    output:
+        f"{RESULTS}/{{study}}/metrics.parquet",
+    log:
+        f"{LOGS}/study_metrics.log",
+    benchmark:
+        f"{BENCH}/study_metrics.tsv"
+    params:
+        code=code_hash(*METRICS_CODE, "workflow/scripts/study_metrics.py"),
+    conda:
+        "../../envs/fal.yaml"
+    script:
+        "../scripts/study_metrics.py"

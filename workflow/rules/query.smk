@@ -1,0 +1,26 @@
+# One query step: cycle t's global model and labelled set -> cycle t+1's labelled set.
+
+
+rule query:
+    input:
+        unpack(query_inputs),
+    output:
+        labelled=f"{RUN}/{{strategy}}/cycle{{cycle,[2-9]|[1-9][0-9]+}}/labelled.parquet",
+        diagnostics=f"{RUN}/{{strategy}}/cycle{{cycle}}/query.parquet",
+        state=f"{RUN}/{{strategy}}/cycle{{cycle}}/state.json",
+    log:
+        f"{LOGS}/query/{{setting}}/seed{{seed}}/{{strategy}}/cycle{{cycle}}.log",
+    benchmark:
+        f"{BENCH}/query/{{setting}}/seed{{seed}}/{{strategy}}/cycle{{cycle}}.tsv"
+    params:
+        setting=lambda wc: setting_of(wc).to_dict(),
+        protocol=lambda wc: study_of(wc).protocol.to_dict(),
+        fidelity=lambda wc: study_of(wc).fidelity.to_dict(),
+        strategy=lambda wc: study_of(wc).strategy(wc.strategy).to_dict(),
+        runtime=RUNTIME.__dict__,
+        code=query_code,
+    threads: RUNTIME.threads
+    conda:
+        "../../envs/fal.yaml"
+    script:
+        "../scripts/query.py"

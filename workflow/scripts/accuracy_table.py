@@ -1,0 +1,25 @@
+"""The study's accuracy table (Tables 5/6 layout) as CSV and Markdown."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
+
+from fal.io import atomic_path, read_parquet, write_text_atomic  # noqa: E402
+from fal.runtime import job_logger, logged_failures  # noqa: E402
+from fal.schemas import METRICS_SCHEMA  # noqa: E402
+from fal.stats.tables import accuracy_markdown, accuracy_summary  # noqa: E402
+
+sm = snakemake  # noqa: F821
+with logged_failures(job_logger("accuracy_table", sm.log[0])) as log:
+    metrics = read_parquet(sm.input.metrics, METRICS_SCHEMA)
+    summary = accuracy_summary(metrics, list(sm.params.strategies), sm.params.ratios)
+    with atomic_path(sm.output.csv) as tmp:
+        summary.to_csv(tmp, index=False, float_format="%.4f")
+    caption = (
+        f"Study `{sm.wildcards.study}`: {sm.params.description.strip()} "
+        "Cells: final-round test accuracy (%) of the global model after each AL cycle; "
+        "columns: labelled samples in % of the training set."
+    )
+    write_text_atomic(sm.output.markdown, accuracy_markdown(summary, f"Accuracy: {sm.wildcards.study}", caption))
+    log.info("%d cells -> %s, %s", len(summary), sm.output.csv, sm.output.markdown)

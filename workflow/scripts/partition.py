@@ -1,0 +1,33 @@
+"""Long-tailed subset, client partition, client test split and initial labelled set of one run."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
+
+from fal.config import FidelityConfig, ProtocolConfig, SettingConfig  # noqa: E402
+from fal.data.build import build_partition  # noqa: E402
+from fal.schemas import LABELLED_SCHEMA, PARTITION_SCHEMA  # noqa: E402
+from fal.data.sources import load_cache  # noqa: E402
+from fal.io import write_json_atomic, write_parquet  # noqa: E402
+from fal.runtime import Stopwatch, job_logger, logged_failures  # noqa: E402
+
+sm = snakemake  # noqa: F821
+with logged_failures(job_logger("partition", sm.log[0])) as log:
+    clock = Stopwatch()
+    setting = SettingConfig.from_dict(sm.params.setting)
+    arrays = load_cache(sm.input.data, sm.input.data_meta)
+    out = build_partition(
+        setting,
+        ProtocolConfig.from_dict(sm.params.protocol),
+        FidelityConfig.from_dict(sm.params.fidelity),
+        int(sm.wildcards.seed),
+        arrays.train_labels,
+        arrays.test_labels,
+    )
+    write_parquet(out.partition, sm.output.partition, PARTITION_SCHEMA)
+    write_parquet(out.initial_labelled, sm.output.labelled, LABELLED_SCHEMA)
+    write_json_atomic(sm.output.summary, out.summary)
+    log.info("setting %s seed %s: %d training samples, class counts %s", setting.id, sm.wildcards.seed, out.summary["num_train"], out.summary["class_counts"])
+    log.info("client sizes %s; per-client budget %s", out.summary["client_sizes"], out.summary["budget"])
+    log.info("done in %.1fs", clock.elapsed())

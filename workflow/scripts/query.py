@@ -1,0 +1,43 @@
+"""Query the next labelled set with one strategy; write it, the query diagnostics and strategy state."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
+
+from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig, SettingConfig, StrategyConfig  # noqa: E402
+from fal.schemas import LABELLED_SCHEMA, PARTITION_SCHEMA, QUERY_SCHEMA  # noqa: E402
+from fal.data.sources import load_cache  # noqa: E402
+from fal.io import load_state_dict, read_json, read_parquet, write_json_atomic, write_parquet  # noqa: E402
+from fal.runtime import Stopwatch, configure, job_logger, logged_failures  # noqa: E402
+from fal.strategies.stage import run_query_stage  # noqa: E402
+
+sm = snakemake  # noqa: F821
+with logged_failures(job_logger("query", sm.log[0])) as log:
+    clock = Stopwatch()
+    runtime = RuntimeConfig.from_dict({**sm.params.runtime, "threads": sm.threads})
+    device = configure(runtime)
+    strategy_dict = dict(sm.params.strategy)
+    strategy = StrategyConfig.from_dict(strategy_dict.pop("name"), strategy_dict, f"strategies.{sm.wildcards.strategy}")
+    previous_state = read_json(sm.input.state) if "state" in sm.input.keys() else {}
+    cycle = int(sm.wildcards.cycle) - 1  # the cycle whose model is queried
+    out = run_query_stage(
+        setting=SettingConfig.from_dict(sm.params.setting),
+        protocol=ProtocolConfig.from_dict(sm.params.protocol),
+        fidelity=FidelityConfig.from_dict(sm.params.fidelity),
+        strategy=strategy,
+        seed=int(sm.wildcards.seed),
+        cycle=cycle,
+        arrays=load_cache(sm.input.data, sm.input.data_meta),
+        partition=read_parquet(sm.input.partition, PARTITION_SCHEMA),
+        labelled=read_parquet(sm.input.labelled, LABELLED_SCHEMA),
+        global_state=load_state_dict(sm.input.model),
+        previous_state=previous_state,
+        device=device,
+        log=log,
+        inference_batch_size=runtime.inference_batch(device),
+    )
+    write_parquet(out.diagnostics, sm.output.diagnostics, QUERY_SCHEMA)
+    write_json_atomic(sm.output.state, out.state)
+    write_parquet(out.labelled, sm.output.labelled, LABELLED_SCHEMA)
+    log.info("query done in %.1fs; state %s", clock.elapsed(), out.state)

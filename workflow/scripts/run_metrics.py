@@ -1,0 +1,59 @@
+"""Collect one run's per-cycle outputs into its metrics Parquet."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
+
+from fal.config import ProtocolConfig, StrategyConfig  # noqa: E402
+from fal.data.budgets import compute_budget  # noqa: E402
+from fal.data.datasets import get_dataset_spec  # noqa: E402
+from fal.io import read_parquet, write_parquet  # noqa: E402
+from fal.runtime import job_logger, logged_failures  # noqa: E402
+from fal.schemas import (  # noqa: E402
+    EVALUATION_SCHEMA,
+    LABELLED_SCHEMA,
+    METRICS_SCHEMA,
+    PARTITION_SCHEMA,
+    QUERY_SCHEMA,
+    ROUNDS_SCHEMA,
+)
+from fal.stats.metrics import CycleRecord, run_metrics  # noqa: E402
+
+sm = snakemake  # noqa: F821
+with logged_failures(job_logger("run_metrics", sm.log[0])) as log:
+    setting = sm.params.setting
+    strategy_dict = dict(sm.params.strategy)
+    strategy = StrategyConfig.from_dict(strategy_dict.pop("name"), strategy_dict, "strategy")
+    protocol = ProtocolConfig.from_dict(sm.params.protocol)
+    partition = read_parquet(sm.input.partition, PARTITION_SCHEMA)
+    train = partition[partition["split"] == "train"].sort_values("position")
+    labels = train["label"].to_numpy()
+    budget = compute_budget(len(train), setting["num_clients"], protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio)
+    queries = [None] + [read_parquet(p, QUERY_SCHEMA) for p in sm.input.query]
+    cycles = [
+        CycleRecord(
+            cycle=t,
+            labelled_ratio=budget.ratio_percent(t),
+            rounds=read_parquet(sm.input.rounds[t - 1], ROUNDS_SCHEMA),
+            evaluation=read_parquet(sm.input.evaluation[t - 1], EVALUATION_SCHEMA),
+            labelled=read_parquet(sm.input.labelled[t - 1], LABELLED_SCHEMA),
+            query=queries[t - 1],
+        )
+        for t in range(1, len(sm.input.rounds) + 1)
+    ]
+    metrics = run_metrics(
+        study=sm.wildcards.study,
+        setting=setting,
+        setting_id=sm.params.setting_id,
+        strategy=strategy.name,
+        method=strategy.display_name,
+        selector=strategy.selector,
+        seed=int(sm.wildcards.seed),
+        labels=labels,
+        num_classes=get_dataset_spec(setting["dataset"]).num_classes,
+        cycles=cycles,
+    )
+    write_parquet(metrics, sm.output[0], METRICS_SCHEMA)
+    final = metrics[metrics["metric"] == "final_test_acc"]
+    log.info("final test accuracy per cycle: %s", dict(zip(final["labelled_ratio"], final["value"].round(2))))

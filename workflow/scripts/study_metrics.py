@@ -1,0 +1,19 @@
+"""Concatenate a study's per-run metrics (schema-checked) into one Parquet."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
+
+import pandas as pd  # noqa: E402
+
+from fal.io import read_parquet, write_parquet  # noqa: E402
+from fal.runtime import job_logger, logged_failures  # noqa: E402
+from fal.schemas import METRICS_SCHEMA  # noqa: E402
+
+sm = snakemake  # noqa: F821
+with logged_failures(job_logger("study_metrics", sm.log[0])) as log:
+    frames = [read_parquet(path, METRICS_SCHEMA) for path in sm.input]
+    metrics = pd.concat(frames, ignore_index=True)
+    write_parquet(metrics, sm.output[0], METRICS_SCHEMA)
+    log.info("%d runs, %d rows -> %s", len(frames), len(metrics), sm.output[0])

@@ -1,0 +1,34 @@
+"""Train one AL cycle; write the global model, per-round metrics and per-class test accuracy."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
+
+from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig, SettingConfig  # noqa: E402
+from fal.schemas import EVALUATION_SCHEMA, LABELLED_SCHEMA, PARTITION_SCHEMA, ROUNDS_SCHEMA  # noqa: E402
+from fal.data.sources import load_cache  # noqa: E402
+from fal.federated.stage import run_training_stage  # noqa: E402
+from fal.io import read_parquet, save_state_dict, write_parquet  # noqa: E402
+from fal.runtime import configure, job_logger, logged_failures  # noqa: E402
+
+sm = snakemake  # noqa: F821
+with logged_failures(job_logger("train", sm.log[0])) as log:
+    runtime = RuntimeConfig.from_dict({**sm.params.runtime, "threads": sm.threads})
+    device = configure(runtime)
+    out = run_training_stage(
+        setting=SettingConfig.from_dict(sm.params.setting),
+        protocol=ProtocolConfig.from_dict(sm.params.protocol),
+        fidelity=FidelityConfig.from_dict(sm.params.fidelity),
+        seed=int(sm.wildcards.seed),
+        cycle=int(sm.wildcards.cycle),
+        arrays=load_cache(sm.input.data, sm.input.data_meta),
+        partition=read_parquet(sm.input.partition, PARTITION_SCHEMA),
+        labelled=read_parquet(sm.input.labelled, LABELLED_SCHEMA),
+        device=device,
+        log=log,
+        inference_batch_size=runtime.inference_batch(device),
+    )
+    write_parquet(out.result.rounds, sm.output.rounds, ROUNDS_SCHEMA)
+    write_parquet(out.evaluation, sm.output.evaluation, EVALUATION_SCHEMA)
+    save_state_dict(out.result.state_dict, sm.output.model)

@@ -54,8 +54,8 @@ def test_every_defined_study_resolves():
 def test_quick_study():
     study = resolve_study(CONFIG, "quick")
     assert [s.id for s in study.settings] == [
-        "fmnist_lt-rho20-alpha0.1-K10-max880-test100",
-        "fmnist_lt-rho20-alpha100-K10-max880-test100",
+        "fmnist_lt-rho20-alpha0.1-K10-max500-test50",
+        "fmnist_lt-rho20-alpha100-K10-max500-test50",
     ]
     assert study.seeds == (1, 2, 3)
     assert [s.name for s in study.strategies] == ["random", "entropy_g", "entropy_l", "fairfal"]

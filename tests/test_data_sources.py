@@ -166,3 +166,31 @@ def test_real_fmnist_matches_known_checksums(fmnist_arrays):
     verify_known_checksums("fmnist", fmnist_arrays, "Debian")
     assert fmnist_arrays.train_images.shape == (60000, 1, 28, 28)
     assert np.bincount(fmnist_arrays.train_labels).tolist() == [6000] * 10
+
+
+def test_missing_cifar_is_downloaded_through_torchvision(tmp_path, monkeypatch):
+    """Users download with torchvision; here a stand-in writes the real on-disk format instead."""
+    import torchvision.datasets
+
+    calls = []
+
+    class FakeCIFAR10:
+        def __init__(self, root, train=True, download=False):
+            calls.append((root, train, download))
+            write_cifar_fixture(tmp_path, "cifar10")
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR10)
+    arrays, origin = acquire_source("cifar10", tmp_path, download=True)
+    assert calls == [(str(tmp_path), True, True)] and arrays.train_images.shape == (50, 3, 32, 32)
+
+
+def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
+    import medmnist
+
+    class Offline:
+        def __init__(self, *args, **kwargs):
+            raise OSError("Name or service not known")
+
+    monkeypatch.setattr(medmnist, "OCTMNIST", Offline)
+    with pytest.raises(RuntimeError, match="downloading octmnist failed .*place the publisher's files"):
+        acquire_source("octmnist", tmp_path, download=True)

@@ -118,6 +118,13 @@ def test_budget_larger_than_client_pool_is_rejected():
         build_partition(setting, protocol, FidelityConfig(), 1, labels, labels)
 
 
+def test_logo_partition_follows_the_run_seed_even_when_faithful():
+    labels = np.repeat(np.arange(10), 100)
+    setting = SettingConfig(dataset="fmnist", alpha=0.5, partition="dir_balance_logo")
+    a, b = (build_partition(setting, ProtocolConfig(), FidelityConfig(), s, labels, labels[:200]) for s in (1, 2))
+    assert [p.tolist() for p in client_pools(a.partition, 10)] != [p.tolist() for p in client_pools(b.partition, 10)]
+
+
 def test_initial_labelled_set_size_and_membership():
     labels = np.repeat(np.arange(10), 200)
     out = build_partition(SettingConfig(dataset="fmnist", alpha=0.1), ProtocolConfig(), FidelityConfig(), 4, labels, labels[:100])
@@ -130,7 +137,6 @@ def test_initial_labelled_set_size_and_membership():
 
 
 def test_extend_labelled_puts_new_first_and_rejects_overlap():
-    previous = labelled_lists  # noqa: F841  (documents the helper pair)
     import pandas as pd
 
     old = pd.DataFrame({"client": [0, 0], "position": [5, 7], "rank": [0, 1], "cycle_added": [1, 1]})
@@ -153,7 +159,8 @@ def test_logo_partition_properties(alpha):
     sizes = [len(c) for c in result.clients]
     cap = int(np.ceil(len(labels) / 10))
     if alpha < 10:
-        assert max(sizes) <= cap and min(sizes) >= cap - 1  # topped up to near-equal sizes
+        # every sample is dealt out, no client above ceil(N/K), the shortfall 10·cap − N on one client
+        assert sum(sizes) == len(labels) and max(sizes) <= cap and min(sizes) >= cap - (10 * cap - len(labels))
     else:
         assert sum(sizes) <= len(labels)
     again = dir_balance_logo(labels, 10, 10, alpha, torch_generator=torch.Generator().manual_seed(1), py_random=random.Random(1))

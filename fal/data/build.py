@@ -35,8 +35,10 @@ class PartitionOutputs:
     summary: dict
 
 
-def _partition_generators(fidelity: FidelityConfig, seed: int, split: str) -> tuple[torch.Generator, random.Random]:
-    if fidelity.partition_seed == "fixed":
+def _partition_generators(setting: SettingConfig, fidelity: FidelityConfig, seed: int, split: str) -> tuple[torch.Generator, random.Random]:
+    """FairFAL's partition seeds its own generators with 0 (faithful) whatever the run seed; LoGo's
+    uses the run-seeded global RNGs, so it always follows the run seed."""
+    if setting.partition == "dir_balance" and fidelity.partition_seed == "fixed":
         internal = 0
     else:
         internal = derive_seed(seed, "partition", split)
@@ -90,9 +92,9 @@ def build_partition(
 
     # The official loop iterates over the augmented training view before the Dirichlet draw.
     flip_draws = len(subset_labels) if fidelity.partition_seed == "fixed" else 0
-    train_part = _partition(setting, subset_labels, num_classes, _partition_generators(fidelity, seed, "train"), flip_draws)
+    train_part = _partition(setting, subset_labels, num_classes, _partition_generators(setting, fidelity, seed, "train"), flip_draws)
     test_part = _partition(
-        setting, eval_labels, num_classes, _partition_generators(fidelity, seed, "test"), 0, proportions=train_part.proportions
+        setting, eval_labels, num_classes, _partition_generators(setting, fidelity, seed, "test"), 0, proportions=train_part.proportions
     )
 
     budget = compute_budget(

@@ -36,7 +36,7 @@ def _ratio_label(ratio: float) -> str:
 def accuracy_markdown(summary: pd.DataFrame, title: str, caption: str) -> str:
     """One Markdown table per setting: Method | Sel | one column per labelled ratio (mean ± sd).
 
-    The best mean of each column is bold.
+    The best mean of each column is bold (unless the column is a tie, e.g. the shared cycle 1).
     """
     lines = [f"# {title}", "", caption, ""]
     for setting, block in summary.groupby("setting", sort=False):
@@ -46,6 +46,7 @@ def accuracy_markdown(summary: pd.DataFrame, title: str, caption: str) -> str:
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "|".join(["---", "---"] + ["---:"] * len(ratios)) + "|")
         best = block.groupby("labelled_ratio")["mean"].max()
+        tied = block.groupby("labelled_ratio")["mean"].agg(lambda m: m.max() - m.min() < 1e-9)
         for _, rows in block.groupby("strategy", sort=False):
             first = rows.iloc[0]
             cells = [first["method"], first["selector"]]
@@ -56,7 +57,7 @@ def accuracy_markdown(summary: pd.DataFrame, title: str, caption: str) -> str:
                     continue
                 mean, std, n = cell["mean"].iloc[0], cell["std"].iloc[0], int(cell["n_seeds"].iloc[0])
                 text = f"{mean:.2f} ± {std:.2f}" if n > 1 else f"{mean:.2f}"
-                cells.append(f"**{text}**" if abs(mean - best[ratio]) < 1e-12 else text)
+                cells.append(f"**{text}**" if abs(mean - best[ratio]) < 1e-12 and not tied[ratio] else text)
             lines.append("| " + " | ".join(cells) + " |")
         n_seeds = sorted(block["n_seeds"].unique())
         lines += ["", f"Final-round test accuracy (%), mean ± sample sd over {', '.join(map(str, n_seeds))} seed(s).", ""]

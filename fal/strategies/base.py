@@ -7,7 +7,6 @@ generators to one index set per client. Strategies see true labels of labelled s
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -120,7 +119,3 @@ class QueryOutcome:
     diagnostics: list[dict] = field(default_factory=list)
     """Long-format rows: {"client", "class" (optional), "metric", "value"}."""
     state: dict = field(default_factory=dict)
-
-
-def copy_model(model: nn.Module) -> nn.Module:
-    return copy.deepcopy(model)

@@ -347,6 +347,9 @@ class RuntimeConfig:
     def from_dict(cls, mapping: Mapping[str, Any] | None, where: str = "runtime") -> "RuntimeConfig":
         return _build(cls, mapping, where)
 
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
 
 # --------------------------------------------------------------------------------------------------
 

@@ -22,6 +22,13 @@ class SchemaError(ValueError):
     """A table does not have the columns or types its reader expects."""
 
 
+def _file_mode() -> int:
+    """Mode a plain ``open(..., "w")`` would give (mkstemp makes 0600 files, unreadable to collaborators)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
@@ -32,6 +39,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _file_mode())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

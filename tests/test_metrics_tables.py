@@ -86,10 +86,22 @@ def test_figure_has_one_panel_per_setting(tmp_path):
     fig = accuracy_curves(metrics, ["random", "entropy_g"], "title")
     assert len(fig.axes) == 2
     assert [ax.get_xlabel() for ax in fig.axes] == ["Labelled samples (% of training set)"] * 2
-    assert "fmnist_lt-rho20-alpha0.1-K2" in fig.axes[0].get_title()
+    assert "Fashion-MNIST-LT, ρ = 20, α = 0.1, 2 clients" in fig.axes[0].get_title()
+    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["Random (G)", "Entropy_G (G)"]
     save_figure(fig, tmp_path / "f.png", tmp_path / "f.pdf")
     assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / "f.png").stat().st_size > 10_000
     assert (tmp_path / "f.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_atomic_write_gives_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    with atomic_path(tmp_path / "x.txt") as tmp:
+        tmp.write_text("x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "x.txt").stat().st_mode) == 0o666 & ~mask
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):

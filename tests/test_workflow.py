@@ -57,20 +57,63 @@ def test_dry_run_of_all_needs_no_gpu():
     assert re.search(r"^train\s+54$", text, re.M) and re.search(r"^query\s+48$", text, re.M), text[-2000:]
 
 
+def copy_project(destination: Path, config: dict) -> Path:
+    for name in COPIED:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, destination / name)
+    (destination / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return destination
+
+
+def base_config() -> dict:
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
 @pytest.mark.parametrize(
     "override, message",
     [
         ('run_studies=["nope"]', "unknown study 'nope'"),
         ("runtime={'threads': 0}", "threads"),
-        ("studies={'quick': {'datasets': ['fmnist_lt'], 'rho': 20, 'alpha': [0.1], 'seeds': [1], 'strategies': ['entropy_x']}}", "unknown strategy 'entropy_x'"),
         ("protocol={'rounds': -5}", "rounds"),
         ("fidelity={'preset': 'loose'}", "loose"),
     ],
 )
-def test_bad_config_fails_at_parse_time(override, message):
+def test_bad_command_line_config_fails_at_parse_time(override, message):
     proc = snakemake(ROOT, "-n", "--config", override, check=False)
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
+
+
+def _bad(path: str, value):
+    config = base_config()
+    node = config
+    keys = path.split(".")
+    for key in keys[:-1]:
+        node = node[key]
+    node[keys[-1]] = value
+    return config
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (_bad("studies.quick.strategies", ["random", "entropy_x"]), "unknown strategy 'entropy_x'"),
+        (_bad("studies.quick.datasets", ["svhn"]), "svhn"),
+        (_bad("studies.quick.alpha", [0.1, -1]), "alpha"),
+        (_bad("studies.quick.protocol", {"end_ratio": 0.05, "initial_ratio": 0.1}), "end_ratio"),
+        (_bad("strategies.entropy_g", {"method": "entropy"}), "strategies.entropy_g.query_model"),
+        (_bad("studies.quick.bogus", 1), "bogus"),
+    ],
+    ids=["unknown-strategy", "unknown-dataset", "negative-alpha", "end-before-start", "missing-query-model", "unknown-key"],
+)
+def test_bad_config_file_fails_at_parse_time(tmp_path, config, message):
+    project = copy_project(tmp_path, config)
+    proc = snakemake(project, "-n", "all", check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-3000:]
 
 
 @pytest.fixture(scope="session")
@@ -95,18 +138,11 @@ TINY = {
 @pytest.fixture(scope="module")
 def tiny_project(tmp_path_factory, data_cache):
     """A copy of the project with a tiny study, run to completion once."""
-    project = tmp_path_factory.mktemp("project")
-    for name in COPIED:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, project / name)
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = base_config()
     config["studies"]["tiny"] = TINY
     config["run_studies"] = ["tiny"]
     config["paths"]["data_cache"] = str(data_cache)
-    (project / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    project = copy_project(tmp_path_factory.mktemp("project"), config)
     snakemake(project, "all")
     return project
 
@@ -175,3 +211,12 @@ def test_regenerating_one_table_reruns_no_training(tiny_project):
     ran = re.findall(r"^(?:local)?rule (\w+):", proc.stdout + proc.stderr, re.M)
     assert ran == ["accuracy_table"]
     assert table.exists()
+
+
+def test_runtime_settings_rerun_nothing(tiny_project):
+    """Device, threads and batch sizes do not change results, so changing them reruns no job."""
+    config = yaml.safe_load((tiny_project / "config.yaml").read_text())
+    config["runtime"] = {"threads": 2, "inference_batch_size": 64, "device": "cpu", "deterministic": False}
+    (tiny_project / "runtime.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(tiny_project, "-n", "all", "--configfile", "runtime.yaml")
+    assert scheduled_jobs(proc.stdout) == []

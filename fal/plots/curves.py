@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -18,8 +19,25 @@ def method_label(method: str, selector: str) -> str:
     return method if selector in ("–", "-", "") else f"{method} ({selector})"
 
 
+DATASET_LABELS = {
+    "fmnist": "Fashion-MNIST", "fmnist_lt": "Fashion-MNIST-LT", "cifar10": "CIFAR-10", "cifar10_lt": "CIFAR-10-LT",
+    "cifar100": "CIFAR-100", "cifar100_lt": "CIFAR-100-LT", "octmnist": "OCTMNIST", "dermamnist": "DermaMNIST",
+}
+
+
+def setting_label(row: pd.Series) -> str:
+    parts = [DATASET_LABELS.get(row["dataset"], row["dataset"])]
+    if pd.notna(row["rho"]):
+        parts.append(f"ρ = {row['rho']:g}")
+    parts += [f"α = {row['alpha']:g}", f"{int(row['num_clients'])} clients"]
+    return ", ".join(parts)
+
+
 def accuracy_curves(metrics: pd.DataFrame, strategy_order: list[str], title: str) -> plt.Figure:
-    """Mean final-round test accuracy ± sd over seeds against the labelled ratio (% of R)."""
+    """Mean final-round test accuracy ± sd over seeds against the labelled ratio (% of R).
+
+    Methods are drawn with error bars, dodged slightly along x so that they stay readable.
+    """
     acc = final_accuracy(metrics)
     acc["Method"] = [method_label(m, s) for m, s in zip(acc["method"], acc["selector"])]
     order = []
@@ -29,21 +47,27 @@ def accuracy_curves(metrics: pd.DataFrame, strategy_order: list[str], title: str
             order.append(rows["Method"].iloc[0])
     settings = list(dict.fromkeys(acc["setting"]))
     sns.set_theme(style="whitegrid", context="paper")
-    fig, axes = plt.subplots(1, len(settings), figsize=(4.6 * len(settings), 3.8), squeeze=False, sharey=False)
+    palette = dict(zip(order, sns.color_palette("colorblind", len(order))))
+    markers = dict(zip(order, ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"] * 4))
+    fig, axes = plt.subplots(1, len(settings), figsize=(4.8 * len(settings), 3.9), squeeze=False)
     for ax, setting in zip(axes[0], settings):
         sub = acc[acc["setting"] == setting]
-        sns.lineplot(
-            data=sub, x="labelled_ratio", y="accuracy", hue="Method", hue_order=order, style="Method",
-            style_order=order, markers=True, dashes=False, errorbar="sd", ax=ax, legend=ax is axes[0][-1],
-        )
+        ratios = sorted(sub["labelled_ratio"].unique())
+        step = min(np.diff(ratios)) if len(ratios) > 1 else 1.0
+        for i, method in enumerate(order):
+            rows = sub[sub["Method"] == method]
+            stats = rows.groupby("labelled_ratio")["accuracy"].agg(["mean", "std"]).fillna(0.0)
+            offset = (i - (len(order) - 1) / 2) * 0.06 * step
+            ax.errorbar(
+                stats.index + offset, stats["mean"], yerr=stats["std"], label=method, color=palette[method],
+                marker=markers[method], markersize=5, capsize=2.5, linewidth=1.4, elinewidth=0.9,
+            )
         n_seeds = sub.groupby(["strategy", "labelled_ratio"])["seed"].nunique().max()
-        ax.set_title(f"{setting}\n(mean ± sd over {n_seeds} seed{'s' if n_seeds != 1 else ''})", fontsize=9)
+        ax.set_title(f"{setting_label(sub.iloc[0])}\nmean ± sd over {n_seeds} seed{'s' if n_seeds != 1 else ''}", fontsize=9)
         ax.set_xlabel("Labelled samples (% of training set)")
         ax.set_ylabel("Final-round test accuracy (%)")
-        ax.set_xticks(sorted(sub["labelled_ratio"].unique()))
-    handles = axes[0][-1].get_legend()
-    if handles is not None:
-        sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1), title="Method")
+        ax.set_xticks(ratios)
+    axes[0][-1].legend(title="Method", loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig

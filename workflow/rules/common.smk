@@ -12,7 +12,7 @@ if str(PROJECT_ROOT) not in sys.path:
 
 validate(config, schema="../schemas/config.schema.yaml")
 
-from fal.config import ConfigError, FidelityConfig, RuntimeConfig, resolve_study  # noqa: E402
+from fal.config import ConfigError, RuntimeConfig, resolve_study  # noqa: E402
 from fal.data.datasets import DATASETS, SOURCES  # noqa: E402
 from fal.strategies.registry import method_source_files  # noqa: E402
 
@@ -21,6 +21,8 @@ try:
     for _name in config["run_studies"]:
         if _name not in STUDIES:
             raise ConfigError(f"run_studies: unknown study {_name!r}; defined studies: {sorted(STUDIES)}")
+    # Runtime settings (device, threads, batch sizes) do not change results, so they are not rule
+    # params (a change would rerun everything); scripts read them from snakemake.config.
     RUNTIME = RuntimeConfig.from_dict(config.get("runtime"))
 except ConfigError as exc:
     raise WorkflowError(f"Invalid configuration: {exc}") from None

@@ -17,7 +17,6 @@ rule query:
         protocol=lambda wc: study_of(wc).protocol.to_dict(),
         fidelity=lambda wc: study_of(wc).fidelity.to_dict(),
         strategy=lambda wc: study_of(wc).strategy(wc.strategy).to_dict(),
-        runtime=RUNTIME.__dict__,
         code=query_code,
     threads: RUNTIME.threads
     conda:

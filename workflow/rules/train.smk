@@ -16,7 +16,6 @@ rule train:
         setting=lambda wc: setting_of(wc).to_dict(),
         protocol=lambda wc: study_of(wc).protocol.to_dict(),
         fidelity=lambda wc: study_of(wc).fidelity.to_dict(),
-        runtime=RUNTIME.__dict__,
         code=code_hash(*TRAIN_CODE, "workflow/scripts/train.py"),
     threads: RUNTIME.threads
     conda:

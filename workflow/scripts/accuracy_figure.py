@@ -13,6 +13,6 @@ from fal.schemas import METRICS_SCHEMA  # noqa: E402
 sm = snakemake  # noqa: F821
 with logged_failures(job_logger("accuracy_figure", sm.log[0])) as log:
     metrics = read_parquet(sm.input.metrics, METRICS_SCHEMA)
-    fig = accuracy_curves(metrics, list(sm.params.strategies), f"Study {sm.wildcards.study}")
+    fig = accuracy_curves(metrics, list(sm.params.strategies), f"Study \"{sm.wildcards.study}\": final-round accuracy per AL cycle")
     save_figure(fig, sm.output.png, sm.output.pdf)
     log.info("-> %s, %s", sm.output.png, sm.output.pdf)

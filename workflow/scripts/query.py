@@ -15,7 +15,7 @@ from fal.strategies.stage import run_query_stage  # noqa: E402
 sm = snakemake  # noqa: F821
 with logged_failures(job_logger("query", sm.log[0])) as log:
     clock = Stopwatch()
-    runtime = RuntimeConfig.from_dict({**sm.params.runtime, "threads": sm.threads})
+    runtime = RuntimeConfig.from_dict({**sm.config.get("runtime", {}), "threads": sm.threads})
     device = configure(runtime)
     strategy_dict = dict(sm.params.strategy)
     strategy = StrategyConfig.from_dict(strategy_dict.pop("name"), strategy_dict, f"strategies.{sm.wildcards.strategy}")

@@ -14,7 +14,7 @@ from fal.runtime import configure, job_logger, logged_failures  # noqa: E402
 
 sm = snakemake  # noqa: F821
 with logged_failures(job_logger("train", sm.log[0])) as log:
-    runtime = RuntimeConfig.from_dict({**sm.params.runtime, "threads": sm.threads})
+    runtime = RuntimeConfig.from_dict({**sm.config.get("runtime", {}), "threads": sm.threads})
     device = configure(runtime)
     out = run_training_stage(
         setting=SettingConfig.from_dict(sm.params.setting),

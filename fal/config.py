@@ -236,6 +236,47 @@ class SettingConfig:
         if self.test_per_class is not None:
             _check(isinstance(self.test_per_class, int) and self.test_per_class >= 1, f"{where}.test_per_class", f"must be an integer >= 1, got {self.test_per_class!r}")
 
+    def num_train(self) -> int:
+        """Training-subset size implied by the dataset, rho and lt_img_max."""
+        from fal.data.datasets import SOURCE_TRAIN_COUNTS
+        from fal.data.longtail import longtail_counts
+
+        spec = DATASETS[self.dataset]
+        counts = SOURCE_TRAIN_COUNTS[spec.source]
+        if spec.long_tailed:
+            return sum(longtail_counts(sum(counts), len(counts), self.rho, self.lt_img_max))
+        return sum(counts)
+
+    def check_feasible(self, protocol: "ProtocolConfig", where: str) -> None:
+        """Fail before anything runs when the data cannot support the protocol."""
+        from fal.data.budgets import compute_budget
+        from fal.data.datasets import SOURCE_TEST_COUNTS, SOURCE_TRAIN_COUNTS
+
+        source = DATASETS[self.dataset].source
+        if self.lt_img_max is not None:
+            most = max(SOURCE_TRAIN_COUNTS[source])
+            _check(self.lt_img_max <= most, f"{where}.data.lt_img_max", f"{self.lt_img_max:g} exceeds the {most} training images per class of {source}")
+        if self.test_per_class is not None:
+            fewest = min(SOURCE_TEST_COUNTS[source])
+            _check(self.test_per_class <= fewest, f"{where}.data.test_per_class", f"{self.test_per_class} exceeds the {fewest} test images of {source}'s smallest class")
+        num_train = self.num_train()
+        budget = compute_budget(num_train, self.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio)
+        pool = num_train // self.num_clients
+        needed = budget.per_client_initial + budget.per_client_query * (budget.num_cycles - 1)
+        _check(
+            budget.per_client_initial >= 1 and budget.per_client_query >= 1,
+            f"{where}.protocol",
+            f"setting {self.id}: {num_train} training images over {self.num_clients} clients give an empty per-client "
+            f"budget (initial {budget.per_client_initial}, query {budget.per_client_query}); raise initial_ratio/query_ratio or use fewer clients",
+        )
+        if self.partition == "dir_balance":
+            _check(
+                needed <= pool,
+                f"{where}.protocol.end_ratio",
+                f"setting {self.id}: each client holds {pool} images but {budget.num_cycles} cycles label "
+                f"{budget.per_client_initial} + {budget.per_client_query} × {budget.num_cycles - 1} = {needed}; lower end_ratio or query_ratio",
+            )
+
     @property
     def id(self) -> str:
         """Path-safe name, e.g. ``fmnist_lt-rho20-alpha0.1-K10``."""
@@ -330,6 +371,8 @@ class RuntimeConfig:
     deterministic: bool = True
     inference_batch_size: int | None = None
     """Batch size of no-grad forward passes (evaluation, query scoring); None = 128 on CPU, 4096 on CUDA."""
+    checkpoint_every: int = 10
+    """Training jobs save their state every N rounds and resume from it when rerun; 0 = never."""
 
     def inference_batch(self, device) -> int:
         if self.inference_batch_size is not None:
@@ -340,6 +383,7 @@ class RuntimeConfig:
         _check(self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"), f"{where}.device", f"must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         _check(isinstance(self.threads, int) and self.threads >= 1, f"{where}.threads", f"must be an integer >= 1, got {self.threads!r}")
         _check(isinstance(self.deterministic, bool), f"{where}.deterministic", "must be true or false")
+        _check(isinstance(self.checkpoint_every, int) and self.checkpoint_every >= 0, f"{where}.checkpoint_every", f"must be an integer >= 0, got {self.checkpoint_every!r}")
         if self.inference_batch_size is not None:
             _check(isinstance(self.inference_batch_size, int) and self.inference_batch_size >= 1, f"{where}.inference_batch_size", f"must be an integer >= 1 or null, got {self.inference_batch_size!r}")
 
@@ -457,6 +501,8 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
                 f"{where} setting ({dataset}, rho={rho}, alpha={alpha}, K={num_clients})",
             )
         )
+    for setting in settings:
+        setting.check_feasible(protocol, where)
     ids = [s.id for s in settings]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"{where}: duplicate settings {ids}")

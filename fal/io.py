@@ -109,3 +109,15 @@ def load_state_dict(path: str | os.PathLike) -> dict:
     import torch
 
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def fingerprint(values: Any, files: list[str | os.PathLike] = ()) -> str:
+    """SHA-256 of JSON-serialisable ``values`` and the bytes of ``files``: identifies a job's inputs."""
+    import hashlib
+
+    h = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode())
+    for path in files:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()

@@ -30,6 +30,8 @@ def configure(runtime: RuntimeConfig):
     One thread per job is the default: two 2-thread jobs on 2 cores run about 4× slower than two
     1-thread jobs.
     """
+    import os
+
     import torch
 
     torch.set_num_threads(runtime.threads)
@@ -38,8 +40,16 @@ def configure(runtime: RuntimeConfig):
     except RuntimeError:
         pass  # already set in this process
     if runtime.deterministic:
+        # CPU kernels used here are deterministic for a fixed thread count. On CUDA, ask for
+        # deterministic kernels: cuDNN without autotuning, cuBLAS with a fixed workspace (must be set
+        # before CUDA initialises), and torch's deterministic algorithms. Ops that have none log a
+        # warning instead of failing the job.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        torch.backends.cudnn.benchmark = True
     return resolve_device(runtime.device)
 
 

@@ -24,3 +24,9 @@ def fmnist_arrays():
     if not (FMNIST_SYSTEM_DIR / "train-images-idx3-ubyte.gz").exists():
         pytest.skip(f"Fashion-MNIST not found in {FMNIST_SYSTEM_DIR}: run `make test`, or apt-get install dataset-fashion-mnist")
     return read_fmnist(FMNIST_SYSTEM_DIR)
+
+
+@pytest.fixture(scope="session")
+def data_cache(tmp_path_factory, fmnist_arrays):
+    """A Fashion-MNIST cache folder shared by the workflow tests (its first user's prepare_dataset fills it)."""
+    return tmp_path_factory.mktemp("cache")

@@ -4,28 +4,15 @@ Fashion-MNIST, and cached partial reruns after code edits (parsed from ``snakema
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
-COPIED = ["Snakefile", "config.yaml", "workflow", "fal", "envs"]
+from helpers import ROOT, base_config, copy_project, snakemake
 
 pytestmark = pytest.mark.workflow
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [str(SNAKEMAKE), "--workflow-profile", "none", "--cores", "2", *args]
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return proc
 
 
 def scheduled_jobs(output: str) -> list[tuple[str, dict]]:
@@ -55,21 +42,6 @@ def test_dry_run_of_all_needs_no_gpu():
     proc = snakemake(ROOT, "-n", "--forceall", "all")
     text = proc.stdout + proc.stderr
     assert re.search(r"^train\s+54$", text, re.M) and re.search(r"^query\s+48$", text, re.M), text[-2000:]
-
-
-def copy_project(destination: Path, config: dict) -> Path:
-    for name in COPIED:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, destination / name)
-    (destination / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return destination
-
-
-def base_config() -> dict:
-    return yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
 @pytest.mark.parametrize(
@@ -114,12 +86,6 @@ def test_bad_config_file_fails_at_parse_time(tmp_path, config, message):
     proc = snakemake(project, "-n", "all", check=False)
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-3000:]
-
-
-@pytest.fixture(scope="session")
-def data_cache(tmp_path_factory, fmnist_arrays):
-    """The Fashion-MNIST cache, built once by the prepare_dataset rule of a throw-away copy."""
-    return tmp_path_factory.mktemp("cache")
 
 
 TINY = {

@@ -49,6 +49,23 @@ DATASETS: dict[str, DatasetSpec] = {
 
 SOURCES = sorted({spec.source for spec in DATASETS.values()})
 
+#: Per-class image counts of each source's training and test split (reference-spec §1.1). Used to
+#: check configurations before anything runs; the data themselves are checked when loaded.
+SOURCE_TRAIN_COUNTS: dict[str, list[int]] = {
+    "fmnist": [6000] * 10,
+    "cifar10": [5000] * 10,
+    "cifar100": [500] * 100,
+    "octmnist": [33484, 10213, 7754, 46026],
+    "dermamnist": [228, 359, 769, 80, 779, 4693, 99],
+}
+SOURCE_TEST_COUNTS: dict[str, list[int]] = {
+    "fmnist": [1000] * 10,
+    "cifar10": [1000] * 10,
+    "cifar100": [100] * 100,
+    "octmnist": [250] * 4,
+    "dermamnist": [66, 103, 220, 23, 223, 1341, 29],
+}
+
 
 def get_dataset_spec(key: str) -> DatasetSpec:
     try:

@@ -14,7 +14,7 @@ from fal.data.datasets import get_dataset_spec
 from fal.data.sources import DatasetArrays
 from fal.data.views import SettingData, load_setting_data
 from fal.federated.models import build_model
-from fal.federated.training import ClientData, FLConfig, FLResult, train_fedavg
+from fal.federated.training import ClientData, FLConfig, FLResult, RoundCheckpoint, train_fedavg
 from fal.seeding import derive_seed
 
 def model_init_seed(seed: int, cycle: int, fidelity: FidelityConfig) -> int:
@@ -48,6 +48,7 @@ def run_training_stage(
     log: logging.Logger,
     inference_batch_size: int = 128,
     data: SettingData | None = None,
+    checkpoint: RoundCheckpoint | None = None,
 ) -> TrainingOutputs:
     spec = get_dataset_spec(setting.dataset)
     data = data or load_setting_data(arrays, partition, spec, setting.num_clients, device)
@@ -69,10 +70,16 @@ def run_training_stage(
             row["seconds"],
         )
 
+    def resumed(rounds_done: int) -> None:
+        log.info("cycle %d: resuming from the checkpoint after round %d/%d (%s)", cycle, rounds_done, cfg.rounds, checkpoint.path)
+
     result = train_fedavg(
         model, clients, data.train_bank, data.test_bank, data.test_labels, spec.num_classes, cfg,
         seed_keys=(seed, "train", cycle), eval_batch_size=inference_batch_size, progress=progress,
+        checkpoint=checkpoint, on_resume=resumed,
     )
+    if checkpoint is not None and checkpoint.ignored_because:
+        log.warning("cycle %d: ignored checkpoint %s (%s); trained from round 0", cycle, checkpoint.path, checkpoint.ignored_because)
     final = result.final
     evaluation = pd.DataFrame(
         {

@@ -13,7 +13,9 @@ training does not depend on which clients ran before it.
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -90,6 +92,54 @@ class EvalResult:
     @property
     def class_accuracy(self) -> np.ndarray:
         return 100.0 * self.class_correct / np.maximum(self.class_total, 1)
+
+
+class RoundCheckpoint:
+    """The global model and per-round rows saved every ``every`` rounds, so a killed job resumes.
+
+    Each round's randomness is derived from (seed keys, round, client) and every round starts clients
+    from the global model with a fresh optimizer, so continuing from a saved round gives exactly the
+    result of an uninterrupted run. ``fingerprint`` identifies the job (its parameters, code and
+    labelled set); a checkpoint with another fingerprint, or an unreadable one, is ignored.
+    """
+
+    def __init__(self, path: str | Path, every: int, fingerprint: str):
+        if every < 1:
+            raise ValueError(f"checkpoint interval must be >= 1 round, got {every}")
+        self.path = Path(path)
+        self.every = every
+        self.fingerprint = fingerprint
+        self.ignored_because: str | None = None
+        """Why an existing checkpoint file was not used (for the job log), else None."""
+
+    def load(self) -> tuple[int, dict, list[dict]] | None:
+        self.ignored_because = None
+        if not self.path.exists():
+            return None
+        try:
+            blob = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as error:  # a torn or foreign file: start over rather than fail
+            self.ignored_because = f"unreadable ({type(error).__name__})"
+            return None
+        if blob.get("fingerprint") != self.fingerprint:
+            self.ignored_because = "written for other inputs or parameters"
+            return None
+        return int(blob["rounds_done"]), blob["model"], list(blob["rows"])
+
+    def save(self, rounds_done: int, state: dict, rows: list[dict]) -> None:
+        from fal.io import atomic_path
+
+        blob = {
+            "fingerprint": self.fingerprint,
+            "rounds_done": rounds_done,
+            "model": {k: v.detach().cpu() for k, v in state.items()},
+            "rows": rows,
+        }
+        with atomic_path(self.path) as tmp:
+            torch.save(blob, tmp)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -192,16 +242,27 @@ def train_fedavg(
     seed_keys: tuple,
     eval_batch_size: int = 128,
     progress: Callable[[dict], None] | None = None,
+    checkpoint: RoundCheckpoint | None = None,
+    on_resume: Callable[[int], None] | None = None,
 ) -> FLResult:
-    """Run ``cfg.rounds`` rounds of FedAvg from ``model``'s current weights (modified in place)."""
-    import time
+    """Run ``cfg.rounds`` rounds of FedAvg from ``model``'s current weights (modified in place).
 
-    start = time.perf_counter()
+    With ``checkpoint``, state is saved every ``checkpoint.every`` rounds and a matching saved state
+    is resumed from (``on_resume`` is told the number of rounds already done).
+    """
     num_clients = len(clients)
     per_round = max(int(cfg.client_fraction * num_clients), 1)
-    rows = []
+    rows: list[dict] = []
+    first_round = 0
+    resumed = checkpoint.load() if checkpoint is not None else None
+    if resumed is not None:
+        first_round, state, rows = resumed
+        model.load_state_dict(state)
+        if on_resume is not None:
+            on_resume(first_round)
+    start = time.perf_counter() - (rows[-1]["seconds"] if rows else 0.0)
     result = None
-    for r in range(cfg.rounds):
+    for r in range(first_round, cfg.rounds):
         lr = round_lr(cfg, r)
         if per_round < num_clients:
             selected = np.sort(numpy_rng(*seed_keys, "client_sample", r).choice(num_clients, per_round, replace=False))
@@ -234,6 +295,11 @@ def train_fedavg(
             "seconds": time.perf_counter() - start,
         }
         rows.append(row)
+        # Save before reporting, so a round that appears in the log is never recomputed.
+        if checkpoint is not None and (r + 1) % checkpoint.every == 0 and r + 1 < cfg.rounds:
+            checkpoint.save(r + 1, model.state_dict(), rows)
         if progress is not None:
             progress(row)
+    if result is None:  # resumed after the last round: evaluate the restored model
+        result = evaluate(model, test_bank, test_labels, num_classes, eval_batch_size)
     return FLResult(state_dict=copy.deepcopy(model.state_dict()), rounds=pd.DataFrame(rows), final=result)

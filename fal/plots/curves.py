@@ -80,5 +80,5 @@ def save_figure(fig: plt.Figure, png: str | Path, pdf: str | Path | None = None)
         fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
     if pdf is not None:
         with atomic_path(pdf) as tmp:
-            fig.savefig(tmp, format="pdf", bbox_inches="tight")
+            fig.savefig(tmp, format="pdf", bbox_inches="tight", metadata={"CreationDate": None})  # reproducible bytes
     plt.close(fig)

@@ -9,13 +9,23 @@ from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig, SettingCon
 from fal.schemas import EVALUATION_SCHEMA, LABELLED_SCHEMA, PARTITION_SCHEMA, ROUNDS_SCHEMA  # noqa: E402
 from fal.data.sources import load_cache  # noqa: E402
 from fal.federated.stage import run_training_stage  # noqa: E402
-from fal.io import read_parquet, save_state_dict, write_parquet  # noqa: E402
+from fal.federated.training import RoundCheckpoint  # noqa: E402
+from fal.io import fingerprint, read_parquet, save_state_dict, write_parquet  # noqa: E402
 from fal.runtime import configure, job_logger, logged_failures  # noqa: E402
 
 sm = snakemake  # noqa: F821
 with logged_failures(job_logger("train", sm.log[0])) as log:
     runtime = RuntimeConfig.from_dict({**sm.config.get("runtime", {}), "threads": sm.threads})
     device = configure(runtime)
+    # Intra-job checkpoint beside the outputs (not a declared output, so Snakemake keeps it when it
+    # cleans up a killed job); removed once the outputs are written.
+    checkpoint = None
+    if runtime.checkpoint_every > 0:
+        job = {"params": dict(sm.params.items()), "wildcards": dict(sm.wildcards.items())}
+        checkpoint = RoundCheckpoint(
+            f"{sm.output.model}.resume.pt", runtime.checkpoint_every,
+            fingerprint(job, [sm.input.labelled, sm.input.partition, sm.input.data_meta]),
+        )
     out = run_training_stage(
         setting=SettingConfig.from_dict(sm.params.setting),
         protocol=ProtocolConfig.from_dict(sm.params.protocol),
@@ -28,7 +38,10 @@ with logged_failures(job_logger("train", sm.log[0])) as log:
         device=device,
         log=log,
         inference_batch_size=runtime.inference_batch(device),
+        checkpoint=checkpoint,
     )
     write_parquet(out.result.rounds, sm.output.rounds, ROUNDS_SCHEMA)
     write_parquet(out.evaluation, sm.output.evaluation, EVALUATION_SCHEMA)
     save_state_dict(out.result.state_dict, sm.output.model)
+    if checkpoint is not None:
+        checkpoint.clear()

@@ -368,7 +368,7 @@ def table1(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None) ->
     cells["mean"] = cells["hodges_lehmann"]
     cells["std"] = np.nan
     cells["text"] = [
-        f"({w}, {pi:.1f}, {p:.2f}, {hl:.0f})" for w, pi, p, hl in zip(cells["winner"], cells["positive_ratio"], cells["wilcoxon_p"], cells["hodges_lehmann"])
+        f"({w}, {pi:.2f}, {p:.2f}, {hl:.0f})" for w, pi, p, hl in zip(cells["winner"], cells["positive_ratio"], cells["wilcoxon_p"], cells["hodges_lehmann"])
     ]
     return cells, areas
 
@@ -464,7 +464,8 @@ TABLE_TITLES = {
 }
 TABLE_LEGENDS = {
     "table1": "Cells: (winner, π⁺, one-sided exact Wilcoxon p, Hodges–Lehmann estimate of AULC(winner) − AULC(loser)). "
-              "AULC: trapezoidal area of final-round accuracy (%) over the labelled ratio (%), in pp·%.",
+              "AULC: trapezoidal area of final-round accuracy (%) over the labelled ratio (%), in pp·%. "
+              "Δ compares the Hodges–Lehmann estimates signed as G − L, so a flipped winner shows.",
     "logo_table2": "EMD = ½·Σ_c |q_c − 1/C| (total variation to uniform; `analysis.emd: l1` drops the ½). Local: mean over "
                    "clients of each client's query set; global: all clients' queries together. The first column is the random initial set.",
     "logo_penalty": "win^{ij} per setting from a paired t-test over seeds at every AL round (LoGo's notebook conventions unless "

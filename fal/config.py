@@ -346,6 +346,20 @@ class StrategyConfig:
 
         return self.label or METHODS[self.method].label
 
+    @property
+    def variant(self) -> str:
+        """Options that differ from the method's defaults, e.g. "kappa=2" (how tables tell option sweeps apart)."""
+        from fal.strategies.registry import METHODS
+
+        defaults = METHODS[self.method].options
+        parts = []
+        for key in sorted(self.options):
+            value = self.options[key]
+            if defaults.get(key) == value:
+                continue
+            parts.append(f"{key}={value:g}" if _number(value) else f"{key}={value}")
+        return ",".join(parts)
+
     def resolved_options(self) -> dict[str, Any]:
         from fal.strategies.registry import METHODS
 
@@ -395,6 +409,35 @@ class RuntimeConfig:
         return dataclasses.asdict(self)
 
 
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """How tables and figures compute their statistics (reference-spec §8); none of it retrains."""
+
+    aulc_x_unit: str = "percent"
+    """AULC's x axis: labelled ratio in percent (Table 1's pp magnitudes) or as a fraction."""
+    win_rate: str = "faithful"
+    """LoGo's winning rate: "faithful" (t > 2.776, first round skipped but divided by R) or "corrected"."""
+    emd: str = "half"
+    """"half": ½·L1 distance to uniform (LoGo's magnitudes); "l1": without the ½ (Zhao et al.)."""
+    accuracy: str | None = None
+    """None: each table's own convention (final round; LoGo Table 3: mean of the last 5 rounds); or final / last5."""
+    compare_published: bool | None = None
+    """Show published values beside reproduced ones; None = only when the study runs the paper's protocol and data."""
+
+    def validate(self, where: str) -> None:
+        for key, allowed in {"aulc_x_unit": ("percent", "fraction"), "win_rate": ("faithful", "corrected"), "emd": ("half", "l1"),
+                             "accuracy": (None, "final", "last5"), "compare_published": (None, True, False)}.items():
+            value = getattr(self, key)
+            _check(value in allowed, f"{where}.{key}", f"must be one of {[a for a in allowed]}, got {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+RESERVED_STUDY_NAMES = {"tables", "figures", "published"}
+"""Folders under paths.reports that are not studies."""
+
+
 # --------------------------------------------------------------------------------------------------
 
 
@@ -410,6 +453,37 @@ class Study:
     protocol: ProtocolConfig
     fidelity: FidelityConfig
     table_ratios: tuple[float, ...] | None
+    tables: tuple[str, ...] = ()
+    """Paper tables this study produces (names in fal.stats.catalog.TABLES)."""
+    figures: tuple[str, ...] = ()
+    """Paper figures this study produces (names in fal.stats.catalog.FIGURES)."""
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    uses_paper_protocol: bool = False
+    """True when protocol and data are the paper's (no reductions): published values are then comparable."""
+
+    def analysis_info(self) -> dict[str, Any]:
+        """Plain data about the study for the analysis code (fal.stats.paper_tables, fal.plots.paper_figures)."""
+        compare = self.analysis.compare_published
+        protocol = self.protocol.to_dict()
+        fl_algorithm = next((protocol[k] for k in ("fl_algorithm", "fl_method", "algorithm") if k in protocol), "fedavg")
+        return {
+            "name": self.name,
+            "description": self.description,
+            "seeds": list(self.seeds),
+            "protocol": protocol,
+            "fidelity": self.fidelity.preset,
+            "strategies": [
+                {"name": s.name, "method": s.method, "label": s.display_name, "selector": s.selector, "variant": s.variant}
+                for s in self.strategies
+            ],
+            "settings": {
+                s.id: {**s.to_dict(), "model": protocol["model"], "fl_algorithm": getattr(s, "fl_algorithm", None) or fl_algorithm}
+                for s in self.settings
+            },
+            "table_ratios": list(self.table_ratios) if self.table_ratios else None,
+            "analysis": self.analysis.to_dict(),
+            "compare_published": self.uses_paper_protocol if compare is None else compare,
+        }
 
     def setting(self, setting_id: str) -> SettingConfig:
         for setting in self.settings:
@@ -430,7 +504,7 @@ class Study:
 
 _STUDY_KEYS = {
     "description", "datasets", "rho", "alpha", "num_clients", "seeds", "strategies", "protocol",
-    "fidelity", "data", "partition", "table_ratios",
+    "fidelity", "data", "partition", "table_ratios", "tables", "figures", "analysis",
 }
 _DATA_KEYS = {"lt_img_max", "test_per_class"}
 
@@ -523,6 +597,20 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
     if table_ratios is not None:
         table_ratios = tuple(float(r) for r in _as_list(table_ratios))
 
+    from fal.stats.catalog import FIGURES, TABLES
+
+    _check(name not in RESERVED_STUDY_NAMES, f"studies.{name}", f"the study names {sorted(RESERVED_STUDY_NAMES)} are reserved for report folders")
+    outputs = {}
+    for key, known_names in (("tables", TABLES), ("figures", FIGURES)):
+        names = _as_list(raw.get(key, []))
+        for item in names:
+            _check(item in known_names, f"{where}.{key}", f"unknown {key[:-1]} {item!r}; available: {sorted(known_names)}")
+        _check(len(set(names)) == len(names), f"{where}.{key}", f"duplicates in {names}")
+        outputs[key] = tuple(names)
+    analysis = _build(AnalysisConfig, raw.get("analysis"), f"{where}.analysis")
+    paper_protocol = ProtocolConfig.from_dict(config.get("protocol") or {}, "protocol")
+    uses_paper_protocol = protocol == paper_protocol and all(s.lt_img_max is None and s.test_per_class is None for s in settings)
+
     return Study(
         name=name,
         description=str(raw.get("description", "")),
@@ -532,4 +620,8 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
         protocol=protocol,
         fidelity=fidelity,
         table_ratios=table_ratios,
+        tables=outputs["tables"],
+        figures=outputs["figures"],
+        analysis=analysis,
+        uses_paper_protocol=uses_paper_protocol,
     )

@@ -135,3 +135,34 @@ def test_natural_dataset_rejects_rho():
 
     with pytest.raises(ConfigError, match="rho must not be set"):
         SettingConfig.from_dict({"dataset": "octmnist", "alpha": 0.1, "rho": 20})
+
+
+def test_tables_figures_and_analysis_options():
+    from fal.stats.catalog import FIGURES, TABLES
+
+    study = SCHEMA["$defs"]["study"]["properties"]
+    assert sorted(study["tables"]["items"]["enum"]) == sorted(TABLES)
+    assert sorted(study["figures"]["items"]["enum"]) == sorted(FIGURES)
+    quick = resolve_study(CONFIG, "quick")
+    assert "table1" in quick.tables and "figure2" in quick.figures
+    info = quick.analysis_info()
+    assert info["compare_published"] is False  # reduced protocol: published values are not comparable
+    assert resolve_study(CONFIG, "table5_6").analysis_info()["compare_published"] is True
+    for key, value, message in [
+        ("tables", ["table4"], "studies.quick.tables: unknown table 'table4'"),
+        ("figures", ["figure9"], "studies.quick.figures: unknown figure 'figure9'"),
+        ("analysis", {"win_rate": "strict"}, "studies.quick.analysis.win_rate"),
+        ("analysis", {"bogus": 1}, "studies.quick.analysis: unknown key"),
+    ]:
+        config = copy.deepcopy(CONFIG)
+        config["studies"]["quick"][key] = value
+        with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+            resolve_study(config, "quick")
+
+
+def test_strategy_variant_names_non_default_options():
+    config = copy.deepcopy(CONFIG)
+    config["strategies"]["fairfal_k2"] = {"method": "fairfal", "options": {"kappa": 2, "delta": 0.75, "uncertainty": "margin"}}
+    config["studies"]["quick"]["strategies"] = ["fairfal", "fairfal_k2"]
+    info = resolve_study(config, "quick").analysis_info()
+    assert [s["variant"] for s in info["strategies"]] == ["", "kappa=2,uncertainty=margin"]

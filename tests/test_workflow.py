@@ -98,6 +98,8 @@ TINY = {
     "strategies": ["random", "entropy_g", "entropy_l", "fairfal"],
     "protocol": {"num_clients": 5, "rounds": 1, "local_epochs": 1, "initial_ratio": 0.2, "query_ratio": 0.2, "end_ratio": 0.4, "local_model": {"epochs": 3}},
     "data": {"lt_img_max": 100, "test_per_class": 10},
+    "tables": ["table5_6", "table1"],
+    "figures": ["figure1", "figure4"],
 }
 
 
@@ -135,6 +137,28 @@ def test_tiny_study_end_to_end(tiny_project):
     bench_rules = {p.relative_to(tiny_project / "results/tiny/benchmarks").parts[0] for p in (tiny_project / "results/tiny/benchmarks").rglob("*.tsv")}
     assert {"partition", "train", "query", "run_metrics"} <= bench_rules
     assert snakemake(tiny_project, "-n", "all").stdout.count("rule ") == 0  # nothing left to do
+
+
+def test_paper_tables_figures_and_report(tiny_project):
+    tables = tiny_project / "reports/tables/tiny"
+    for ext in ("md", "csv", "tex", "html"):
+        assert (tables / f"table5_6.{ext}").stat().st_size > 200
+    assert "| Entropy (G) |" in (tables / "table5_6.md").read_text()
+    assert (tables / "table1_seeds.csv").exists() and "aulc" in (tables / "table1_seeds.csv").read_text()
+    assert (tiny_project / "reports/figures/tiny/figure4.png").stat().st_size > 10_000
+    snakemake(tiny_project, "all", "--report", "reports/report.html")
+    html = (tiny_project / "reports/report.html").read_text()
+    assert "table5_6.html" in html and "figure4.png" in html and "Seeds 1 (1)" in html
+
+
+def test_editing_figure_code_reruns_only_figures(tiny_project):
+    target = tiny_project / "fal/plots/paper_figures.py"
+    original = edit(target)
+    try:
+        jobs = scheduled_jobs(snakemake(tiny_project, "-n", "all").stdout)
+        assert {rule for rule, _ in jobs} == {"paper_figure", "accuracy_figure", "all"}
+    finally:
+        target.write_text(original)
 
 
 def edit(path: Path) -> str:

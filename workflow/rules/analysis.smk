@@ -47,3 +47,65 @@ rule accuracy_figure:
         "../../envs/fal.yaml"
     script:
         "../scripts/accuracy_figure.py"
+
+
+# The papers' tables and figures a study declares (studies.X.tables / figures): each its own target,
+# e.g. reports/tables/quick/table1.md or reports/figures/quick/figure2.png.
+
+
+rule paper_table:
+    input:
+        metrics=f"{RESULTS}/{{study}}/metrics.parquet",
+        published=PUBLISHED,
+    output:
+        html=report(
+            f"{REPORTS}/tables/{{study}}/{{table}}.html",
+            caption="../report/paper_output.rst",
+            category="Tables",
+            subcategory="{study}",
+            labels={"study": "{study}", "table": "{table}"},
+        ),
+        markdown=f"{REPORTS}/tables/{{study}}/{{table}}.md",
+        csv=f"{REPORTS}/tables/{{study}}/{{table}}.csv",
+        latex=f"{REPORTS}/tables/{{study}}/{{table}}.tex",
+        seeds=f"{REPORTS}/tables/{{study}}/{{table}}_seeds.csv",
+    log:
+        f"{LOGS}/paper_table/{{table}}.log",
+    benchmark:
+        f"{BENCH}/paper_table/{{table}}.tsv"
+    params:
+        info=analysis_info,
+        caption=table_caption,
+        code=code_hash(*PAPER_TABLE_CODE),
+    conda:
+        "../../envs/fal.yaml"
+    script:
+        "../scripts/paper_table.py"
+
+
+rule paper_figure:
+    input:
+        metrics=f"{RESULTS}/{{study}}/metrics.parquet",
+        partitions=figure_partitions,
+    output:
+        png=report(
+            f"{REPORTS}/figures/{{study}}/{{figure}}.png",
+            caption="../report/paper_output.rst",
+            category="Figures",
+            subcategory="{study}",
+            labels={"study": "{study}", "figure": "{figure}"},
+        ),
+        pdf=f"{REPORTS}/figures/{{study}}/{{figure}}.pdf",
+    log:
+        f"{LOGS}/paper_figure/{{figure}}.log",
+    benchmark:
+        f"{BENCH}/paper_figure/{{figure}}.tsv"
+    params:
+        info=analysis_info,
+        caption=figure_caption,
+        partition_settings=figure_partition_settings,
+        code=code_hash(*PAPER_FIGURE_CODE),
+    conda:
+        "../../envs/fal.yaml"
+    script:
+        "../scripts/paper_figure.py"

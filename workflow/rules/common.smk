@@ -14,6 +14,7 @@ validate(config, schema="../schemas/config.schema.yaml")
 
 from fal.config import ConfigError, RuntimeConfig, resolve_study  # noqa: E402
 from fal.data.datasets import DATASETS, SOURCES  # noqa: E402
+from fal.stats.catalog import FIGURES, FIGURES_NEEDING_PARTITIONS, TABLES, describe_study  # noqa: E402
 from fal.strategies.registry import method_source_files  # noqa: E402
 
 try:
@@ -44,6 +45,8 @@ wildcard_constraints:
     arm="|".join(["init"] + STRATEGY_NAMES),
     strategy="|".join(STRATEGY_NAMES),
     source="|".join(SOURCES),
+    table="|".join(TABLES),
+    figure="|".join(FIGURES),
 
 
 def code_hash(*relpaths):
@@ -62,6 +65,12 @@ def code_hash(*relpaths):
 CORE_CODE = ["fal/__init__.py", "fal/config.py", "fal/io.py", "fal/seeding.py", "fal/runtime.py", "fal/data"]
 TRAIN_CODE = CORE_CODE + ["fal/federated"]
 METRICS_CODE = ["fal/__init__.py", "fal/io.py", "fal/stats/__init__.py", "fal/stats/metrics.py"]
+STATS_CODE = METRICS_CODE + ["fal/schemas.py", "fal/runtime.py", "fal/stats/catalog.py", "fal/stats/paired.py", "fal/stats/emd.py", "fal/stats/logo.py", "fal/stats/paper_tables.py"]
+PAPER_TABLE_CODE = STATS_CODE + ["workflow/scripts/paper_table.py"]
+PAPER_FIGURE_CODE = STATS_CODE + ["fal/plots", "workflow/scripts/paper_figure.py"]
+PUBLISHED = "workflow/published/values.csv"
+TABLE_FILES = {"markdown": "md", "csv": "csv", "latex": "tex", "html": "html"}
+FIGURE_FILES = {"png": "png", "pdf": "pdf"}
 
 
 def study_of(wildcards):
@@ -149,11 +158,47 @@ def query_code(wildcards):
     return code_hash(*TRAIN_CODE, "fal/strategies/stage.py", *map(str, method_source_files(method)), "workflow/scripts/query.py")
 
 
+def analysis_info(wildcards):
+    return study_of(wildcards).analysis_info()
+
+
+def output_caption(kind, wildcards):
+    """What was run, for the report and the tables: the study, its seeds, protocol and fidelity."""
+    name = wildcards.table if kind == "table" else wildcards.figure
+    title = (TABLES if kind == "table" else FIGURES)[name]
+    return f"{title}. {describe_study(study_of(wildcards).analysis_info())}"
+
+
+def table_caption(wildcards):
+    return output_caption("table", wildcards)
+
+
+def figure_caption(wildcards):
+    return output_caption("figure", wildcards)
+
+
+def figure_partition_settings(wildcards):
+    """Settings whose partition (first seed) the figure reads; none for figures built from metrics alone."""
+    if wildcards.figure not in FIGURES_NEEDING_PARTITIONS:
+        return []
+    return [setting.id for setting in study_of(wildcards).settings]
+
+
+def figure_partitions(wildcards):
+    study = study_of(wildcards)
+    return [f"{RESULTS}/{study.name}/{setting}/seed{study.seeds[0]}/partition.parquet" for setting in figure_partition_settings(wildcards)]
+
+
 def study_report_targets(name):
+    study = STUDIES[name]
+    tables = [f"{REPORTS}/tables/{name}/{table}.{ext}" for table in study.tables for ext in TABLE_FILES.values()]
+    figures = [f"{REPORTS}/figures/{name}/{figure}.{ext}" for figure in study.figures for ext in FIGURE_FILES.values()]
     return [
         f"{REPORTS}/{name}/table_accuracy.md",
         f"{REPORTS}/{name}/table_accuracy.csv",
         f"{REPORTS}/{name}/accuracy_curves.png",
+        *tables,
+        *figures,
     ]
 
 

@@ -1,0 +1,54 @@
+"""Names of the tables and figures a study can declare (``studies.X.tables`` / ``figures``).
+
+Kept free of heavy imports so that fal.config and the Snakefile can validate names cheaply;
+fal.stats.paper_tables and fal.plots.paper_figures implement exactly these names (tested).
+"""
+
+TABLES = {
+    "table1": "FairFAL Table 1: G vs L selectors, paired AULC statistics (winner, π⁺, Wilcoxon p, Hodges–Lehmann)",
+    "table2": "FairFAL Table 2: ablation, final-round accuracy at the last labelled ratio",
+    "table3": "FairFAL Table 3: medical datasets, final-round accuracy",
+    "table5_6": "FairFAL Tables 5 and 6: methods × labelled ratio, one block per α",
+    "table7": "FairFAL Table 7: FairFAL's uncertainty measure",
+    "table8": "FairFAL Table 8: FairFAL's threshold δ",
+    "table9": "FairFAL Table 9: backbones",
+    "logo_table2": "LoGo Table 2: local and global EMD of query class distributions",
+    "logo_table3": "LoGo Table 3: accuracy as mean of the last 5 rounds",
+    "logo_penalty": "LoGo's pairwise penalty matrix (winning rates summed over settings)",
+}
+
+FIGURES = {
+    "figure1": "FairFAL Fig. 1: accuracy vs labelled ratio, G (solid) vs L (dashed) selectors",
+    "figure2": "FairFAL Fig. 2: cumulative share of queried samples in majority / intermediate / minority classes",
+    "figure3": "FairFAL Fig. 3: accuracy vs labelled ratio of every method",
+    "figure4": "FairFAL Fig. 4: client × class counts of the partitions",
+    "figure5": "FairFAL Fig. 5: accuracy curves per FL algorithm (FedAvg / FedProx / SCAFFOLD)",
+    "figure6": "FairFAL Fig. 6: accuracy curves per number of clients",
+    "logo_penalty": "LoGo's pairwise penalty matrix as a heatmap",
+}
+
+FIGURES_NEEDING_PARTITIONS = {"figure2", "figure4"}
+"""Figures that read the partition files (class frequencies, client × class counts) besides the metrics."""
+
+DATASET_LABELS = {
+    "fmnist": "Fashion-MNIST", "fmnist_lt": "Fashion-MNIST-LT", "cifar10": "CIFAR-10", "cifar10_lt": "CIFAR-10-LT",
+    "cifar100": "CIFAR-100", "cifar100_lt": "CIFAR-100-LT", "octmnist": "OCTMNIST", "dermamnist": "DermaMNIST",
+    "svhn": "SVHN", "pathmnist": "PathMNIST",
+}
+
+
+def describe_study(info: dict) -> str:
+    """What was run, for captions: study, description, seeds, protocol and fidelity."""
+    p = info["protocol"]
+    seeds = info["seeds"]
+    settings = "; ".join(
+        ", ".join(filter(None, [DATASET_LABELS.get(s["dataset"], s["dataset"]), None if s.get("rho") is None else f"ρ={s['rho']:g}", f"α={s['alpha']:g}",
+                                f"{s['num_clients']} clients"]))
+        for s in info["settings"].values()
+    )
+    return (
+        f"Study `{info['name']}`: {info.get('description', '').strip()} Settings: {settings}. "
+        f"Seeds {', '.join(map(str, seeds))} ({len(seeds)}). Protocol: {p['rounds']} rounds × {p['local_epochs']} local epochs, "
+        f"lr {p['lr']:g}, batch {p['batch_size']}, model {p['model']}, labelled {100 * p['initial_ratio']:g}% → {100 * p['end_ratio']:g}% "
+        f"in steps of {100 * p['query_ratio']:g}%; fidelity preset {info.get('fidelity', 'faithful')}."
+    )

@@ -1,0 +1,86 @@
+"""LoGo's per-round t-test winning rate and pairwise penalty matrix (reference-spec §8.4, P-LG Eq. 5–6).
+
+Faithful to LoGo's notebook by default: critical value 2.776 (4 degrees of freedom, although 4 seeds
+give 3), the first label set is skipped but the sum is still divided by the number of label sets R.
+``corrected`` divides by the number of rounds actually tested and uses the Student-t critical value
+for S − 1 degrees of freedom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+LOGO_T_CRITICAL = 2.776
+
+
+@dataclass(frozen=True)
+class WinRateOptions:
+    skip_first: bool = True
+    """Skip the first label set (the shared random initial set) when counting wins."""
+    divide_by: str = "all"
+    """"all": divide by R, the number of label sets (LoGo's notebook); "tested": by the rounds tested."""
+    t_critical: float | None = LOGO_T_CRITICAL
+    """None: the two-sided 95 % Student-t value for S − 1 degrees of freedom."""
+
+    @classmethod
+    def preset(cls, name: str) -> "WinRateOptions":
+        if name == "faithful":
+            return cls()
+        if name == "corrected":
+            return cls(skip_first=True, divide_by="tested", t_critical=None)
+        raise ValueError(f"win-rate preset must be 'faithful' or 'corrected', got {name!r}")
+
+
+def winning_rate(acc_i, acc_j, options: WinRateOptions = WinRateOptions()) -> float:
+    """win^{ij}: share of AL rounds in which i beats j by a paired t-test over seeds.
+
+    ``acc_i``/``acc_j`` have shape (R rounds, S seeds), rows in round order, seeds paired by column.
+    t = √S·mean(Δ)/sd(Δ) with sd's divisor S − 1; a NaN t (σ = 0 and μ = 0) is no win, σ = 0 with
+    μ > 0 is a win (t = +∞).
+    """
+    a = np.asarray(acc_i, dtype=float)
+    b = np.asarray(acc_j, dtype=float)
+    if a.shape != b.shape or a.ndim != 2:
+        raise ValueError("accuracies must both have shape (rounds, seeds)")
+    rounds, seeds = a.shape
+    if seeds < 2:
+        return float("nan")
+    critical = options.t_critical if options.t_critical is not None else float(stats.t.ppf(0.975, seeds - 1))
+    d = a - b
+    tested = d[1:] if options.skip_first else d
+    mean = tested.mean(axis=1)
+    sd = tested.std(axis=1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.sqrt(seeds) * mean / sd
+    wins = int(np.sum(np.nan_to_num(t, nan=-np.inf) > critical))
+    divisor = rounds if options.divide_by == "all" else len(tested)
+    return wins / divisor if divisor else float("nan")
+
+
+def penalty_matrix(accuracy: pd.DataFrame, options: WinRateOptions = WinRateOptions()) -> pd.DataFrame:
+    """P_ij = Σ over settings of win^{ij}, plus a bottom row "mean defeated" (mean over i ≠ j of column j).
+
+    ``accuracy`` has columns setting, strategy, seed, cycle, accuracy. Within a setting only seeds that
+    every strategy has are used, so the t-test stays paired.
+    """
+    strategies = list(dict.fromkeys(accuracy["strategy"]))
+    matrix = pd.DataFrame(0.0, index=strategies, columns=strategies)
+    for _, block in accuracy.groupby("setting", sort=False):
+        wide = block.pivot_table(index=["cycle", "seed"], columns="strategy", values="accuracy")
+        wide = wide.dropna()
+        present = [s for s in strategies if s in wide.columns]
+        for i in present:
+            for j in present:
+                if i == j:
+                    continue
+                a = wide[i].unstack("seed").sort_index()
+                b = wide[j].unstack("seed").sort_index()
+                matrix.loc[i, j] += winning_rate(a.to_numpy(), b.to_numpy(), options)
+    n = len(strategies)
+    mean_defeated = [(matrix[j].sum() - matrix.loc[j, j]) / (n - 1) if n > 1 else float("nan") for j in strategies]
+    matrix.loc["mean defeated"] = mean_defeated
+    return matrix

@@ -1,0 +1,597 @@
+"""The papers' tables from a study's metrics: cells, published values beside them, CSV/Markdown/LaTeX.
+
+Every table is built from whatever the study contains: rows or columns that the study lacks are
+simply absent, and strategies, settings, backbones or FL algorithms that the paper did not have show
+up without a published value. A study is described by its *analysis info* (``Study.analysis_info()``
+in fal.config): plain data about its settings, strategies, seeds and protocol, so this module never
+needs Snakemake or the config classes.
+
+A table is a frame of cells with columns ``block`` (one sub-table each), ``row``, ``column``, ``text``
+(the reproduced value as shown), the numbers (``mean``, ``std``, ``n_seeds``), ``published``,
+``difference`` (reproduced − published) and ``source`` (paper, table, row, column).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from fal.stats.catalog import DATASET_LABELS, describe_study  # noqa: F401 (re-exported)
+from fal.stats.emd import local_global_emd
+from fal.stats.logo import WinRateOptions, penalty_matrix
+from fal.stats.paired import aulc, paired_comparison
+
+METHOD_ALIASES = {"lc": "least_confidence", "leastconf": "least_confidence", "conf": "least_confidence", "kcenter": "coreset",
+                  "core_set": "coreset", "alfamix": "alfa_mix"}
+"""Registry names other spellings map to, so published rows match whatever a method is registered as."""
+
+SETTING_KEYS = ["dataset", "rho", "alpha", "num_clients", "model", "fl_algorithm"]
+STRATEGY_KEYS = ["strategy", "method", "selector", "variant", "label"]
+INFINITE_ALPHA = 1000.0
+"""A Dirichlet α at or above this matches LoGo's "α = ∞" rows (the code approximates ∞ with a large value)."""
+
+
+# ------------------------------------------------------------------------------------------------
+# Study description and per-seed values
+
+
+def _setting_frame(info: dict) -> pd.DataFrame:
+    rows = []
+    for setting_id, attrs in info["settings"].items():
+        row = {"setting": setting_id, **{k: attrs.get(k) for k in SETTING_KEYS}}
+        row["rho"] = np.nan if row["rho"] is None else float(row["rho"])
+        row["alpha"] = float(row["alpha"])
+        row["fl_algorithm"] = row["fl_algorithm"] or "fedavg"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["setting", *SETTING_KEYS])
+
+
+def _strategy_frame(info: dict) -> pd.DataFrame:
+    rows = [{"strategy": s["name"], "method": s["method"], "selector": s["selector"], "variant": s.get("variant", ""), "label": s["label"]} for s in info["strategies"]]
+    return pd.DataFrame(rows, columns=STRATEGY_KEYS)
+
+
+def per_seed_accuracy(metrics: pd.DataFrame, info: dict, measure: str = "final") -> pd.DataFrame:
+    """One row per (setting, strategy, seed, cycle): the accuracy (%) with setting and strategy attributes.
+
+    measure "final": the last round's test accuracy of each cycle (FairFAL); "last5": the mean of the
+    last five rounds (LoGo's convention, §8.2).
+    """
+    keys = ["setting", "strategy", "seed", "cycle", "labelled_ratio"]
+    if measure == "final":
+        acc = metrics.loc[metrics["metric"] == "final_test_acc", keys + ["value"]]
+    elif measure == "last5":
+        rounds = metrics.loc[metrics["metric"] == "test_acc", keys + ["round", "value"]].sort_values(keys + ["round"])
+        acc = rounds.groupby(keys, sort=False)["value"].apply(lambda v: v.tail(5).mean()).reset_index()
+    else:
+        raise ValueError(f"accuracy measure must be 'final' or 'last5', got {measure!r}")
+    acc = acc.rename(columns={"value": "accuracy"})
+    acc = acc.merge(_setting_frame(info), on="setting", how="left").merge(_strategy_frame(info), on="strategy", how="inner")
+    order = {s["name"]: i for i, s in enumerate(info["strategies"])}
+    setting_order = {s: i for i, s in enumerate(info["settings"])}
+    acc = acc.assign(_s=acc["setting"].map(setting_order), _o=acc["strategy"].map(order))
+    return acc.sort_values(["_s", "_o", "seed", "cycle"]).drop(columns=["_s", "_o"]).reset_index(drop=True)
+
+
+def select_ratios(values: pd.DataFrame, which: str, table_ratios) -> pd.DataFrame:
+    """Keep the table's labelled ratios: "table" (the study's table_ratios, else all), "final" (the last), "all"."""
+    if which == "final":
+        last = values.groupby("setting")["labelled_ratio"].transform("max")
+        return values[values["labelled_ratio"] == last]
+    if which == "table" and table_ratios:
+        wanted = {round(float(r), 6) for r in table_ratios}
+        return values[values["labelled_ratio"].round(6).isin(wanted)]
+    return values
+
+
+# ------------------------------------------------------------------------------------------------
+# Published values
+
+
+def load_published(path: str | Path) -> pd.DataFrame:
+    """The published values file (one row per number, with paper, table, row, column and match keys)."""
+    pub = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for col in ("rho", "labelled_ratio", "num_clients"):
+        pub[col] = pd.to_numeric(pub[col].replace("", np.nan))
+    pub["alpha"] = pub["alpha"].astype(float)  # "inf" parses to infinity
+    return pub
+
+
+def _canonical_method(name: str) -> str:
+    return METHOD_ALIASES.get(name, name)
+
+
+def _number(value) -> float:
+    return float("nan") if value is None or value is pd.NA or value == "" else float(value)
+
+
+def _key_matches(key: str, ours, theirs) -> bool:
+    """rho NaN = natural imbalance; alpha >= 1000 matches alpha = inf; methods through their aliases."""
+    if key == "method":
+        return _canonical_method(str(ours)) == _canonical_method(str(theirs))
+    if key in ("rho", "alpha", "labelled_ratio", "num_clients"):
+        a, b = _number(ours), _number(theirs)
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        if key == "alpha" and math.isinf(b):
+            return a >= INFINITE_ALPHA
+        return abs(a - b) < 1e-6
+    return str("" if ours is None else ours) == str(theirs)
+
+
+def match_published(cells: pd.DataFrame, published: pd.DataFrame | None, tables: list[tuple[str, str]], statistic: str,
+                    keys: list[str]) -> pd.DataFrame:
+    """Attach ``published`` (text), ``published_value`` (float when numeric) and ``source`` to each cell.
+
+    A cell matches a published row of one of ``tables`` with the same statistic when every key in
+    ``keys`` agrees (rho NaN = natural imbalance, α ≥ 1000 matches α = ∞, methods through their aliases).
+    """
+    cells = cells.copy()
+    cells["published"] = ""
+    cells["published_value"] = np.nan
+    cells["source"] = ""
+    if published is None or cells.empty:
+        return cells
+    wanted = published[published.apply(lambda r: (r["paper"], r["table"]) in tables and r["statistic"] == statistic, axis=1)]
+    if wanted.empty:
+        return cells
+    for idx, cell in cells.iterrows():
+        if str(cell.get("fl_algorithm") or "fedavg") != "fedavg":
+            continue  # every published number is FedAvg
+        for _, pub in wanted.iterrows():
+            if all(_key_matches(key, cell[key], pub[key]) for key in keys):
+                cells.at[idx, "published"] = pub["value"]
+                try:
+                    cells.at[idx, "published_value"] = float(pub["value"])
+                except ValueError:
+                    pass
+                cells.at[idx, "source"] = f"{pub['paper']} Table {pub['table']}, row {pub['row']}, column {pub['column']}"
+                break
+    return cells
+
+
+# ------------------------------------------------------------------------------------------------
+# Labels
+
+
+def dataset_label(dataset: str) -> str:
+    return DATASET_LABELS.get(dataset, dataset)
+
+
+def strategy_label(row) -> str:
+    """"Entropy (G)", "FairFAL (G, L)", with the variant for option sweeps ("FairFAL (G, L) kappa=2")."""
+    text = row["label"] if row["selector"] in ("–", "-", "") else f"{row['label']} ({row['selector']})"
+    if row.get("variant"):
+        text += f" [{row['variant']}]"
+    return text
+
+
+def _key_label(key: str, value) -> str:
+    if key == "dataset":
+        return dataset_label(value)
+    if key == "rho":
+        return "natural" if pd.isna(value) else f"ρ={value:g}"
+    if key == "alpha":
+        return "α=∞" if value >= INFINITE_ALPHA else f"α={value:g}"
+    if key == "num_clients":
+        return f"{int(value)} clients"
+    if key == "labelled_ratio":
+        return f"{value:g}%"
+    if key in ("model", "fl_algorithm"):
+        return str(value)
+    return str(value)
+
+
+def _labels(frame: pd.DataFrame, keys: list[str]) -> list[str]:
+    out = []
+    for _, row in frame.iterrows():
+        parts = []
+        for key in keys:
+            parts.append(strategy_label(row) if key == "strategy" else _key_label(key, row[key]))
+        out.append(", ".join(parts) if parts else "")
+    return out
+
+
+def _varying(frame: pd.DataFrame, keys: list[str]) -> list[str]:
+    """The keys that take more than one value (those a label must show)."""
+    return [k for k in keys if frame[k].astype(str).nunique() > 1]
+
+
+# ------------------------------------------------------------------------------------------------
+# Accuracy tables (FairFAL 2, 3, 5/6, 7, 8, 9; LoGo 3)
+
+
+@dataclass(frozen=True)
+class AccuracyLayout:
+    title: str
+    published: tuple[tuple[str, str], ...]
+    blocks: tuple[str, ...]
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    ratios: str = "table"
+    measure: str = "final"
+    note: str = ""
+
+
+ACCURACY_LAYOUTS: dict[str, AccuracyLayout] = {
+    "table5_6": AccuracyLayout(
+        "FairFAL Tables 5 (α = 0.1) and 6 (α = 100): accuracy per method and labelled ratio",
+        (("FairFAL", "5"), ("FairFAL", "6")), blocks=("alpha", "num_clients", "model", "fl_algorithm"),
+        rows=("strategy",), columns=("dataset", "rho", "labelled_ratio"),
+    ),
+    "table2": AccuracyLayout(
+        "FairFAL Table 2: ablation, final-round accuracy at the last labelled ratio",
+        (("FairFAL", "2"),), blocks=("dataset", "num_clients", "model", "fl_algorithm"), rows=("alpha", "rho"), columns=("strategy",),
+        ratios="final", note="Published columns are cumulative ablations; a strategy matches one through its options (e.g. kappa=2).",
+    ),
+    "table3": AccuracyLayout(
+        "FairFAL Table 3: medical datasets, final-round accuracy at the last labelled ratio",
+        (("FairFAL", "3"),), blocks=("alpha", "num_clients", "model", "fl_algorithm"), rows=("dataset",), columns=("strategy",), ratios="final",
+    ),
+    "table7": AccuracyLayout(
+        "FairFAL Table 7: FairFAL's uncertainty measure", (("FairFAL", "7"),),
+        blocks=("dataset", "rho", "num_clients", "model", "fl_algorithm"), rows=("strategy",), columns=("alpha", "labelled_ratio"),
+    ),
+    "table8": AccuracyLayout(
+        "FairFAL Table 8: FairFAL's model-selection threshold δ", (("FairFAL", "8"),),
+        blocks=("dataset", "rho", "num_clients", "model", "fl_algorithm"), rows=("strategy",), columns=("alpha", "labelled_ratio"),
+    ),
+    "table9": AccuracyLayout(
+        "FairFAL Table 9: backbones, final-round accuracy at the last labelled ratio", (("FairFAL", "9"),),
+        blocks=("dataset", "rho", "num_clients", "fl_algorithm"), rows=("strategy",), columns=("model", "alpha"), ratios="final",
+    ),
+    "logo_table3": AccuracyLayout(
+        "LoGo Table 3: accuracy (mean of the last 5 rounds) per method and labelled ratio", (("LoGo", "3"),),
+        blocks=("alpha", "num_clients", "model", "fl_algorithm"), rows=("strategy",), columns=("dataset", "rho", "labelled_ratio"), measure="last5",
+    ),
+}
+
+
+def _ordered_unique(values) -> list:
+    return list(dict.fromkeys(values))
+
+
+def _fmt(mean: float, std: float, n: int, digits: int = 2) -> str:
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
+
+
+def accuracy_table(metrics: pd.DataFrame, info: dict, name: str, published: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(cells, per-seed values) of accuracy table ``name`` for this study."""
+    layout = ACCURACY_LAYOUTS[name]
+    measure = info.get("analysis", {}).get("accuracy") or layout.measure
+    values = per_seed_accuracy(metrics, info, measure)
+    values = select_ratios(values, layout.ratios, info.get("table_ratios"))
+    keys = ["setting", *SETTING_KEYS, *STRATEGY_KEYS, "labelled_ratio"]
+    cells = (
+        values.groupby(keys, sort=False, dropna=False)["accuracy"].agg(mean="mean", std="std", n_seeds="count").reset_index()
+    )
+    cells["std"] = cells["std"].fillna(0.0)
+    if info.get("compare_published", True):
+        match_keys = ["dataset", "rho", "alpha", "num_clients", "model", "method", "selector", "variant", "labelled_ratio"]
+        statistic = "accuracy_last5" if measure == "last5" else "accuracy"
+        cells = match_published(cells, published, list(layout.published), statistic, match_keys)
+    else:
+        cells = match_published(cells, None, [], "", [])
+    cells["difference"] = cells["mean"] - cells["published_value"]
+    blocks = _varying(cells, list(layout.blocks))
+    cells["block"] = _labels(cells, blocks) if blocks else ""
+    row_keys = list(layout.rows)
+    col_keys = [k for k in layout.columns if k == "labelled_ratio" or k == "strategy" or cells[k].astype(str).nunique() > 1] or list(layout.columns[-1:])
+    cells["row"] = _labels(cells, row_keys)
+    cells["column"] = _labels(cells, col_keys)
+    cells["text"] = [_fmt(m, s, n) for m, s, n in zip(cells["mean"], cells["std"], cells["n_seeds"])]
+    cells = _order_columns(cells, col_keys)
+    return cells, values
+
+
+def _order_columns(cells: pd.DataFrame, col_keys: list[str]) -> pd.DataFrame:
+    """Sort so that columns come out in a readable order (dataset order of the study, ratios ascending)."""
+    sort_keys = []
+    for key in col_keys:
+        if key in ("labelled_ratio", "alpha", "num_clients"):
+            sort_keys.append(key)
+    if not sort_keys:
+        return cells.reset_index(drop=True)
+    first = {k: {v: i for i, v in enumerate(_ordered_unique(cells[k]))} for k in col_keys if k not in sort_keys}
+    tmp = cells.copy()
+    for k, mapping in first.items():
+        tmp[f"_{k}"] = tmp[k].map(mapping)
+    tmp["_row"] = tmp["row"].map({v: i for i, v in enumerate(_ordered_unique(tmp["row"]))})
+    tmp["_block"] = tmp["block"].map({v: i for i, v in enumerate(_ordered_unique(tmp["block"]))})
+    order = ["_block", "_row", *[f"_{k}" for k in first], *sort_keys]
+    return tmp.sort_values(order, kind="stable").drop(columns=[c for c in tmp.columns if c.startswith("_")]).reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# FairFAL Table 1: G vs L, AULC paired statistics
+
+
+def aulc_per_seed(values: pd.DataFrame, x_unit: str = "percent") -> pd.DataFrame:
+    """AULC of each (setting, strategy, seed) curve over all its labelled ratios."""
+    keys = ["setting", *SETTING_KEYS, *STRATEGY_KEYS, "seed"]
+    rows = []
+    for key, block in values.groupby(keys, sort=False, dropna=False):
+        rows.append((*key, aulc(block["labelled_ratio"], block["accuracy"], x_unit), len(block)))
+    return pd.DataFrame(rows, columns=[*keys, "aulc", "n_ratios"])
+
+
+def table1(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """G vs L per method with both selectors: (winner, π⁺, one-sided Wilcoxon p, HL in pp) of AULC."""
+    analysis = info.get("analysis", {})
+    values = per_seed_accuracy(metrics, info, analysis.get("accuracy") or "final")
+    areas = aulc_per_seed(values, analysis.get("aulc_x_unit", "percent"))
+    rows = []
+    for (setting, method, variant), block in areas.groupby(["setting", "method", "variant"], sort=False):
+        g = block[block["selector"] == "G"]
+        l = block[block["selector"] == "L"]
+        if g.empty or l.empty:
+            continue
+        paired = g.merge(l, on="seed", suffixes=("_g", "_l"))
+        res = paired_comparison(paired["aulc_g"], paired["aulc_l"], "G", "L")
+        first = block.iloc[0]
+        rows.append({
+            "setting": setting, **{k: first[k] for k in SETTING_KEYS}, "method": method, "variant": variant, "label": first["label"],
+            "winner": res.winner, "positive_ratio": res.positive_ratio, "wilcoxon_p": res.p_value,
+            "hodges_lehmann": res.hodges_lehmann, "mean_difference": res.mean_difference, "n_seeds": res.n,
+        })
+    cells = pd.DataFrame(rows, columns=["setting", *SETTING_KEYS, "method", "variant", "label", "winner", "positive_ratio",
+                                        "wilcoxon_p", "hodges_lehmann", "mean_difference", "n_seeds"])
+    if cells.empty:
+        cells = cells.assign(block="", row="", column="", text="", published="", published_value=np.nan, source="", difference=np.nan)
+        return cells, areas
+    cells["selector"] = "G vs L"
+    cells["labelled_ratio"] = np.nan
+    compare = info.get("compare_published", True)
+    for stat in ("winner", "positive_ratio", "wilcoxon_p", "hodges_lehmann"):
+        matched = match_published(cells, published if compare else None, [("FairFAL", "1")], stat,
+                                  ["dataset", "rho", "alpha", "num_clients", "model", "method", "variant"])
+        cells[f"published_{stat}"] = matched["published"]
+    cells["published"] = [
+        "" if not w else f"({w}, {pi}, {p}, {hl})"
+        for w, pi, p, hl in zip(cells["published_winner"], cells["published_positive_ratio"], cells["published_wilcoxon_p"], cells["published_hodges_lehmann"])
+    ]
+    cells["published_value"] = pd.to_numeric(cells["published_hodges_lehmann"].replace("", np.nan))
+    # the paper's HL is signed towards its winner; compare on G − L so that a flipped winner shows
+    signed = np.where(cells["winner"] == "G", cells["hodges_lehmann"], -cells["hodges_lehmann"])
+    pub_signed = np.where(cells["published_winner"] == "G", cells["published_value"], -cells["published_value"])
+    cells["difference"] = signed - pub_signed
+    cells["source"] = np.where(cells["published"] != "", "FairFAL Table 1", "")
+    blocks = _varying(cells, ["num_clients", "model", "fl_algorithm"])
+    cells["block"] = _labels(cells, blocks) if blocks else ""
+    cells["row"] = _labels(cells, ["dataset", "rho", "alpha"])
+    cells["column"] = [lab if not v else f"{lab} [{v}]" for lab, v in zip(cells["label"], cells["variant"])]
+    cells["mean"] = cells["hodges_lehmann"]
+    cells["std"] = np.nan
+    cells["text"] = [
+        f"({w}, {pi:.2f}, {p:.2f}, {hl:.0f})" for w, pi, p, hl in zip(cells["winner"], cells["positive_ratio"], cells["wilcoxon_p"], cells["hodges_lehmann"])
+    ]
+    return cells, areas
+
+
+# ------------------------------------------------------------------------------------------------
+# LoGo Table 2: local and global EMD of the query sets
+
+
+def emd_values(metrics: pd.DataFrame, info: dict, half: bool = True) -> pd.DataFrame:
+    """Per (setting, strategy, seed, cycle): local and global EMD of that round's query sets.
+
+    Cycle 1 is the random initial labelled set (LoGo's 10 % column); later cycles use what the query
+    that produced them chose (``queried_count``).
+    """
+    num_classes = {}
+    rows = []
+    first = metrics[(metrics["metric"] == "labelled_count") & (metrics["cycle"] == 1)]
+    queried = metrics[metrics["metric"] == "queried_count"]
+    for frame in (first, queried):
+        for (setting, strategy, seed, cycle, ratio), block in frame.groupby(["setting", "strategy", "seed", "cycle", "labelled_ratio"], sort=False):
+            if setting not in num_classes:
+                num_classes[setting] = int(metrics.loc[(metrics["setting"] == setting) & metrics["class"].notna(), "class"].max()) + 1
+            counts = block[["client", "class", "value"]].astype({"client": int, "class": int})
+            local, global_ = local_global_emd(counts, num_classes[setting], half)
+            rows.append((setting, strategy, seed, cycle, ratio, local, global_))
+    out = pd.DataFrame(rows, columns=["setting", "strategy", "seed", "cycle", "labelled_ratio", "emd_local", "emd_global"])
+    out = out.merge(_setting_frame(info), on="setting", how="left").merge(_strategy_frame(info), on="strategy", how="inner")
+    order = {s["name"]: i for i, s in enumerate(info["strategies"])}
+    return out.assign(_o=out["strategy"].map(order)).sort_values(["setting", "_o", "seed", "cycle"]).drop(columns="_o").reset_index(drop=True)
+
+
+def logo_table2(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    half = info.get("analysis", {}).get("emd", "half") == "half"
+    values = emd_values(metrics, info, half)
+    keys = ["setting", *SETTING_KEYS, *STRATEGY_KEYS, "labelled_ratio"]
+    parts = []
+    for stat in ("emd_local", "emd_global"):
+        cells = values.groupby(keys, sort=False, dropna=False)[stat].agg(mean="mean", std="std", n_seeds="count").reset_index()
+        cells["std"] = cells["std"].fillna(0.0)
+        cells = match_published(cells, published if info.get("compare_published", True) else None, [("LoGo", "2")], stat,
+                                ["dataset", "rho", "alpha", "num_clients", "method", "selector", "labelled_ratio"])
+        cells["statistic"] = stat
+        parts.append(cells)
+    cells = pd.concat(parts, ignore_index=True)
+    cells["difference"] = cells["mean"] - cells["published_value"]
+    blocks = _varying(cells, ["num_clients", "model", "fl_algorithm"])
+    cells["block"] = _labels(cells, blocks) if blocks else ""
+    cells["row"] = [f"{s}: {st}" for s, st in zip(_labels(cells, ["dataset", "rho", "alpha"]), _labels(cells, ["strategy"]))]
+    cells["column"] = [f"{'local' if st == 'emd_local' else 'global'} {r:g}%" for st, r in zip(cells["statistic"], cells["labelled_ratio"])]
+    cells["text"] = [f"{m:.3f} ± {s:.3f}" if n > 1 else f"{m:.3f}" for m, s, n in zip(cells["mean"], cells["std"], cells["n_seeds"])]
+    order = {"emd_local": 0, "emd_global": 1}
+    cells = cells.assign(_r=cells["row"].map({v: i for i, v in enumerate(_ordered_unique(cells["row"]))}), _s=cells["statistic"].map(order))
+    cells = cells.sort_values(["_r", "_s", "labelled_ratio"], kind="stable").drop(columns=["_r", "_s"]).reset_index(drop=True)
+    return cells, values
+
+
+# ------------------------------------------------------------------------------------------------
+# LoGo's penalty matrix as a table
+
+
+def penalty_table(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """P_ij summed over the study's settings; the last row is the mean number of times j is defeated."""
+    analysis = info.get("analysis", {})
+    values = per_seed_accuracy(metrics, info, analysis.get("accuracy") or "final")
+    options = WinRateOptions.preset(analysis.get("win_rate", "faithful"))
+    matrix = penalty_matrix(values, options)
+    labels = {s["name"]: strategy_label({"label": s["label"], "selector": s["selector"], "variant": s.get("variant", "")}) for s in info["strategies"]}
+    rows = []
+    for i in matrix.index:
+        for j in matrix.columns:
+            value = matrix.loc[i, j]
+            rows.append({"block": "", "row": labels.get(i, i), "column": labels[j], "mean": value, "std": np.nan,
+                         "n_seeds": values["seed"].nunique(), "text": "–" if i == j else f"{value:.2f}",
+                         "published": "", "published_value": np.nan, "difference": np.nan, "source": ""})
+    return pd.DataFrame(rows), values
+
+
+# ------------------------------------------------------------------------------------------------
+# Registry and rendering
+
+
+TABLE_BUILDERS: dict[str, Callable[[pd.DataFrame, dict, pd.DataFrame | None], tuple[pd.DataFrame, pd.DataFrame]]] = {
+    "table1": table1,
+    **{name: (lambda m, i, p, _n=name: accuracy_table(m, i, _n, p)) for name in ACCURACY_LAYOUTS},
+    "logo_table2": logo_table2,
+    "logo_penalty": penalty_table,
+}
+TABLE_TITLES = {
+    "table1": "FairFAL Table 1: G vs L query selectors, paired AULC statistics over seeds",
+    **{name: layout.title for name, layout in ACCURACY_LAYOUTS.items()},
+    "logo_table2": "LoGo Table 2: local and global EMD of the query sets (lower = more balanced)",
+    "logo_penalty": "LoGo's pairwise penalty matrix: row i beats column j in this many (summed) rounds",
+}
+TABLE_LEGENDS = {
+    "table1": "Cells: (winner, π⁺, one-sided exact Wilcoxon p, Hodges–Lehmann estimate of AULC(winner) − AULC(loser)). "
+              "AULC: trapezoidal area of final-round accuracy (%) over the labelled ratio (%), in pp·%. "
+              "Δ compares the Hodges–Lehmann estimates signed as G − L, so a flipped winner shows.",
+    "logo_table2": "EMD = ½·Σ_c |q_c − 1/C| (total variation to uniform; `analysis.emd: l1` drops the ½). Local: mean over "
+                   "clients of each client's query set; global: all clients' queries together. The first column is the random initial set.",
+    "logo_penalty": "win^{ij} per setting from a paired t-test over seeds at every AL round (LoGo's notebook conventions unless "
+                    "`analysis.win_rate: corrected`), summed over settings; last row: mean over the other strategies of each column.",
+}
+ACCURACY_LEGEND = "Cells: test accuracy (%) of the global model, mean ± sample sd over seeds."
+PUBLISHED_LEGEND = "Where the paper published the cell: [paper value, Δ = reproduced − published]."
+
+
+def build_table(name: str, metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if name not in TABLE_BUILDERS:
+        raise ValueError(f"unknown table {name!r}; available: {sorted(TABLE_BUILDERS)}")
+    return TABLE_BUILDERS[name](metrics, info, published)
+
+
+def _with_published(text: str, published: str, difference: float) -> str:
+    if not published:
+        return text
+    if isinstance(difference, float) and not math.isnan(difference):
+        return f"{text} [paper {published}, Δ {difference:+.2f}]"
+    return f"{text} [paper {published}]"
+
+
+def _grid(block: pd.DataFrame) -> tuple[list[str], list[str], dict[tuple[str, str], str]]:
+    rows = _ordered_unique(block["row"])
+    cols = _ordered_unique(block["column"])
+    cells = {(r, c): _with_published(t, p, d) for r, c, t, p, d in zip(block["row"], block["column"], block["text"], block["published"], block["difference"])}
+    return rows, cols, cells
+
+
+def _legend(name: str) -> str:
+    return TABLE_LEGENDS.get(name, ACCURACY_LEGEND)
+
+
+def to_markdown(cells: pd.DataFrame, name: str, caption: str) -> str:
+    lines = [f"# {TABLE_TITLES[name]}", "", caption, "", f"{_legend(name)} {PUBLISHED_LEGEND}", ""]
+    if cells.empty:
+        lines += ["*This study has no runs that fill this table.*", ""]
+        return "\n".join(lines)
+    for block_name, block in cells.groupby("block", sort=False):
+        if block_name:
+            lines += [f"## {block_name}", ""]
+        rows, cols, grid = _grid(block)
+        lines.append("| | " + " | ".join(cols) + " |")
+        lines.append("|---|" + "|".join(["---:"] * len(cols)) + "|")
+        for r in rows:
+            lines.append(f"| {r} | " + " | ".join(grid.get((r, c), "–") for c in cols) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_LATEX_SYMBOLS = {"±": r"$\pm$", "α": r"$\alpha$", "ρ": r"$\rho$", "δ": r"$\delta$", "κ": r"$\kappa$", "Δ": r"$\Delta$",
+                  "π⁺": r"$\pi^+$", "∞": r"$\infty$", "–": "--", "−": "$-$", "·": r"$\cdot$", "½": r"$\frac{1}{2}$", "Σ": r"$\Sigma$"}
+
+
+def latex_escape(text: str) -> str:
+    out = "".join(_LATEX_ESCAPES.get(ch, ch) for ch in str(text))
+    for symbol, replacement in _LATEX_SYMBOLS.items():
+        out = out.replace(symbol, replacement)
+    return out
+
+
+def to_latex(cells: pd.DataFrame, name: str, caption: str) -> str:
+    """A booktabs table per block, written by hand (no jinja2 dependency)."""
+    label = f"tab:{name}"
+    lines = [f"% {TABLE_TITLES[name]}", r"% needs \usepackage{booktabs}"]
+    if cells.empty:
+        return "\n".join(lines + ["% this study has no runs that fill this table", ""])
+    for k, (block_name, block) in enumerate(cells.groupby("block", sort=False)):
+        rows, cols, grid = _grid(block)
+        title = TABLE_TITLES[name] + (f" ({block_name})" if block_name else "")
+        lines += [r"\begin{table}[t]", r"\centering", r"\small",
+                  rf"\caption{{{latex_escape(title)}. {latex_escape(caption)} {latex_escape(_legend(name))} {latex_escape(PUBLISHED_LEGEND)}}}",
+                  rf"\label{{{label}{'' if k == 0 else f'-{k + 1}'}}}",
+                  r"\begin{tabular}{l" + "r" * len(cols) + "}", r"\toprule",
+                  " & ".join([""] + [latex_escape(c) for c in cols]) + r" \\", r"\midrule"]
+        for r in rows:
+            lines.append(" & ".join([latex_escape(r)] + [latex_escape(grid.get((r, c), "–")) for c in cols]) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    return "\n".join(lines)
+
+
+CSV_COLUMNS = ["block", "row", "column", "text", "mean", "std", "n_seeds", "published", "difference", "source"]
+
+
+def to_csv_frame(cells: pd.DataFrame) -> pd.DataFrame:
+    """The machine-readable table: display keys, numbers, published value and difference, and match keys."""
+    extra = [c for c in ["setting", *SETTING_KEYS, *STRATEGY_KEYS, "labelled_ratio", "statistic", "winner", "positive_ratio",
+                         "wilcoxon_p", "hodges_lehmann"] if c in cells.columns]
+    return cells.reindex(columns=CSV_COLUMNS + extra)
+
+
+def to_html(cells: pd.DataFrame, name: str, caption: str) -> str:
+    """A standalone HTML page of the table (what `snakemake --report` shows)."""
+    import html
+
+    parts = ["<!DOCTYPE html>", '<html><head><meta charset="utf-8">', f"<title>{html.escape(TABLE_TITLES[name])}</title>",
+             "<style>body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse;margin-bottom:1.5em}"
+             " th,td{border:1px solid #ccc;padding:3px 7px;text-align:right} th:first-child,td:first-child{text-align:left}"
+             " .pub{color:#555;font-size:11px}</style></head><body>",
+             f"<h2>{html.escape(TABLE_TITLES[name])}</h2>", f"<p>{html.escape(caption)}</p>",
+             f"<p>{html.escape(_legend(name))} {html.escape(PUBLISHED_LEGEND)}</p>"]
+    if cells.empty:
+        parts.append("<p><em>This study has no runs that fill this table.</em></p>")
+    for block_name, block in cells.groupby("block", sort=False):
+        if block_name:
+            parts.append(f"<h3>{html.escape(block_name)}</h3>")
+        rows = _ordered_unique(block["row"])
+        cols = _ordered_unique(block["column"])
+        lookup = {(r, c): (t, p, d) for r, c, t, p, d in zip(block["row"], block["column"], block["text"], block["published"], block["difference"])}
+        parts.append("<table><tr><th></th>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>")
+        for r in rows:
+            tds = []
+            for c in cols:
+                if (r, c) not in lookup:
+                    tds.append("<td>–</td>")
+                    continue
+                text, pub, diff = lookup[(r, c)]
+                extra = ""
+                if pub:
+                    delta = f", Δ {diff:+.2f}" if isinstance(diff, float) and not math.isnan(diff) else ""
+                    extra = f'<br><span class="pub">paper {html.escape(str(pub))}{delta}</span>'
+                tds.append(f"<td>{html.escape(text)}{extra}</td>")
+            parts.append(f"<tr><td>{html.escape(r)}</td>" + "".join(tds) + "</tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,146 @@
+"""Paper tables and figures from a small synthetic metrics Parquet, against checked-in expected files."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fal.io import read_parquet, write_parquet
+from fal.plots.paper_figures import FIGURE_TITLES, build_figure, class_groups, sampling_shares
+from fal.schemas import METRICS_SCHEMA
+from fal.stats.catalog import FIGURES, TABLES
+from fal.stats.paper_tables import TABLE_BUILDERS, build_table, load_published, to_latex, to_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data"
+PUBLISHED = ROOT / "workflow/published/values.csv"
+STRATEGIES = [("random", "random", "Random", "–"), ("entropy_g", "entropy", "Entropy", "G"), ("entropy_l", "entropy", "Entropy", "L"),
+              ("fairfal", "fairfal", "FairFAL", "G, L")]
+SETTINGS = {f"cifar10_lt-rho20-alpha{a:g}-K10": {"dataset": "cifar10_lt", "rho": 20, "alpha": a, "num_clients": 10, "model": "cnn4conv", "fl_algorithm": "fedavg"}
+            for a in (0.1, 100.0)}
+
+
+def synthetic_info(compare=True):
+    return {
+        "name": "synthetic", "description": "Synthetic metrics for tests.", "seeds": [1, 2, 3, 4, 5], "fidelity": "faithful",
+        "protocol": {"rounds": 2, "local_epochs": 1, "lr": 0.01, "batch_size": 64, "model": "cnn4conv", "initial_ratio": 0.05, "query_ratio": 0.05, "end_ratio": 0.45},
+        "strategies": [{"name": n, "method": m, "label": lab, "selector": sel, "variant": ""} for n, m, lab, sel in STRATEGIES],
+        "settings": SETTINGS, "table_ratios": [15, 25, 35, 45], "analysis": {}, "compare_published": compare,
+    }
+
+
+def synthetic_metrics() -> pd.DataFrame:
+    """9 cycles (5 … 45 %), 5 seeds, 2 clients, 3 classes; accuracy = 40 + cycle + method offset + seed term."""
+    offsets = {"random": 0.0, "entropy_g": 1.0, "entropy_l": 2.0, "fairfal": 3.0}
+    rows = []
+    for s_index, (setting, attrs) in enumerate(SETTINGS.items()):
+        for strategy, method, label, selector in STRATEGIES:
+            for seed in range(1, 6):
+                for cycle in range(1, 10):
+                    acc = 40.0 + 2 * cycle + (offsets[strategy] if cycle > 1 else 0.0) + 0.1 * seed * (strategy == "entropy_l") + 0.3 * seed + 5 * s_index
+                    base = {"study": "synthetic", "setting": setting, "dataset": attrs["dataset"], "rho": 20.0, "alpha": attrs["alpha"],
+                            "num_clients": 10, "strategy": strategy, "method": label, "selector": selector, "seed": seed, "cycle": cycle,
+                            "labelled_ratio": 5.0 * cycle, "round": None, "client": None, "class": None}
+                    rows.append({**base, "metric": "final_test_acc", "value": acc})
+                    for rnd in (1, 2):
+                        rows.append({**base, "round": rnd, "metric": "test_acc", "value": acc - (2 - rnd)})
+                    for client in (0, 1):
+                        for cls in range(3):
+                            counts = [4.0, 2.0, 1.0] if cycle == 1 else ([3.0, 0.0, 0.0] if strategy == "random" else [1.0, 1.0, 1.0 + client])
+                            metric = "labelled_count" if cycle == 1 else "queried_count"
+                            rows.append({**base, "client": client, "class": cls, "metric": metric, "value": counts[cls]})
+    df = pd.DataFrame(rows)
+    for col in ("round", "client", "class"):
+        df[col] = df[col].astype("Int16")
+    return df[METRICS_SCHEMA.names]
+
+
+@pytest.fixture(scope="module")
+def metrics(tmp_path_factory):
+    path = tmp_path_factory.mktemp("m") / "metrics.parquet"
+    write_parquet(synthetic_metrics(), path, METRICS_SCHEMA)
+    return read_parquet(path, METRICS_SCHEMA)
+
+
+def test_catalog_names_are_all_implemented():
+    assert set(TABLE_BUILDERS) == set(TABLES)
+    assert set(FIGURE_TITLES) == set(FIGURES)
+
+
+@pytest.mark.parametrize("name", ["table5_6", "table1", "logo_table2"])
+def test_table_equals_checked_in_expected_file(metrics, name):
+    cells, _ = build_table(name, metrics, synthetic_info(), load_published(PUBLISHED))
+    text = to_markdown(cells, name, "Synthetic study.")
+    expected = (DATA / f"expected_{name}.md").read_text()
+    assert text == expected
+
+
+def test_table5_6_values_and_published_differences(metrics):
+    cells, per_seed = build_table("table5_6", metrics, synthetic_info(), load_published(PUBLISHED))
+    cell = cells[(cells["strategy"] == "fairfal") & (cells["alpha"] == 0.1) & (cells["labelled_ratio"] == 15)].iloc[0]
+    assert cell["mean"] == pytest.approx(40 + 6 + 3 + 0.9)  # seeds 1..5: mean of 0.3·seed = 0.9
+    assert cell["published_value"] == pytest.approx(52.12) and cell["difference"] == pytest.approx(49.9 - 52.12)
+    assert "Table 5" in cell["source"]
+    assert set(cells["labelled_ratio"]) == {15, 25, 35, 45}
+    assert len(per_seed) == 2 * 4 * 5 * 4  # settings × strategies × seeds × ratios
+    # without comparison the published columns stay empty
+    cells, _ = build_table("table5_6", metrics, synthetic_info(compare=False), load_published(PUBLISHED))
+    assert (cells["published"] == "").all()
+
+
+def test_table1_statistics_from_synthetic_aulc(metrics):
+    cells, areas = build_table("table1", metrics, synthetic_info(), load_published(PUBLISHED))
+    row = cells[cells["alpha"] == 0.1].iloc[0]
+    # L − G = 0.1·s at 5 % and 1 + 0.1·s from 10 %: trapezoid gap = 40·(1 + 0.1 s) − 2.5 = 37.5 + 4 s
+    gaps = [37.5 + 4 * s for s in range(1, 6)]
+    assert np.median(gaps) == 49.5
+    assert row["winner"] == "L" and row["positive_ratio"] == 1.0 and row["wilcoxon_p"] == pytest.approx(1 / 32)
+    assert row["hodges_lehmann"] == pytest.approx(np.median(gaps))
+    assert row["published"] == "(L, 1.0, 0.03, 66)"  # CIFAR-10-LT, α = 0.1, Entropy in the paper
+    assert row["difference"] == pytest.approx(-(np.median(gaps) - 66))  # compared as G − L
+    assert len(areas) == 2 * 4 * 5
+
+
+def test_latex_is_escaped_and_balanced(metrics):
+    cells, _ = build_table("table5_6", metrics, synthetic_info(), load_published(PUBLISHED))
+    tex = to_latex(cells, "table5_6", "100% of 5 seeds & more_")
+    assert r"100\% of 5 seeds \& more\_" in tex
+    assert tex.count(r"\begin{tabular}") == tex.count(r"\end{tabular}") == 2
+    assert r"$\pm$" in tex
+
+
+def test_class_groups_and_sampling_shares():
+    assert class_groups(10) == {"majority": [0, 1, 2], "intermediate": [3, 4, 5, 6], "minority": [7, 8, 9]}
+    m = synthetic_metrics()
+    shares = sampling_shares(m, {s: np.array([10, 50, 5]) for s in SETTINGS})  # ranking: class 1, 0, 2
+    shares = shares[shares["setting"] == next(iter(SETTINGS))]
+    rand = shares[(shares["strategy"] == "random") & (shares["cycle"] == 3) & (shares["seed"] == 1)].set_index("group")["share"]
+    assert rand["intermediate"] == pytest.approx(100.0)  # random queried class 0 only, the middle-ranked class
+    ff = shares[(shares["strategy"] == "fairfal") & (shares["cycle"] == 2) & (shares["seed"] == 1)].set_index("group")["share"]
+    assert ff["majority"] == pytest.approx(100 * 2 / 7) and ff["minority"] == pytest.approx(100 * 3 / 7)
+
+
+@pytest.mark.parametrize("name, panels", [("figure1", 2), ("figure3", 2), ("figure6", 2), ("logo_penalty", 1)])
+def test_figure_has_expected_panels_and_writes_images(metrics, tmp_path, name, panels):
+    from fal.plots.curves import save_figure
+
+    fig = build_figure(name, metrics, synthetic_info())
+    axes = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+    assert len(axes) == panels
+    for ax in axes:
+        assert ax.get_xlabel() and ax.get_ylabel()
+    if name in ("figure1", "figure3"):
+        assert [ax.get_title().split("\n")[0] for ax in axes] == ["CIFAR-10-LT, ρ=20, α=0.1, 10 clients", "CIFAR-10-LT, ρ=20, α=100, 10 clients"]
+        labels = axes[0].get_legend_handles_labels()[1]
+        assert labels == (["Entropy (G)", "Entropy (L)"] if name == "figure1" else ["Random", "Entropy (G)", "Entropy (L)", "FairFAL (G, L)"])
+    save_figure(fig, tmp_path / "f.png", tmp_path / "f.pdf")
+    assert (tmp_path / "f.png").stat().st_size > 10_000 and (tmp_path / "f.pdf").stat().st_size > 5_000
+
+
+def test_partition_figure_panels(tmp_path):
+    rng = np.random.default_rng(0)
+    part = pd.DataFrame({"split": ["train"] * 60, "label": rng.integers(0, 3, 60), "client": rng.integers(0, 2, 60)})
+    fig = build_figure("figure4", synthetic_metrics(), synthetic_info(), {s: part for s in SETTINGS})
+    heatmaps = [ax for ax in fig.axes if ax.get_visible() and ax.get_xlabel() == "Class"]
+    assert len(heatmaps) == 2 and all(ax.get_ylabel() == "Client" for ax in heatmaps)

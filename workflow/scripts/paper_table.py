@@ -1,0 +1,25 @@
+"""One paper table of a study (CSV, Markdown, LaTeX, and the per-seed values) from its metrics Parquet."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
+
+from fal.io import atomic_path, read_parquet, write_text_atomic  # noqa: E402
+from fal.runtime import job_logger, logged_failures  # noqa: E402
+from fal.schemas import METRICS_SCHEMA  # noqa: E402
+from fal.stats.paper_tables import build_table, load_published, to_csv_frame, to_html, to_latex, to_markdown  # noqa: E402
+
+sm = snakemake  # noqa: F821
+with logged_failures(job_logger("paper_table", sm.log[0])) as log:
+    metrics = read_parquet(sm.input.metrics, METRICS_SCHEMA)
+    published = load_published(sm.input.published)
+    cells, per_seed = build_table(sm.wildcards.table, metrics, sm.params.info, published)
+    with atomic_path(sm.output.csv) as tmp:
+        to_csv_frame(cells).to_csv(tmp, index=False, float_format="%.4f")
+    with atomic_path(sm.output.seeds) as tmp:
+        per_seed.to_csv(tmp, index=False, float_format="%.4f")
+    write_text_atomic(sm.output.markdown, to_markdown(cells, sm.wildcards.table, sm.params.caption))
+    write_text_atomic(sm.output.latex, to_latex(cells, sm.wildcards.table, sm.params.caption))
+    write_text_atomic(sm.output.html, to_html(cells, sm.wildcards.table, sm.params.caption))
+    log.info("%d cells (%d with a published value) -> %s", len(cells), int((cells["published"] != "").sum()) if len(cells) else 0, sm.output.markdown)

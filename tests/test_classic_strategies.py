@@ -311,10 +311,11 @@ def test_gcn_learns_to_separate_labelled_nodes():
     unl = torch.rand(40, 6, generator=g) + torch.tensor([2.0, 0, 0, 0, 0, 0])
     lab = torch.rand(10, 6, generator=g) + torch.tensor([0, 0, 0, 0, 0, 2.0])
     options = dict(METHODS["gcnal"].options)
-    gcn, adj = train_gcn(torch.cat([unl, lab]), 40, options, torch.Generator().manual_seed(1))
-    s = torch.sigmoid(gcn.logit(adj.f, adj, train=False))
+    gcn, adj, ax = train_gcn(torch.cat([unl, lab]), 40, options, torch.Generator().manual_seed(1))
+    assert torch.allclose(ax, adj.dense() @ adj.f, atol=1e-5)
+    s = torch.sigmoid(gcn.logit(ax, adj, train=False))
     assert s[40:].mean() > s[:40].mean() + 0.2
-    gcn2, _ = train_gcn(torch.cat([unl, lab]), 40, options, torch.Generator().manual_seed(1))
+    gcn2, _, _ = train_gcn(torch.cat([unl, lab]), 40, options, torch.Generator().manual_seed(1))
     assert torch.equal(gcn.w1, gcn2.w1)  # seeded: identical training
 
 

@@ -11,7 +11,8 @@ unlabelled nodes, with the labelled nodes as initial centres.
 
 A is never materialised: since S = F·Fᵀ − I, A·M = F·(Fᵀ·M') − M' + M with M' = M / colsum and
 colsum_j = F_j·Σ_i F_i − 1, which costs O(N·D·h) per product instead of O(N²·h) time and O(N²)
-memory; it equals the dense product up to floating-point rounding. The log-terms of the loss use
+memory; it equals the dense product up to floating-point rounding. The first layer's A·X is constant
+and computed once. The log-terms of the loss use
 log-sigmoid (the same values, without overflow to −∞). Initialisation (U(±1/√out)) and dropout draw
 from an explicit torch generator.
 """
@@ -78,32 +79,38 @@ class GCN:
     def parameters(self) -> list[torch.Tensor]:
         return [self.w1, self.b1, self.w2, self.b2]
 
-    def hidden(self, x: torch.Tensor, adj: LowRankAdjacency) -> torch.Tensor:
-        return torch.relu(adj @ (x @ self.w1) + self.b1)
+    def hidden(self, ax: torch.Tensor) -> torch.Tensor:
+        """ReLU(A·X·W₁ + b₁), given the constant A·X (A·(X·W₁) = (A·X)·W₁)."""
+        return torch.relu(ax @ self.w1 + self.b1)
 
-    def logit(self, x: torch.Tensor, adj: LowRankAdjacency, train: bool) -> torch.Tensor:
-        h = self.hidden(x, adj)
+    def logit(self, ax: torch.Tensor, adj: LowRankAdjacency, train: bool) -> torch.Tensor:
+        h = self.hidden(ax)
         if train and self.dropout > 0:
             keep = torch.rand(h.shape, generator=self.generator, device=h.device) >= self.dropout
             h = h * keep / (1.0 - self.dropout)
         return (adj @ (h @ self.w2) + self.b2)[:, 0]
 
 
-def train_gcn(features: torch.Tensor, num_unlabelled: int, options: dict, generator: torch.Generator) -> tuple[GCN, LowRankAdjacency]:
-    """``features`` are the raw node features; the GCN's input X is their row-normalised form (as is F)."""
+def train_gcn(
+    features: torch.Tensor, num_unlabelled: int, options: dict, generator: torch.Generator
+) -> tuple[GCN, LowRankAdjacency, torch.Tensor]:
+    """Train on raw node ``features``; the GCN's input X is their row-normalised form (as is F).
+
+    Returns the GCN, the adjacency and A·X, which the first layer needs and which never changes.
+    """
     adj = LowRankAdjacency(features.float())
-    features = adj.f
-    gcn = GCN(features.shape[1], int(options["hidden"]), float(options["dropout"]), generator, features.device)
+    ax = adj @ adj.f
+    gcn = GCN(ax.shape[1], int(options["hidden"]), float(options["dropout"]), generator, ax.device)
     optimizer = torch.optim.Adam(gcn.parameters(), lr=float(options["lr"]), weight_decay=float(options["weight_decay"]))
     eta = float(options["eta"])
     with torch.enable_grad():
         for _ in range(int(options["steps"])):
             optimizer.zero_grad()
-            logit = gcn.logit(features, adj, train=True)
+            logit = gcn.logit(ax, adj, train=True)
             loss = -F.logsigmoid(logit[num_unlabelled:]).mean() - eta * F.logsigmoid(-logit[:num_unlabelled]).mean()
             loss.backward()
             optimizer.step()
-    return gcn, adj
+    return gcn, adj, ax
 
 
 def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
@@ -118,9 +125,9 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
         _, features = forward(model, step.query_bank, nodes, step.batch_size)
         device = features.device
         generator = torch_generator(*step.seed_keys, "gcnal", pool.client, device=str(device))
-        gcn, adj = train_gcn(features, len(subset), options, generator)
+        gcn, _, ax = train_gcn(features, len(subset), options, generator)
         with torch.no_grad():
-            hidden = gcn.hidden(adj.f, adj)
+            hidden = gcn.hidden(ax)
         hidden = hidden.cpu().numpy().astype(np.float64)
         n = len(subset)
         picks = kcenter_greedy(hidden[:n], step.budget, anchors=hidden[n:])

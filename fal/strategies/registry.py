@@ -29,6 +29,36 @@ class MethodInfo:
 METHODS: dict[str, MethodInfo] = {
     "random": MethodInfo(module="fal.strategies.random", label="Random"),
     "entropy": MethodInfo(module="fal.strategies.entropy", label="Entropy", query_models=("global", "local")),
+    "margin": MethodInfo(module="fal.strategies.margin", label="Margin", query_models=("global", "local")),
+    "conf": MethodInfo(module="fal.strategies.least_confidence", label="Conf", query_models=("global", "local")),
+    "coreset": MethodInfo(module="fal.strategies.coreset", label="Coreset", query_models=("global", "local")),
+    "badge": MethodInfo(module="fal.strategies.badge", label="BADGE", query_models=("global", "local")),
+    "gcnal": MethodInfo(
+        module="fal.strategies.gcnal",
+        label="GCNAL",
+        query_models=("global", "local"),
+        options={  # CoreGCN's defaults in the official code
+            "subset_size": 10000,  # unlabelled nodes sampled into the graph
+            "hidden": 128,  # hidden graph-conv width
+            "dropout": 0.3,
+            "lr": 1.0e-3,  # Adam
+            "weight_decay": 5.0e-4,
+            "steps": 200,  # full-batch training steps
+            "eta": 1.2,  # weight of the unlabelled term of the loss
+        },
+    ),
+    "alfamix": MethodInfo(
+        module="fal.strategies.alfamix",
+        label="ALFA-Mix",
+        query_models=("global", "local"),
+        options={
+            "alpha_cap": 0.2,  # step of the ε cap schedule 0.2, 0.4, …, 1.0
+            "classifier_head": "global",  # global (official: even in L mode) | query_model
+            "kmeans_n_init": 10,  # scikit-learn 1.0.1 KMeans defaults
+            "kmeans_max_iter": 300,
+            "kmeans_tol": 1.0e-4,
+        },
+    ),
     "fairfal": MethodInfo(
         module="fal.strategies.fairfal",
         label="FairFAL",
@@ -62,6 +92,11 @@ def module_file(module: str) -> Path:
 
 def method_source_files(method: str) -> list[Path]:
     """Relative paths of the files whose content defines ``method``'s behaviour."""
-    extra = {"fairfal": ["fal.strategies.kcenter"]}.get(method, [])
+    extra = {
+        "fairfal": ["fal.strategies.kcenter"],
+        "coreset": ["fal.strategies.kcenter"],
+        "gcnal": ["fal.strategies.kcenter"],
+        "alfamix": ["fal.strategies.clustering"],
+    }.get(method, [])
     modules = [METHODS[method].module, *extra, *SHARED_STRATEGY_MODULES]
     return [module_file(m) for m in modules]

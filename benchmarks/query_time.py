@@ -1,0 +1,124 @@
+"""Per-strategy query time for one client of FMNIST-LT (ρ = 20, full subset, 10 clients, α = 0.1) at
+the last query step of the paper protocol: 45% labelled (9 × 5% of R per client, a synthetic random
+labelled set), budget 5%, on CPU (default) or CUDA.
+
+    .venv/bin/python benchmarks/query_time.py [--device cpu|cuda] [--repeats 3] [--threads 1]
+        [--strategies margin_g,badge_l,...]
+
+The global model and the local-only model are briefly trained stand-ins (``--train-epochs`` epochs of
+the local-only trainer on the client's labelled set, from two different inits); the local model is
+trained once before timing, so the L rows time the strategy itself and the local training time is
+printed separately. Every strategy of config.yaml is timed unless ``--strategies`` says otherwise.
+Uses Debian's dataset-fashion-mnist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
+
+from fal.config import FidelityConfig, ProtocolConfig, SettingConfig, resolve_strategies  # noqa: E402
+from fal.data.build import build_partition  # noqa: E402
+from fal.data.datasets import get_dataset_spec  # noqa: E402
+from fal.data.sources import read_fmnist  # noqa: E402
+from fal.data.views import load_setting_data  # noqa: E402
+from fal.federated.local import LocalTrainingConfig, train_local_only  # noqa: E402
+from fal.federated.models import build_model  # noqa: E402
+from fal.seeding import numpy_rng, torch_generator  # noqa: E402
+from fal.strategies.base import ClientPool, LocalModels, QueryStep  # noqa: E402
+from fal.strategies.registry import load_query_function  # noqa: E402
+from fal.strategies.stage import check_outcome  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--client", type=int, default=0)
+    parser.add_argument("--train-epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=None, help="inference batch (default 128 on CPU, 4096 on CUDA)")
+    parser.add_argument("--strategies", default=None, help="comma-separated names from config.yaml (default: all)")
+    parser.add_argument("--fmnist", default="/usr/share/datasets/fashion-mnist")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    batch_size = args.batch_size or (4096 if device.type == "cuda" else 128)
+
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    strategies = resolve_strategies(config)
+    names = args.strategies.split(",") if args.strategies else list(strategies)
+
+    arrays = read_fmnist(Path(args.fmnist))
+    setting = SettingConfig(dataset="fmnist_lt", rho=20, alpha=0.1)
+    protocol = ProtocolConfig.from_dict({"local_model": {"epochs": args.train_epochs}})
+    fidelity = FidelityConfig()
+    part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
+    spec = get_dataset_spec(setting.dataset)
+    data = load_setting_data(arrays, part.partition, spec, setting.num_clients, device)
+    budget = part.budget.per_client_query
+    pool_all = data.pools[args.client]
+    n_labelled = 9 * part.budget.per_client_initial  # 45% of R, per client
+    labelled = numpy_rng(1, "bench_labelled").choice(pool_all, size=n_labelled, replace=False)
+    pool = ClientPool(args.client, labelled, data.train_labels[labelled], np.setdiff1d(pool_all, labelled))
+
+    cfg = LocalTrainingConfig.from_protocol(protocol, fidelity)
+    global_model = build_model("cnn4conv", spec, 11, device)
+    train_local_only(global_model, labelled, pool.labelled_labels, data.train_bank, cfg, torch_generator(1, "bench_global"), "global stand-in")
+    global_model.eval()
+    init_state = build_model("cnn4conv", spec, 12, device).state_dict()
+    local_models = LocalModels(lambda: build_model("cnn4conv", spec, 12, device), init_state, data.train_bank, cfg, (1, "bench_local"))
+    start = time.perf_counter()
+    local_models.get(pool)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    local_seconds = time.perf_counter() - start
+
+    def step_for(name: str) -> QueryStep:
+        return QueryStep(
+            cycle=8, num_classes=spec.num_classes, budget=budget, pools=[pool], global_model=global_model, local_models=local_models,
+            query_bank=data.query_bank, seed_keys=(1, name, 8), fidelity=fidelity, batch_size=batch_size,
+        )
+
+    log = logging.getLogger("bench")
+    rows = []
+    load_query_function("entropy")(step_for("warmup"), strategies["entropy_g"])  # warm-up (allocator, kernels)
+    for name in names:
+        strategy = strategies[name]
+        query = load_query_function(strategy.method)
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            outcome = query(step_for(name), strategy)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+        check_outcome(outcome, [pool], budget, name)
+        rows.append((name, strategy.display_name, strategy.selector, statistics.median(times), min(times)))
+        log.info("%s done", name)
+
+    gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+    print(f"FMNIST-LT rho 20, client {args.client}: {len(pool.unlabelled)} unlabelled, {len(labelled)} labelled (45% of R), "
+          f"budget {budget}; device {device}{gpu}, {args.threads} thread(s), inference batch {batch_size}, {args.repeats} repeats")
+    print(f"local-only model training (once, {cfg.epochs} epoch cap, not in the L rows): {local_seconds:.2f} s")
+    print()
+    print("| strategy | method | sel | median s | min s |")
+    print("|---|---|---|---:|---:|")
+    for name, label, sel, median, best in rows:
+        print(f"| {name} | {label} | {sel} | {median:.3f} | {best:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -284,6 +284,56 @@ class _ClientOutputs:
         return self.probs_l[multiset].mean(dim=0).cpu().numpy()
 
 
+def uncertainty_model_is_global(s: float, delta: float, selector_model: str) -> bool:
+    """M1 = G iff s_k > δ (Eq. 7); ``complementary`` takes the other model (Table 2's M̃^(k))."""
+    chosen_global = s > delta
+    return chosen_global if selector_model == "chosen" else not chosen_global
+
+
+def unlabelled_embedding(g_out, m2_out, pseudo: np.ndarray, embedding_label: str) -> np.ndarray:
+    """Gradient embeddings of the unlabelled pool: G's features, M2's probabilities, and as label M2's
+    argmax (the code) or the prototype pseudo-label."""
+    target = m2_out.probs_u.argmax(dim=1).cpu().numpy() if embedding_label == "prediction" else pseudo
+    return gradient_embedding(g_out.feat_u, m2_out.probs_u, target)
+
+
+def client_picks(
+    g_out,
+    l_out,
+    labelled_labels: np.ndarray,
+    n: int,
+    num_classes: int,
+    options: dict,
+    m1_global: bool,
+    m2_global: bool,
+    similarity: str,
+) -> tuple[np.ndarray, list[int] | None, list[int] | None]:
+    """Phase B for one client from G's and L_k's outputs: (sorted pool indices, quotas, bucket sizes).
+
+    ``g_out``/``l_out`` carry ``probs_l``, ``probs_u``, ``feat_l``, ``feat_u`` (labelled/unlabelled
+    softmax and penultimate features). Quotas and buckets are None for ``sampling: uncertainty``.
+    """
+    m1_out = g_out if m1_global else l_out
+    m2_out = g_out if m2_global else l_out
+    u = uncertainty(m1_out.probs_u, options["uncertainty"], num_classes)
+    if options["sampling"] == "uncertainty":  # Table 2, M^(k) / M̃^(k): no class-wise step
+        return top_uncertain(u, n), None, None
+    proto_out = g_out if options["prototype_features"] == "global" else l_out
+    prototypes, counts = class_prototypes(proto_out.feat_l, labelled_labels, num_classes)
+    pseudo = prototype_pseudo_labels(proto_out.feat_u, prototypes, counts, float(options["temperature"]), similarity)
+    buckets = np.bincount(pseudo, minlength=num_classes).tolist()
+    if options["quota_classes"] == "all":
+        quotas = class_quotas(buckets, n)
+    else:
+        quotas = present_class_quotas(buckets, n, labelled_labels)
+    if options["sampling"] == "class_wise":  # Table 2, Local / Global prototypes: one stage
+        return class_wise_select(pseudo, u, quotas), quotas, buckets
+    emb_u = unlabelled_embedding(g_out, m2_out, pseudo, options["embedding_label"])
+    emb_l = gradient_embedding(g_out.feat_l, m2_out.probs_l, labelled_labels)
+    picks = two_stage_select(pseudo, u, emb_u, emb_l, np.asarray(labelled_labels), quotas, float(options["kappa"]))
+    return picks, quotas, buckets
+
+
 def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     options = strategy.resolved_options()
     validate_options(options)
@@ -317,37 +367,14 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
         local = step.local_models.get(pool)
         s = selection_score(d[pool.client], gamma_bar, float(options["t"]))
         chosen_global = s > float(options["delta"])  # Eq. 7: M^(k)
-        m1_global = chosen_global if options["selector_model"] == "chosen" else not chosen_global
+        m1_global = uncertainty_model_is_global(s, float(options["delta"]), options["selector_model"])
         g_out, l_out = outputs[pool.client]
-        m1_out = g_out if m1_global else l_out
-        m2_out = g_out if m2_global else l_out
 
-        u = uncertainty(m1_out.probs_u, options["uncertainty"], num_classes)
         n = min(step.budget, len(pool.unlabelled))
         row = {"client": pool.client}
-
-        if options["sampling"] == "uncertainty":  # Table 2, M^(k) / M̃^(k): no class-wise step
-            picks = top_uncertain(u, n)
-            quotas = buckets = None
-        else:
-            proto_out = g_out if options["prototype_features"] == "global" else l_out
-            prototypes, counts = class_prototypes(proto_out.feat_l, pool.labelled_labels, num_classes)
-            pseudo = prototype_pseudo_labels(
-                proto_out.feat_u, prototypes, counts, float(options["temperature"]), fidelity.fairfal_prototype_similarity
-            )
-            buckets = np.bincount(pseudo, minlength=num_classes).tolist()
-            if options["quota_classes"] == "all":
-                quotas = class_quotas(buckets, n)
-            else:
-                quotas = present_class_quotas(buckets, n, pool.labelled_labels)
-            if options["sampling"] == "class_wise":  # Table 2, Local / Global prototypes: one stage
-                picks = class_wise_select(pseudo, u, quotas)
-            else:
-                # Global features; probabilities (and, in the code, the unlabelled label) from M2.
-                target = m2_out.probs_u.argmax(dim=1).cpu().numpy() if options["embedding_label"] == "prediction" else pseudo
-                emb_u = gradient_embedding(g_out.feat_u, m2_out.probs_u, target)
-                emb_l = gradient_embedding(g_out.feat_l, m2_out.probs_l, pool.labelled_labels)
-                picks = two_stage_select(pseudo, u, emb_u, emb_l, np.asarray(pool.labelled_labels), quotas, float(options["kappa"]))
+        picks, quotas, buckets = client_picks(
+            g_out, l_out, pool.labelled_labels, n, num_classes, options, m1_global, m2_global, fidelity.fairfal_prototype_similarity
+        )
         selected[pool.client] = pool.unlabelled[picks]
 
         diagnostics += [

@@ -81,7 +81,7 @@ def test_kmeans_best_of_n_init_and_determinism():
 def test_macro_embedding_scales_features_by_uncertainty():
     logits = torch.log(torch.tensor([[0.8, 0.2], [0.5, 0.5]]))
     feats = torch.tensor([[1.0, 2.0], [4.0, 0.0]])
-    assert np.allclose(macro_embedding(logits, feats), [[0.2, 0.4], [2.0, 0.0]])
+    assert np.allclose(macro_embedding(logits, feats).numpy(), [[0.2, 0.4], [2.0, 0.0]])
 
 
 def test_micro_step_takes_the_most_globally_uncertain_member_of_each_cluster():

@@ -35,11 +35,11 @@ def validate_options(options: dict) -> None:
         raise ConfigError(f"logo option tol must be a number >= 0, got {options['tol']!r}")
 
 
-def macro_embedding(logits: torch.Tensor, features: torch.Tensor) -> np.ndarray:
-    """z·(1 − p_ŷ): the predicted-class block of the gradient embedding, (n, D) float64."""
+def macro_embedding(logits: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    """z·(1 − p_ŷ): the predicted-class block of the gradient embedding, (n, D), on the inputs' device."""
     probs = torch.softmax(logits, dim=1)
     top = probs.max(dim=1).values
-    return (features * (1.0 - top).unsqueeze(1)).double().cpu().numpy()
+    return features * (1.0 - top).unsqueeze(1)
 
 
 def cluster_wise_picks(labels: np.ndarray, scores: np.ndarray, k: int, budget: int) -> np.ndarray:

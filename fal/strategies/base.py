@@ -74,6 +74,12 @@ class LocalModels:
                 )
         return self._models[pool.client]
 
+    def finetuned_from(self, model: nn.Module) -> "LocalModels":
+        """Local models that start from a copy of ``model`` (the fine-tuned local model of §5.2,
+        LoGo's ``ft_*`` baselines) instead of the shared random init; same data, schedule and generators."""
+        start = {key: value.detach().clone() for key, value in model.state_dict().items()}
+        return LocalModels(self._build, start, self._bank, self._cfg, self._seed_keys, self._log)
+
 
 @dataclass
 class ClientTestSplits:

@@ -13,6 +13,14 @@ B. For each client: s_k = 1 − (1−t)(d_k + γ̄) + (1−2t)·d_k·γ̄ (= 1 �
    budget is split into per-class quotas over all C classes (capped by bucket sizes, leftovers
    round-robin); per class, the κ·q_c most uncertain candidates are reduced to q_c by k-center in
    gradient-embedding space, seeded with that class's labelled samples as centres.
+
+Options (registry.py) switch off or swap components for P-FF Table 2's ablation columns:
+``selector_model`` (M^(k) or its complement M̃^(k) as M1), ``sampling`` (``uncertainty``: plain top-b
+with M1; ``class_wise``: per-class quotas filled with the most uncertain bucket members; ``two_stage``:
+the full method), ``prototype_features`` (G's or L_k's features for prototypes and pseudo-labels),
+``kappa``; and the official code's undocumented rules: ``quota_classes`` (quotas over all C classes or
+over C_k⁺) and ``embedding_label`` (the unlabelled gradient embedding's label: M2's argmax or the
+prototype pseudo-label).
 """
 
 from __future__ import annotations
@@ -30,6 +38,15 @@ from fal.strategies.inference import forward
 from fal.strategies.kcenter import kcenter_greedy
 
 UNCERTAINTIES = ("entropy", "margin", "least_confidence")
+#: Allowed values of FairFAL's choice options (the first is the official default, see registry.py).
+CHOICES = {
+    "uncertainty": UNCERTAINTIES,
+    "selector_model": ("chosen", "complementary"),
+    "sampling": ("two_stage", "class_wise", "uncertainty"),
+    "prototype_features": ("global", "local"),
+    "quota_classes": ("all", "present"),
+    "embedding_label": ("prediction", "prototype"),
+}
 
 
 def validate_options(options: dict) -> None:
@@ -41,8 +58,9 @@ def validate_options(options: dict) -> None:
         raise ConfigError(f"fairfal option temperature must be > 0, got {options['temperature']}")
     if not (0.0 <= float(options["t"]) <= 1.0):
         raise ConfigError(f"fairfal option t must be in [0, 1], got {options['t']}")
-    if options["uncertainty"] not in UNCERTAINTIES:
-        raise ConfigError(f"fairfal option uncertainty must be one of {UNCERTAINTIES}, got {options['uncertainty']!r}")
+    for key, allowed in CHOICES.items():
+        if options[key] not in allowed:
+            raise ConfigError(f"fairfal option {key} must be one of {list(allowed)}, got {options[key]!r}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -183,6 +201,37 @@ def class_quotas(bucket_sizes: list[int], n: int) -> list[int]:
     return quota
 
 
+def present_class_quotas(bucket_sizes: list[int], n: int, present: np.ndarray) -> list[int]:
+    """``class_quotas`` over the labelled classes C_k⁺ only (option ``quota_classes: present``): the
+    paper's "uniformly allocated" budget over the classes that can have buckets; others get 0."""
+    present = np.asarray(sorted(set(np.asarray(present).tolist())), dtype=np.int64)
+    quotas = [0] * len(bucket_sizes)
+    if present.size == 0:
+        return quotas
+    for c, q in zip(present, class_quotas([bucket_sizes[c] for c in present], n)):
+        quotas[int(c)] = q
+    return quotas
+
+
+def class_wise_select(pseudo: np.ndarray, scores: np.ndarray, quotas: list[int]) -> np.ndarray:
+    """One-stage class-wise sampling (Table 2's "Local"/"Global" columns): per class, the q_c most
+    uncertain bucket members, no k-center. Sorted indices into the unlabelled pool."""
+    chosen = []
+    for c, q in enumerate(quotas):
+        members = np.flatnonzero(pseudo == c)
+        if q <= 0 or members.size == 0:
+            continue
+        chosen.append(members[np.argsort(-scores[members], kind="stable")[:q]])
+    if not chosen:
+        return np.empty(0, dtype=np.int64)
+    return np.unique(np.concatenate(chosen))
+
+
+def top_uncertain(scores: np.ndarray, n: int) -> np.ndarray:
+    """Plain top-n uncertainty sampling (Table 2's M^(k) / M̃^(k) columns), sorted pool indices."""
+    return np.sort(np.argsort(-scores, kind="stable")[:n])
+
+
 def two_stage_select(
     pseudo: np.ndarray,
     scores: np.ndarray,
@@ -235,6 +284,56 @@ class _ClientOutputs:
         return self.probs_l[multiset].mean(dim=0).cpu().numpy()
 
 
+def uncertainty_model_is_global(s: float, delta: float, selector_model: str) -> bool:
+    """M1 = G iff s_k > δ (Eq. 7); ``complementary`` takes the other model (Table 2's M̃^(k))."""
+    chosen_global = s > delta
+    return chosen_global if selector_model == "chosen" else not chosen_global
+
+
+def unlabelled_embedding(g_out, m2_out, pseudo: np.ndarray, embedding_label: str) -> np.ndarray:
+    """Gradient embeddings of the unlabelled pool: G's features, M2's probabilities, and as label M2's
+    argmax (the code) or the prototype pseudo-label."""
+    target = m2_out.probs_u.argmax(dim=1).cpu().numpy() if embedding_label == "prediction" else pseudo
+    return gradient_embedding(g_out.feat_u, m2_out.probs_u, target)
+
+
+def client_picks(
+    g_out,
+    l_out,
+    labelled_labels: np.ndarray,
+    n: int,
+    num_classes: int,
+    options: dict,
+    m1_global: bool,
+    m2_global: bool,
+    similarity: str,
+) -> tuple[np.ndarray, list[int] | None, list[int] | None]:
+    """Phase B for one client from G's and L_k's outputs: (sorted pool indices, quotas, bucket sizes).
+
+    ``g_out``/``l_out`` carry ``probs_l``, ``probs_u``, ``feat_l``, ``feat_u`` (labelled/unlabelled
+    softmax and penultimate features). Quotas and buckets are None for ``sampling: uncertainty``.
+    """
+    m1_out = g_out if m1_global else l_out
+    m2_out = g_out if m2_global else l_out
+    u = uncertainty(m1_out.probs_u, options["uncertainty"], num_classes)
+    if options["sampling"] == "uncertainty":  # Table 2, M^(k) / M̃^(k): no class-wise step
+        return top_uncertain(u, n), None, None
+    proto_out = g_out if options["prototype_features"] == "global" else l_out
+    prototypes, counts = class_prototypes(proto_out.feat_l, labelled_labels, num_classes)
+    pseudo = prototype_pseudo_labels(proto_out.feat_u, prototypes, counts, float(options["temperature"]), similarity)
+    buckets = np.bincount(pseudo, minlength=num_classes).tolist()
+    if options["quota_classes"] == "all":
+        quotas = class_quotas(buckets, n)
+    else:
+        quotas = present_class_quotas(buckets, n, labelled_labels)
+    if options["sampling"] == "class_wise":  # Table 2, Local / Global prototypes: one stage
+        return class_wise_select(pseudo, u, quotas), quotas, buckets
+    emb_u = unlabelled_embedding(g_out, m2_out, pseudo, options["embedding_label"])
+    emb_l = gradient_embedding(g_out.feat_l, m2_out.probs_l, labelled_labels)
+    picks = two_stage_select(pseudo, u, emb_u, emb_l, np.asarray(labelled_labels), quotas, float(options["kappa"]))
+    return picks, quotas, buckets
+
+
 def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     options = strategy.resolved_options()
     validate_options(options)
@@ -267,39 +366,29 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     for pool in step.pools:
         local = step.local_models.get(pool)
         s = selection_score(d[pool.client], gamma_bar, float(options["t"]))
-        m1_global = s > float(options["delta"])
+        chosen_global = s > float(options["delta"])  # Eq. 7: M^(k)
+        m1_global = uncertainty_model_is_global(s, float(options["delta"]), options["selector_model"])
         g_out, l_out = outputs[pool.client]
-        m1_out = g_out if m1_global else l_out
-        m2_out = g_out if m2_global else l_out
-
-        u = uncertainty(m1_out.probs_u, options["uncertainty"], num_classes)
-
-        prototypes, counts = class_prototypes(g_out.feat_l, pool.labelled_labels, num_classes)
-        pseudo = prototype_pseudo_labels(
-            g_out.feat_u, prototypes, counts, float(options["temperature"]), fidelity.fairfal_prototype_similarity
-        )
-
-        # Global features, probabilities (and the unlabelled pseudo-label) from M2.
-        emb_u = gradient_embedding(g_out.feat_u, m2_out.probs_u, m2_out.probs_u.argmax(dim=1).cpu().numpy())
-        emb_l = gradient_embedding(g_out.feat_l, m2_out.probs_l, pool.labelled_labels)
 
         n = min(step.budget, len(pool.unlabelled))
-        buckets = np.bincount(pseudo, minlength=num_classes).tolist()
-        quotas = class_quotas(buckets, n)
-        picks = two_stage_select(pseudo, u, emb_u, emb_l, np.asarray(pool.labelled_labels), quotas, float(options["kappa"]))
+        row = {"client": pool.client}
+        picks, quotas, buckets = client_picks(
+            g_out, l_out, pool.labelled_labels, n, num_classes, options, m1_global, m2_global, fidelity.fairfal_prototype_similarity
+        )
         selected[pool.client] = pool.unlabelled[picks]
 
-        row = {"client": pool.client}
         diagnostics += [
             {**row, "metric": "fairfal_s", "value": s},
             {**row, "metric": "fairfal_d", "value": d[pool.client]},
             {**row, "metric": "fairfal_gamma", "value": gamma[pool.client]},
             {**row, "metric": "fairfal_gamma_bar", "value": gamma_bar},
+            {**row, "metric": "fairfal_chosen_global", "value": float(chosen_global)},
             {**row, "metric": "fairfal_m1_global", "value": float(m1_global)},
             {**row, "metric": "fairfal_m2_global", "value": float(m2_global)},
         ]
-        diagnostics += [{**row, "class": c, "metric": "fairfal_quota", "value": float(q)} for c, q in enumerate(quotas)]
-        diagnostics += [{**row, "class": c, "metric": "fairfal_bucket", "value": float(b)} for c, b in enumerate(buckets)]
+        if quotas is not None:
+            diagnostics += [{**row, "class": c, "metric": "fairfal_quota", "value": float(q)} for c, q in enumerate(quotas)]
+            diagnostics += [{**row, "class": c, "metric": "fairfal_bucket", "value": float(b)} for c, b in enumerate(buckets)]
         if step.client_test is not None:
             positions = step.client_test.positions[pool.client]
             if len(positions):

@@ -69,8 +69,34 @@ METHODS: dict[str, MethodInfo] = {
             "temperature": 1.5,  # prototype softmax temperature (does not change the argmax)
             "t": 0.5,  # score mixing weight; t = 0.5 gives Eq. 6
             "uncertainty": "entropy",  # entropy | margin | least_confidence (Table 7)
+            # Table 2's ablation columns (defaults = the full method, the κ = 4 column)
+            "selector_model": "chosen",  # chosen = M^(k) | complementary = M̃^(k), the model s_k rejects
+            "sampling": "two_stage",  # two_stage | class_wise (top-uncertainty per class) | uncertainty (plain top-b)
+            "prototype_features": "global",  # global | local: whose features build prototypes and pseudo-labels
+            # undocumented rules of the official code (§6.13, §11), official behaviour by default
+            "quota_classes": "all",  # all: quotas over all C classes (code) | present: over the labelled classes C_k⁺
+            "embedding_label": "prediction",  # unlabelled gradient embeddings use M2's argmax (code) | prototype pseudo-label
         },
     ),
+    "logo": MethodInfo(
+        module="fal.strategies.logo",
+        label="LoGo",
+        selector="G, L",
+        options={
+            # scikit-learn 1.0.1 KMeans defaults used by the official code (§6.9)
+            "n_init": 10,
+            "max_iter": 300,
+            "tol": 1.0e-4,
+        },
+    ),
+    "ens_logit_entropy": MethodInfo(module="fal.strategies.ensembles", label="Ens. Logit + Entropy", selector="G, L"),
+    "ens_rank_entropy": MethodInfo(
+        module="fal.strategies.ensembles",
+        label="Ens. Rank + Entropy",
+        selector="G, L",
+        options={"rank_offset": 20},  # score Σ 1/(rank_offset + position), §6.10
+    ),
+    "ft_entropy": MethodInfo(module="fal.strategies.ensembles", label="Fine-tuning + Entropy", selector="L"),
 }
 
 #: Modules every method's query rule depends on (their edits rerun all query rules).
@@ -97,6 +123,10 @@ def method_source_files(method: str) -> list[Path]:
         "coreset": ["fal.strategies.kcenter"],
         "gcnal": ["fal.strategies.kcenter"],
         "alfamix": ["fal.strategies.clustering"],
+        "logo": ["fal.strategies.kmeans", "fal.strategies.entropy"],
+        "ens_logit_entropy": ["fal.strategies.entropy"],
+        "ens_rank_entropy": ["fal.strategies.entropy"],
+        "ft_entropy": ["fal.strategies.entropy"],
     }.get(method, [])
     modules = [METHODS[method].module, *extra, *SHARED_STRATEGY_MODULES]
     return [module_file(m) for m in modules]

@@ -1,0 +1,195 @@
+"""LoGo (§6.9), its k-means, and the entropy-based ensembles of LoGo's Table 4 (§6.10): hand cases for
+the pieces, the query contract through the real query stage on a small synthetic setting."""
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from fal.config import ConfigError, FidelityConfig, ProtocolConfig, SettingConfig, StrategyConfig
+from fal.data.build import build_partition, labelled_lists
+from fal.federated.stage import run_training_stage
+from fal.strategies.ensembles import rank_merge
+from fal.strategies.kmeans import kmeans, kmeans_plusplus, lloyd
+from fal.strategies.logo import cluster_wise_picks, macro_embedding, select
+from fal.strategies.stage import run_query_stage
+from helpers import synthetic_arrays
+
+LOG = logging.getLogger("test")
+
+
+# ------------------------------------------------------------------------------------------------
+# k-means
+
+
+def test_kmeans_two_obvious_clusters_by_hand():
+    points = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0]])
+    result = kmeans(points, 2, np.random.default_rng(0), n_init=10)
+    assert result.labels[0] == result.labels[1] != result.labels[2] == result.labels[3]
+    centres = sorted(map(tuple, result.centres.round(9)))
+    assert centres == [(0.0, 0.5), (10.0, 0.5)]
+    assert result.inertia == pytest.approx(4 * 0.25)
+
+
+def test_lloyd_one_step_by_hand():
+    # 1-d points 0, 1, 2, 10, 11 from centres 0 and 2: {0, 1} and {2, 10, 11} → means 0.5 and 23/3;
+    # then 2 moves to the first cluster: {0, 1, 2}, {10, 11} → 1 and 10.5, which is stable.
+    points = np.array([[0.0], [1.0], [2.0], [10.0], [11.0]])
+    result = lloyd(points, np.array([[0.0], [2.0]]), max_iter=300, tol=0.0)
+    assert result.labels.tolist() == [0, 0, 0, 1, 1]
+    assert result.centres[:, 0].tolist() == [1.0, 10.5]
+    assert result.inertia == pytest.approx(1 + 0 + 1 + 0.25 + 0.25)
+    # a single iteration stops after the first update and relabels against the moved centres
+    once = lloyd(points, np.array([[0.0], [2.0]]), max_iter=1, tol=0.0)
+    assert once.centres[:, 0].tolist() == pytest.approx([0.5, 23 / 3])
+    assert once.labels.tolist() == [0, 0, 0, 1, 1]
+
+
+def test_lloyd_moves_an_empty_cluster_to_the_farthest_point():
+    # both centres start at 0; cluster 1 gets nothing, so it takes the point farthest from its centre (9)
+    points = np.array([[0.0], [1.0], [9.0]])
+    result = lloyd(points, np.array([[0.0], [0.0]]), max_iter=1, tol=0.0)
+    assert result.centres[:, 0].tolist() == [0.5, 9.0]
+    assert result.labels.tolist() == [0, 0, 1]
+
+
+def test_kmeans_plusplus_spreads_seeds_and_is_reproducible():
+    rng = np.random.default_rng(3)
+    blobs = np.concatenate([rng.normal(loc=c, scale=0.01, size=(20, 2)) for c in ((0, 0), (5, 5), (-5, 5))])
+    seeds = kmeans_plusplus(blobs, 3, np.random.default_rng(1))
+    assert sorted(s // 20 for s in seeds) == [0, 1, 2]  # one seed per far-apart blob
+    assert np.array_equal(seeds, kmeans_plusplus(blobs, 3, np.random.default_rng(1)))
+
+
+def test_kmeans_best_of_n_init_and_determinism():
+    rng = np.random.default_rng(5)
+    points = rng.normal(size=(60, 3))
+    one = kmeans(points, 6, np.random.default_rng(7), n_init=1)
+    ten = kmeans(points, 6, np.random.default_rng(7), n_init=10)
+    assert ten.inertia <= one.inertia  # the first of the ten runs is the one-run result
+    again = kmeans(points, 6, np.random.default_rng(7), n_init=10)
+    assert np.array_equal(ten.labels, again.labels) and ten.inertia == again.inertia
+    with pytest.raises(ValueError, match="k <= number of points"):
+        kmeans(points[:3], 4, np.random.default_rng(0))
+
+
+# ------------------------------------------------------------------------------------------------
+# LoGo's steps
+
+
+def test_macro_embedding_scales_features_by_uncertainty():
+    logits = torch.log(torch.tensor([[0.8, 0.2], [0.5, 0.5]]))
+    feats = torch.tensor([[1.0, 2.0], [4.0, 0.0]])
+    assert np.allclose(macro_embedding(logits, feats).numpy(), [[0.2, 0.4], [2.0, 0.0]])
+
+
+def test_micro_step_takes_the_most_globally_uncertain_member_of_each_cluster():
+    labels = np.array([0, 0, 1, 1, 1, 2])
+    scores = np.array([-0.1, -0.9, -0.5, -0.2, -0.7, -0.3])  # Σ p log p: lower = more uncertain
+    assert cluster_wise_picks(labels, scores, 3, 3).tolist() == [1, 4, 5]
+
+
+def test_top_up_when_clusters_are_empty():
+    # clusters 1 and 3 are empty: 2 picks, then ⌈(4 − 2)/2⌉ = 1 more per non-empty cluster
+    labels = np.array([0, 0, 0, 2, 2])
+    scores = np.array([-0.3, -0.9, -0.5, -0.1, -0.2])
+    assert cluster_wise_picks(labels, scores, 4, 4).tolist() == [1, 4, 2, 3]
+    # more than one sweep, truncated to the budget in pick order
+    labels = np.array([0, 0, 0, 0, 1])
+    scores = np.array([-0.4, -0.3, -0.2, -0.1, -0.5])
+    assert cluster_wise_picks(labels, scores, 3, 4).tolist() == [0, 4, 1, 2]
+
+
+def test_logo_picks_at_most_one_point_per_macro_cluster():
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(80, 5, generator=gen)
+    feats = torch.randn(80, 16, generator=gen)
+    probs = torch.softmax(torch.randn(80, 5, generator=gen), dim=1)
+    options = {"n_init": 3, "max_iter": 300, "tol": 1e-4}
+    picks, clustering = select(logits, feats, probs, 12, np.random.default_rng(4), options)
+    assert len(picks) == 12 and len(np.unique(picks)) == 12
+    assert len(np.unique(clustering.labels[picks])) == 12  # one per cluster
+    scores = (probs * probs.log()).sum(dim=1).numpy()
+    for p in picks:  # each pick is its cluster's most uncertain member under the global model
+        members = np.flatnonzero(clustering.labels == clustering.labels[p])
+        assert scores[p] == scores[members].min()
+    again, _ = select(logits, feats, probs, 12, np.random.default_rng(4), options)
+    assert np.array_equal(picks, again)
+
+
+def test_rank_merge_by_hand():
+    # G: [5, 6, 7], L: [7, 8, 5]; scores with offset 20:
+    # 5: 1/20 + 1/22, 7: 1/22 + 1/20 (tie with 5, 5 appeared first), 6: 1/21, 8: 1/21 (6 first)
+    assert rank_merge([np.array([5, 6, 7]), np.array([7, 8, 5])], 3, 20).tolist() == [5, 7, 6]
+
+
+# ------------------------------------------------------------------------------------------------
+# Through the query stage
+
+
+STRATEGIES = {
+    "logo": {"method": "logo", "options": {"n_init": 2}},
+    "ens_logit_entropy": {"method": "ens_logit_entropy"},
+    "ens_rank_entropy": {"method": "ens_rank_entropy"},
+    "ft_entropy": {"method": "ft_entropy"},
+    "entropy_l": {"method": "entropy", "query_model": "local"},
+}
+
+
+@pytest.fixture(scope="module")
+def setting_state():
+    """A 3-client, 4-class synthetic setting after one trained cycle."""
+    arrays = synthetic_arrays(num_classes=4, per_class=60, test_per_class=10)
+    setting = SettingConfig(dataset="octmnist", alpha=0.5, num_clients=3)
+    protocol = ProtocolConfig.from_dict(
+        {"num_clients": 3, "rounds": 1, "local_epochs": 1, "lr": 0.05, "initial_ratio": 0.1, "query_ratio": 0.1, "end_ratio": 0.3,
+         "local_model": {"epochs": 3}}
+    )
+    fidelity = FidelityConfig()
+    part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
+    trained = run_training_stage(setting=setting, protocol=protocol, fidelity=fidelity, seed=1, cycle=1, arrays=arrays,
+                                 partition=part.partition, labelled=part.initial_labelled, device="cpu", log=LOG)
+    return arrays, setting, protocol, fidelity, part, trained.result.state_dict
+
+
+def run(setting_state, name, seed=1):
+    arrays, setting, protocol, fidelity, part, model = setting_state
+    strategy = StrategyConfig.from_dict(name, STRATEGIES[name], name)
+    return run_query_stage(setting=setting, protocol=protocol, fidelity=fidelity, strategy=strategy, seed=seed, cycle=1,
+                           arrays=arrays, partition=part.partition, labelled=part.initial_labelled, global_state=model,
+                           previous_state={}, device="cpu", log=LOG)
+
+
+@pytest.mark.parametrize("name", ["logo", "ens_logit_entropy", "ens_rank_entropy", "ft_entropy"])
+def test_contract(setting_state, name):
+    _, setting, _, _, part, _ = setting_state
+    out = run(setting_state, name)
+    budget = part.budget.per_client_query
+    before = labelled_lists(part.initial_labelled, setting.num_clients)
+    after = labelled_lists(out.labelled, setting.num_clients)
+    train = part.partition[part.partition["split"] == "train"]
+    for client in range(setting.num_clients):
+        new = after[client][:budget]
+        assert len(new) == budget and len(np.unique(after[client])) == len(after[client])
+        assert not set(new.tolist()) & set(before[client].tolist())
+        assert set(new.tolist()) <= set(train.loc[train["client"] == client, "position"].tolist())
+    assert run(setting_state, name).labelled.equals(out.labelled)  # deterministic
+    if name == "logo":
+        clusters = out.diagnostics[out.diagnostics["metric"] == "logo_nonempty_clusters"]["value"]
+        assert (clusters == budget).all()  # one cluster per pick, none empty: no top-up was needed
+    if name == "ft_entropy":
+        assert (out.diagnostics["metric"] == "finetuned_model_epochs").sum() == setting.num_clients
+
+
+def test_finetuned_local_model_differs_from_scratch(setting_state):
+    assert not run(setting_state, "ft_entropy").labelled.equals(run(setting_state, "entropy_l").labelled)
+
+
+def test_bad_options_are_rejected():
+    from fal.strategies.logo import validate_options
+
+    with pytest.raises(ConfigError, match="n_init"):
+        validate_options({"n_init": 0, "max_iter": 300, "tol": 1e-4})
+    with pytest.raises(ConfigError, match="unknown option"):
+        StrategyConfig.from_dict("x", {"method": "logo", "options": {"clusters": 3}}, "strategies.x")

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from fal.config import ConfigError, StrategyConfig
 from fal.seeding import numpy_rng
 from fal.strategies.base import QueryOutcome, QueryStep
-from fal.strategies.clustering import kmeans, nearest_to_centres
+from fal.strategies.kmeans import kmeans, nearest_to_centres
 from fal.strategies.inference import forward
 
 HEADS = ("global", "query_model")

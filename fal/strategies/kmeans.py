@@ -146,3 +146,15 @@ def kmeans(points, k: int, rng: np.random.Generator, n_init: int = 10, max_iter:
         if best is None or result.inertia < best.inertia:
             best = result
     return best
+
+
+def nearest_to_centres(points, result: KMeansResult) -> np.ndarray:
+    """Per non-empty cluster (in cluster order), the index of the member nearest its centre (ALFA-Mix)."""
+    x = _as_points(points).cpu().numpy()
+    d = ((x - result.centres[result.labels]) ** 2).sum(1)
+    picks = []
+    for c in range(result.centres.shape[0]):
+        members = np.flatnonzero(result.labels == c)
+        if members.size:
+            picks.append(members[np.argmin(d[members])])
+    return np.asarray(picks, dtype=np.int64)

@@ -122,7 +122,7 @@ def method_source_files(method: str) -> list[Path]:
         "fairfal": ["fal.strategies.kcenter"],
         "coreset": ["fal.strategies.kcenter"],
         "gcnal": ["fal.strategies.kcenter"],
-        "alfamix": ["fal.strategies.clustering"],
+        "alfamix": ["fal.strategies.kmeans"],
         "logo": ["fal.strategies.kmeans", "fal.strategies.entropy"],
         "ens_logit_entropy": ["fal.strategies.entropy"],
         "ens_rank_entropy": ["fal.strategies.entropy"],

@@ -34,13 +34,11 @@ RUN = f"{RESULTS}/{{study}}/{{setting}}/seed{{seed}}"
 LOGS = f"{RESULTS}/{{study}}/logs"
 BENCH = f"{RESULTS}/{{study}}/benchmarks"
 STRATEGY_NAMES = sorted({s.name for study in STUDIES.values() for s in study.strategies})
-# Arms whose training also writes every client's last-round model (§5.3): strategies whose query reads
-# them, and the shared cycle 1 "init" (always: one small file per run, so adding such a strategy to a
-# study reruns no cycle 1).
-CLIENT_MODEL_ARMS = ["init"] + sorted(
-    {s.name for study in STUDIES.values() for s in study.strategies if s.needs_client_models}
-)
-PLAIN_ARMS = [name for name in STRATEGY_NAMES if name not in CLIENT_MODEL_ARMS]
+# Arms whose training also writes every client's last-round model (§5.3): the strategies whose queries
+# read them, and the shared cycle 1 ("init") of the studies that have such a strategy.
+CLIENT_MODEL_ARMS = sorted({s.name for study in STUDIES.values() for s in study.strategies if s.needs_client_models})
+CLIENT_MODEL_STUDIES = sorted(name for name, study in STUDIES.items() if any(s.needs_client_models for s in study.strategies))
+PLAIN_ARMS = ["init"] + [name for name in STRATEGY_NAMES if name not in CLIENT_MODEL_ARMS]
 
 
 def alternatives(names):

@@ -437,3 +437,17 @@ def test_kafal_ifal_lastround_through_the_workflow(tmp_path, data_cache):
     assert set(final["labelled_ratio"]) == {20.0, 40.0}
     assert {"ksas_score_mean", "ifal_stage", "kd_model_epochs"} <= set(metrics["metric"])
     assert snakemake(project, "-n", "all").stdout.count("rule ") == 0
+
+
+def test_schema_knows_the_new_strategy_fields():
+    import yaml
+
+    from fal.config import FL_ALGORITHMS, LOCAL_MODEL_KINDS
+    from helpers import ROOT
+
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    strategy = schema["properties"]["strategies"]["additionalProperties"]["properties"]
+    assert strategy["local_model"]["enum"] == list(LOCAL_MODEL_KINDS)
+    federated = schema["$defs"]["federated"]["properties"]
+    assert federated["algorithm"]["enum"] == sorted(FL_ALGORITHMS)
+    assert set(federated) == {"algorithm", *FL_ALGORITHMS["kcfu"]}

@@ -17,9 +17,11 @@ defaults. This module follows those semantics without scikit-learn:
   cycle, client) — is consumed in the same order: all draws of run 1, then run 2, … The draw streams
   differ from NumPy's legacy RandomState, so clusterings equal sklearn's in distribution, not bit for bit.
 
-Computation is in float64 (sklearn keeps the input dtype, float32 for LoGo's embeddings); this changes
-only rounding. The Elkan variant that sklearn 1.0.1 picks for dense data converges to the same fixed
-points as Lloyd.
+Computation is in float64 torch on the points' device (GPU when the query runs there; sklearn keeps the
+input dtype, float32 for LoGo's embeddings); this changes only rounding. Cluster sums are one-hot matrix
+products (deterministic on GPU, unlike scatter-adds). The random draws come from the NumPy generator
+whatever the device. The Elkan variant that sklearn 1.0.1 picks for dense data converges to the same
+fixed points as Lloyd.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 
 @dataclass(frozen=True)
@@ -40,89 +43,106 @@ class KMeansResult:
     iterations: int
 
 
-def _sq_dist(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distances (n, k), clipped at 0 against rounding."""
-    d = (points * points).sum(1)[:, None] + (centres * centres).sum(1)[None, :] - 2.0 * points @ centres.T
-    return np.maximum(d, 0.0)
+def _as_points(points) -> torch.Tensor:
+    if isinstance(points, torch.Tensor):
+        return points.detach().to(torch.float64)
+    return torch.as_tensor(np.asarray(points, dtype=np.float64))
 
 
-def kmeans_plusplus(points: np.ndarray, k: int, rng: np.random.Generator, n_local_trials: int | None = None) -> np.ndarray:
+def _sq_dist(a: torch.Tensor, b: torch.Tensor, a_sq: torch.Tensor, b_sq: torch.Tensor) -> torch.Tensor:
+    """Squared Euclidean distances (len(a), len(b)) from precomputed squared norms, clipped at 0."""
+    return (a_sq[:, None] + b_sq[None, :] - 2.0 * (a @ b.T)).clamp_min_(0.0)
+
+
+def kmeans_plusplus(points, k: int, rng: np.random.Generator, n_local_trials: int | None = None) -> np.ndarray:
     """Indices of ``k`` greedy k-means++ seeds (see the module docstring)."""
-    n = points.shape[0]
+    x = _as_points(points)
+    sq = (x * x).sum(1)
+    n = x.shape[0]
     if n_local_trials is None:
         n_local_trials = 2 + int(math.log(k))
     first = int(rng.integers(n))
     chosen = [first]
-    closest = _sq_dist(points, points[[first]])[:, 0]
-    potential = closest.sum()
+    closest = _sq_dist(x[[first]], x, sq[[first]], sq)[0]
+    potential = float(closest.sum())
     for _ in range(1, k):
-        if potential <= 0:  # every point sits on a centre already: take them in order
+        if potential <= 0:  # every point sits on a centre already: take the others in order
             rest = np.setdiff1d(np.arange(n), chosen)
             chosen.append(int(rest[0]) if rest.size else chosen[-1])
             continue
-        draws = rng.random(n_local_trials) * potential
-        candidates = np.minimum(np.searchsorted(np.cumsum(closest), draws), n - 1)
-        trial = np.minimum(closest[None, :], _sq_dist(points[candidates], points))
-        potentials = trial.sum(axis=1)
-        best = int(np.argmin(potentials))
+        draws = torch.as_tensor(rng.random(n_local_trials) * potential, dtype=x.dtype, device=x.device)
+        candidates = torch.searchsorted(torch.cumsum(closest, 0), draws).clamp_max_(n - 1)
+        trial = torch.minimum(closest[None, :], _sq_dist(x[candidates], x, sq[candidates], sq))
+        potentials = trial.sum(1)
+        best = int(torch.argmin(potentials))
         chosen.append(int(candidates[best]))
         closest = trial[best]
-        potential = potentials[best]
+        potential = float(potentials[best])
     return np.asarray(chosen, dtype=np.int64)
 
 
-def lloyd(points: np.ndarray, centres: np.ndarray, max_iter: int = 300, tol: float = 1e-4) -> KMeansResult:
-    """Lloyd iterations from ``centres``; ``tol`` is relative to the mean per-feature variance."""
-    points = np.asarray(points, dtype=np.float64)
-    centres = np.array(centres, dtype=np.float64, copy=True)
-    k = centres.shape[0]
-    abs_tol = float(np.mean(np.var(points, axis=0))) * tol if points.shape[0] else 0.0
-    labels = _sq_dist(points, centres).argmin(axis=1)
+def _lloyd(x: torch.Tensor, sq: torch.Tensor, centres: torch.Tensor, max_iter: int, tol: float) -> KMeansResult:
+    n, k = x.shape[0], centres.shape[0]
+    abs_tol = float(x.var(dim=0, unbiased=False).mean()) * tol if n else 0.0
+    rows = torch.arange(n, device=x.device)
+    labels = _sq_dist(x, centres, sq, (centres * centres).sum(1)).argmin(1)
     previous = None
     converged = False
     iterations = 0
     for iterations in range(1, max_iter + 1):
-        labels = _sq_dist(points, centres).argmin(axis=1)
-        sums = np.zeros_like(centres)
-        np.add.at(sums, labels, points)
-        counts = np.bincount(labels, minlength=k).astype(np.float64)
-        empty = np.flatnonzero(counts == 0)
-        if empty.size:
-            far = ((points - centres[labels]) ** 2).sum(axis=1)
-            farthest = np.argsort(-far, kind="stable")[: empty.size]
+        labels = _sq_dist(x, centres, sq, (centres * centres).sum(1)).argmin(1)
+        onehot = torch.zeros(k, n, dtype=x.dtype, device=x.device)
+        onehot[labels, rows] = 1.0
+        sums = onehot @ x
+        counts = onehot.sum(1)
+        empty = torch.nonzero(counts == 0).flatten().tolist()
+        if empty:
+            far = ((x - centres[labels]) ** 2).sum(1)
+            farthest = torch.argsort(-far, stable=True)[: len(empty)].tolist()
             for cluster, idx in zip(empty, farthest):
-                old = labels[idx]
-                sums[old] -= points[idx]
+                old = int(labels[idx])
+                sums[old] -= x[idx]
                 counts[old] -= 1
-                sums[cluster] = points[idx]
+                sums[cluster] = x[idx]
                 counts[cluster] = 1
-        new = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centres)
+        new = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1.0)[:, None], centres)
         shift = float(((new - centres) ** 2).sum())
         centres = new
-        if previous is not None and np.array_equal(labels, previous):
+        if previous is not None and torch.equal(labels, previous):
             converged = True
             break
         if shift <= abs_tol:
             break
         previous = labels
+    dist = _sq_dist(x, centres, sq, (centres * centres).sum(1))
     if not converged:
-        labels = _sq_dist(points, centres).argmin(axis=1)
-    inertia = float(_sq_dist(points, centres)[np.arange(points.shape[0]), labels].sum())
-    return KMeansResult(labels=labels.astype(np.int64), centres=centres, inertia=inertia, iterations=iterations)
+        labels = dist.argmin(1)
+    inertia = float(dist[rows, labels].sum())
+    return KMeansResult(labels=labels.cpu().numpy().astype(np.int64), centres=centres.cpu().numpy(), inertia=inertia, iterations=iterations)
 
 
-def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, n_init: int = 10, max_iter: int = 300, tol: float = 1e-4) -> KMeansResult:
-    """Best (lowest-inertia) of ``n_init`` k-means++-seeded Lloyd runs on ``points`` (n, d), k ≤ n."""
-    points = np.asarray(points, dtype=np.float64)
-    n = points.shape[0]
+def lloyd(points, centres, max_iter: int = 300, tol: float = 1e-4) -> KMeansResult:
+    """Lloyd iterations from ``centres``; ``tol`` is relative to the mean per-feature variance."""
+    x = _as_points(points)
+    c = _as_points(centres).to(x.device).clone()
+    return _lloyd(x, (x * x).sum(1), c, max_iter, tol)
+
+
+def kmeans(points, k: int, rng: np.random.Generator, n_init: int = 10, max_iter: int = 300, tol: float = 1e-4) -> KMeansResult:
+    """Best (lowest-inertia) of ``n_init`` k-means++-seeded Lloyd runs on ``points`` (n, d), k ≤ n.
+
+    ``points`` is an array or a tensor (computed on its device)."""
+    x = _as_points(points)
+    n = x.shape[0]
     if not 1 <= k <= n:
         raise ValueError(f"k-means needs 1 <= k <= number of points, got k={k}, n={n}")
     if n_init < 1:
         raise ValueError(f"n_init must be >= 1, got {n_init}")
+    sq = (x * x).sum(1)
     best: KMeansResult | None = None
     for _ in range(n_init):
-        seeds = kmeans_plusplus(points, k, rng)
-        result = lloyd(points, points[seeds], max_iter=max_iter, tol=tol)
+        seeds = torch.as_tensor(kmeans_plusplus(x, k, rng), device=x.device)
+        result = _lloyd(x, sq, x[seeds].clone(), max_iter, tol)
         if best is None or result.inertia < best.inertia:
             best = result
     return best

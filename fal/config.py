@@ -306,9 +306,41 @@ PARTITIONS = {"dir_balance", "dir_balance_logo"}
 # --------------------------------------------------------------------------------------------------
 
 
+LOCAL_MODEL_KINDS = ("scratch", "last_round", "finetune")
+"""The L query model (reference-spec §5): trained from a shared random init (§5.1), the client's model
+after its local training in the cycle's last FL round (§5.3, the IFAL repo's), or fine-tuned from the
+global model (§5.2, LoGo's ``ft_*``)."""
+
+FL_ALGORITHMS: dict[str, dict[str, Any]] = {
+    "fedavg": {},
+    # KAFAL's KCFU local update (reference-spec §7.1-§7.2, fal/federated/kcfu.py); defaults = official code.
+    "kcfu": {
+        "nu": 0.5,  # paper's trade-off ν (only used by combination "convex")
+        "combination": "sum",  # sum: client + compensation (code) | convex: ν·client + (1-ν)·compensation (paper)
+        "mix_partner": "batch",  # batch: one partner index per batch (code) | sample: one per sample (paper)
+        "gamma_weights": "normalised",  # normalised: N/n_c over present classes, summed to 1 (code) | ratio: N/n_c (paper)
+        "gamma_labels": "mixed",  # mixed: teacher argmax on mixed inputs (code) | unmixed: on x1', x2' (paper)
+        "kl_reduction": "class_mean",  # class_mean: KL/C (code) | sum: KL (paper)
+        "beta": 2.0,  # mixing weight β ~ Beta(beta, beta)
+        "all_clients_last_round": True,  # every client trains in the last round (code), whatever client_fraction
+        "train_cycle1": True,  # cycle 1 trained with KCFU too (code and paper); false = the shared FedAvg cycle 1
+    },
+}
+_FL_CHOICES: dict[str, tuple] = {
+    "combination": ("sum", "convex"),
+    "mix_partner": ("batch", "sample"),
+    "gamma_weights": ("normalised", "ratio"),
+    "gamma_labels": ("mixed", "unmixed"),
+    "kl_reduction": ("class_mean", "sum"),
+    "all_clients_last_round": (True, False),
+    "train_cycle1": (True, False),
+}
+
+
 @dataclass(frozen=True)
 class StrategyConfig:
-    """A named query strategy: a registered method, its query model (G/L) and options."""
+    """A named query strategy: a registered method, its query model (G/L), options, the kind of its
+    local query model and the federated algorithm that trains its cycles."""
 
     name: str
     method: str
@@ -316,6 +348,10 @@ class StrategyConfig:
     label: str | None = None
     """Display name in tables (defaults to the method's)."""
     options: dict[str, Any] = field(default_factory=dict)
+    local_model: str | None = None
+    """scratch | last_round | finetune (§5); None = the method's default (scratch for L-selectors)."""
+    federated: dict[str, Any] = field(default_factory=dict)
+    """{"algorithm": fedavg | kcfu, ...options}; empty = plain FedAvg (§4.1)."""
 
     def validate(self, where: str) -> None:
         from fal.strategies.registry import METHODS
@@ -330,6 +366,63 @@ class StrategyConfig:
         _check(isinstance(self.options, dict), f"{where}.options", "must be a mapping")
         unknown = sorted(set(self.options) - set(info.options))
         _check(not unknown, f"{where}.options", f"unknown option(s) {unknown} for method {self.method}; allowed: {sorted(info.options)}")
+        if self.local_model is not None:
+            _check(self.local_model in LOCAL_MODEL_KINDS, f"{where}.local_model", f"must be one of {list(LOCAL_MODEL_KINDS)}, got {self.local_model!r}")
+            _check(
+                self.uses_local_model,
+                f"{where}.local_model",
+                f"method {self.method} with query_model {self.query_model!r} uses no local model; drop local_model or use query_model: local",
+            )
+        _check(isinstance(self.federated, dict), f"{where}.federated", "must be a mapping")
+        algorithm = self.federated.get("algorithm", "fedavg")
+        _check(algorithm in FL_ALGORITHMS, f"{where}.federated.algorithm", f"must be one of {sorted(FL_ALGORITHMS)}, got {algorithm!r}")
+        allowed = FL_ALGORITHMS.get(algorithm, {})
+        unknown = sorted(set(self.federated) - set(allowed) - {"algorithm"})
+        _check(not unknown, f"{where}.federated", f"unknown option(s) {unknown} for algorithm {algorithm}; allowed: {sorted(allowed)}")
+        for key, value in self.federated.items():
+            if key in _FL_CHOICES:
+                _check(value in _FL_CHOICES[key], f"{where}.federated.{key}", f"must be one of {list(_FL_CHOICES[key])}, got {value!r}")
+        for key in ("nu",):
+            if key in self.federated:
+                value = self.federated[key]
+                _check(_number(value) and 0 <= value <= 1, f"{where}.federated.{key}", f"must be in [0, 1], got {value!r}")
+        if "beta" in self.federated:
+            value = self.federated["beta"]
+            _check(_number(value) and value > 0, f"{where}.federated.beta", f"must be > 0, got {value!r}")
+
+    @property
+    def uses_local_model(self) -> bool:
+        """Whether the method queries with a per-client local model (an L-selector, or a method that
+        always uses one, such as FairFAL, KSAS and IFAL)."""
+        from fal.strategies.registry import METHODS
+
+        info = METHODS[self.method]
+        return self.query_model == "local" or info.local_model is not None
+
+    @property
+    def local_model_kind(self) -> str | None:
+        """The resolved local query model kind, or None when the strategy uses none."""
+        from fal.strategies.registry import METHODS
+
+        if not self.uses_local_model:
+            return None
+        return self.local_model or METHODS[self.method].local_model or "scratch"
+
+    @property
+    def needs_client_models(self) -> bool:
+        """Whether the query reads the training stage's last-round client models (§5.3)."""
+        return self.local_model_kind == "last_round"
+
+    def resolved_federated(self) -> dict[str, Any]:
+        """The training algorithm of this strategy's cycles with every option filled in."""
+        algorithm = self.federated.get("algorithm", "fedavg")
+        return {"algorithm": algorithm, **FL_ALGORITHMS[algorithm], **{k: v for k, v in self.federated.items() if k != "algorithm"}}
+
+    @property
+    def trains_own_cycle1(self) -> bool:
+        """Whether cycle 1 is trained for this strategy alone (not the shared FedAvg arm "init")."""
+        fl = self.resolved_federated()
+        return fl["algorithm"] != "fedavg" and bool(fl.get("train_cycle1", False))
 
     @property
     def selector(self) -> str:
@@ -366,7 +459,14 @@ class StrategyConfig:
         return {**METHODS[self.method].options, **self.options}
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """As a plain dict; unset local_model/federated are left out so that adding those fields
+        changed no existing strategy's rule params (and reran nothing)."""
+        out = dataclasses.asdict(self)
+        if out["local_model"] is None:
+            del out["local_model"]
+        if not out["federated"]:
+            del out["federated"]
+        return out
 
     @classmethod
     def from_dict(cls, name: str, mapping: Mapping[str, Any], where: str) -> "StrategyConfig":

@@ -121,3 +121,18 @@ def fingerprint(values: Any, files: list[str | os.PathLike] = ()) -> str:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
     return h.hexdigest()
+
+
+def save_client_states(states: dict, path: str | os.PathLike) -> None:
+    """Per-client state dicts ({client: state dict}) in one ``torch.save`` file, keys as ints."""
+    import torch
+
+    blob = {int(k): {n: v.detach().cpu() for n, v in state.items()} for k, state in states.items()}
+    with atomic_path(path) as tmp:
+        torch.save(blob, tmp)
+
+
+def load_client_states(path: str | os.PathLike) -> dict:
+    import torch
+
+    return {int(k): v for k, v in torch.load(path, map_location="cpu", weights_only=True).items()}

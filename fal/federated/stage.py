@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from fal.data.build import labelled_lists
 from fal.data.datasets import get_dataset_spec
 from fal.data.sources import DatasetArrays
 from fal.data.views import SettingData, load_setting_data
+from fal.federated.kcfu import KCFUConfig, make_local_update
 from fal.federated.models import build_model
 from fal.federated.training import ClientData, FLConfig, FLResult, RoundCheckpoint, train_fedavg
 from fal.seeding import derive_seed
@@ -49,13 +51,29 @@ def run_training_stage(
     inference_batch_size: int = 128,
     data: SettingData | None = None,
     checkpoint: RoundCheckpoint | None = None,
+    federated: Mapping[str, Any] | None = None,
+    keep_client_models: bool = False,
 ) -> TrainingOutputs:
+    """Train one cycle. ``federated`` is a strategy's resolved FL algorithm (fedavg or KAFAL's kcfu,
+    see ``StrategyConfig.resolved_federated``); ``keep_client_models`` returns every client's weights
+    after its last-round local training (§5.3) in ``result.client_states``."""
     spec = get_dataset_spec(setting.dataset)
     data = data or load_setting_data(arrays, partition, spec, setting.num_clients, device)
     lists = labelled_lists(labelled, setting.num_clients)
     clients = [ClientData(positions=pos, labels=data.train_labels[pos]) for pos in lists]
     model = build_model(protocol.model, spec, model_init_seed(seed, cycle, fidelity), device)
     cfg = FLConfig.from_protocol(protocol, fidelity)
+    federated = dict(federated or {"algorithm": "fedavg"})
+    algorithm = federated.get("algorithm", "fedavg")
+    local_update, all_clients_last_round = None, False
+    if algorithm == "kcfu":
+        kcfu = KCFUConfig.from_dict(federated)
+        unlabelled = [np.setdiff1d(pool, c.positions) for pool, c in zip(data.pools, clients)]
+        local_update = make_local_update(clients, unlabelled, spec.num_classes, data.train_bank, cfg, kcfu)
+        all_clients_last_round = kcfu.all_clients_last_round
+        log.info("cycle %d: local updates use KAFAL's KCFU %s", cycle, federated)
+    elif algorithm != "fedavg":
+        raise ValueError(f"unknown federated algorithm {algorithm!r} (fedavg or kcfu)")
     log.info(
         "cycle %d: training %s on %s (seed %d) with %d labelled samples over %d clients, %d rounds × %d local "
         "epochs, device %s",
@@ -76,7 +94,8 @@ def run_training_stage(
     result = train_fedavg(
         model, clients, data.train_bank, data.test_bank, data.test_labels, spec.num_classes, cfg,
         seed_keys=(seed, "train", cycle), eval_batch_size=inference_batch_size, progress=progress,
-        checkpoint=checkpoint, on_resume=resumed,
+        checkpoint=checkpoint, on_resume=resumed, local_update=local_update,
+        keep_client_models=keep_client_models, all_clients_last_round=all_clients_last_round,
     )
     if checkpoint is not None and checkpoint.ignored_because:
         log.warning("cycle %d: ignored checkpoint %s (%s); trained from round 0", cycle, checkpoint.path, checkpoint.ignored_because)

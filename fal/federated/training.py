@@ -148,6 +148,9 @@ class FLResult:
     rounds: pd.DataFrame
     """One row per round: round (1-based), lr, train_loss, test_loss, test_acc, seconds."""
     final: EvalResult
+    client_states: dict[int, dict[str, torch.Tensor]] | None = None
+    """With ``keep_client_models``: each client's weights after its local training in the last round
+    (clients that did not take part in the last round are absent)."""
 
 
 @torch.no_grad()
@@ -244,11 +247,19 @@ def train_fedavg(
     progress: Callable[[dict], None] | None = None,
     checkpoint: RoundCheckpoint | None = None,
     on_resume: Callable[[int], None] | None = None,
+    local_update: Callable[..., float] | None = None,
+    keep_client_models: bool = False,
+    all_clients_last_round: bool = False,
 ) -> FLResult:
     """Run ``cfg.rounds`` rounds of FedAvg from ``model``'s current weights (modified in place).
 
     With ``checkpoint``, state is saved every ``checkpoint.every`` rounds and a matching saved state
     is resumed from (``on_resume`` is told the number of rounds already done).
+
+    ``local_update`` replaces the plain cross-entropy client update (KAFAL's KCFU, fal.federated.kcfu):
+    it is called as ``local_update(local, k, r, lr, global_model, generator, where)`` and returns the
+    client's loss. ``keep_client_models`` returns each client's last-round weights (§5.3);
+    ``all_clients_last_round`` makes every client train in the last round (KAFAL's code).
     """
     num_clients = len(clients)
     per_round = max(int(cfg.client_fraction * num_clients), 1)
@@ -262,9 +273,10 @@ def train_fedavg(
             on_resume(first_round)
     start = time.perf_counter() - (rows[-1]["seconds"] if rows else 0.0)
     result = None
+    client_states = None
     for r in range(first_round, cfg.rounds):
         lr = round_lr(cfg, r)
-        if per_round < num_clients:
+        if per_round < num_clients and not (all_clients_last_round and r == cfg.rounds - 1):
             selected = np.sort(numpy_rng(*seed_keys, "client_sample", r).choice(num_clients, per_round, replace=False))
         else:
             selected = np.arange(num_clients)
@@ -275,15 +287,21 @@ def train_fedavg(
         states, weights, losses = [], [], []
         for k in selected:
             local = copy.deepcopy(model)
-            loss = train_client(
-                local, clients[k], train_bank,
-                epochs=cfg.local_epochs, batch_size=cfg.batch_size, lr=lr, momentum=cfg.momentum,
-                weight_decay=cfg.weight_decay, generator=torch_generator(*seed_keys, "fl_client", r, int(k)),
-                where=f"round {r + 1}, client {k}",
-            )
+            generator = torch_generator(*seed_keys, "fl_client", r, int(k))
+            where = f"round {r + 1}, client {k}"
+            if local_update is None:
+                loss = train_client(
+                    local, clients[k], train_bank,
+                    epochs=cfg.local_epochs, batch_size=cfg.batch_size, lr=lr, momentum=cfg.momentum,
+                    weight_decay=cfg.weight_decay, generator=generator, where=where,
+                )
+            else:
+                loss = local_update(local, int(k), r, lr, model, generator, where)
             states.append(local.state_dict())
             weights.append(len(clients[k].positions) / total)
             losses.append(loss)
+        if keep_client_models and r == cfg.rounds - 1:
+            client_states = {int(k): copy.deepcopy(state) for k, state in zip(selected, states)}
         model.load_state_dict(average_states(states, weights))
         result = evaluate(model, test_bank, test_labels, num_classes, eval_batch_size)
         row = {
@@ -302,4 +320,4 @@ def train_fedavg(
             progress(row)
     if result is None:  # resumed after the last round: evaluate the restored model
         result = evaluate(model, test_bank, test_labels, num_classes, eval_batch_size)
-    return FLResult(state_dict=copy.deepcopy(model.state_dict()), rounds=pd.DataFrame(rows), final=result)
+    return FLResult(state_dict=copy.deepcopy(model.state_dict()), rounds=pd.DataFrame(rows), final=result, client_states=client_states)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fal.config import FidelityConfig
+from fal.config import FidelityConfig, ProtocolConfig
 from fal.data.images import ImageBank
 from fal.federated.local import LocalTrainingConfig, LocalTrainingInfo, train_local_only
 from fal.seeding import numpy_rng, torch_generator
@@ -81,6 +81,33 @@ class LocalModels:
         return LocalModels(self._build, start, self._bank, self._cfg, self._seed_keys, self._log)
 
 
+class LastRoundClientModels:
+    """Each client's model after its local training in the last FL round of the cycle (§5.3, the IFAL
+    repo's L model; KAFAL's client model, §5.5), read from the training stage's ``client_models.pt``.
+
+    Same interface as ``LocalModels``; nothing is trained at query time.
+    """
+
+    def __init__(self, build: Callable[[], nn.Module], client_states: dict[int, dict[str, torch.Tensor]], device=None):
+        self._build = build
+        self._states = {int(k): v for k, v in client_states.items()}
+        self._models: dict[int, nn.Module] = {}
+        self.info: dict[int, LocalTrainingInfo] = {}
+
+    def get(self, pool: ClientPool) -> nn.Module:
+        if pool.client not in self._models:
+            if pool.client not in self._states:
+                raise KeyError(
+                    f"client {pool.client} has no last-round model (it did not train in the cycle's last round; "
+                    f"with protocol.client_fraction < 1 use local_model: scratch or finetune)"
+                )
+            model = self._build()
+            model.load_state_dict(self._states[pool.client])
+            model.eval()
+            self._models[pool.client] = model
+        return self._models[pool.client]
+
+
 @dataclass
 class ClientTestSplits:
     """Per-client test positions for diagnostic accuracies (§1.4 step 7); never used for selection."""
@@ -106,6 +133,12 @@ class QueryStep:
     """Strategy state carried over from the previous query step (JSON-serialisable)."""
     batch_size: int = 1000
     client_test: ClientTestSplits | None = None
+    train_bank: ImageBank | None = None
+    """Training view (with flips), for methods that train extra models at query time (IFAL's KD model)."""
+    fresh_local_model: Callable[[], nn.Module] | None = None
+    """A model holding this query step's shared random init (§5.1's ``raw_ckpt``)."""
+    protocol: ProtocolConfig | None = None
+    """The study's protocol (lr, momentum, batch size of models trained at query time)."""
 
     def client_rng(self, client: int) -> np.random.Generator:
         return numpy_rng(*self.seed_keys, "query", client)

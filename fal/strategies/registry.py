@@ -24,6 +24,9 @@ class MethodInfo:
     """The table's "Sel" column when the method has no query_model choice."""
     options: dict[str, Any] = field(default_factory=dict)
     """Option names with their defaults."""
+    local_model: str | None = None
+    """Default local query model kind (fal.config.LOCAL_MODEL_KINDS) of a method that always uses
+    one; None for methods that use one only with ``query_model: local`` (then "scratch")."""
 
 
 METHODS: dict[str, MethodInfo] = {
@@ -63,6 +66,7 @@ METHODS: dict[str, MethodInfo] = {
         module="fal.strategies.fairfal",
         label="FairFAL",
         selector="G, L",
+        local_model="scratch",
         options={
             "delta": 0.75,  # model-selection threshold δ on s_k (hard-coded in the official code)
             "kappa": 4.0,  # candidate oversampling κ of the two-stage sampler
@@ -97,6 +101,30 @@ METHODS: dict[str, MethodInfo] = {
         options={"rank_offset": 20},  # score Σ 1/(rank_offset + position), §6.10
     ),
     "ft_entropy": MethodInfo(module="fal.strategies.ensembles", label="Fine-tuning + Entropy", selector="L"),
+    "ksas": MethodInfo(
+        module="fal.strategies.ksas",
+        label="KAFAL",
+        selector="G, L",
+        local_model="last_round",  # the IFAL repo's port and KAFAL's code both use the last-round client model
+        options={
+            "lambda": 1.0,  # knowledge-specialisation exponent λ on the labelled class counts (-1 = "reversed KSAS")
+        },
+    ),
+    "ifal": MethodInfo(
+        module="fal.strategies.ifal",
+        label="IFAL",
+        selector="G, L",
+        local_model="last_round",
+        options={
+            "rknn_k": 250,  # reverse-kNN neighbourhood size
+            "kd_temperature": 4.0,  # KD local model (§5.4): distillation temperature T
+            "kd_weight": 0.9,  # weight of the KD term (CE gets 1 - kd_weight)
+            "kd_lr_factor": 0.1,  # KD model lr = kd_lr_factor × protocol.lr
+            "kd_epochs": 500,  # upper bound on epochs
+            "kd_patience": 5,  # early stopping on the epoch's mean training loss
+            "kmeans_n_init": 10,  # scikit-learn 1.0.1's KMeans default
+        },
+    ),
 }
 
 #: Modules every method's query rule depends on (their edits rerun all query rules).
@@ -127,6 +155,7 @@ def method_source_files(method: str) -> list[Path]:
         "ens_logit_entropy": ["fal.strategies.entropy"],
         "ens_rank_entropy": ["fal.strategies.entropy"],
         "ft_entropy": ["fal.strategies.entropy"],
+        "ifal": ["fal.strategies.kd_local", "fal.strategies.kmeans"],
     }.get(method, [])
     modules = [METHODS[method].module, *extra, *SHARED_STRATEGY_MODULES]
     return [module_file(m) for m in modules]

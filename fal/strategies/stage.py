@@ -17,7 +17,7 @@ from fal.data.views import SettingData, load_setting_data
 from fal.federated.local import LocalTrainingConfig
 from fal.federated.models import build_model
 from fal.seeding import derive_seed
-from fal.strategies.base import ClientPool, ClientTestSplits, LocalModels, QueryOutcome, QueryStep
+from fal.strategies.base import ClientPool, ClientTestSplits, LastRoundClientModels, LocalModels, QueryOutcome, QueryStep
 from fal.strategies.registry import load_query_function
 
 class StrategyContractError(RuntimeError):
@@ -65,8 +65,12 @@ def run_query_stage(
     log: logging.Logger,
     inference_batch_size: int = 128,
     data: SettingData | None = None,
+    client_states: dict[int, dict] | None = None,
 ) -> QueryStageOutputs:
-    """Query with ``strategy`` using cycle ``cycle``'s model; the result is cycle ``cycle + 1``'s labelled set."""
+    """Query with ``strategy`` using cycle ``cycle``'s model; the result is cycle ``cycle + 1``'s labelled set.
+
+    ``client_states``: the training stage's last-round client models (needed when the strategy's
+    local model kind is ``last_round``)."""
     spec = get_dataset_spec(setting.dataset)
     data = data or load_setting_data(arrays, partition, spec, setting.num_clients, device)
     budget = compute_budget(len(data.train_labels), setting.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio)
@@ -79,14 +83,27 @@ def run_query_stage(
     # depend on the strategy, so L-selectors see the same local models at the first query step.
     local_init_seed = derive_seed(seed, "local_init", cycle)
     init_state = build_model(protocol.model, spec, local_init_seed, device).state_dict()
-    local_models = LocalModels(
-        build=lambda: build_model(protocol.model, spec, local_init_seed, device),
-        init_state=init_state,
-        train_bank=data.train_bank,
-        cfg=LocalTrainingConfig.from_protocol(protocol, fidelity),
-        seed_keys=(seed, "local", cycle),
-        log=log.info,
-    )
+    build = lambda: build_model(protocol.model, spec, local_init_seed, device)  # noqa: E731
+    kind = strategy.local_model_kind or "scratch"
+    if kind == "last_round":
+        if client_states is None:
+            raise ValueError(f"strategy {strategy.name} queries with last-round client models, but none were given")
+        local_models = LastRoundClientModels(build, client_states)
+    else:
+        # finetune (§5.2): the same training as scratch, from a copy of the global model
+        local_models = LocalModels(
+            build=build,
+            init_state=global_state if kind == "finetune" else init_state,
+            train_bank=data.train_bank,
+            cfg=LocalTrainingConfig.from_protocol(protocol, fidelity),
+            seed_keys=(seed, "local", cycle),
+            log=log.info,
+        )
+
+    def fresh_local_model():
+        model = build()
+        model.load_state_dict(init_state)
+        return model
 
     pools = []
     for client, labelled_positions in enumerate(labelled_lists(labelled, setting.num_clients)):
@@ -112,10 +129,14 @@ def run_query_stage(
         state=dict(previous_state),
         batch_size=inference_batch_size,
         client_test=ClientTestSplits(data.test_bank, data.test_labels, data.client_tests),
+        train_bank=data.train_bank,
+        fresh_local_model=fresh_local_model,
+        protocol=protocol,
     )
     log.info(
-        "cycle %d → %d: querying %d per client with %s (method %s, query model %s) on %s seed %d",
-        cycle, cycle + 1, step.budget, strategy.name, strategy.method, strategy.query_model or "-", setting.id, seed,
+        "cycle %d → %d: querying %d per client with %s (method %s, query model %s, local model %s) on %s seed %d",
+        cycle, cycle + 1, step.budget, strategy.name, strategy.method, strategy.query_model or "-",
+        strategy.local_model_kind or "-", setting.id, seed,
     )
     outcome = load_query_function(strategy.method)(step, strategy)
     check_outcome(outcome, pools, step.budget, strategy.name)

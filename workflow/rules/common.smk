@@ -35,6 +35,16 @@ RUN = f"{RESULTS}/{{study}}/{{setting}}/seed{{seed}}"
 LOGS = f"{RESULTS}/{{study}}/logs"
 BENCH = f"{RESULTS}/{{study}}/benchmarks"
 STRATEGY_NAMES = sorted({s.name for study in STUDIES.values() for s in study.strategies})
+# Arms whose training also writes every client's last-round model (§5.3): the strategies whose queries
+# read them, and the shared cycle 1 ("init") of the studies that have such a strategy.
+CLIENT_MODEL_ARMS = sorted({s.name for study in STUDIES.values() for s in study.strategies if s.needs_client_models})
+CLIENT_MODEL_STUDIES = sorted(name for name, study in STUDIES.items() if any(s.needs_client_models for s in study.strategies))
+PLAIN_ARMS = ["init"] + [name for name in STRATEGY_NAMES if name not in CLIENT_MODEL_ARMS]
+
+
+def alternatives(names):
+    """A regex matching exactly ``names`` (one that matches nothing when the list is empty)."""
+    return "|".join(names) if names else "(?!x)x"
 
 
 wildcard_constraints:
@@ -95,13 +105,31 @@ def run_dir(wildcards):
 
 
 def arm_of_cycle(cycle, strategy):
-    """Cycle 1 is trained once per (setting, seed) and shared by all strategies: arm "init"."""
+    """Where cycle ``cycle``'s labelled set lives: cycle 1's is drawn once per (setting, seed), arm "init"."""
     return "init" if int(cycle) == 1 else strategy
+
+
+def model_arm(wildcards, cycle, strategy):
+    """Which training arm produced cycle ``cycle``'s model for ``strategy``: cycle 1 is trained once
+    per (setting, seed) with FedAvg and shared ("init"), unless the strategy trains with another
+    federated algorithm from cycle 1 on (KAFAL's KCFU)."""
+    if int(cycle) == 1 and not study_of(wildcards).strategy(strategy).trains_own_cycle1:
+        return "init"
+    return strategy
+
+
+def federated_of_arm(wildcards):
+    """The federated algorithm (and its options) that trains an arm: FedAvg for "init"."""
+    if wildcards.arm == "init":
+        return {"algorithm": "fedavg"}
+    return study_of(wildcards).strategy(wildcards.arm).resolved_federated()
 
 
 def train_inputs(wildcards):
     cycle = int(wildcards.cycle)
-    if (wildcards.arm == "init") != (cycle == 1):
+    if wildcards.arm == "init" and cycle != 1:
+        raise WorkflowError(f"cycle {cycle} of arm 'init' does not exist: arm 'init' is cycle 1 only")
+    if wildcards.arm != "init" and model_arm(wildcards, cycle, wildcards.arm) != wildcards.arm:
         raise WorkflowError(f"cycle {cycle} of arm {wildcards.arm!r} does not exist: cycle 1 is arm 'init', later cycles belong to strategies")
     if cycle > study_of(wildcards).num_cycles:
         raise WorkflowError(f"study {wildcards.study} has {study_of(wildcards).num_cycles} cycles, not {cycle}")
@@ -109,7 +137,7 @@ def train_inputs(wildcards):
     return {
         **dataset_files(wildcards),
         "partition": f"{base}/partition.parquet",
-        "labelled": f"{base}/{wildcards.arm}/cycle{cycle}/labelled.parquet",
+        "labelled": f"{base}/{arm_of_cycle(cycle, wildcards.arm)}/cycle{cycle}/labelled.parquet",
     }
 
 
@@ -119,14 +147,17 @@ def query_inputs(wildcards):
         raise WorkflowError(f"study {wildcards.study} has {study_of(wildcards).num_cycles} cycles, not {cycle}")
     base = run_dir(wildcards)
     previous = f"{base}/{arm_of_cycle(cycle - 1, wildcards.strategy)}/cycle{cycle - 1}"
+    trained = f"{base}/{model_arm(wildcards, cycle - 1, wildcards.strategy)}/cycle{cycle - 1}"
     inputs = {
         **dataset_files(wildcards),
         "partition": f"{base}/partition.parquet",
         "labelled": f"{previous}/labelled.parquet",
-        "model": f"{previous}/model.pt",
+        "model": f"{trained}/model.pt",
     }
     if cycle - 1 >= 2:  # strategy state (e.g. FairFAL's gamma-bar) written by the previous query
         inputs["state"] = f"{previous}/state.json"
+    if study_of(wildcards).strategy(wildcards.strategy).needs_client_models:
+        inputs["client_models"] = f"{trained}/client_models.pt"
     return inputs
 
 
@@ -134,10 +165,11 @@ def run_metrics_inputs(wildcards):
     base = run_dir(wildcards)
     cycles = range(1, study_of(wildcards).num_cycles + 1)
     folders = [f"{base}/{arm_of_cycle(t, wildcards.strategy)}/cycle{t}" for t in cycles]
+    trained = [f"{base}/{model_arm(wildcards, t, wildcards.strategy)}/cycle{t}" for t in cycles]
     return {
         "partition": f"{base}/partition.parquet",
-        "rounds": [f"{d}/rounds.parquet" for d in folders],
-        "evaluation": [f"{d}/evaluation.parquet" for d in folders],
+        "rounds": [f"{d}/rounds.parquet" for d in trained],
+        "evaluation": [f"{d}/evaluation.parquet" for d in trained],
         "labelled": [f"{d}/labelled.parquet" for d in folders],
         "query": [f"{d}/query.parquet" for d in folders[1:]],
     }

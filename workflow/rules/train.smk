@@ -1,4 +1,10 @@
-# One AL cycle of federated training. Cycle 1 (arm "init") is shared by all strategies of a run.
+# One AL cycle of federated training. Cycle 1 (arm "init") is shared by all strategies of a run,
+# except strategies trained with another federated algorithm from cycle 1 on (KAFAL's KCFU).
+# Arms whose queries read last-round client models run as train_keep_clients, and cycle 1 of studies
+# with such a strategy as train_init_keep_clients; both also write client_models.pt, a dict
+# {client: state dict} saved with torch.save.
+
+ruleorder: train_init_keep_clients > train
 
 
 rule train:
@@ -12,13 +18,37 @@ rule train:
         f"{LOGS}/train/{{setting}}/seed{{seed}}/{{arm}}/cycle{{cycle}}.log",
     benchmark:
         f"{BENCH}/train/{{setting}}/seed{{seed}}/{{arm}}/cycle{{cycle}}.tsv"
+    wildcard_constraints:
+        arm=alternatives(PLAIN_ARMS),
     params:
         setting=lambda wc: setting_of(wc).to_dict(),
         protocol=lambda wc: study_of(wc).protocol.to_dict(),
         fidelity=lambda wc: study_of(wc).fidelity.to_dict(),
+        federated=federated_of_arm,
         code=code_hash(*TRAIN_CODE, "workflow/scripts/train.py"),
     threads: RUNTIME.threads
     conda:
         "../../envs/fal.yaml"
     script:
         "../scripts/train.py"
+
+
+use rule train as train_keep_clients with:
+    output:
+        model=f"{RUN}/{{arm}}/cycle{{cycle}}/model.pt",
+        rounds=f"{RUN}/{{arm}}/cycle{{cycle}}/rounds.parquet",
+        evaluation=f"{RUN}/{{arm}}/cycle{{cycle}}/evaluation.parquet",
+        client_models=f"{RUN}/{{arm}}/cycle{{cycle}}/client_models.pt",
+    wildcard_constraints:
+        arm=alternatives(CLIENT_MODEL_ARMS),
+
+
+use rule train as train_init_keep_clients with:
+    output:
+        model=f"{RUN}/{{arm}}/cycle{{cycle}}/model.pt",
+        rounds=f"{RUN}/{{arm}}/cycle{{cycle}}/rounds.parquet",
+        evaluation=f"{RUN}/{{arm}}/cycle{{cycle}}/evaluation.parquet",
+        client_models=f"{RUN}/{{arm}}/cycle{{cycle}}/client_models.pt",
+    wildcard_constraints:
+        arm="init",
+        study=alternatives(CLIENT_MODEL_STUDIES),

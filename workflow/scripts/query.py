@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa:
 from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig, SettingConfig, StrategyConfig  # noqa: E402
 from fal.schemas import LABELLED_SCHEMA, PARTITION_SCHEMA, QUERY_SCHEMA  # noqa: E402
 from fal.data.sources import load_cache  # noqa: E402
-from fal.io import load_state_dict, read_json, read_parquet, write_json_atomic, write_parquet  # noqa: E402
+from fal.io import load_client_states, load_state_dict, read_json, read_parquet, write_json_atomic, write_parquet  # noqa: E402
 from fal.runtime import Stopwatch, configure, job_logger, logged_failures  # noqa: E402
 from fal.strategies.stage import run_query_stage  # noqa: E402
 
@@ -36,6 +36,7 @@ with logged_failures(job_logger("query", sm.log[0])) as log:
         device=device,
         log=log,
         inference_batch_size=runtime.inference_batch(device),
+        client_states=load_client_states(sm.input.client_models) if "client_models" in sm.input.keys() else None,
     )
     write_parquet(out.diagnostics, sm.output.diagnostics, QUERY_SCHEMA)
     write_json_atomic(sm.output.state, out.state)

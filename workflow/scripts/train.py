@@ -1,4 +1,5 @@
-"""Train one AL cycle; write the global model, per-round metrics and per-class test accuracy."""
+"""Train one AL cycle; write the global model, per-round metrics, per-class test accuracy and, for
+arms whose queries need them, every client's last-round model."""
 
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from fal.schemas import EVALUATION_SCHEMA, LABELLED_SCHEMA, PARTITION_SCHEMA, RO
 from fal.data.sources import load_cache  # noqa: E402
 from fal.federated.stage import run_training_stage  # noqa: E402
 from fal.federated.training import RoundCheckpoint  # noqa: E402
-from fal.io import fingerprint, read_parquet, save_state_dict, write_parquet  # noqa: E402
+from fal.io import fingerprint, read_parquet, save_client_states, save_state_dict, write_parquet  # noqa: E402
 from fal.runtime import configure, job_logger, logged_failures  # noqa: E402
 
 sm = snakemake  # noqa: F821
@@ -39,7 +40,11 @@ with logged_failures(job_logger("train", sm.log[0])) as log:
         log=log,
         inference_batch_size=runtime.inference_batch(device),
         checkpoint=checkpoint,
+        federated=dict(sm.params.federated),
+        keep_client_models="client_models" in sm.output.keys(),
     )
+    if "client_models" in sm.output.keys():
+        save_client_states(out.result.client_states, sm.output.client_models)
     write_parquet(out.result.rounds, sm.output.rounds, ROUNDS_SCHEMA)
     write_parquet(out.evaluation, sm.output.evaluation, EVALUATION_SCHEMA)
     save_state_dict(out.result.state_dict, sm.output.model)

@@ -1,0 +1,120 @@
+"""IFAL's knowledge-distilled local model (reference-spec §5.4), trained at query time.
+
+Starts from the query step's shared random init (§5.1's ``raw_ckpt``); the teacher is the global model
+in eval mode. SGD (lr = kd_lr_factor × protocol lr, momentum, weight decay of the protocol), batches of
+the protocol's size over the client's labelled set (shuffled, random flips). Loss =
+(1 − w)·CE + w·T²·mean_batch Σ_c p_t^T (log p_t^T − log p_s^T) with w = 0.9 and T = 4. Up to
+``epochs`` epochs with early stopping on the epoch's mean training loss: patience 5, δ = 0 (the counter
+grows whenever the loss is not strictly below the best so far). The official "restore best weights"
+keeps a live reference to the weights, i.e. restores nothing, so the model at the stopping epoch is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fal.data.images import ImageBank
+from fal.federated.local import LocalTrainingInfo
+from fal.federated.training import _check_finite
+from fal.seeding import torch_generator
+
+
+@dataclass(frozen=True)
+class KDConfig:
+    lr: float
+    momentum: float
+    weight_decay: float
+    batch_size: int
+    epochs: int = 500
+    patience: int = 5
+    temperature: float = 4.0
+    weight: float = 0.9
+
+
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """T² · batch mean of KL(softmax(teacher/T) ‖ softmax(student/T))."""
+    log_pt = F.log_softmax(teacher_logits / temperature, dim=1)
+    log_ps = F.log_softmax(student_logits / temperature, dim=1)
+    return temperature**2 * (log_pt.exp() * (log_pt - log_ps)).sum(dim=1).mean()
+
+
+def train_kd_local(
+    model: nn.Module,
+    teacher: nn.Module,
+    positions: np.ndarray,
+    labels: np.ndarray,
+    bank: ImageBank,
+    cfg: KDConfig,
+    generator: torch.Generator,
+    where: str = "KD local model",
+) -> LocalTrainingInfo:
+    """Train ``model`` in place; ``train_accuracy`` of the returned info is left at 0 (not measured)."""
+    teacher.eval()
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    pos = torch.tensor(np.asarray(positions), dtype=torch.long)
+    y_all = torch.tensor(np.asarray(labels), dtype=torch.long, device=bank.device)
+    n = len(pos)
+    if n == 0:
+        raise ValueError(f"{where}: no labelled samples to train on")
+    best, wait, steps, epoch = float("inf"), 0, 0, 0
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        order = torch.randperm(n, generator=generator)
+        flips = torch.rand(n, generator=generator) < 0.5
+        losses = []
+        for start in range(0, n, cfg.batch_size):
+            index = order[start : start + cfg.batch_size]
+            x = bank.batch(pos[index], flips[start : start + cfg.batch_size])
+            with torch.no_grad():
+                teacher_logits, _ = teacher(x)
+            optimizer.zero_grad(set_to_none=True)
+            logits, _ = model(x)
+            loss = (1 - cfg.weight) * F.cross_entropy(logits, y_all[index.to(bank.device)]) + cfg.weight * kd_loss(logits, teacher_logits, cfg.temperature)
+            _check_finite(loss, f"{where}, epoch {epoch}")
+            loss.backward()
+            optimizer.step()
+            steps += 1
+            losses.append(loss.item())
+        epoch_loss = sum(losses) / len(losses)
+        if epoch_loss < best:
+            best, wait = epoch_loss, 0
+        else:
+            wait += 1
+            if wait >= cfg.patience:
+                break
+    model.eval()
+    return LocalTrainingInfo(epochs=epoch, steps=steps, train_accuracy=0.0)
+
+
+class KDLocalModels:
+    """Each client's KD local model of one query step, trained on first use (own generator per client)."""
+
+    def __init__(self, fresh: Callable[[], nn.Module], teacher: nn.Module, bank: ImageBank, cfg: KDConfig, seed_keys: tuple,
+                 log: Callable[[str], None] | None = None):
+        self._fresh = fresh
+        self._teacher = teacher
+        self._bank = bank
+        self._cfg = cfg
+        self._seed_keys = seed_keys
+        self._log = log
+        self._models: dict[int, nn.Module] = {}
+        self.info: dict[int, LocalTrainingInfo] = {}
+
+    def get(self, pool) -> nn.Module:
+        if pool.client not in self._models:
+            model = self._fresh()
+            info = train_kd_local(
+                model, self._teacher, pool.labelled, pool.labelled_labels, self._bank, self._cfg,
+                torch_generator(*self._seed_keys, "kd_local_train", pool.client), where=f"KD local model of client {pool.client}",
+            )
+            self._models[pool.client] = model
+            self.info[pool.client] = info
+            if self._log:
+                self._log(f"client {pool.client}: KD local model trained {info.epochs} epochs ({info.steps} steps)")
+        return self._models[pool.client]

@@ -1,0 +1,453 @@
+"""KAFAL (KSAS scores, KCFU's balanced loss and compensation), IFAL, the L query model kinds and the
+last-round client models written by training: hand computations, strategy invariants, one tiny DAG run."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from fal.config import ConfigError, FidelityConfig, ProtocolConfig, SettingConfig, StrategyConfig
+from fal.data.build import build_partition, labelled_lists
+from fal.federated.kcfu import (
+    KCFUConfig,
+    balanced_softmax_loss,
+    compensation_loss,
+    gamma_class_weights,
+    kcfu_client_update,
+    mix_partners,
+)
+from fal.federated.stage import run_training_stage
+from fal.federated.training import ClientData, FLConfig, round_lr, train_client, train_fedavg
+from fal.seeding import torch_generator
+from fal.strategies.ifal import ifal_select, otsu_threshold, rknn_distribution, wasserstein_rows
+from fal.strategies.kd_local import kd_loss
+from fal.strategies.ksas import ksas_scores
+from fal.strategies.stage import run_query_stage
+from helpers import base_config, copy_project, snakemake, synthetic_arrays
+
+LOG = logging.getLogger("test")
+
+
+# ---------------------------------------------------------------------------------------------
+# KSAS (KAFAL paper Eqs. 1-3)
+
+
+def _hand_ksas(local, glob, counts, lam):
+    """D = Σ_y P ln(P/Q) + Q ln(Q/P) with P_y ∝ n_y^λ e^{g_y}, straight from the paper's formula."""
+    out = []
+    for g_l, g_g in zip(local, glob):
+        keep = [c for c in range(len(counts)) if lam == 0 or counts[c] > 0]  # n^λ = 0 (or undefined) drops the class
+        wl = [counts[c] ** lam * math.exp(g_l[c]) for c in keep]
+        wg = [counts[c] ** lam * math.exp(g_g[c]) for c in keep]
+        p = [w / sum(wl) for w in wl]
+        q = [w / sum(wg) for w in wg]
+        out.append(sum(pi * math.log(pi / qi) + qi * math.log(qi / pi) for pi, qi in zip(p, q)))
+    return out
+
+
+@pytest.mark.parametrize("lam", [1.0, 2.0, 0.0, -1.0])
+def test_ksas_scores_equal_the_papers_formula(lam):
+    local = [[2.0, -1.0, 0.5, 3.0], [0.1, 0.2, 0.3, -2.0], [1.0, 1.0, 1.0, 1.0]]
+    glob = [[1.0, 0.0, 0.5, -1.0], [0.4, -0.3, 1.3, 0.0], [1.0, 1.0, 1.0, 1.0]]
+    counts = [5, 1, 2, 0]
+    got = ksas_scores(torch.tensor(local), torch.tensor(glob), np.array(counts), lam).numpy()
+    np.testing.assert_allclose(got, _hand_ksas(local, glob, counts, lam), rtol=1e-6, atol=1e-9)
+    assert got[2] == 0.0  # identical models: no discrepancy
+
+
+def test_ksas_counts_change_the_ranking():
+    """The specialisation term moves the largest discrepancy towards the client's frequent classes."""
+    local = torch.tensor([[3.0, 0.0], [0.0, 3.0]])
+    glob = torch.tensor([[0.0, 0.0], [0.0, 0.0]])
+    plain = ksas_scores(local, glob, np.array([1, 1]), 1.0).numpy()
+    assert plain[0] == pytest.approx(plain[1])
+    special = ksas_scores(local, glob, np.array([1, 20]), 1.0).numpy()
+    assert special[1] != pytest.approx(special[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# KCFU (KAFAL paper Eqs. 4-6, official code §7.2)
+
+
+def test_balanced_softmax_loss_equals_hand_computation():
+    logits = [[1.0, 2.0, -1.0], [0.5, 0.0, 3.0]]
+    targets = [0, 1]
+    counts = [4, 1, 0]
+    hand = []
+    for z, y in zip(logits, targets):
+        hand.append(-math.log(counts[y] * math.exp(z[y]) / sum(n * math.exp(zc) for n, zc in zip(counts, z))))
+    got = balanced_softmax_loss(torch.tensor(logits), torch.tensor(targets), torch.tensor(counts)).item()
+    assert got == pytest.approx(sum(hand) / 2, rel=1e-6)
+
+
+def test_gamma_weights():
+    counts = torch.tensor([6, 2, 0, 4])
+    np.testing.assert_allclose(gamma_class_weights(counts, "ratio").numpy(), [2.0, 6.0, 0.0, 3.0], rtol=1e-6)
+    raw = np.array([12 / (6 + 1e-6), 12 / (2 + 1e-6), 0.0, 12 / (4 + 1e-6)])
+    np.testing.assert_allclose(gamma_class_weights(counts, "normalised").numpy(), raw / raw.sum(), rtol=1e-6)
+
+
+class Linear(nn.Module):
+    """A model returning (logits, features) like the pipeline's, on 1×2×2 images."""
+
+    def __init__(self, weight):
+        super().__init__()
+        self.fc = nn.Linear(4, 3, bias=False)
+        with torch.no_grad():
+            self.fc.weight.copy_(torch.tensor(weight))
+
+    def forward(self, x):
+        f = x.flatten(1)
+        return self.fc(f), f
+
+
+TEACHER_W = [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]]
+STUDENT_W = [[0.5, 0.1, 0.0, 0.2], [0.0, 0.3, -0.2, 0.0], [0.1, 0.0, 0.4, 0.1]]
+X = torch.tensor([[4.0, 0, 0, 0], [0, 3.0, 0, 0], [0, 0, 2.0, 2.0], [1.0, 1.0, 0, 0]]).view(4, 1, 2, 2)
+COUNTS = torch.tensor([6, 2, 0])
+
+
+def _softmax(z):
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def _hand_compensation(beta, partner, w, labels_from, reduction):
+    """Eq. 5 on the mixed batch, written out sample by sample."""
+    t_w, s_w = np.array(TEACHER_W), np.array(STUDENT_W)
+    x = X.view(4, 4).numpy()
+    mixed = np.stack([beta[i] * x[i] + (1 - beta[i]) * x[partner[i]] for i in range(4)])
+    src = mixed if labels_from == "mixed" else x
+    yhat = [int(np.argmax(t_w @ s)) for s in src]
+    total = 0.0
+    for i in range(4):
+        pt, ps = _softmax(t_w @ mixed[i]), _softmax(s_w @ mixed[i])
+        terms = pt * (np.log(pt) - np.log(ps))
+        kl = terms.sum() if reduction == "sum" else terms.mean()
+        gamma = beta[i] * w[yhat[i]] + (1 - beta[i]) * w[yhat[partner[i]]]
+        total += gamma * kl
+    return total / 4
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        dict(mix_partner="batch", gamma_weights="normalised", gamma_labels="mixed", kl_reduction="class_mean"),  # code
+        dict(mix_partner="sample", gamma_weights="ratio", gamma_labels="unmixed", kl_reduction="sum"),  # paper
+    ],
+    ids=["official", "paper"],
+)
+def test_compensation_loss_follows_the_spec(variant):
+    cfg = KCFUConfig(**variant)
+    rng = np.random.default_rng(3)
+    partner = mix_partners(4, cfg.mix_partner, rng)
+    if cfg.mix_partner == "batch":
+        assert len(set(partner.tolist())) == 1  # one partner for the whole batch (official bug)
+    else:
+        partner = np.array([1, 3, 0, 2])  # a fixed per-sample pairing for the hand computation
+    beta = np.array([0.2, 0.5, 0.7, 0.9], dtype=np.float32)
+    teacher, student = Linear(TEACHER_W), Linear(STUDENT_W)
+    loss = compensation_loss(student, teacher, X, torch.tensor(beta), torch.tensor(partner), COUNTS, cfg)
+    w = gamma_class_weights(COUNTS, cfg.gamma_weights).numpy()
+    hand = _hand_compensation(beta, partner, w, cfg.gamma_labels, cfg.kl_reduction)
+    assert loss.item() == pytest.approx(hand, rel=1e-5)
+    loss.backward()
+    assert teacher.fc.weight.grad is None  # no gradient to the global model
+    assert student.fc.weight.grad is not None and student.fc.weight.grad.abs().sum() > 0
+
+
+def test_compensation_is_off_in_the_first_round_and_on_later():
+    class Exploding(nn.Module):
+        def forward(self, x):
+            raise AssertionError("the teacher must not be used in round 0")
+
+    from fal.data.images import ImageBank
+
+    arrays = synthetic_arrays(num_classes=4, per_class=8, test_per_class=2, size=16)
+    bank = ImageBank(arrays.train_images, (0.5,), (0.25,), "cpu")
+    client = ClientData(positions=np.arange(8), labels=arrays.train_labels[:8])
+    counts = torch.bincount(torch.tensor(client.labels), minlength=4)
+    kwargs = dict(epochs=1, batch_size=4, lr=0.01, momentum=0.9, weight_decay=0.0, cfg=KCFUConfig(), where="t")
+    from fal.data.datasets import get_dataset_spec
+
+    spec = get_dataset_spec("octmnist")
+    model = _tiny_cnn(spec)
+    kcfu_client_update(model, Exploding(), client, np.arange(8, 30), counts, bank, round_index=0,
+                       generator=torch_generator(1), **kwargs)
+    calls = []
+
+    class Counting(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            calls.append(len(x))
+            return self.inner(x)
+
+    kcfu_client_update(_tiny_cnn(spec), Counting(_tiny_cnn(spec)), client, np.arange(8, 30), counts, bank, round_index=1,
+                       generator=torch_generator(1), **kwargs)
+    assert calls == [4, 4]  # one unlabelled batch of the labelled batch size per labelled batch
+
+
+def _tiny_cnn(spec):
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 2, 3, padding=1)
+            self.fc = nn.Linear(2, spec.num_classes)
+
+        def forward(self, x):
+            f = self.conv(x).mean(dim=(2, 3))
+            return self.fc(f), f
+
+    torch.manual_seed(0)
+    return Tiny()
+
+
+# ---------------------------------------------------------------------------------------------
+# Last-round client models (§5.3)
+
+
+def test_last_round_client_models_equal_the_clients_last_local_training():
+    from fal.data.images import ImageBank
+    from fal.federated.models import build_model
+    from fal.data.datasets import get_dataset_spec
+
+    arrays = synthetic_arrays(num_classes=4, per_class=12, test_per_class=3)
+    spec = get_dataset_spec("octmnist")
+    bank = ImageBank(arrays.train_images, spec.channel_mean(), spec.channel_std(), "cpu")
+    test = ImageBank(arrays.test_images, spec.channel_mean(), spec.channel_std(), "cpu")
+    clients = [ClientData(np.arange(0, 10), arrays.train_labels[0:10]), ClientData(np.arange(10, 24), arrays.train_labels[10:24])]
+    cfg = FLConfig(rounds=2, local_epochs=1, batch_size=8, lr=0.05, momentum=0.9, weight_decay=1e-5, lr_decay=0.1,
+                   lr_decay_at=1.0, client_fraction=1.0)
+    keys = (1, "train", 1)
+    full = train_fedavg(build_model("cnn4conv", spec, 7), clients, bank, test, arrays.test_labels, 4, cfg, seed_keys=keys,
+                        keep_client_models=True)
+    assert sorted(full.client_states) == [0, 1]
+    # direct computation: the global model after round 1, then each client's round-2 local training
+    after_one = train_fedavg(build_model("cnn4conv", spec, 7), clients, bank, test, arrays.test_labels, 4,
+                             FLConfig(**{**cfg.__dict__, "rounds": 1}), seed_keys=keys)
+    for k, client in enumerate(clients):
+        local = build_model("cnn4conv", spec, 7)
+        local.load_state_dict(after_one.state_dict)
+        train_client(local, client, bank, epochs=1, batch_size=8, lr=round_lr(cfg, 1), momentum=0.9, weight_decay=1e-5,
+                     generator=torch_generator(*keys, "fl_client", 1, k), where="direct")
+        for name, value in local.state_dict().items():
+            assert torch.equal(value, full.client_states[k][name]), name
+    # and the global model is the average of those client models
+    weights = [10 / 24, 14 / 24]
+    for name, value in full.state_dict.items():
+        if value.is_floating_point():
+            expected = sum(full.client_states[k][name].double() * w for k, w in enumerate(weights))
+            torch.testing.assert_close(value.double(), expected, rtol=1e-5, atol=1e-6)
+    plain = train_fedavg(build_model("cnn4conv", spec, 7), clients, bank, test, arrays.test_labels, 4, cfg, seed_keys=keys)
+    assert plain.client_states is None
+    for name, value in plain.state_dict.items():  # keeping the client models changes nothing
+        assert torch.equal(value, full.state_dict[name])
+
+
+# ---------------------------------------------------------------------------------------------
+# IFAL pieces (§7.4)
+
+
+def test_wasserstein_rows_match_scipy():
+    from scipy.stats import wasserstein_distance
+
+    rng = np.random.default_rng(0)
+    a, b = rng.dirichlet(np.ones(5), size=6), rng.dirichlet(np.ones(5), size=6)
+    expected = [wasserstein_distance(x, y) for x, y in zip(a, b)]
+    np.testing.assert_allclose(wasserstein_rows(a, b), expected, rtol=1e-12)
+    assert wasserstein_rows(a, a[:, ::-1]).max() == pytest.approx(0.0)  # permutation-invariant (the official quirk)
+
+
+def test_otsu_matches_skimage():
+    filters = pytest.importorskip("skimage.filters")
+    rng = np.random.default_rng(1)
+    values = np.concatenate([rng.normal(0.1, 0.02, 300), rng.normal(0.6, 0.05, 40)])
+    assert otsu_threshold(values) == pytest.approx(float(filters.threshold_otsu(values)), rel=1e-12)
+
+
+def test_rknn_distribution_hand_case():
+    # 1 labelled (class 0) and 3 unlabelled samples on a line; k = 1
+    feat_l = torch.tensor([[1.0, 0.0]])
+    feat_u = torch.tensor([[1.0, 0.1], [0.0, 1.0], [0.1, 1.0]])
+    labels = np.array([0, 0, 1, 1])  # labelled true label, then predicted labels of the unlabelled
+    dist = rknn_distribution(feat_l, feat_u, labels, 2, k=1)
+    # nearest unlabelled of each row (self excluded): l0 -> u0, u0 -> u2, u1 -> u2, u2 -> u1
+    votes = np.array([[1 + 1, 1], [1, 1 + 1], [1 + 1, 1 + 1]], dtype=float)
+    np.testing.assert_allclose(dist, votes / votes.sum(axis=1, keepdims=True))
+
+
+def test_ifal_selection_stages():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(40, 3))
+    # stage 1: U has a clear high group larger than the budget
+    u1 = np.ones(40)
+    u2 = np.where(np.arange(40) < 8, 5.0, 1.0)
+    chosen, stage = ifal_select(u1, u2, features, 4, np.random.default_rng(1))
+    assert stage == 1 and len(set(chosen.tolist())) == 4 and set(chosen.tolist()) <= set(range(8))
+    # stage 2: U's high group is smaller than the budget, U1's is large enough (and replaces it)
+    u1 = np.where(np.arange(40) >= 30, 4.0, 1.0)
+    u2 = np.where(np.arange(40) == 0, 100.0, 1.0 / u1)  # U = 100 at sample 0, 1 elsewhere
+    chosen, stage = ifal_select(u1, u2, features, 4, np.random.default_rng(1))
+    assert stage == 2 and set(chosen.tolist()) <= set(range(30, 40)) and len(set(chosen.tolist())) == 4
+    # stage 3: no threshold gives enough candidates -> the top b by U
+    u1 = np.where(np.arange(40) == 5, 9.0, 1.0)
+    u2 = np.linspace(1.0, 2.0, 40)
+    chosen, stage = ifal_select(u1, u2, features, 3, np.random.default_rng(1))
+    assert stage == 3 and chosen.tolist() == [5, 39, 38]
+
+
+def test_kd_loss_hand_computation():
+    s, t, temp = [0.2, -0.5, 1.0], [1.0, 0.0, -1.0], 4.0
+    ps, pt = _softmax(np.array(s) / temp), _softmax(np.array(t) / temp)
+    hand = temp**2 * float((pt * (np.log(pt) - np.log(ps))).sum())
+    assert kd_loss(torch.tensor([s], dtype=torch.float64), torch.tensor([t], dtype=torch.float64), temp).item() == pytest.approx(hand, rel=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+
+
+def test_config_validation():
+    ok = StrategyConfig.from_dict("x", {"method": "entropy", "query_model": "local", "local_model": "finetune"}, "s")
+    assert ok.local_model_kind == "finetune" and not ok.needs_client_models
+    assert StrategyConfig.from_dict("k", {"method": "ksas"}, "s").needs_client_models  # default: last-round model
+    with pytest.raises(ConfigError, match="strategies.x.local_model"):
+        StrategyConfig.from_dict("x", {"method": "entropy", "query_model": "global", "local_model": "finetune"}, "strategies.x")
+    with pytest.raises(ConfigError, match="strategies.x.local_model"):
+        StrategyConfig.from_dict("x", {"method": "entropy", "query_model": "local", "local_model": "mine"}, "strategies.x")
+    with pytest.raises(ConfigError, match="strategies.x.federated.mix_partner"):
+        StrategyConfig.from_dict("x", {"method": "ksas", "federated": {"algorithm": "kcfu", "mix_partner": "all"}}, "strategies.x")
+    with pytest.raises(ConfigError, match="unknown option"):
+        StrategyConfig.from_dict("x", {"method": "ksas", "federated": {"algorithm": "fedavg", "nu": 0.5}}, "strategies.x")
+    full = StrategyConfig.from_dict("x", {"method": "ksas", "federated": {"algorithm": "kcfu"}}, "s")
+    assert full.trains_own_cycle1 and full.resolved_federated()["mix_partner"] == "batch"
+    # existing strategies' rule params are unchanged by the new fields
+    assert "local_model" not in StrategyConfig.from_dict("e", {"method": "entropy", "query_model": "local"}, "s").to_dict()
+
+
+# ---------------------------------------------------------------------------------------------
+# Strategy invariants through the real training and query stages
+
+STRATEGIES = {
+    "kafal": {"method": "ksas"},
+    "ksas_l_scratch": {"method": "ksas", "local_model": "scratch"},
+    "ifal": {"method": "ifal", "options": {"kd_epochs": 4, "rknn_k": 20, "kmeans_n_init": 2}},
+    "entropy_l_lastround": {"method": "entropy", "query_model": "local", "local_model": "last_round"},
+    "entropy_l_finetune": {"method": "entropy", "query_model": "local", "local_model": "finetune"},
+}
+
+
+@pytest.fixture(scope="module")
+def trained():
+    arrays = synthetic_arrays(num_classes=4, per_class=60, test_per_class=10)
+    setting = SettingConfig(dataset="octmnist", alpha=0.5, num_clients=3)
+    protocol = ProtocolConfig.from_dict(
+        {"num_clients": 3, "rounds": 2, "local_epochs": 1, "lr": 0.05, "initial_ratio": 0.1, "query_ratio": 0.1,
+         "end_ratio": 0.3, "local_model": {"epochs": 3}}
+    )
+    fidelity = FidelityConfig()
+    part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
+    out = run_training_stage(setting=setting, protocol=protocol, fidelity=fidelity, seed=1, cycle=1, arrays=arrays,
+                             partition=part.partition, labelled=part.initial_labelled, device="cpu", log=LOG,
+                             keep_client_models=True)
+    return arrays, setting, protocol, fidelity, part, out.result
+
+
+def _query(trained, name):
+    arrays, setting, protocol, fidelity, part, result = trained
+    strategy = StrategyConfig.from_dict(name, STRATEGIES[name], name)
+    return run_query_stage(setting=setting, protocol=protocol, fidelity=fidelity, strategy=strategy, seed=1, cycle=1,
+                           arrays=arrays, partition=part.partition, labelled=part.initial_labelled,
+                           global_state=result.state_dict, previous_state={}, device="cpu", log=LOG,
+                           client_states=result.client_states)
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_strategy_contract(trained, name):
+    arrays, setting, protocol, fidelity, part, result = trained
+    out = _query(trained, name)
+    budget = part.budget.per_client_query
+    before = labelled_lists(part.initial_labelled, setting.num_clients)
+    after = labelled_lists(out.labelled, setting.num_clients)
+    train = part.partition[part.partition["split"] == "train"]
+    for client in range(setting.num_clients):
+        new = after[client][:budget]
+        assert len(after[client]) == len(before[client]) + budget
+        assert len(np.unique(after[client])) == len(after[client])
+        assert not set(new.tolist()) & set(before[client].tolist())
+        assert set(new.tolist()) <= set(train.loc[train["client"] == client, "position"].tolist())
+    assert _query(trained, name).labelled.equals(out.labelled)  # deterministic
+
+
+def test_local_model_kinds_differ(trained):
+    picks = {name: _query(trained, name).labelled for name in ("entropy_l_lastround", "entropy_l_finetune")}
+    assert not picks["entropy_l_lastround"].equals(picks["entropy_l_finetune"])
+
+
+def test_kcfu_training_stage_keeps_every_client_with_partial_participation(trained):
+    arrays, setting, protocol, fidelity, part, _ = trained
+    protocol = ProtocolConfig.from_dict({**protocol.to_dict(), "client_fraction": 0.5, "local_model": {"epochs": 3}})
+    strategy = StrategyConfig.from_dict("kafal_full", {"method": "ksas", "federated": {"algorithm": "kcfu"}}, "s")
+    out = run_training_stage(setting=setting, protocol=protocol, fidelity=fidelity, seed=1, cycle=1, arrays=arrays,
+                             partition=part.partition, labelled=part.initial_labelled, device="cpu", log=LOG,
+                             keep_client_models=True, federated=strategy.resolved_federated())
+    assert sorted(out.result.client_states) == [0, 1, 2]  # the last round trains every client (official KAFAL)
+    assert np.isfinite(out.result.rounds["train_loss"]).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# The DAG: KAFAL (KSAS + KCFU, own cycle 1), IFAL and an L-model-kind variant, once, tiny
+
+
+@pytest.mark.workflow
+def test_kafal_ifal_lastround_through_the_workflow(tmp_path, data_cache):
+    config = base_config()
+    config["strategies"]["ifal"]["options"] = {"kd_epochs": 3, "kmeans_n_init": 2}
+    config["studies"]["tiny_kafal"] = {
+        "datasets": ["fmnist_lt"], "rho": [20], "alpha": [100], "num_clients": 5, "seeds": [1],
+        "strategies": ["kafal_full", "ifal", "entropy_l_lastround"],
+        "protocol": {"num_clients": 5, "rounds": 1, "local_epochs": 1, "initial_ratio": 0.2, "query_ratio": 0.2,
+                     "end_ratio": 0.4, "local_model": {"epochs": 3}},
+        "data": {"lt_img_max": 100, "test_per_class": 10},
+    }
+    config["run_studies"] = ["tiny_kafal"]
+    config["paths"]["data_cache"] = str(data_cache)
+    project = copy_project(tmp_path, config)
+    snakemake(project, "all")
+    run = next((project / "results/tiny_kafal").glob("fmnist_lt*/seed1"))
+    # the shared cycle 1 and every arm whose query reads them keep the last-round client models
+    init_clients = torch.load(run / "init/cycle1/client_models.pt", weights_only=True)
+    assert sorted(init_clients) == [0, 1, 2, 3, 4]
+    # KCFU trains KAFAL's own cycle 1 from the shared labelled set; its query reads its own client models
+    assert (run / "kafal_full/cycle1/model.pt").exists() and (run / "kafal_full/cycle1/client_models.pt").exists()
+    assert not (run / "kafal_full/cycle1/labelled.parquet").exists()
+    assert "KCFU" in next((project / "results/tiny_kafal/logs/train").rglob("kafal_full/cycle1.log")).read_text()
+    metrics = pd.read_parquet(project / "results/tiny_kafal/metrics.parquet")
+    final = metrics[metrics["metric"] == "final_test_acc"]
+    assert sorted(final["strategy"].unique()) == ["entropy_l_lastround", "ifal", "kafal_full"]
+    assert set(final["labelled_ratio"]) == {20.0, 40.0}
+    assert {"ksas_score_mean", "ifal_stage", "kd_model_epochs"} <= set(metrics["metric"])
+    assert snakemake(project, "-n", "all").stdout.count("rule ") == 0
+
+
+def test_schema_knows_the_new_strategy_fields():
+    import yaml
+
+    from fal.config import FL_ALGORITHMS, LOCAL_MODEL_KINDS
+    from helpers import ROOT
+
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    strategy = schema["properties"]["strategies"]["additionalProperties"]["properties"]
+    assert strategy["local_model"]["enum"] == list(LOCAL_MODEL_KINDS)
+    federated = schema["$defs"]["federated"]["properties"]
+    assert federated["algorithm"]["enum"] == sorted(FL_ALGORITHMS)
+    assert set(federated) == {"algorithm", *FL_ALGORITHMS["kcfu"]}

@@ -28,6 +28,7 @@ from fal.strategies.inference import forward, probabilities
 
 RANK_METHODS = ("ens_rank_entropy", "ens_rank_badge")
 FINETUNED_METHODS = ("ft_entropy", "ft_badge")
+METHODS = ("ens_logit_entropy", "ens_logit_badge", *RANK_METHODS, *FINETUNED_METHODS)
 
 
 def _top_entropy(probs: torch.Tensor, n: int) -> np.ndarray:
@@ -81,6 +82,8 @@ def _badge_rng(step: QueryStep, pool: ClientPool, *which: str) -> np.random.Gene
 def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     options = strategy.resolved_options()
     method = strategy.method
+    if method not in METHODS:
+        raise ValueError(f"fal.strategies.ensembles does not implement method {method!r}")
     finetuned = step.local_models.finetuned_from(step.global_model) if method in FINETUNED_METHODS else None
     if method in RANK_METHODS and not float(options["rank_offset"]) > 0:
         raise ConfigError(f"{method} option rank_offset must be > 0, got {options['rank_offset']!r}")
@@ -104,10 +107,8 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
             picks = rank_badge(embeddings, n, float(options["rank_offset"]), rngs)
         elif method == "ft_entropy":
             picks = _top_entropy(_probs(local, step, pool), n)
-        elif method == "ft_badge":
+        else:  # ft_badge
             picks = kmeanspp_seeding(FactoredEmbedding.from_outputs(*_features_probs(local, step, pool)), n, _badge_rng(step, pool))
-        else:
-            raise ValueError(f"fal.strategies.ensembles does not implement method {method!r}")
         if finetuned is not None:
             info = finetuned.info[pool.client]
             diagnostics += [

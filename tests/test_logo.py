@@ -1,5 +1,5 @@
-"""LoGo (§6.9), its k-means, and the entropy-based ensembles of LoGo's Table 4 (§6.10): hand cases for
-the pieces, the query contract through the real query stage on a small synthetic setting."""
+"""LoGo (§6.9), its k-means, and the Entropy- and BADGE-based ensembles of LoGo's Table 4 (§6.10): hand
+cases for the pieces, the query contract through the real query stage on a small synthetic setting."""
 
 import logging
 
@@ -10,7 +10,8 @@ import torch
 from fal.config import ConfigError, FidelityConfig, ProtocolConfig, SettingConfig, StrategyConfig
 from fal.data.build import build_partition, labelled_lists
 from fal.federated.stage import run_training_stage
-from fal.strategies.ensembles import rank_merge
+from fal.strategies.badge import FactoredEmbedding, kmeanspp_seeding
+from fal.strategies.ensembles import averaged_embedding, rank_badge, rank_merge
 from fal.strategies.kmeans import kmeans, kmeans_plusplus, lloyd
 from fal.strategies.logo import cluster_wise_picks, macro_embedding, select
 from fal.strategies.stage import run_query_stage
@@ -124,6 +125,48 @@ def test_rank_merge_by_hand():
     assert rank_merge([np.array([5, 6, 7]), np.array([7, 8, 5])], 3, 20).tolist() == [5, 7, 6]
 
 
+class ScriptedUniforms:
+    """Stands in for a NumPy generator in k-means++ seeding: returns the given uniforms in turn."""
+
+    def __init__(self, values):
+        self._values = list(values)
+
+    def random(self):
+        return self._values.pop(0)
+
+
+def test_rank_badge_by_hand():
+    # one-dimensional embeddings (a = value, z = 1), so D² is a squared difference.
+    # G = [3, 0, 1, 0.5]: first the largest norm, 0; D² = [0, 9, 4, 6.25], cumulative [0, 9, 13, 19.25],
+    # u = 0.5 → 9.625 → index 2; D² = [0, 1, 0, 0.25], cumulative [0, 1, 1, 1.25], u = 0.9 → 1.125 → 3.
+    g = FactoredEmbedding([(torch.tensor([[3.0], [0.0], [1.0], [0.5]]), torch.ones(4, 1))])
+    # L = [0, 2, 0.2, -1]: first 1; D² = [4, 0, 3.24, 9], u = 0.1 → 1.624 → 0; D² = [0, 0, 0.04, 1],
+    # u = 0.01 → 0.0104 → 2.
+    l = FactoredEmbedding([(torch.tensor([[0.0], [2.0], [0.2], [-1.0]]), torch.ones(4, 1))])
+    assert kmeanspp_seeding(g, 3, ScriptedUniforms([0.5, 0.9])).tolist() == [0, 2, 3]
+    assert kmeanspp_seeding(l, 3, ScriptedUniforms([0.1, 0.01])).tolist() == [1, 0, 2]
+    # lists G [0, 2, 3], L [1, 0, 2], offset 20: 0 → 1/20 + 1/21, 2 → 1/21 + 1/22, 1 → 1/20, 3 → 1/22
+    picks = rank_badge([g, l], 3, 20, [ScriptedUniforms([0.5, 0.9]), ScriptedUniforms([0.1, 0.01])])
+    assert picks.tolist() == [0, 2, 1]
+
+
+def test_averaged_badge_embedding_by_hand():
+    # sample 0: G has p = (0.75, 0.25), ŷ = 0, a = (0.25, −0.25), z = (1, 2);
+    #           L has p = (0.4, 0.6), ŷ = 1, a = (−0.4, 0.4), z = (3, 0)
+    # ½(a_G ⊗ z_G + a_L ⊗ z_L) = ½([[0.25, 0.5], [−0.25, −0.5]] + [[−1.2, 0], [1.2, 0]])
+    # sample 1: G p = (0.5, 0.5) (argmax: first on ties), a = (0.5, −0.5), z = (0, 1);
+    #           L p = (0.9, 0.1), a = (0.1, −0.1), z = (1, 1)
+    # ½([[0, 0.5], [0, −0.5]] + [[0.1, 0.1], [−0.1, −0.1]])
+    g_feats, g_probs = torch.tensor([[1.0, 2.0], [0.0, 1.0]]), torch.tensor([[0.75, 0.25], [0.5, 0.5]])
+    l_feats, l_probs = torch.tensor([[3.0, 0.0], [1.0, 1.0]]), torch.tensor([[0.4, 0.6], [0.9, 0.1]])
+    embedding = averaged_embedding([(g_feats, g_probs), (l_feats, l_probs)])
+    expected = np.array([[-0.475, 0.25, 0.475, -0.25], [0.05, 0.3, -0.05, -0.3]])
+    assert np.allclose(embedding.dense().numpy(), expected)
+    # the factorised norms and inner products agree with the dense rows
+    assert np.allclose(embedding.sq_norms().numpy(), [0.57625, 0.185])
+    assert np.allclose(embedding.dot_with(1).numpy(), [0.1025, 0.185])
+
+
 # ------------------------------------------------------------------------------------------------
 # Through the query stage
 
@@ -133,7 +176,11 @@ STRATEGIES = {
     "ens_logit_entropy": {"method": "ens_logit_entropy"},
     "ens_rank_entropy": {"method": "ens_rank_entropy"},
     "ft_entropy": {"method": "ft_entropy"},
+    "ens_logit_badge": {"method": "ens_logit_badge"},
+    "ens_rank_badge": {"method": "ens_rank_badge"},
+    "ft_badge": {"method": "ft_badge"},
     "entropy_l": {"method": "entropy", "query_model": "local"},
+    "badge_l": {"method": "badge", "query_model": "local"},
 }
 
 
@@ -153,15 +200,18 @@ def setting_state():
     return arrays, setting, protocol, fidelity, part, trained.result.state_dict
 
 
-def run(setting_state, name, seed=1):
+def run(setting_state, name, seed=1, as_name=None):
+    """Query with STRATEGIES[name]; ``as_name`` renames the strategy (its name keys the generators)."""
     arrays, setting, protocol, fidelity, part, model = setting_state
-    strategy = StrategyConfig.from_dict(name, STRATEGIES[name], name)
+    strategy = StrategyConfig.from_dict(as_name or name, STRATEGIES[name], name)
     return run_query_stage(setting=setting, protocol=protocol, fidelity=fidelity, strategy=strategy, seed=seed, cycle=1,
                            arrays=arrays, partition=part.partition, labelled=part.initial_labelled, global_state=model,
                            previous_state={}, device="cpu", log=LOG)
 
 
-@pytest.mark.parametrize("name", ["logo", "ens_logit_entropy", "ens_rank_entropy", "ft_entropy"])
+@pytest.mark.parametrize(
+    "name", ["logo", "ens_logit_entropy", "ens_rank_entropy", "ft_entropy", "ens_logit_badge", "ens_rank_badge", "ft_badge"]
+)
 def test_contract(setting_state, name):
     _, setting, _, _, part, _ = setting_state
     out = run(setting_state, name)
@@ -178,12 +228,14 @@ def test_contract(setting_state, name):
     if name == "logo":
         clusters = out.diagnostics[out.diagnostics["metric"] == "logo_nonempty_clusters"]["value"]
         assert (clusters == budget).all()  # one cluster per pick, none empty: no top-up was needed
-    if name == "ft_entropy":
+    if name.startswith("ft_"):
         assert (out.diagnostics["metric"] == "finetuned_model_epochs").sum() == setting.num_clients
 
 
 def test_finetuned_local_model_differs_from_scratch(setting_state):
     assert not run(setting_state, "ft_entropy").labelled.equals(run(setting_state, "entropy_l").labelled)
+    # same strategy name, hence the same seeding generators: only the local model differs
+    assert not run(setting_state, "ft_badge").labelled.equals(run(setting_state, "badge_l", as_name="ft_badge").labelled)
 
 
 def test_bad_options_are_rejected():

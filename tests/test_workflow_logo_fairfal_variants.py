@@ -1,4 +1,4 @@
-"""LoGo, two of its ensembles and two FairFAL ablation variants through the whole DAG once, on a tiny
+"""LoGo, three of its ensembles and two FairFAL ablation variants through the whole DAG once, on a tiny
 Fashion-MNIST-LT setting (one Snakemake invocation)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from helpers import base_config, copy_project, snakemake
 
 pytestmark = pytest.mark.workflow
 
-STRATEGIES = ["logo", "ens_rank_entropy", "ft_entropy", "fairfal_ablation_model", "fairfal_kappa2"]
+STRATEGIES = ["logo", "ens_rank_entropy", "ens_rank_badge", "ft_entropy", "fairfal_ablation_model", "fairfal_kappa2"]
 
 
 def test_logo_ensembles_and_fairfal_variants_end_to_end(tmp_path, data_cache):
@@ -44,5 +44,5 @@ def test_logo_ensembles_and_fairfal_variants_end_to_end(tmp_path, data_cache):
     quotas = metrics[metrics["metric"] == "fairfal_quota"]
     assert set(quotas["strategy"]) == {"fairfal_kappa2"}
     table = (project / "reports/tiny4b/table_accuracy.md").read_text()
-    for label in ("LoGo", "Ens. Rank + Entropy", "Fine-tuning + Entropy", "FairFAL: M(k) entropy", "FairFAL kappa=2"):
+    for label in ("LoGo", "Ens. Rank + Entropy", "Ens. Rank + BADGE", "Fine-tuning + Entropy", "FairFAL: M(k) entropy", "FairFAL kappa=2"):
         assert label in table

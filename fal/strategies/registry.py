@@ -94,13 +94,21 @@ METHODS: dict[str, MethodInfo] = {
         },
     ),
     "ens_logit_entropy": MethodInfo(module="fal.strategies.ensembles", label="Ens. Logit + Entropy", selector="G, L"),
+    "ens_logit_badge": MethodInfo(module="fal.strategies.ensembles", label="Ens. Logit + BADGE", selector="G, L"),
     "ens_rank_entropy": MethodInfo(
         module="fal.strategies.ensembles",
         label="Ens. Rank + Entropy",
         selector="G, L",
         options={"rank_offset": 20},  # score Σ 1/(rank_offset + position), §6.10
     ),
+    "ens_rank_badge": MethodInfo(
+        module="fal.strategies.ensembles",
+        label="Ens. Rank + BADGE",
+        selector="G, L",
+        options={"rank_offset": 20},  # score Σ 1/(rank_offset + position), §6.10
+    ),
     "ft_entropy": MethodInfo(module="fal.strategies.ensembles", label="Fine-tuning + Entropy", selector="L"),
+    "ft_badge": MethodInfo(module="fal.strategies.ensembles", label="Fine-tuning + BADGE", selector="L"),
     "ksas": MethodInfo(
         module="fal.strategies.ksas",
         label="KAFAL",
@@ -155,6 +163,9 @@ def method_source_files(method: str) -> list[Path]:
         "ens_logit_entropy": ["fal.strategies.entropy"],
         "ens_rank_entropy": ["fal.strategies.entropy"],
         "ft_entropy": ["fal.strategies.entropy"],
+        "ens_logit_badge": ["fal.strategies.entropy", "fal.strategies.badge"],
+        "ens_rank_badge": ["fal.strategies.entropy", "fal.strategies.badge"],
+        "ft_badge": ["fal.strategies.entropy", "fal.strategies.badge"],
         "ifal": ["fal.strategies.kd_local", "fal.strategies.kmeans"],
     }.get(method, [])
     modules = [METHODS[method].module, *extra, *SHARED_STRATEGY_MODULES]

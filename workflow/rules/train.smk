@@ -18,6 +18,10 @@ rule train:
         fidelity=lambda wc: study_of(wc).fidelity.to_dict(),
         code=code_hash(*TRAIN_CODE, "workflow/scripts/train.py"),
     threads: RUNTIME.threads
+    resources:
+        mem_mb=gpu_job_mem_mb,
+        runtime=train_runtime,
+        gpu=1,
     conda:
         "../../envs/fal.yaml"
     script:

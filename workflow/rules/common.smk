@@ -229,4 +229,6 @@ def small_job_mem_mb(wildcards, attempt):
 
 
 def small_job_runtime(wildcards, attempt):
-    return attempt * 15
+    """Minutes for partitioning, metrics, tables and figures (seconds of work each; a grouped
+    SLURM job adds them up layer by layer, so keep this small)."""
+    return attempt * 5

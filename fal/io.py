@@ -97,12 +97,17 @@ def check_schema(actual: pa.Schema, expected: pa.Schema, what: str) -> None:
         raise SchemaError(f"{what} does not match the expected schema: " + "; ".join(problems))
 
 
-def save_state_dict(state_dict: dict, path: str | os.PathLike) -> None:
+def torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` through an open file, atomically: given a path, torch names the archive's inner
+    folder after the (random) temporary file, so identical tensors would give different bytes."""
     import torch
 
-    cpu_state = {k: v.detach().cpu() for k, v in state_dict.items()}
-    with atomic_path(path) as tmp:
-        torch.save(cpu_state, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(obj, handle)
+
+
+def save_state_dict(state_dict: dict, path: str | os.PathLike) -> None:
+    torch_save({k: v.detach().cpu() for k, v in state_dict.items()}, path)
 
 
 def load_state_dict(path: str | os.PathLike) -> dict:
@@ -125,11 +130,8 @@ def fingerprint(values: Any, files: list[str | os.PathLike] = ()) -> str:
 
 def save_client_states(states: dict, path: str | os.PathLike) -> None:
     """Per-client state dicts ({client: state dict}) in one ``torch.save`` file, keys as ints."""
-    import torch
-
     blob = {int(k): {n: v.detach().cpu() for n, v in state.items()} for k, state in states.items()}
-    with atomic_path(path) as tmp:
-        torch.save(blob, tmp)
+    torch_save(blob, path)
 
 
 def load_client_states(path: str | os.PathLike) -> dict:

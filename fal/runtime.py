@@ -7,7 +7,10 @@ device they are given. Importing this module does not import torch (light jobs s
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -15,13 +18,59 @@ from fal.config import RuntimeConfig
 
 
 def resolve_device(device: str):
+    """``auto``: CUDA when present. With several visible GPUs (a workstation running many jobs at
+    once), each job claims the GPU that the fewest running jobs hold (see ``claim_least_busy_gpu``);
+    on a SLURM GPU job only the allocated GPU is visible, so nothing is claimed."""
     import torch
 
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        count = torch.cuda.device_count()
+        if count == 1:
+            return torch.device("cuda")
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES", "all")
+        tag = re.sub(r"[^A-Za-z0-9,-]", "_", visible).replace(",", "_")[:100]
+        lock_dir = Path(tempfile.gettempdir()) / f"fal-gpu-claims-{os.getuid()}-{tag}"
+        return torch.device(f"cuda:{claim_least_busy_gpu(count, lock_dir)}")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"runtime.device is {device!r} but no CUDA device is available; use 'auto' or 'cpu'")
     return torch.device(device)
+
+
+def claim_least_busy_gpu(count: int, lock_dir: Path) -> int:
+    """Pick the GPU index (0..count-1) that the fewest live processes have claimed, and claim it.
+
+    A claim is an exclusive ``flock`` on ``lock_dir/gpu<i>-<pid>.lock``; it is held for the rest
+    of this process's life through a raw descriptor that is never closed, so the kernel releases it
+    when the job ends, however it ends (``kill -9`` included). Choosing happens under a lock on
+    ``lock_dir/.choose``, so jobs starting together spread over the GPUs instead of all seeing them
+    idle. Claims left by dead processes are removed.
+    """
+    import fcntl
+
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    guard = os.open(lock_dir / ".choose", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        busy = [0] * count
+        for path in lock_dir.glob("gpu*-*.lock"):
+            fd = os.open(path, os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                path.unlink(missing_ok=True)  # its holder has exited
+            except BlockingIOError:
+                index = int(path.name[3:].split("-")[0])
+                if index < count:
+                    busy[index] += 1
+            finally:
+                os.close(fd)
+        choice = min(range(count), key=lambda i: (busy[i], i))
+        claim = os.open(lock_dir / f"gpu{choice}-{os.getpid()}.lock", os.O_CREAT | os.O_RDWR, 0o644)
+        fcntl.flock(claim, fcntl.LOCK_EX)  # never closed on purpose: released when the process exits
+        return choice
+    finally:
+        os.close(guard)
 
 
 def configure(runtime: RuntimeConfig):
@@ -30,8 +79,6 @@ def configure(runtime: RuntimeConfig):
     One thread per job is the default: two 2-thread jobs on 2 cores run about 4× slower than two
     1-thread jobs.
     """
-    import os
-
     import torch
 
     torch.set_num_threads(runtime.threads)

@@ -127,7 +127,7 @@ class RoundCheckpoint:
         return int(blob["rounds_done"]), blob["model"], list(blob["rows"])
 
     def save(self, rounds_done: int, state: dict, rows: list[dict]) -> None:
-        from fal.io import atomic_path
+        from fal.io import torch_save
 
         blob = {
             "fingerprint": self.fingerprint,
@@ -135,8 +135,7 @@ class RoundCheckpoint:
             "model": {k: v.detach().cpu() for k, v in state.items()},
             "rows": rows,
         }
-        with atomic_path(self.path) as tmp:
-            torch.save(blob, tmp)
+        torch_save(blob, self.path)
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -20,6 +20,9 @@ rule accuracy_table:
         ratios=lambda wc: list(study_of(wc).table_ratios) if study_of(wc).table_ratios else None,
         description=lambda wc: study_of(wc).description,
         code=code_hash(*METRICS_CODE, "fal/stats/tables.py", "workflow/scripts/accuracy_table.py"),
+    resources:
+        mem_mb=small_job_mem_mb,
+        runtime=small_job_runtime,
     conda:
         "../../envs/fal.yaml"
     script:
@@ -43,6 +46,9 @@ rule accuracy_figure:
     params:
         strategies=lambda wc: [s.name for s in study_of(wc).strategies],
         code=code_hash(*METRICS_CODE, "fal/plots", "workflow/scripts/accuracy_figure.py"),
+    resources:
+        mem_mb=small_job_mem_mb,
+        runtime=small_job_runtime,
     conda:
         "../../envs/fal.yaml"
     script:

@@ -14,6 +14,9 @@ rule prepare_dataset:
         fmnist_system=config["paths"].get("fmnist_system"),
         download=config.get("data", {}).get("download", True),
         code=code_hash("fal/data/sources.py", "fal/data/datasets.py", "fal/io.py", "workflow/scripts/prepare_dataset.py"),
+    resources:
+        mem_mb=data_job_mem_mb,
+        runtime=lambda wc, attempt: attempt * 30,  # may download the raw dataset
     conda:
         "../../envs/fal.yaml"
     script:
@@ -36,6 +39,9 @@ rule partition:
         protocol=lambda wc: study_of(wc).protocol.to_dict(),
         fidelity=lambda wc: study_of(wc).fidelity.to_dict(),
         code=code_hash(*CORE_CODE, "workflow/scripts/partition.py"),
+    resources:
+        mem_mb=data_job_mem_mb,
+        runtime=small_job_runtime,
     conda:
         "../../envs/fal.yaml"
     script:

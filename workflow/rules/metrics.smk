@@ -16,6 +16,9 @@ rule run_metrics:
         strategy=lambda wc: study_of(wc).strategy(wc.strategy).to_dict(),
         protocol=lambda wc: study_of(wc).protocol.to_dict(),
         code=code_hash(*METRICS_CODE, "fal/data/budgets.py", "workflow/scripts/run_metrics.py"),
+    resources:
+        mem_mb=small_job_mem_mb,
+        runtime=small_job_runtime,
     conda:
         "../../envs/fal.yaml"
     script:
@@ -33,6 +36,9 @@ rule study_metrics:
         f"{BENCH}/study_metrics.tsv"
     params:
         code=code_hash(*METRICS_CODE, "workflow/scripts/study_metrics.py"),
+    resources:
+        mem_mb=small_job_mem_mb,
+        runtime=small_job_runtime,
     conda:
         "../../envs/fal.yaml"
     script:

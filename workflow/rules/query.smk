@@ -19,6 +19,10 @@ rule query:
         strategy=lambda wc: study_of(wc).strategy(wc.strategy).to_dict(),
         code=query_code,
     threads: RUNTIME.threads
+    resources:
+        mem_mb=gpu_job_mem_mb,
+        runtime=query_runtime,
+        gpu=1,
     conda:
         "../../envs/fal.yaml"
     script:

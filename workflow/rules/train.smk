@@ -27,6 +27,10 @@ rule train:
         federated=federated_of_arm,
         code=code_hash(*TRAIN_CODE, "workflow/scripts/train.py"),
     threads: RUNTIME.threads
+    resources:
+        mem_mb=gpu_job_mem_mb,
+        runtime=train_runtime,
+        gpu=1,
     conda:
         "../../envs/fal.yaml"
     script:

@@ -143,3 +143,40 @@ def test_vectorised_nan_names_round_and_client():
     cfg = dataclasses.replace(fl(rounds=1), lr=1e30)
     with pytest.raises(NonFiniteLossError, match=r"round 1, client \d, epoch \d"):
         run(train_fedavg_vectorised, cfg, (8, 8), double=False)
+
+
+def test_training_stage_runs_either_trainer_with_every_algorithm():
+    """The train rule's stage function: same rounds from both trainers, the algorithm and trainer logged."""
+    import logging
+
+    from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
+    from fal.data.build import build_partition
+    from fal.federated.stage import run_training_stage
+
+    arrays = synthetic_arrays(num_classes=4, per_class=60, test_per_class=10)
+    setting = SettingConfig(dataset="octmnist", alpha=0.5, num_clients=3)
+    fidelity = FidelityConfig()
+    messages = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            messages.append(record.getMessage())
+
+    log = logging.getLogger("test_vectorised_stage")
+    log.addHandler(Collect())
+    log.setLevel(logging.INFO)
+    for algorithm in ("fedprox", "scaffold"):
+        protocol = ProtocolConfig.from_dict({"num_clients": 3, "rounds": 2, "local_epochs": 1, "initial_ratio": 0.1, "query_ratio": 0.1,
+                                             "end_ratio": 0.2, "fl_algorithm": algorithm, "fedprox_mu": 0.1})
+        part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
+        out = {
+            trainer: run_training_stage(setting=setting, protocol=protocol, fidelity=fidelity, seed=1, cycle=1, arrays=arrays,
+                                        partition=part.partition, labelled=part.initial_labelled, device="cpu", log=log, trainer=trainer)
+            for trainer in ("sequential", "vectorised")
+        }
+        a, b = out["sequential"].result, out["vectorised"].result
+        assert np.allclose(a.rounds["train_loss"], b.rounds["train_loss"], rtol=1e-4)
+        assert any(f"of {algorithm}, vectorised trainer" in m for m in messages)
+    with pytest.raises(ValueError, match="unknown trainer"):
+        run_training_stage(setting=setting, protocol=protocol, fidelity=fidelity, seed=1, cycle=1, arrays=arrays,
+                           partition=part.partition, labelled=part.initial_labelled, device="cpu", log=log, trainer="threads")

@@ -15,6 +15,7 @@ from fal.data.sources import DatasetArrays
 from fal.data.views import SettingData, load_setting_data
 from fal.federated.models import build_model
 from fal.federated.training import ClientData, FLConfig, FLResult, RoundCheckpoint, train_fedavg
+from fal.federated.vectorised import VectorisedOptions, train_fedavg_vectorised
 from fal.seeding import derive_seed
 
 def model_init_seed(seed: int, cycle: int, fidelity: FidelityConfig) -> int:
@@ -49,7 +50,11 @@ def run_training_stage(
     inference_batch_size: int = 128,
     data: SettingData | None = None,
     checkpoint: RoundCheckpoint | None = None,
+    trainer: str = "sequential",
+    vectorised_options: VectorisedOptions | None = None,
 ) -> TrainingOutputs:
+    """``trainer`` is "sequential" (the oracle) or "vectorised" (all clients of a round at once); see
+    RuntimeConfig.resolved_trainer."""
     spec = get_dataset_spec(setting.dataset)
     data = data or load_setting_data(arrays, partition, spec, setting.num_clients, device)
     lists = labelled_lists(labelled, setting.num_clients)
@@ -58,9 +63,9 @@ def run_training_stage(
     cfg = FLConfig.from_protocol(protocol, fidelity)
     log.info(
         "cycle %d: training %s on %s (seed %d) with %d labelled samples over %d clients, %d rounds × %d local "
-        "epochs, device %s",
+        "epochs of %s, %s trainer, device %s",
         cycle, protocol.model, setting.id, seed, sum(len(c.positions) for c in clients), len(clients),
-        cfg.rounds, cfg.local_epochs, device,
+        cfg.rounds, cfg.local_epochs, cfg.algorithm, trainer, device,
     )
 
     def progress(row: dict) -> None:
@@ -73,10 +78,13 @@ def run_training_stage(
     def resumed(rounds_done: int) -> None:
         log.info("cycle %d: resuming from the checkpoint after round %d/%d (%s)", cycle, rounds_done, cfg.rounds, checkpoint.path)
 
-    result = train_fedavg(
+    if trainer not in ("sequential", "vectorised"):
+        raise ValueError(f"unknown trainer {trainer!r}; use 'sequential' or 'vectorised'")
+    extra = {"options": vectorised_options or VectorisedOptions()} if trainer == "vectorised" else {}
+    result = (train_fedavg_vectorised if trainer == "vectorised" else train_fedavg)(
         model, clients, data.train_bank, data.test_bank, data.test_labels, spec.num_classes, cfg,
         seed_keys=(seed, "train", cycle), eval_batch_size=inference_batch_size, progress=progress,
-        checkpoint=checkpoint, on_resume=resumed,
+        checkpoint=checkpoint, on_resume=resumed, **extra,
     )
     if checkpoint is not None and checkpoint.ignored_because:
         log.warning("cycle %d: ignored checkpoint %s (%s); trained from round 0", cycle, checkpoint.path, checkpoint.ignored_because)

@@ -118,8 +118,8 @@ def _sample_table(clients: list[ClientData], selected: list[int], epochs: int, s
     flips = torch.zeros(len(selected), width, dtype=torch.bool)
     labels = torch.zeros(len(selected), width, dtype=torch.long)
     for row, k in enumerate(selected):
-        client_positions = torch.as_tensor(np.asarray(clients[k].positions), dtype=torch.long)
-        client_labels = torch.as_tensor(np.asarray(clients[k].labels), dtype=torch.long)
+        client_positions = torch.tensor(np.asarray(clients[k].positions), dtype=torch.long)
+        client_labels = torch.tensor(np.asarray(clients[k].labels), dtype=torch.long)
         n = len(client_positions)
         generator = torch_generator(*seed_keys, "fl_client", round_index, k)
         for epoch in range(epochs):

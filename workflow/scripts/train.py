@@ -10,6 +10,7 @@ from fal.schemas import EVALUATION_SCHEMA, LABELLED_SCHEMA, PARTITION_SCHEMA, RO
 from fal.data.sources import load_cache  # noqa: E402
 from fal.federated.stage import run_training_stage  # noqa: E402
 from fal.federated.training import RoundCheckpoint  # noqa: E402
+from fal.federated.vectorised import VectorisedOptions  # noqa: E402
 from fal.io import fingerprint, read_parquet, save_state_dict, write_parquet  # noqa: E402
 from fal.runtime import configure, job_logger, logged_failures  # noqa: E402
 
@@ -39,6 +40,8 @@ with logged_failures(job_logger("train", sm.log[0])) as log:
         log=log,
         inference_batch_size=runtime.inference_batch(device),
         checkpoint=checkpoint,
+        trainer=runtime.resolved_trainer(device),
+        vectorised_options=VectorisedOptions(compile=runtime.compile, precision=runtime.precision),
     )
     write_parquet(out.result.rounds, sm.output.rounds, ROUNDS_SCHEMA)
     write_parquet(out.evaluation, sm.output.evaluation, EVALUATION_SCHEMA)

@@ -180,3 +180,20 @@ def test_training_stage_runs_either_trainer_with_every_algorithm():
     with pytest.raises(ValueError, match="unknown trainer"):
         run_training_stage(setting=setting, protocol=protocol, fidelity=fidelity, seed=1, cycle=1, arrays=arrays,
                            partition=part.partition, labelled=part.initial_labelled, device="cpu", log=log, trainer="threads")
+
+
+def test_trainer_speed_benchmark_runs_small(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "speed.json"
+    done = subprocess.run([sys.executable, str(root / "benchmarks/trainer_speed.py"), "--small", "--device", "cpu", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "ratio sequential / vectorised" in done.stdout
+    rows = json.loads(out.read_text())["results"]
+    assert {r["trainer"] for r in rows} == {"sequential", "vectorised"} and all(r["per_client"] == 102 for r in rows)
+    assert all(r["cycle_s"] > 0 and r["ratio_seq_over_vec_cycle"] > 0 for r in rows)

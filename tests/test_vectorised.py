@@ -139,6 +139,14 @@ def test_scaffold_resume_equals_uninterrupted_across_trainers(tmp_path):
     assert_close(resumed, whole)
 
 
+def test_bf16_option_is_refused_on_cpu():
+    """runtime.precision bf16 autocasts the vectorised forward on CUDA only (checked on a GPU, not here)."""
+    from fal.federated.vectorised import VectorisedOptions
+
+    with pytest.raises(ValueError, match="bf16.*CUDA"):
+        run(lambda *a, **k: train_fedavg_vectorised(*a, **k, options=VectorisedOptions(precision="bf16")), fl(rounds=1), (8, 8), double=False)
+
+
 def test_vectorised_nan_names_round_and_client():
     cfg = dataclasses.replace(fl(rounds=1), lr=1e30)
     with pytest.raises(NonFiniteLossError, match=r"round 1, client \d, epoch \d"):

@@ -140,6 +140,9 @@ class VectorisedRound:
         self.buffer_names = [name for name, _ in model.named_buffers()]
         autocast = options.precision == "bf16"
         device_type = next(model.parameters()).device.type
+        if autocast and device_type != "cuda":
+            # CPU batch norm rejects bfloat16 inputs with float32 statistics under vmap.
+            raise ValueError("runtime.precision 'bf16' needs a CUDA device; use fp32 on CPU")
 
         def loss(params, buffers, x, y, anchor):
             with torch.autocast(device_type, dtype=torch.bfloat16, enabled=autocast):
@@ -156,6 +159,14 @@ class VectorisedRound:
             proximal = torch.compile(proximal, mode=options.compile, dynamic=False)
         self._plain, self._proximal = plain, proximal
         self._unused: set[str] | None = None
+        self._schedules: dict[tuple, list[list[_Group]]] = {}
+
+    def schedule(self, sizes: list[int], epochs: int, batch_size: int, device) -> list[list[_Group]]:
+        """``_schedule``, built once per set of client sizes (they repeat every round of a cycle)."""
+        key = (tuple(sizes), epochs, batch_size, str(device))
+        if key not in self._schedules:
+            self._schedules[key] = _schedule(sizes, epochs, batch_size, device)
+        return self._schedules[key]
 
     def stepped_parameters(self, x: torch.Tensor, proximal: bool) -> list[str]:
         """Names of the parameters that ``torch.optim.SGD`` would update.
@@ -226,7 +237,7 @@ def train_round_vectorised(
         # lr · (c − c_k) per client, fixed for the round; subtracted from every floating entry per step.
         shift = {key: lr * value for key, value in scaffold.corrections(selected).items()}
     positions, flips, labels = _sample_table(clients, selected, cfg.local_epochs, seed_keys, round_index, device)
-    schedule = _schedule(sizes, cfg.local_epochs, cfg.batch_size, device)
+    schedule = step.schedule(sizes, cfg.local_epochs, cfg.batch_size, device)
     losses = torch.full((count, len(schedule)), float("nan"), dtype=torch.float64, device=device)
     names: list[str] | None = None
     momenta = None

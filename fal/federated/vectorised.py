@@ -231,7 +231,7 @@ def train_round_vectorised(
     stack = lambda t: t.detach().unsqueeze(0).repeat(count, *([1] * t.dim()))  # noqa: E731
     params = {name: stack(global_state[name]) for name in step.param_names}
     buffers = {name: stack(global_state[name]) for name in step.buffer_names}
-    anchor = {name: global_state[name].detach() for name in step.param_names} if cfg.algorithm == "fedprox" else None
+    anchor = {name: global_state[name].detach() for name in step.param_names} if cfg.algorithm == "fedprox" and cfg.fedprox_mu > 0 else None
     shift = None
     if scaffold is not None:
         # lr · (c − c_k) per client, fixed for the round; subtracted from every floating entry per step.

@@ -81,6 +81,10 @@ class ProtocolConfig:
     query_ratio: float = 0.05
     end_ratio: float = 0.45
     model: str = "cnn4conv"
+    fl_algorithm: str = "fedavg"
+    """fedavg, fedprox or scaffold (reference-spec §4.1–§4.3)."""
+    fedprox_mu: float = 0.01
+    """FedProx's μ; the official default (the paper does not state it). Used only by fedprox."""
     local_model: LocalModelConfig = field(default_factory=LocalModelConfig)
 
     def validate(self, where: str) -> None:
@@ -98,6 +102,8 @@ class ProtocolConfig:
             _check(_number(value) and 0 < value <= 1, f"{where}.{key}", f"must be in (0, 1], got {value!r}")
         _check(self.end_ratio >= self.initial_ratio, f"{where}.end_ratio", f"({self.end_ratio}) must be >= initial_ratio ({self.initial_ratio})")
         _check(self.model in MODELS, f"{where}.model", f"unknown model {self.model!r}; available: {sorted(MODELS)}")
+        _check(self.fl_algorithm in FL_ALGORITHMS, f"{where}.fl_algorithm", f"must be one of {list(FL_ALGORITHMS)}, got {self.fl_algorithm!r}")
+        _check(_number(self.fedprox_mu) and self.fedprox_mu >= 0, f"{where}.fedprox_mu", f"must be >= 0, got {self.fedprox_mu!r}")
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, Any] | None, where: str = "protocol") -> "ProtocolConfig":
@@ -115,7 +121,9 @@ class ProtocolConfig:
         return len(cycle_ratios(self.initial_ratio, self.query_ratio, self.end_ratio))
 
 
-MODELS = {"cnn4conv"}
+MODELS = {"cnn4conv", "mobilenet", "resnet18", "kafal_resnet8"}
+"""Models of reference-spec §3.1–§3.4 (built by fal.federated.models.build_model)."""
+FL_ALGORITHMS = ("fedavg", "fedprox", "scaffold")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -487,6 +495,18 @@ class RuntimeConfig:
     """Batch size of no-grad forward passes (evaluation, query scoring); None = 128 on CPU, 4096 on CUDA."""
     checkpoint_every: int = 10
     """Training jobs save their state every N rounds and resume from it when rerun; 0 = never."""
+    trainer: str = "auto"
+    """FL trainer: "sequential" (one client after another), "vectorised" (all clients of a round in one
+    batched step), "auto" = vectorised on CUDA, sequential on CPU (where it is faster)."""
+    compile: str = "off"
+    """Vectorised trainer only: torch.compile its step ("default"), or with CUDA graphs ("reduce-overhead")."""
+    precision: str = "fp32"
+    """"tf32" lets CUDA matmuls/convolutions use TF32; "bf16" autocasts the vectorised trainer's forward."""
+
+    def resolved_trainer(self, device) -> str:
+        if self.trainer != "auto":
+            return self.trainer
+        return "vectorised" if str(device).startswith("cuda") else "sequential"
 
     def inference_batch(self, device) -> int:
         if self.inference_batch_size is not None:
@@ -498,6 +518,9 @@ class RuntimeConfig:
         _check(isinstance(self.threads, int) and self.threads >= 1, f"{where}.threads", f"must be an integer >= 1, got {self.threads!r}")
         _check(isinstance(self.deterministic, bool), f"{where}.deterministic", "must be true or false")
         _check(isinstance(self.checkpoint_every, int) and self.checkpoint_every >= 0, f"{where}.checkpoint_every", f"must be an integer >= 0, got {self.checkpoint_every!r}")
+        _check(self.trainer in TRAINERS, f"{where}.trainer", f"must be one of {list(TRAINERS)}, got {self.trainer!r}")
+        _check(self.compile in COMPILE_MODES, f"{where}.compile", f"must be one of {list(COMPILE_MODES)}, got {self.compile!r}")
+        _check(self.precision in PRECISIONS, f"{where}.precision", f"must be one of {list(PRECISIONS)}, got {self.precision!r}")
         if self.inference_batch_size is not None:
             _check(isinstance(self.inference_batch_size, int) and self.inference_batch_size >= 1, f"{where}.inference_batch_size", f"must be an integer >= 1 or null, got {self.inference_batch_size!r}")
 
@@ -536,6 +559,11 @@ class AnalysisConfig:
 
 RESERVED_STUDY_NAMES = {"tables", "figures", "published"}
 """Folders under paths.reports that are not studies."""
+
+
+TRAINERS = ("auto", "sequential", "vectorised")
+COMPILE_MODES = ("off", "default", "reduce-overhead")
+PRECISIONS = ("fp32", "tf32", "bf16")
 
 
 # --------------------------------------------------------------------------------------------------

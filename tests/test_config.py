@@ -8,7 +8,12 @@ import pytest
 import yaml
 
 from fal.config import (
+    COMPILE_MODES,
     FIDELITY_PRESETS,
+    FL_ALGORITHMS,
+    MODELS,
+    PRECISIONS,
+    TRAINERS,
     ConfigError,
     FidelityConfig,
     LocalModelConfig,
@@ -34,6 +39,19 @@ def test_schema_enums_match_the_library():
     assert sorted(fidelity) == sorted(f.name for f in dataclasses.fields(FidelityConfig))
     runtime = SCHEMA["properties"]["runtime"]["properties"]
     assert sorted(runtime) == sorted(f.name for f in dataclasses.fields(RuntimeConfig))
+    assert sorted(protocol["model"]["enum"]) == sorted(MODELS)
+    assert protocol["fl_algorithm"]["enum"] == list(FL_ALGORITHMS)
+    assert (runtime["trainer"]["enum"], runtime["compile"]["enum"], runtime["precision"]["enum"]) == (list(TRAINERS), list(COMPILE_MODES), list(PRECISIONS))
+
+
+def test_trainer_choice():
+    assert RuntimeConfig().resolved_trainer("cpu") == "sequential"
+    assert RuntimeConfig().resolved_trainer("cuda:0") == "vectorised"
+    assert RuntimeConfig(trainer="vectorised").resolved_trainer("cpu") == "vectorised"
+    with pytest.raises(ConfigError, match="runtime.trainer"):
+        RuntimeConfig.from_dict({"trainer": "parallel"})
+    with pytest.raises(ConfigError, match="runtime.precision"):
+        RuntimeConfig.from_dict({"precision": "fp16"})
 
 
 def test_default_protocol_is_the_papers():
@@ -97,6 +115,8 @@ BAD_STUDY_CONFIGS = [
     ("studies.quick.protocol", {"lr": -1}, "studies.quick.protocol.lr"),
     ("studies.quick.protocol", {"initial_ratio": 0.5, "end_ratio": 0.3}, "end_ratio"),
     ("studies.quick.protocol", {"model": "vgg"}, "unknown model 'vgg'"),
+    ("studies.quick.protocol", {"fl_algorithm": "fednova"}, "studies.quick.protocol.fl_algorithm"),
+    ("studies.quick.protocol", {"fedprox_mu": -0.1}, "studies.quick.protocol.fedprox_mu"),
     ("studies.quick.protocol", {"local_model": {"epochs": 0}}, "local_model.epochs"),
     ("studies.quick.protocol", {"local_model": {"bogus": 1}}, "local_model: unknown key(s) ['bogus']"),
     ("studies.quick.fidelity", {"partition_seed": "sometimes"}, "fidelity.partition_seed"),

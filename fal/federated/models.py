@@ -45,6 +45,143 @@ class CNN4Conv(nn.Module):
         return self.linear(features), features
 
 
+class _SeparableBlock(nn.Module):
+    """Depthwise 3×3 (stride, no bias) → BN → ReLU → pointwise 1×1 (no bias) → BN → ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        self.depthwise = nn.Conv2d(in_channels, in_channels, 3, stride=stride, padding=1, groups=in_channels, bias=False)
+        self.bn1 = nn.BatchNorm2d(in_channels)
+        self.pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.bn1(self.depthwise(x)))
+        return torch.relu(self.bn2(self.pointwise(x)))
+
+
+class MobileNet(nn.Module):
+    """MobileNet for 28/32 px images (§3.2, FairFAL Table 9): stem conv 3×3 (32), 13 separable blocks,
+    2×2 average pool, 1024-d embedding, linear head with zero bias."""
+
+    BLOCKS = (64, (128, 2), 128, (256, 2), 256, (512, 2), 512, 512, 512, 512, 512, (1024, 2), 1024)
+
+    def __init__(self, in_channels: int, num_classes: int):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU())
+        blocks, channels = [], 32
+        for entry in self.BLOCKS:
+            out, stride = entry if isinstance(entry, tuple) else (entry, 1)
+            blocks.append(_SeparableBlock(channels, out, stride))
+            channels = out
+        self.blocks = nn.Sequential(*blocks)
+        self.embedding_dim = 1024
+        self.linear = nn.Linear(1024, num_classes)
+        nn.init.zeros_(self.linear.bias)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.blocks(self.stem(x))
+        features = nn.functional.avg_pool2d(x, 2).flatten(1)
+        return self.linear(features), features
+
+
+class _BasicBlock(nn.Module):
+    """conv3×3 → BN → ReLU → conv3×3 → BN, plus the (1×1 conv + BN when the shape changes) shortcut, ReLU.
+
+    With ``residual=False`` (KAFAL's ResNet-8, §3.4) the shortcut is built but never used, and the
+    block ends without the final ReLU, as in the official code.
+    """
+
+    def __init__(self, in_planes: int, planes: int, stride: int, residual: bool = True, shortcut_bn: bool = True):
+        super().__init__()
+        self.residual = residual
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.shortcut = None
+        if stride != 1 or in_planes != planes:
+            layers = [nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)]
+            if shortcut_bn:
+                layers.append(nn.BatchNorm2d(planes))
+            self.shortcut = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+        if not self.residual:
+            return out
+        identity = x if self.shortcut is None else self.shortcut(x)
+        return torch.relu(out + identity)
+
+
+class ResNet18(nn.Module):
+    """CIFAR-style ResNet-18 (§3.3, FairFAL Table 9): 3×3 stem without max-pool, stages of 2 basic blocks
+    (64, 128, 256, 512; strides 1, 2, 2, 2), global average pool, 512-d embedding.
+
+    Kaiming-normal (fan_out) convolutions, BN weight 1 and bias 0, the last BN of every residual branch
+    zero (``zero_init_residual``), linear bias zero.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, blocks: tuple[int, ...] = (2, 2, 2, 2)):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU())
+        layers, planes_in = [], 64
+        for planes, count, stride in zip((64, 128, 256, 512), blocks, (1, 2, 2, 2)):
+            for i in range(count):
+                layers.append(_BasicBlock(planes_in, planes, stride if i == 0 else 1))
+                planes_in = planes
+        self.layers = nn.Sequential(*layers)
+        self.embedding_dim = 512
+        self.linear = nn.Linear(512, num_classes)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        for module in self.modules():
+            if isinstance(module, _BasicBlock):
+                nn.init.zeros_(module.bn2.weight)
+        nn.init.zeros_(self.linear.bias)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.layers(self.stem(x)).mean(dim=(2, 3))
+        return self.linear(features), features
+
+
+class KafalResNet8(nn.Module):
+    """KAFAL's "ResNet-8" (§3.4): stem conv 3×3 (16), three non-residual basic blocks (16, 32, 64; strides
+    1, 2, 2) whose 1×1 shortcut convs exist but are unused, then BN, ReLU, global average pool (the
+    official AvgPool(8) at 32 px), 64-d embedding, linear head with PyTorch's default init.
+
+    Convolutions start from N(0, 2/(k·k·out_channels)); BN weight 1, bias 0.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int):
+        super().__init__()
+        self.stem = nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)
+        self.layers = nn.Sequential(
+            _BasicBlock(16, 16, 1, residual=False, shortcut_bn=False),
+            _BasicBlock(16, 32, 2, residual=False, shortcut_bn=False),
+            _BasicBlock(32, 64, 2, residual=False, shortcut_bn=False),
+        )
+        self.bn = nn.BatchNorm2d(64)
+        self.embedding_dim = 64
+        self.linear = nn.Linear(64, num_classes)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                fan = module.kernel_size[0] * module.kernel_size[1] * module.out_channels
+                nn.init.normal_(module.weight, 0.0, (2.0 / fan) ** 0.5)
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.relu(self.bn(self.layers(self.stem(x))))
+        features = x.mean(dim=(2, 3))
+        return self.linear(features), features
+
+
 def build_model(name: str, spec: DatasetSpec, init_seed: int, device: torch.device | str = "cpu") -> nn.Module:
     """A freshly initialised model whose weights depend only on ``init_seed``.
 
@@ -55,6 +192,12 @@ def build_model(name: str, spec: DatasetSpec, init_seed: int, device: torch.devi
         torch.manual_seed(init_seed)
         if name == "cnn4conv":
             model = CNN4Conv(spec.channels, spec.num_classes, spec.image_size)
+        elif name == "mobilenet":
+            model = MobileNet(spec.channels, spec.num_classes)
+        elif name == "resnet18":
+            model = ResNet18(spec.channels, spec.num_classes)
+        elif name == "kafal_resnet8":
+            model = KafalResNet8(spec.channels, spec.num_classes)
         else:
             raise ValueError(f"unknown model {name!r}")
     return model.to(device=device, memory_format=torch.channels_last)

@@ -17,6 +17,7 @@ from fal.data.views import SettingData, load_setting_data
 from fal.federated.kcfu import KCFUConfig, make_local_update
 from fal.federated.models import build_model
 from fal.federated.training import ClientData, FLConfig, FLResult, RoundCheckpoint, train_fedavg
+from fal.federated.vectorised import VectorisedOptions, train_fedavg_vectorised
 from fal.seeding import derive_seed
 
 def model_init_seed(seed: int, cycle: int, fidelity: FidelityConfig) -> int:
@@ -53,10 +54,14 @@ def run_training_stage(
     checkpoint: RoundCheckpoint | None = None,
     federated: Mapping[str, Any] | None = None,
     keep_client_models: bool = False,
+    trainer: str = "sequential",
+    vectorised_options: VectorisedOptions | None = None,
 ) -> TrainingOutputs:
     """Train one cycle. ``federated`` is a strategy's resolved FL algorithm (fedavg or KAFAL's kcfu,
     see ``StrategyConfig.resolved_federated``); ``keep_client_models`` returns every client's weights
-    after its last-round local training (§5.3) in ``result.client_states``."""
+    after its last-round local training (§5.3) in ``result.client_states``. ``trainer`` is
+    "sequential" (the oracle) or "vectorised" (all clients of a round at once; see
+    RuntimeConfig.resolved_trainer); KCFU and kept client models run on the sequential trainer."""
     spec = get_dataset_spec(setting.dataset)
     data = data or load_setting_data(arrays, partition, spec, setting.num_clients, device)
     lists = labelled_lists(labelled, setting.num_clients)
@@ -76,9 +81,9 @@ def run_training_stage(
         raise ValueError(f"unknown federated algorithm {algorithm!r} (fedavg or kcfu)")
     log.info(
         "cycle %d: training %s on %s (seed %d) with %d labelled samples over %d clients, %d rounds × %d local "
-        "epochs, device %s",
+        "epochs of %s, %s trainer, device %s",
         cycle, protocol.model, setting.id, seed, sum(len(c.positions) for c in clients), len(clients),
-        cfg.rounds, cfg.local_epochs, device,
+        cfg.rounds, cfg.local_epochs, cfg.algorithm, trainer, device,
     )
 
     def progress(row: dict) -> None:
@@ -91,11 +96,19 @@ def run_training_stage(
     def resumed(rounds_done: int) -> None:
         log.info("cycle %d: resuming from the checkpoint after round %d/%d (%s)", cycle, rounds_done, cfg.rounds, checkpoint.path)
 
-    result = train_fedavg(
+    if trainer not in ("sequential", "vectorised"):
+        raise ValueError(f"unknown trainer {trainer!r}; use 'sequential' or 'vectorised'")
+    if trainer == "vectorised" and (local_update is not None or keep_client_models):
+        log.info("cycle %d: KCFU and kept client models need the sequential trainer; using it", cycle)
+        trainer = "sequential"
+    if trainer == "vectorised":
+        extra = {"options": vectorised_options or VectorisedOptions()}
+    else:
+        extra = {"local_update": local_update, "keep_client_models": keep_client_models, "all_clients_last_round": all_clients_last_round}
+    result = (train_fedavg_vectorised if trainer == "vectorised" else train_fedavg)(
         model, clients, data.train_bank, data.test_bank, data.test_labels, spec.num_classes, cfg,
         seed_keys=(seed, "train", cycle), eval_batch_size=inference_batch_size, progress=progress,
-        checkpoint=checkpoint, on_resume=resumed, local_update=local_update,
-        keep_client_models=keep_client_models, all_clients_last_round=all_clients_last_round,
+        checkpoint=checkpoint, on_resume=resumed, **extra,
     )
     if checkpoint is not None and checkpoint.ignored_because:
         log.warning("cycle %d: ignored checkpoint %s (%s); trained from round 0", cycle, checkpoint.path, checkpoint.ignored_because)

@@ -1,10 +1,13 @@
-"""FedAvg, plain and sequential (reference-spec §4.1). This is the oracle a faster trainer must match.
+"""FedAvg, FedProx and SCAFFOLD, plain and sequential (reference-spec §4.1–§4.3).
+
+This is the oracle that the vectorised trainer (fal.federated.vectorised) is tested against.
 
 One call trains one AL cycle: ``rounds`` communication rounds; each selected client copies the global
 model, makes a fresh SGD optimizer (momentum 0.9, weight decay on all parameters), runs
 ``local_epochs`` epochs of cross-entropy over its labelled set (shuffled, random horizontal flips,
 batch 64, last batch kept), and the server averages every state entry (BN buffers included) weighted
-by labelled-set size. The global model is evaluated on the test set after every round.
+by labelled-set size. The global model is evaluated on the test set after every round. FedProx and
+SCAFFOLD (``FLConfig.algorithm``) change the local step as described in fal.federated.algorithms.
 
 Randomness comes only from generators derived from ``seed_keys`` + (round, client), so a client's
 training does not depend on which clients ran before it.
@@ -26,6 +29,7 @@ from torch import nn
 
 from fal.config import FidelityConfig, ProtocolConfig
 from fal.data.images import ImageBank
+from fal.federated.algorithms import ScaffoldState, proximal_term
 from fal.seeding import numpy_rng, torch_generator
 
 
@@ -45,6 +49,9 @@ class FLConfig:
     lr_decay_at: float
     client_fraction: float
     lr_decay_rule: str = "official"
+    algorithm: str = "fedavg"
+    """fedavg, fedprox or scaffold (§4.1–§4.3)."""
+    fedprox_mu: float = 0.01
 
     @classmethod
     def from_protocol(cls, protocol: ProtocolConfig, fidelity: FidelityConfig) -> "FLConfig":
@@ -59,6 +66,8 @@ class FLConfig:
             lr_decay_at=protocol.lr_decay_at,
             client_fraction=protocol.client_fraction,
             lr_decay_rule=fidelity.fl_lr_decay,
+            algorithm=protocol.fl_algorithm,
+            fedprox_mu=protocol.fedprox_mu,
         )
 
 
@@ -111,9 +120,12 @@ class RoundCheckpoint:
         self.fingerprint = fingerprint
         self.ignored_because: str | None = None
         """Why an existing checkpoint file was not used (for the job log), else None."""
+        self.extra: dict | None = None
+        """Algorithm state saved beside the model (SCAFFOLD's control variates), set by ``load``."""
 
     def load(self) -> tuple[int, dict, list[dict]] | None:
         self.ignored_because = None
+        self.extra = None
         if not self.path.exists():
             return None
         try:
@@ -124,9 +136,10 @@ class RoundCheckpoint:
         if blob.get("fingerprint") != self.fingerprint:
             self.ignored_because = "written for other inputs or parameters"
             return None
+        self.extra = blob.get("extra")
         return int(blob["rounds_done"]), blob["model"], list(blob["rows"])
 
-    def save(self, rounds_done: int, state: dict, rows: list[dict]) -> None:
+    def save(self, rounds_done: int, state: dict, rows: list[dict], extra: dict | None = None) -> None:
         from fal.io import torch_save
 
         blob = {
@@ -134,6 +147,7 @@ class RoundCheckpoint:
             "rounds_done": rounds_done,
             "model": {k: v.detach().cpu() for k, v in state.items()},
             "rows": rows,
+            "extra": extra,
         }
         torch_save(blob, self.path)
 
@@ -197,9 +211,16 @@ def train_client(
     weight_decay: float,
     generator: torch.Generator,
     where: str,
+    prox_mu: float = 0.0,
+    scaffold_correction: dict[str, torch.Tensor] | None = None,
 ) -> float:
-    """Train ``model`` in place on one client's labelled set; return the mean of per-epoch mean losses."""
+    """Train ``model`` in place on one client's labelled set; return the mean of per-epoch mean losses.
+
+    ``prox_mu`` > 0 adds FedProx's proximal term towards the starting weights; ``scaffold_correction``
+    (``c − c_k`` per floating state key) is subtracted, times lr, from the state after every SGD step.
+    """
     model.train()
+    anchor = {name: p.detach().clone() for name, p in model.named_parameters()} if prox_mu > 0 else None
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     positions = torch.tensor(np.asarray(client.positions), dtype=torch.long)
     labels = torch.tensor(np.asarray(client.labels), dtype=torch.long, device=bank.device)
@@ -215,9 +236,16 @@ def train_client(
             optimizer.zero_grad(set_to_none=True)
             logits, _ = model(x)
             loss = F.cross_entropy(logits, labels[index.to(bank.device)])
+            if anchor is not None:
+                loss = loss + proximal_term(dict(model.named_parameters()), anchor, prox_mu)
             _check_finite(loss, f"{where}, epoch {epoch + 1}")
             loss.backward()
             optimizer.step()
+            if scaffold_correction is not None:
+                with torch.no_grad():
+                    for key, value in model.state_dict().items():
+                        if key in scaffold_correction:
+                            value.sub_(lr * scaffold_correction[key])
             batch_losses.append(loss.item())
         epoch_losses.append(sum(batch_losses) / len(batch_losses))
     return sum(epoch_losses) / len(epoch_losses)
@@ -250,7 +278,7 @@ def train_fedavg(
     keep_client_models: bool = False,
     all_clients_last_round: bool = False,
 ) -> FLResult:
-    """Run ``cfg.rounds`` rounds of FedAvg from ``model``'s current weights (modified in place).
+    """Run ``cfg.rounds`` rounds of ``cfg.algorithm`` from ``model``'s current weights (modified in place).
 
     With ``checkpoint``, state is saved every ``checkpoint.every`` rounds and a matching saved state
     is resumed from (``on_resume`` is told the number of rounds already done).
@@ -260,14 +288,19 @@ def train_fedavg(
     client's loss. ``keep_client_models`` returns each client's last-round weights (§5.3);
     ``all_clients_last_round`` makes every client train in the last round (KAFAL's code).
     """
+    if local_update is not None and cfg.algorithm != "fedavg":
+        raise ValueError(f"a custom local update (KCFU) runs on FedAvg aggregation, not {cfg.algorithm}; set protocol.fl_algorithm: fedavg")
     num_clients = len(clients)
     per_round = max(int(cfg.client_fraction * num_clients), 1)
     rows: list[dict] = []
     first_round = 0
+    scaffold = ScaffoldState.initial(model.state_dict(), num_clients) if cfg.algorithm == "scaffold" else None
     resumed = checkpoint.load() if checkpoint is not None else None
     if resumed is not None:
         first_round, state, rows = resumed
         model.load_state_dict(state)
+        if scaffold is not None:
+            scaffold = ScaffoldState.from_blob(checkpoint.extra["scaffold"], train_bank.device)
         if on_resume is not None:
             on_resume(first_round)
     start = time.perf_counter() - (rows[-1]["seconds"] if rows else 0.0)
@@ -279,12 +312,14 @@ def train_fedavg(
             selected = np.sort(numpy_rng(*seed_keys, "client_sample", r).choice(num_clients, per_round, replace=False))
         else:
             selected = np.arange(num_clients)
-        selected = [k for k in selected if len(clients[k].positions) > 0]
+        selected = [int(k) for k in selected if len(clients[k].positions) > 0]
         if not selected:
             raise ValueError("no selected client holds labelled data")
         total = sum(len(clients[k].positions) for k in selected)
+        corrections = scaffold.corrections(selected) if scaffold is not None else None
+        global_start = {k: v.detach().clone() for k, v in model.state_dict().items()}
         states, weights, losses = [], [], []
-        for k in selected:
+        for i, k in enumerate(selected):
             local = copy.deepcopy(model)
             generator = torch_generator(*seed_keys, "fl_client", r, int(k))
             where = f"round {r + 1}, client {k}"
@@ -293,6 +328,8 @@ def train_fedavg(
                     local, clients[k], train_bank,
                     epochs=cfg.local_epochs, batch_size=cfg.batch_size, lr=lr, momentum=cfg.momentum,
                     weight_decay=cfg.weight_decay, generator=generator, where=where,
+                    prox_mu=cfg.fedprox_mu if cfg.algorithm == "fedprox" else 0.0,
+                    scaffold_correction={key: c[i] for key, c in corrections.items()} if corrections is not None else None,
                 )
             else:
                 loss = local_update(local, int(k), r, lr, model, generator, where)
@@ -301,6 +338,10 @@ def train_fedavg(
             losses.append(loss)
         if keep_client_models and r == cfg.rounds - 1:
             client_states = {int(k): copy.deepcopy(state) for k, state in zip(selected, states)}
+        if scaffold is not None:
+            steps = torch.tensor([cfg.local_epochs * -(-len(clients[k].positions) // cfg.batch_size) for k in selected])
+            ends = {key: torch.stack([state[key] for state in states]) for key in scaffold.c}
+            scaffold.update(selected, global_start, ends, steps, cfg.lr)
         model.load_state_dict(average_states(states, weights))
         result = evaluate(model, test_bank, test_labels, num_classes, eval_batch_size)
         row = {
@@ -314,7 +355,7 @@ def train_fedavg(
         rows.append(row)
         # Save before reporting, so a round that appears in the log is never recomputed.
         if checkpoint is not None and (r + 1) % checkpoint.every == 0 and r + 1 < cfg.rounds:
-            checkpoint.save(r + 1, model.state_dict(), rows)
+            checkpoint.save(r + 1, model.state_dict(), rows, {"scaffold": scaffold.to_blob()} if scaffold is not None else None)
         if progress is not None:
             progress(row)
     if result is None:  # resumed after the last round: evaluate the restored model

@@ -11,6 +11,7 @@ from fal.schemas import EVALUATION_SCHEMA, LABELLED_SCHEMA, PARTITION_SCHEMA, RO
 from fal.data.sources import load_cache  # noqa: E402
 from fal.federated.stage import run_training_stage  # noqa: E402
 from fal.federated.training import RoundCheckpoint  # noqa: E402
+from fal.federated.vectorised import VectorisedOptions  # noqa: E402
 from fal.io import fingerprint, read_parquet, save_client_states, save_state_dict, write_parquet  # noqa: E402
 from fal.runtime import configure, job_logger, logged_failures  # noqa: E402
 
@@ -42,6 +43,8 @@ with logged_failures(job_logger("train", sm.log[0])) as log:
         checkpoint=checkpoint,
         federated=dict(sm.params.federated),
         keep_client_models="client_models" in sm.output.keys(),
+        trainer=runtime.resolved_trainer(device),
+        vectorised_options=VectorisedOptions(compile=runtime.compile, precision=runtime.precision),
     )
     if "client_models" in sm.output.keys():
         save_client_states(out.result.client_states, sm.output.client_models)

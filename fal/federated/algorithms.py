@@ -1,0 +1,84 @@
+"""FedProx and SCAFFOLD (reference-spec §4.2, §4.3), shared by the sequential and vectorised trainers.
+
+FedAvg is the base: both algorithms keep its client sampling, fresh SGD per client and round, and
+size-weighted averaging of every state entry. FedProx adds ``(μ/2)·Σ_params ||w − w_global||²`` to every
+batch loss (trainable parameters only; the logged loss includes it). SCAFFOLD keeps control variates
+for one cycle and shifts every floating state entry after each local SGD step; the quantities are kept
+per client in stacked tensors so that either trainer can use and checkpoint them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from fal.config import FL_ALGORITHMS  # noqa: F401  (re-exported: the choices of FLConfig.algorithm)
+
+
+def proximal_term(params: dict[str, torch.Tensor], anchor: dict[str, torch.Tensor], mu: float) -> torch.Tensor:
+    """``(μ/2)·Σ ||w − w_global||²`` over the given parameters (not buffers)."""
+    total = sum(((params[name] - anchor[name]) ** 2).sum() for name in anchor)
+    return 0.5 * mu * total
+
+
+@dataclass
+class ScaffoldState:
+    """Control variates of one cycle: the server's ``c`` and every client's ``c_k``, per state key.
+
+    The official code starts ``c`` and each ``c_k`` as copies of the cycle's initial global state (all
+    floating entries, BN running statistics included). Only ``c − c_k`` enters a local step, so this equals
+    zero initialisation while every client takes part; under partial participation it does not, and the
+    official start is kept. Integer buffers (BN's batch counters) get no correction: the counter's
+    correction is zero under full participation, and the counter has no effect with fixed BN momentum.
+    """
+
+    c: dict[str, torch.Tensor]
+    clients: dict[str, torch.Tensor]
+    """Per key, a (num_clients, ...) stack of the clients' ``c_k``."""
+
+    @classmethod
+    def initial(cls, global_state: dict[str, torch.Tensor], num_clients: int) -> "ScaffoldState":
+        floats = {k: v.detach().clone() for k, v in global_state.items() if v.is_floating_point()}
+        stacks = {k: v.unsqueeze(0).repeat(num_clients, *([1] * v.dim())) for k, v in floats.items()}
+        return cls(c=floats, clients=stacks)
+
+    def corrections(self, clients: torch.Tensor | list[int]) -> dict[str, torch.Tensor]:
+        """``c − c_k`` for the given clients, stacked (len(clients), ...)."""
+        index = torch.as_tensor(clients, dtype=torch.long, device=next(iter(self.c.values())).device)
+        return {k: self.c[k].unsqueeze(0) - self.clients[k].index_select(0, index) for k in self.c}
+
+    def update(
+        self,
+        clients: list[int],
+        global_start: dict[str, torch.Tensor],
+        local_ends: dict[str, torch.Tensor],
+        steps: torch.Tensor,
+        base_lr: float,
+    ) -> None:
+        """End of round: new ``c_k`` for the clients that trained, then ``c += mean_k Δc_k``.
+
+        ``local_ends[key]`` stacks the clients' final states in the order of ``clients``; ``steps`` their
+        local step counts. ``c_k ← c_k − c + (w_global − w_local)/(steps · base_lr)``, with the base lr,
+        not the decayed one, as in the official code.
+        """
+        device = next(iter(self.c.values())).device
+        index = torch.as_tensor(clients, dtype=torch.long, device=device)
+        steps = steps.to(device=device, dtype=torch.float32)
+        for key in self.c:
+            old = self.clients[key].index_select(0, index)
+            shape = (-1,) + (1,) * (old.dim() - 1)
+            drift = (global_start[key].unsqueeze(0) - local_ends[key].to(old.dtype)) / (steps.view(shape) * base_lr)
+            new = old - self.c[key].unsqueeze(0) + drift
+            self.clients[key].index_copy_(0, index, new)
+            self.c[key] = self.c[key] + (new - old).sum(0) / len(clients)
+
+    def to_blob(self) -> dict:
+        return {"c": {k: v.detach().cpu() for k, v in self.c.items()}, "clients": {k: v.detach().cpu() for k, v in self.clients.items()}}
+
+    @classmethod
+    def from_blob(cls, blob: dict, device) -> "ScaffoldState":
+        return cls(
+            c={k: v.to(device) for k, v in blob["c"].items()},
+            clients={k: v.to(device) for k, v in blob["clients"].items()},
+        )

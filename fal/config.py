@@ -319,7 +319,7 @@ LOCAL_MODEL_KINDS = ("scratch", "last_round", "finetune")
 after its local training in the cycle's last FL round (§5.3, the IFAL repo's), or fine-tuned from the
 global model (§5.2, LoGo's ``ft_*``)."""
 
-FL_ALGORITHMS: dict[str, dict[str, Any]] = {
+STRATEGY_FL_UPDATES: dict[str, dict[str, Any]] = {
     "fedavg": {},
     # KAFAL's KCFU local update (reference-spec §7.1-§7.2, fal/federated/kcfu.py); defaults = official code.
     "kcfu": {
@@ -383,8 +383,8 @@ class StrategyConfig:
             )
         _check(isinstance(self.federated, dict), f"{where}.federated", "must be a mapping")
         algorithm = self.federated.get("algorithm", "fedavg")
-        _check(algorithm in FL_ALGORITHMS, f"{where}.federated.algorithm", f"must be one of {sorted(FL_ALGORITHMS)}, got {algorithm!r}")
-        allowed = FL_ALGORITHMS.get(algorithm, {})
+        _check(algorithm in STRATEGY_FL_UPDATES, f"{where}.federated.algorithm", f"must be one of {sorted(STRATEGY_FL_UPDATES)}, got {algorithm!r}")
+        allowed = STRATEGY_FL_UPDATES.get(algorithm, {})
         unknown = sorted(set(self.federated) - set(allowed) - {"algorithm"})
         _check(not unknown, f"{where}.federated", f"unknown option(s) {unknown} for algorithm {algorithm}; allowed: {sorted(allowed)}")
         for key, value in self.federated.items():
@@ -424,7 +424,7 @@ class StrategyConfig:
     def resolved_federated(self) -> dict[str, Any]:
         """The training algorithm of this strategy's cycles with every option filled in."""
         algorithm = self.federated.get("algorithm", "fedavg")
-        return {"algorithm": algorithm, **FL_ALGORITHMS[algorithm], **{k: v for k, v in self.federated.items() if k != "algorithm"}}
+        return {"algorithm": algorithm, **STRATEGY_FL_UPDATES[algorithm], **{k: v for k, v in self.federated.items() if k != "algorithm"}}
 
     @property
     def trains_own_cycle1(self) -> bool:

@@ -442,12 +442,12 @@ def test_kafal_ifal_lastround_through_the_workflow(tmp_path, data_cache):
 def test_schema_knows_the_new_strategy_fields():
     import yaml
 
-    from fal.config import FL_ALGORITHMS, LOCAL_MODEL_KINDS
+    from fal.config import STRATEGY_FL_UPDATES, LOCAL_MODEL_KINDS
     from helpers import ROOT
 
     schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
     strategy = schema["properties"]["strategies"]["additionalProperties"]["properties"]
     assert strategy["local_model"]["enum"] == list(LOCAL_MODEL_KINDS)
     federated = schema["$defs"]["federated"]["properties"]
-    assert federated["algorithm"]["enum"] == sorted(FL_ALGORITHMS)
-    assert set(federated) == {"algorithm", *FL_ALGORITHMS["kcfu"]}
+    assert federated["algorithm"]["enum"] == sorted(STRATEGY_FL_UPDATES)
+    assert set(federated) == {"algorithm", *STRATEGY_FL_UPDATES["kcfu"]}

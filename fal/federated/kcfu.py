@@ -9,7 +9,7 @@ A client's local loss has two parts:
   weighted by Γ, which favours the classes the client rarely holds (paper Eq. 5).
 
 Where the official code differs from the paper ([P≠C] in §7.2), both exist as options; the defaults
-(in ``fal.config.FL_ALGORITHMS["kcfu"]``) are the code's:
+(in ``fal.config.STRATEGY_FL_UPDATES["kcfu"]``) are the code's:
 
 | option | code (default) | paper |
 |---|---|---|

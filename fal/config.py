@@ -720,6 +720,13 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
     for strategy_name in strategy_names:
         _check(strategy_name in known, f"{where}.strategies", f"unknown strategy {strategy_name!r}; defined under strategies: {sorted(known)}")
     _check(len(set(strategy_names)) == len(strategy_names), f"{where}.strategies", f"duplicate strategies in {strategy_names}")
+    for strategy_name in strategy_names:
+        update = (known[strategy_name].federated or {}).get("algorithm", "fedavg")
+        _check(
+            update == "fedavg" or protocol.fl_algorithm == "fedavg", f"{where}.protocol.fl_algorithm",
+            f"strategy {strategy_name} trains with its own local update ({update}), which runs on FedAvg "
+            f"aggregation; use fl_algorithm: fedavg in this study or drop {strategy_name}",
+        )
 
     table_ratios = raw.get("table_ratios")
     if table_ratios is not None:

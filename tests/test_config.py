@@ -186,3 +186,13 @@ def test_strategy_variant_names_non_default_options():
     config["studies"]["quick"]["strategies"] = ["fairfal", "fairfal_k2"]
     info = resolve_study(config, "quick").analysis_info()
     assert [s["variant"] for s in info["strategies"]] == ["", "kappa=2,uncertainty=margin"]
+
+
+def test_kcfu_strategy_in_a_scaffold_study_is_refused_at_parse_time():
+    config = mutate("studies.quick.strategies", ["random", "kafal_full"])
+    config["studies"]["quick"]["protocol"]["fl_algorithm"] = "scaffold"
+    with pytest.raises(ConfigError) as info:
+        resolve_study(config, "quick")
+    assert "studies.quick.protocol.fl_algorithm" in str(info.value) and "kafal_full" in str(info.value)
+    config["studies"]["quick"]["protocol"]["fl_algorithm"] = "fedavg"
+    resolve_study(config, "quick")  # the same study on FedAvg is fine

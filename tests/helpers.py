@@ -26,6 +26,80 @@ def synthetic_arrays(num_classes: int = 4, per_class: int = 60, test_per_class: 
 
 
 # ---------------------------------------------------------------------------------------------
+# A small synthetic setting after one trained cycle, queried through the real query stage
+
+import logging  # noqa: E402
+from typing import Any, NamedTuple  # noqa: E402
+
+LOG = logging.getLogger("test")
+
+
+class TrainedSetting(NamedTuple):
+    """What a query needs after cycle 1's training: data, configs, partition and the trained models."""
+
+    arrays: Any
+    setting: Any
+    protocol: Any
+    fidelity: Any
+    part: Any
+    state_dict: dict
+    client_states: dict | None
+
+
+def trained_setting(*, num_clients: int, per_class: int, test_per_class: int, rounds: int, local_epochs: int = 1,
+                    local_model_epochs: int, keep_client_models: bool = False) -> TrainedSetting:
+    """A ``num_clients``-client, 4-class setting (octmnist's shape: 1 channel) trained for one cycle."""
+    from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
+    from fal.data.build import build_partition
+    from fal.federated.stage import run_training_stage
+
+    arrays = synthetic_arrays(num_classes=4, per_class=per_class, test_per_class=test_per_class)
+    setting = SettingConfig(dataset="octmnist", alpha=0.5, num_clients=num_clients)
+    protocol = ProtocolConfig.from_dict(
+        {"num_clients": num_clients, "rounds": rounds, "local_epochs": local_epochs, "lr": 0.05, "initial_ratio": 0.1,
+         "query_ratio": 0.1, "end_ratio": 0.3, "local_model": {"epochs": local_model_epochs}}
+    )
+    fidelity = FidelityConfig()
+    part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
+    out = run_training_stage(setting=setting, protocol=protocol, fidelity=fidelity, seed=1, cycle=1, arrays=arrays,
+                             partition=part.partition, labelled=part.initial_labelled, device="cpu", log=LOG,
+                             keep_client_models=keep_client_models)
+    return TrainedSetting(arrays, setting, protocol, fidelity, part, out.result.state_dict, out.result.client_states)
+
+
+def query(trained: TrainedSetting, name: str, spec: dict, seed: int = 1, previous_state: dict | None = None, fidelity=None,
+          as_name: str | None = None, path: str | None = None):
+    """Cycle 1's query with strategy ``spec``; ``as_name`` renames the strategy (its name keys the generators)."""
+    from fal.config import StrategyConfig
+    from fal.strategies.stage import run_query_stage
+
+    strategy = StrategyConfig.from_dict(as_name or name, spec, path or name)
+    return run_query_stage(setting=trained.setting, protocol=trained.protocol, fidelity=fidelity or trained.fidelity,
+                           strategy=strategy, seed=seed, cycle=1, arrays=trained.arrays, partition=trained.part.partition,
+                           labelled=trained.part.initial_labelled, global_state=trained.state_dict,
+                           previous_state=previous_state or {}, device="cpu", log=LOG, client_states=trained.client_states)
+
+
+def assert_query_contract(trained: TrainedSetting, out) -> None:
+    """Every client gets exactly its budget of new, distinct, previously unlabelled samples from its own
+    pool, placed before its old labels, which are kept in order."""
+    from fal.data.build import labelled_lists
+
+    num_clients, part = trained.setting.num_clients, trained.part
+    budget = part.budget.per_client_query
+    before = labelled_lists(part.initial_labelled, num_clients)
+    after = labelled_lists(out.labelled, num_clients)
+    train = part.partition[part.partition["split"] == "train"]
+    for client in range(num_clients):
+        new = after[client][:budget]
+        assert len(after[client]) == len(before[client]) + budget  # exact budget
+        assert len(np.unique(after[client])) == len(after[client])  # no duplicates
+        assert not set(new.tolist()) & set(before[client].tolist())  # never an already-labelled sample
+        assert set(new.tolist()) <= set(train.loc[train["client"] == client, "position"].tolist())  # own pool only
+        assert np.array_equal(after[client][budget:], before[client])  # old labels kept, in order
+
+
+# ---------------------------------------------------------------------------------------------
 # Running the workflow from tests
 
 import shutil  # noqa: E402

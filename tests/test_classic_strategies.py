@@ -1,18 +1,15 @@
 """Classic AL strategies (margin, conf, coreset, BADGE, GCNAL, ALFA-Mix; G and L): the query contract
 through the real query stage, and each method's core against hand computations or brute-force oracles."""
 
-import logging
-
 import numpy as np
 import pytest
 import torch
 
-from fal.config import ConfigError, FidelityConfig, ProtocolConfig, SettingConfig, StrategyConfig
-from fal.data.build import build_partition, labelled_lists
+from fal.config import ConfigError, StrategyConfig
+from fal.data.build import labelled_lists
 from fal.data.datasets import get_dataset_spec
 from fal.data.views import load_setting_data
 from fal.federated.models import build_model
-from fal.federated.stage import run_training_stage
 from fal.strategies.alfamix import caps, class_anchors, closed_form_alpha, find_candidates
 from fal.strategies.badge import FactoredEmbedding, kmeanspp_seeding
 from fal.strategies.kmeans import kmeans, kmeans_plusplus, nearest_to_centres
@@ -22,10 +19,8 @@ from fal.strategies.kcenter import kcenter_greedy
 from fal.strategies.least_confidence import confidence_scores
 from fal.strategies.margin import margin_scores
 from fal.strategies.registry import METHODS, method_source_files
-from fal.strategies.stage import run_query_stage
-from helpers import synthetic_arrays
+from helpers import assert_query_contract, query, trained_setting
 
-LOG = logging.getLogger("test")
 METHOD_NAMES = ["margin", "conf", "coreset", "badge", "gcnal", "alfamix"]
 STRATEGIES = {f"{m}_{q[0]}": {"method": m, "query_model": q} for m in METHOD_NAMES for q in ("global", "local")}
 
@@ -33,41 +28,17 @@ STRATEGIES = {f"{m}_{q[0]}": {"method": m, "query_model": q} for m in METHOD_NAM
 @pytest.fixture(scope="module")
 def setting_state():
     """A 4-client, 4-class setting after one trained cycle (octmnist's shape: 1 channel, 4 classes)."""
-    arrays = synthetic_arrays(num_classes=4, per_class=100, test_per_class=20)
-    setting = SettingConfig(dataset="octmnist", alpha=0.5, num_clients=4)
-    protocol = ProtocolConfig.from_dict(
-        {"num_clients": 4, "rounds": 2, "local_epochs": 1, "lr": 0.05, "initial_ratio": 0.1, "query_ratio": 0.1, "end_ratio": 0.3,
-         "local_model": {"epochs": 5}}
-    )
-    fidelity = FidelityConfig()
-    part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
-    trained = run_training_stage(setting=setting, protocol=protocol, fidelity=fidelity, seed=1, cycle=1, arrays=arrays,
-                                 partition=part.partition, labelled=part.initial_labelled, device="cpu", log=LOG)
-    return arrays, setting, protocol, fidelity, part, trained.result.state_dict
+    return trained_setting(num_clients=4, per_class=100, test_per_class=20, rounds=2, local_epochs=1, local_model_epochs=5)
 
 
 def run(setting_state, name, seed=1, options=None):
-    arrays, setting, protocol, fidelity, part, model = setting_state
-    strategy = StrategyConfig.from_dict(name, {**STRATEGIES[name], "options": options or {}}, name)
-    return run_query_stage(setting=setting, protocol=protocol, fidelity=fidelity, strategy=strategy, seed=seed, cycle=1,
-                           arrays=arrays, partition=part.partition, labelled=part.initial_labelled, global_state=model,
-                           previous_state={}, device="cpu", log=LOG)
+    return query(setting_state, name, {**STRATEGIES[name], "options": options or {}}, seed=seed)
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_strategy_contract(setting_state, name):
-    _, setting, _, _, part, _ = setting_state
     out = run(setting_state, name)
-    budget = part.budget.per_client_query
-    before = labelled_lists(part.initial_labelled, setting.num_clients)
-    after = labelled_lists(out.labelled, setting.num_clients)
-    train = part.partition[part.partition["split"] == "train"]
-    for client in range(setting.num_clients):
-        new = after[client][:budget]
-        assert len(after[client]) == len(before[client]) + budget  # exact budget
-        assert len(np.unique(after[client])) == len(after[client])  # no duplicates
-        assert not set(new.tolist()) & set(before[client].tolist())  # never an already-labelled sample
-        assert set(new.tolist()) <= set(train.loc[train["client"] == client, "position"].tolist())  # own pool only
+    assert_query_contract(setting_state, out)
     again = run(setting_state, name)
     assert again.labelled.equals(out.labelled)  # same seed -> same index set
 
@@ -109,7 +80,7 @@ def test_confidence_scores_by_hand():
 
 def _pool_outputs(setting_state, model_state):
     """The first client's unlabelled pool, its labelled set, and the query model's outputs on both."""
-    arrays, setting, protocol, _, part, _ = setting_state
+    arrays, setting, protocol, part = setting_state.arrays, setting_state.setting, setting_state.protocol, setting_state.part
     spec = get_dataset_spec(setting.dataset)
     data = load_setting_data(arrays, part.partition, spec, setting.num_clients, "cpu")
     labelled = labelled_lists(part.initial_labelled, setting.num_clients)[0]
@@ -122,11 +93,11 @@ def _pool_outputs(setting_state, model_state):
 
 @pytest.mark.parametrize("name, score", [("margin_g", "margin"), ("conf_g", "conf")])
 def test_uncertainty_queries_take_lowest_scores(setting_state, name, score):
-    unlabelled, labelled, probs, _ = _pool_outputs(setting_state, setting_state[-1])
+    unlabelled, labelled, probs, _ = _pool_outputs(setting_state, setting_state.state_dict)
     p = probs[: len(unlabelled)].numpy().astype(np.float64)
     top = np.sort(p, axis=1)[:, ::-1]
     hand = top[:, 0] - top[:, 1] if score == "margin" else top[:, 0]
-    budget = setting_state[4].budget.per_client_query
+    budget = setting_state.part.budget.per_client_query
     got = labelled_lists(run(setting_state, name).labelled, 4)[0][:budget]
     assert np.isclose(np.sort(hand[np.searchsorted(unlabelled, got)]), np.sort(hand)[:budget], atol=1e-6).all()
 
@@ -158,10 +129,10 @@ def test_kcenter_equals_euclidean_oracle(seed):
 
 
 def test_coreset_query_equals_oracle(setting_state):
-    unlabelled, labelled, _, features = _pool_outputs(setting_state, setting_state[-1])
+    unlabelled, labelled, _, features = _pool_outputs(setting_state, setting_state.state_dict)
     f = features.numpy().astype(np.float64)
     n = len(unlabelled)
-    budget = setting_state[4].budget.per_client_query
+    budget = setting_state.part.budget.per_client_query
     got = labelled_lists(run(setting_state, "coreset_g").labelled, 4)[0][:budget]
     # the labelled list holds new picks in selection order
     assert got.tolist() == unlabelled[oracle_kcenter(f[:n], budget, f[n:])].tolist()
@@ -361,7 +332,7 @@ def test_alfamix_head_option(setting_state, monkeypatch):
     heads = []
     original = alfamix.find_candidates
     monkeypatch.setattr(alfamix, "find_candidates", lambda head, *a, **k: heads.append(head.weight.detach().clone()) or original(head, *a, **k))
-    global_weight = setting_state[-1]["linear.weight"]
+    global_weight = setting_state.state_dict["linear.weight"]
     run(setting_state, "alfamix_l")  # faithful: the global head even with the local model
     assert all(torch.equal(w, global_weight) for w in heads)
     heads.clear()

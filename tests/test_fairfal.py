@@ -291,43 +291,22 @@ def test_bad_option_values_are_rejected(key, value):
 # The switches through the real query stage (small synthetic setting, one trained cycle)
 
 
-import logging  # noqa: E402
-
-from fal.config import FidelityConfig, ProtocolConfig, SettingConfig, StrategyConfig  # noqa: E402
-from fal.data.build import build_partition, labelled_lists  # noqa: E402
-from fal.federated.stage import run_training_stage  # noqa: E402
-from fal.strategies.stage import run_query_stage  # noqa: E402
-from helpers import synthetic_arrays  # noqa: E402
+from fal.data.build import labelled_lists  # noqa: E402
+from helpers import query, trained_setting  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def stage_setting():
-    arrays = synthetic_arrays(num_classes=4, per_class=60, test_per_class=10)
-    setting = SettingConfig(dataset="octmnist", alpha=0.5, num_clients=3)
-    protocol = ProtocolConfig.from_dict(
-        {"num_clients": 3, "rounds": 1, "local_epochs": 1, "lr": 0.05, "initial_ratio": 0.1, "query_ratio": 0.1, "end_ratio": 0.3,
-         "local_model": {"epochs": 3}}
-    )
-    fidelity = FidelityConfig()
-    part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
-    log = logging.getLogger("test")
-    trained = run_training_stage(setting=setting, protocol=protocol, fidelity=fidelity, seed=1, cycle=1, arrays=arrays,
-                                 partition=part.partition, labelled=part.initial_labelled, device="cpu", log=log)
-    return arrays, setting, protocol, fidelity, part, trained.result.state_dict
+    return trained_setting(num_clients=3, per_class=60, test_per_class=10, rounds=1, local_epochs=1, local_model_epochs=3)
 
 
 def _query(stage_setting, spec):
-    arrays, setting, protocol, fidelity, part, model = stage_setting
-    strategy = StrategyConfig.from_dict("s", spec, "strategies.s")
-    return run_query_stage(setting=setting, protocol=protocol, fidelity=fidelity, strategy=strategy, seed=1, cycle=1, arrays=arrays,
-                           partition=part.partition, labelled=part.initial_labelled, global_state=model, previous_state={},
-                           device="cpu", log=logging.getLogger("test"))
+    return query(stage_setting, "s", spec, path="strategies.s")
 
 
 def _new_sets(stage_setting, out):
-    _, setting, _, _, part, _ = stage_setting
-    budget = part.budget.per_client_query
-    return [set(x[:budget].tolist()) for x in labelled_lists(out.labelled, setting.num_clients)]
+    budget = stage_setting.part.budget.per_client_query
+    return [set(x[:budget].tolist()) for x in labelled_lists(out.labelled, stage_setting.setting.num_clients)]
 
 
 def _metric(out, name):

@@ -12,8 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from fal.config import ConfigError, FidelityConfig, ProtocolConfig, SettingConfig, StrategyConfig
-from fal.data.build import build_partition, labelled_lists
+from fal.config import ConfigError, ProtocolConfig, StrategyConfig
 from fal.federated.kcfu import (
     KCFUConfig,
     balanced_softmax_loss,
@@ -28,8 +27,7 @@ from fal.seeding import torch_generator
 from fal.strategies.ifal import ifal_select, otsu_threshold, rknn_distribution, wasserstein_rows
 from fal.strategies.kd_local import kd_loss
 from fal.strategies.ksas import ksas_scores
-from fal.strategies.stage import run_query_stage
-from helpers import base_config, copy_project, snakemake, synthetic_arrays
+from helpers import assert_query_contract, base_config, copy_project, query, snakemake, synthetic_arrays, trained_setting
 
 LOG = logging.getLogger("test")
 
@@ -348,43 +346,18 @@ STRATEGIES = {
 
 @pytest.fixture(scope="module")
 def trained():
-    arrays = synthetic_arrays(num_classes=4, per_class=60, test_per_class=10)
-    setting = SettingConfig(dataset="octmnist", alpha=0.5, num_clients=3)
-    protocol = ProtocolConfig.from_dict(
-        {"num_clients": 3, "rounds": 2, "local_epochs": 1, "lr": 0.05, "initial_ratio": 0.1, "query_ratio": 0.1,
-         "end_ratio": 0.3, "local_model": {"epochs": 3}}
-    )
-    fidelity = FidelityConfig()
-    part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
-    out = run_training_stage(setting=setting, protocol=protocol, fidelity=fidelity, seed=1, cycle=1, arrays=arrays,
-                             partition=part.partition, labelled=part.initial_labelled, device="cpu", log=LOG,
-                             keep_client_models=True)
-    return arrays, setting, protocol, fidelity, part, out.result
+    return trained_setting(num_clients=3, per_class=60, test_per_class=10, rounds=2, local_epochs=1, local_model_epochs=3,
+                           keep_client_models=True)
 
 
 def _query(trained, name):
-    arrays, setting, protocol, fidelity, part, result = trained
-    strategy = StrategyConfig.from_dict(name, STRATEGIES[name], name)
-    return run_query_stage(setting=setting, protocol=protocol, fidelity=fidelity, strategy=strategy, seed=1, cycle=1,
-                           arrays=arrays, partition=part.partition, labelled=part.initial_labelled,
-                           global_state=result.state_dict, previous_state={}, device="cpu", log=LOG,
-                           client_states=result.client_states)
+    return query(trained, name, STRATEGIES[name])
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_strategy_contract(trained, name):
-    arrays, setting, protocol, fidelity, part, result = trained
     out = _query(trained, name)
-    budget = part.budget.per_client_query
-    before = labelled_lists(part.initial_labelled, setting.num_clients)
-    after = labelled_lists(out.labelled, setting.num_clients)
-    train = part.partition[part.partition["split"] == "train"]
-    for client in range(setting.num_clients):
-        new = after[client][:budget]
-        assert len(after[client]) == len(before[client]) + budget
-        assert len(np.unique(after[client])) == len(after[client])
-        assert not set(new.tolist()) & set(before[client].tolist())
-        assert set(new.tolist()) <= set(train.loc[train["client"] == client, "position"].tolist())
+    assert_query_contract(trained, out)
     assert _query(trained, name).labelled.equals(out.labelled)  # deterministic
 
 
@@ -394,7 +367,7 @@ def test_local_model_kinds_differ(trained):
 
 
 def test_kcfu_training_stage_keeps_every_client_with_partial_participation(trained):
-    arrays, setting, protocol, fidelity, part, _ = trained
+    arrays, setting, protocol, fidelity, part = trained.arrays, trained.setting, trained.protocol, trained.fidelity, trained.part
     protocol = ProtocolConfig.from_dict({**protocol.to_dict(), "client_fraction": 0.5, "local_model": {"epochs": 3}})
     strategy = StrategyConfig.from_dict("kafal_full", {"method": "ksas", "federated": {"algorithm": "kcfu"}}, "s")
     out = run_training_stage(setting=setting, protocol=protocol, fidelity=fidelity, seed=1, cycle=1, arrays=arrays,

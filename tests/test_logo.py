@@ -1,23 +1,16 @@
 """LoGo (§6.9), its k-means, and the Entropy- and BADGE-based ensembles of LoGo's Table 4 (§6.10): hand
 cases for the pieces, the query contract through the real query stage on a small synthetic setting."""
 
-import logging
-
 import numpy as np
 import pytest
 import torch
 
-from fal.config import ConfigError, FidelityConfig, ProtocolConfig, SettingConfig, StrategyConfig
-from fal.data.build import build_partition, labelled_lists
-from fal.federated.stage import run_training_stage
+from fal.config import ConfigError, StrategyConfig
 from fal.strategies.badge import FactoredEmbedding, kmeanspp_seeding
 from fal.strategies.ensembles import averaged_embedding, rank_badge, rank_merge
 from fal.strategies.kmeans import kmeans, kmeans_plusplus, lloyd
 from fal.strategies.logo import cluster_wise_picks, macro_embedding, select
-from fal.strategies.stage import run_query_stage
-from helpers import synthetic_arrays
-
-LOG = logging.getLogger("test")
+from helpers import assert_query_contract, query, trained_setting
 
 
 # ------------------------------------------------------------------------------------------------
@@ -187,49 +180,27 @@ STRATEGIES = {
 @pytest.fixture(scope="module")
 def setting_state():
     """A 3-client, 4-class synthetic setting after one trained cycle."""
-    arrays = synthetic_arrays(num_classes=4, per_class=60, test_per_class=10)
-    setting = SettingConfig(dataset="octmnist", alpha=0.5, num_clients=3)
-    protocol = ProtocolConfig.from_dict(
-        {"num_clients": 3, "rounds": 1, "local_epochs": 1, "lr": 0.05, "initial_ratio": 0.1, "query_ratio": 0.1, "end_ratio": 0.3,
-         "local_model": {"epochs": 3}}
-    )
-    fidelity = FidelityConfig()
-    part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
-    trained = run_training_stage(setting=setting, protocol=protocol, fidelity=fidelity, seed=1, cycle=1, arrays=arrays,
-                                 partition=part.partition, labelled=part.initial_labelled, device="cpu", log=LOG)
-    return arrays, setting, protocol, fidelity, part, trained.result.state_dict
+    return trained_setting(num_clients=3, per_class=60, test_per_class=10, rounds=1, local_epochs=1, local_model_epochs=3)
 
 
 def run(setting_state, name, seed=1, as_name=None):
     """Query with STRATEGIES[name]; ``as_name`` renames the strategy (its name keys the generators)."""
-    arrays, setting, protocol, fidelity, part, model = setting_state
-    strategy = StrategyConfig.from_dict(as_name or name, STRATEGIES[name], name)
-    return run_query_stage(setting=setting, protocol=protocol, fidelity=fidelity, strategy=strategy, seed=seed, cycle=1,
-                           arrays=arrays, partition=part.partition, labelled=part.initial_labelled, global_state=model,
-                           previous_state={}, device="cpu", log=LOG)
+    return query(setting_state, name, STRATEGIES[name], seed=seed, as_name=as_name)
 
 
 @pytest.mark.parametrize(
     "name", ["logo", "ens_logit_entropy", "ens_rank_entropy", "ft_entropy", "ens_logit_badge", "ens_rank_badge", "ft_badge"]
 )
 def test_contract(setting_state, name):
-    _, setting, _, _, part, _ = setting_state
     out = run(setting_state, name)
-    budget = part.budget.per_client_query
-    before = labelled_lists(part.initial_labelled, setting.num_clients)
-    after = labelled_lists(out.labelled, setting.num_clients)
-    train = part.partition[part.partition["split"] == "train"]
-    for client in range(setting.num_clients):
-        new = after[client][:budget]
-        assert len(new) == budget and len(np.unique(after[client])) == len(after[client])
-        assert not set(new.tolist()) & set(before[client].tolist())
-        assert set(new.tolist()) <= set(train.loc[train["client"] == client, "position"].tolist())
+    assert_query_contract(setting_state, out)
     assert run(setting_state, name).labelled.equals(out.labelled)  # deterministic
     if name == "logo":
         clusters = out.diagnostics[out.diagnostics["metric"] == "logo_nonempty_clusters"]["value"]
+        budget = setting_state.part.budget.per_client_query
         assert (clusters == budget).all()  # one cluster per pick, none empty: no top-up was needed
     if name.startswith("ft_"):
-        assert (out.diagnostics["metric"] == "finetuned_model_epochs").sum() == setting.num_clients
+        assert (out.diagnostics["metric"] == "finetuned_model_epochs").sum() == setting_state.setting.num_clients
 
 
 def test_finetuned_local_model_differs_from_scratch(setting_state):

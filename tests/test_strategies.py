@@ -1,19 +1,14 @@
 """Query strategies: the contract (exact budget, no duplicates, never labelled, deterministic) for
 every registered method, through the real query stage on a small synthetic setting."""
 
-import logging
-
 import numpy as np
 import pytest
 
-from fal.config import FidelityConfig, ProtocolConfig, SettingConfig, StrategyConfig
-from fal.data.build import build_partition, labelled_lists
-from fal.federated.stage import run_training_stage
-from fal.strategies.stage import StrategyContractError, check_outcome, run_query_stage
+from fal.config import FidelityConfig
+from fal.strategies.stage import StrategyContractError, check_outcome
 from fal.strategies.base import ClientPool, QueryOutcome
-from helpers import synthetic_arrays
+from helpers import assert_query_contract, query, trained_setting
 
-LOG = logging.getLogger("test")
 STRATEGIES = {
     "random": {"method": "random"},
     "entropy_g": {"method": "entropy", "query_model": "global"},
@@ -25,44 +20,19 @@ STRATEGIES = {
 @pytest.fixture(scope="module")
 def setting_state():
     """A 4-client, 4-class setting after one trained cycle (octmnist's shape: 1 channel, 4 classes)."""
-    arrays = synthetic_arrays(num_classes=4, per_class=100, test_per_class=20)
-    setting = SettingConfig(dataset="octmnist", alpha=0.5, num_clients=4)
-    protocol = ProtocolConfig.from_dict(
-        {"num_clients": 4, "rounds": 2, "local_epochs": 1, "lr": 0.05, "initial_ratio": 0.1, "query_ratio": 0.1, "end_ratio": 0.3,
-         "local_model": {"epochs": 5}}
-    )
-    fidelity = FidelityConfig()
-    part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
-    trained = run_training_stage(setting=setting, protocol=protocol, fidelity=fidelity, seed=1, cycle=1, arrays=arrays,
-                                 partition=part.partition, labelled=part.initial_labelled, device="cpu", log=LOG)
-    return arrays, setting, protocol, fidelity, part, trained.result.state_dict
+    return trained_setting(num_clients=4, per_class=100, test_per_class=20, rounds=2, local_epochs=1, local_model_epochs=5)
 
 
 def run(setting_state, name, seed=1, state=None, fidelity=None):
-    arrays, setting, protocol, default_fidelity, part, model = setting_state
-    strategy = StrategyConfig.from_dict(name, STRATEGIES[name], name)
-    return run_query_stage(setting=setting, protocol=protocol, fidelity=fidelity or default_fidelity, strategy=strategy, seed=seed, cycle=1,
-                           arrays=arrays, partition=part.partition, labelled=part.initial_labelled, global_state=model,
-                           previous_state=state or {}, device="cpu", log=LOG)
+    return query(setting_state, name, STRATEGIES[name], seed=seed, previous_state=state, fidelity=fidelity)
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_strategy_contract(setting_state, name):
-    arrays, setting, protocol, _, part, _ = setting_state
     out = run(setting_state, name)
-    budget = part.budget.per_client_query
-    before = labelled_lists(part.initial_labelled, setting.num_clients)
-    after = labelled_lists(out.labelled, setting.num_clients)
-    train = part.partition[part.partition["split"] == "train"]
-    for client in range(setting.num_clients):
-        new = after[client][:budget]
-        assert len(after[client]) == len(before[client]) + budget  # exact budget
-        assert len(np.unique(after[client])) == len(after[client])  # no duplicates
-        assert not set(new.tolist()) & set(before[client].tolist())  # never an already-labelled sample
-        assert set(new.tolist()) <= set(train.loc[train["client"] == client, "position"].tolist())  # own pool only
-        assert np.array_equal(after[client][budget:], before[client])  # old labels kept, in order
+    assert_query_contract(setting_state, out)
     queried = out.diagnostics[out.diagnostics["metric"] == "queried_count"]
-    assert queried["value"].sum() == budget * setting.num_clients
+    assert queried["value"].sum() == setting_state.part.budget.per_client_query * setting_state.setting.num_clients
     again = run(setting_state, name)
     assert again.labelled.equals(out.labelled)  # same generator -> same index set
 

@@ -8,7 +8,8 @@ labelled set), budget 5%, on CPU (default) or CUDA.
 The global model and the local-only model are briefly trained stand-ins (``--train-epochs`` epochs of
 the local-only trainer on the client's labelled set, from two different inits); the local model is
 trained once before timing, so the L rows time the strategy itself and the local training time is
-printed separately. Every strategy of config.yaml is timed unless ``--strategies`` says otherwise.
+printed separately (last-round client models reuse it; fine-tuned local models and IFAL's KD model are
+trained inside the timed query, as in a real run). Every strategy of config.yaml is timed unless ``--strategies`` says otherwise.
 Uses Debian's dataset-fashion-mnist.
 """
 
@@ -35,7 +36,7 @@ from fal.data.views import load_setting_data  # noqa: E402
 from fal.federated.local import LocalTrainingConfig, train_local_only  # noqa: E402
 from fal.federated.models import build_model  # noqa: E402
 from fal.seeding import numpy_rng, torch_generator  # noqa: E402
-from fal.strategies.base import ClientPool, LocalModels, QueryStep  # noqa: E402
+from fal.strategies.base import ClientPool, LastRoundClientModels, LocalModels, QueryStep  # noqa: E402
 from fal.strategies.registry import load_query_function  # noqa: E402
 from fal.strategies.stage import check_outcome  # noqa: E402
 
@@ -86,10 +87,27 @@ def main() -> None:
         torch.cuda.synchronize()
     local_seconds = time.perf_counter() - start
 
+    # Last-round client model stand-in (§5.3): the trained local model's weights, so nothing is trained
+    # inside the timed query. Fine-tuned L models (§5.2) are trained inside the query, as in a real run.
+    last_round = LastRoundClientModels(lambda: build_model("cnn4conv", spec, 12, device), {args.client: local_models.get(pool).state_dict()})
+
+    def fresh_local_model():
+        model = build_model("cnn4conv", spec, 12, device)
+        model.load_state_dict(init_state)
+        return model
+
     def step_for(name: str) -> QueryStep:
+        kind = strategies[name].local_model_kind if name in strategies else None
+        if kind == "last_round":
+            models = last_round
+        elif kind == "finetune":
+            models = LocalModels(lambda: build_model("cnn4conv", spec, 12, device), global_model.state_dict(), data.train_bank, cfg, (1, "bench_ft"))
+        else:
+            models = local_models
         return QueryStep(
-            cycle=8, num_classes=spec.num_classes, budget=budget, pools=[pool], global_model=global_model, local_models=local_models,
+            cycle=8, num_classes=spec.num_classes, budget=budget, pools=[pool], global_model=global_model, local_models=models,
             query_bank=data.query_bank, seed_keys=(1, name, 8), fidelity=fidelity, batch_size=batch_size,
+            train_bank=data.train_bank, fresh_local_model=fresh_local_model, protocol=protocol,
         )
 
     log = logging.getLogger("bench")

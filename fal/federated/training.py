@@ -260,6 +260,63 @@ def average_states(states: list[dict[str, torch.Tensor]], weights: list[float]) 
     return averaged
 
 
+
+def select_clients(cfg: FLConfig, seed_keys: tuple, round_index: int, clients: list[ClientData], everyone: bool = False) -> list[int]:
+    """The clients of one round (sorted; those without labelled data dropped): a ``client_fraction``
+    sample drawn from (seed keys, round), or all of them when the fraction is 1 or ``everyone``."""
+    num_clients = len(clients)
+    per_round = max(int(cfg.client_fraction * num_clients), 1)
+    if per_round < num_clients and not everyone:
+        chosen = np.sort(numpy_rng(*seed_keys, "client_sample", round_index).choice(num_clients, per_round, replace=False))
+    else:
+        chosen = np.arange(num_clients)
+    selected = [int(k) for k in chosen if len(clients[k].positions) > 0]
+    if not selected:
+        raise ValueError("no selected client holds labelled data")
+    return selected
+
+
+def resume_rounds(
+    model: nn.Module, cfg: FLConfig, num_clients: int, checkpoint: RoundCheckpoint | None,
+    on_resume: Callable[[int], None] | None, device,
+) -> tuple[int, list[dict], ScaffoldState | None]:
+    """Where a cycle's round loop starts: (first round, rows so far, SCAFFOLD state), restored into
+    ``model`` from a matching checkpoint when there is one. Shared by both trainers."""
+    scaffold = ScaffoldState.initial(model.state_dict(), num_clients) if cfg.algorithm == "scaffold" else None
+    resumed = checkpoint.load() if checkpoint is not None else None
+    if resumed is None:
+        return 0, [], scaffold
+    first_round, state, rows = resumed
+    model.load_state_dict(state)
+    if scaffold is not None:
+        scaffold = ScaffoldState.from_blob(checkpoint.extra["scaffold"], device)
+    if on_resume is not None:
+        on_resume(first_round)
+    return first_round, rows, scaffold
+
+
+def finish_round(
+    model: nn.Module, cfg: FLConfig, r: int, lr: float, losses: list[float], result: EvalResult, start: float,
+    rows: list[dict], scaffold: ScaffoldState | None, checkpoint: RoundCheckpoint | None,
+    progress: Callable[[dict], None] | None,
+) -> None:
+    """Record round ``r``'s row, checkpoint when due, then report. Shared by both trainers."""
+    row = {
+        "round": r + 1,
+        "lr": lr,
+        "train_loss": float(np.mean(losses)),
+        "test_loss": result.loss,
+        "test_acc": result.accuracy,
+        "seconds": time.perf_counter() - start,
+    }
+    rows.append(row)
+    # Save before reporting, so a round that appears in the log is never recomputed.
+    if checkpoint is not None and (r + 1) % checkpoint.every == 0 and r + 1 < cfg.rounds:
+        checkpoint.save(r + 1, model.state_dict(), rows, {"scaffold": scaffold.to_blob()} if scaffold is not None else None)
+    if progress is not None:
+        progress(row)
+
+
 def train_fedavg(
     model: nn.Module,
     clients: list[ClientData],
@@ -290,31 +347,13 @@ def train_fedavg(
     """
     if local_update is not None and cfg.algorithm != "fedavg":
         raise ValueError(f"a custom local update (KCFU) runs on FedAvg aggregation, not {cfg.algorithm}; set protocol.fl_algorithm: fedavg")
-    num_clients = len(clients)
-    per_round = max(int(cfg.client_fraction * num_clients), 1)
-    rows: list[dict] = []
-    first_round = 0
-    scaffold = ScaffoldState.initial(model.state_dict(), num_clients) if cfg.algorithm == "scaffold" else None
-    resumed = checkpoint.load() if checkpoint is not None else None
-    if resumed is not None:
-        first_round, state, rows = resumed
-        model.load_state_dict(state)
-        if scaffold is not None:
-            scaffold = ScaffoldState.from_blob(checkpoint.extra["scaffold"], train_bank.device)
-        if on_resume is not None:
-            on_resume(first_round)
+    first_round, rows, scaffold = resume_rounds(model, cfg, len(clients), checkpoint, on_resume, train_bank.device)
     start = time.perf_counter() - (rows[-1]["seconds"] if rows else 0.0)
     result = None
     client_states = None
     for r in range(first_round, cfg.rounds):
         lr = round_lr(cfg, r)
-        if per_round < num_clients and not (all_clients_last_round and r == cfg.rounds - 1):
-            selected = np.sort(numpy_rng(*seed_keys, "client_sample", r).choice(num_clients, per_round, replace=False))
-        else:
-            selected = np.arange(num_clients)
-        selected = [int(k) for k in selected if len(clients[k].positions) > 0]
-        if not selected:
-            raise ValueError("no selected client holds labelled data")
+        selected = select_clients(cfg, seed_keys, r, clients, everyone=all_clients_last_round and r == cfg.rounds - 1)
         total = sum(len(clients[k].positions) for k in selected)
         corrections = scaffold.corrections(selected) if scaffold is not None else None
         global_start = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -344,20 +383,7 @@ def train_fedavg(
             scaffold.update(selected, global_start, ends, steps, cfg.lr)
         model.load_state_dict(average_states(states, weights))
         result = evaluate(model, test_bank, test_labels, num_classes, eval_batch_size)
-        row = {
-            "round": r + 1,
-            "lr": lr,
-            "train_loss": float(np.mean(losses)),
-            "test_loss": result.loss,
-            "test_acc": result.accuracy,
-            "seconds": time.perf_counter() - start,
-        }
-        rows.append(row)
-        # Save before reporting, so a round that appears in the log is never recomputed.
-        if checkpoint is not None and (r + 1) % checkpoint.every == 0 and r + 1 < cfg.rounds:
-            checkpoint.save(r + 1, model.state_dict(), rows, {"scaffold": scaffold.to_blob()} if scaffold is not None else None)
-        if progress is not None:
-            progress(row)
+        finish_round(model, cfg, r, lr, losses, result, start, rows, scaffold, checkpoint, progress)
     if result is None:  # resumed after the last round: evaluate the restored model
         result = evaluate(model, test_bank, test_labels, num_classes, eval_batch_size)
     return FLResult(state_dict=copy.deepcopy(model.state_dict()), rounds=pd.DataFrame(rows), final=result, client_states=client_states)

@@ -42,9 +42,12 @@ from fal.federated.training import (
     NonFiniteLossError,
     RoundCheckpoint,
     evaluate,
+    finish_round,
+    resume_rounds,
     round_lr,
+    select_clients,
 )
-from fal.seeding import numpy_rng, torch_generator
+from fal.seeding import torch_generator
 
 
 @dataclass(frozen=True)
@@ -56,20 +59,6 @@ class VectorisedOptions:
     precision: str = "fp32"
     """"bf16" autocasts the forward pass to bfloat16; "fp32"/"tf32" compute it in float32 (TF32 is a
     process-wide CUDA switch, set by fal.runtime.configure)."""
-
-
-def select_clients(cfg: FLConfig, seed_keys: tuple, round_index: int, clients: list[ClientData]) -> list[int]:
-    """The clients of one round, drawn exactly as train_fedavg draws them (sorted; empty ones dropped)."""
-    num_clients = len(clients)
-    per_round = max(int(cfg.client_fraction * num_clients), 1)
-    if per_round < num_clients:
-        chosen = np.sort(numpy_rng(*seed_keys, "client_sample", round_index).choice(num_clients, per_round, replace=False))
-    else:
-        chosen = np.arange(num_clients)
-    selected = [int(k) for k in chosen if len(clients[k].positions) > 0]
-    if not selected:
-        raise ValueError("no selected client holds labelled data")
-    return selected
 
 
 @dataclass
@@ -329,17 +318,7 @@ def train_fedavg_vectorised(
     options: VectorisedOptions = VectorisedOptions(),
 ) -> FLResult:
     """Drop-in replacement for ``train_fedavg`` (same arguments, outputs, checkpoints and randomness)."""
-    rows: list[dict] = []
-    first_round = 0
-    scaffold = ScaffoldState.initial(model.state_dict(), len(clients)) if cfg.algorithm == "scaffold" else None
-    resumed = checkpoint.load() if checkpoint is not None else None
-    if resumed is not None:
-        first_round, state, rows = resumed
-        model.load_state_dict(state)
-        if scaffold is not None:
-            scaffold = ScaffoldState.from_blob(checkpoint.extra["scaffold"], train_bank.device)
-        if on_resume is not None:
-            on_resume(first_round)
+    first_round, rows, scaffold = resume_rounds(model, cfg, len(clients), checkpoint, on_resume, train_bank.device)
     step = VectorisedRound(model, options, cfg.fedprox_mu)
     start = time.perf_counter() - (rows[-1]["seconds"] if rows else 0.0)
     result = None
@@ -352,19 +331,7 @@ def train_fedavg_vectorised(
         )
         model.load_state_dict(averaged)
         result = evaluate(model, test_bank, test_labels, num_classes, eval_batch_size)
-        row = {
-            "round": r + 1,
-            "lr": lr,
-            "train_loss": float(np.mean(losses)),
-            "test_loss": result.loss,
-            "test_acc": result.accuracy,
-            "seconds": time.perf_counter() - start,
-        }
-        rows.append(row)
-        if checkpoint is not None and (r + 1) % checkpoint.every == 0 and r + 1 < cfg.rounds:
-            checkpoint.save(r + 1, model.state_dict(), rows, {"scaffold": scaffold.to_blob()} if scaffold is not None else None)
-        if progress is not None:
-            progress(row)
+        finish_round(model, cfg, r, lr, losses, result, start, rows, scaffold, checkpoint, progress)
     if result is None:
         result = evaluate(model, test_bank, test_labels, num_classes, eval_batch_size)
     return FLResult(state_dict=copy.deepcopy(model.state_dict()), rounds=pd.DataFrame(rows), final=result)

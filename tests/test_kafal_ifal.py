@@ -27,7 +27,7 @@ from fal.seeding import torch_generator
 from fal.strategies.ifal import ifal_select, otsu_threshold, rknn_distribution, wasserstein_rows
 from fal.strategies.kd_local import kd_loss
 from fal.strategies.ksas import ksas_scores
-from helpers import assert_query_contract, base_config, copy_project, query, snakemake, synthetic_arrays, trained_setting
+from helpers import assert_query_contract, base_config, query, run_tiny_study, snakemake, synthetic_arrays, trained_setting
 
 LOG = logging.getLogger("test")
 
@@ -385,17 +385,8 @@ def test_kcfu_training_stage_keeps_every_client_with_partial_participation(train
 def test_kafal_ifal_lastround_through_the_workflow(tmp_path, data_cache):
     config = base_config()
     config["strategies"]["ifal"]["options"] = {"kd_epochs": 3, "kmeans_n_init": 2}
-    config["studies"]["tiny_kafal"] = {
-        "datasets": ["fmnist_lt"], "rho": [20], "alpha": [100], "num_clients": 5, "seeds": [1],
-        "strategies": ["kafal_full", "ifal", "entropy_l_lastround"],
-        "protocol": {"num_clients": 5, "rounds": 1, "local_epochs": 1, "initial_ratio": 0.2, "query_ratio": 0.2,
-                     "end_ratio": 0.4, "local_model": {"epochs": 3}},
-        "data": {"lt_img_max": 100, "test_per_class": 10},
-    }
-    config["run_studies"] = ["tiny_kafal"]
-    config["paths"]["data_cache"] = str(data_cache)
-    project = copy_project(tmp_path, config)
-    snakemake(project, "all")
+    project = run_tiny_study(tmp_path, data_cache, "tiny_kafal", ["kafal_full", "ifal", "entropy_l_lastround"], alpha=100,
+                             num_clients=5, lt_img_max=100, test_per_class=10, local_model_epochs=3, config=config)
     run = next((project / "results/tiny_kafal").glob("fmnist_lt*/seed1"))
     # the shared cycle 1 and every arm whose query reads them keep the last-round client models
     init_clients = torch.load(run / "init/cycle1/client_models.pt", weights_only=True)

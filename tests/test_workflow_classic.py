@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from helpers import base_config, copy_project, snakemake
+from helpers import run_tiny_study
 
 pytestmark = pytest.mark.workflow
 
@@ -15,23 +15,8 @@ CLASSIC = ["margin_g", "margin_l", "conf_g", "conf_l", "coreset_g", "coreset_l",
 
 
 def test_every_classic_strategy_runs_through_the_workflow(tmp_path, data_cache):
-    config = base_config()
-    config["studies"]["classic"] = {
-        "description": "tiny run of every classic strategy",
-        "datasets": ["fmnist_lt"],
-        "rho": [20],
-        "alpha": [100],
-        "num_clients": 5,
-        "seeds": [1],
-        "strategies": CLASSIC,
-        "protocol": {"num_clients": 5, "rounds": 1, "local_epochs": 1, "initial_ratio": 0.2, "query_ratio": 0.2, "end_ratio": 0.4,
-                     "local_model": {"epochs": 2}},
-        "data": {"lt_img_max": 100, "test_per_class": 10},
-    }
-    config["run_studies"] = ["classic"]
-    config["paths"]["data_cache"] = str(data_cache)
-    project = copy_project(tmp_path, config)
-    snakemake(project, "all")
+    project = run_tiny_study(tmp_path, data_cache, "classic", CLASSIC, alpha=100, num_clients=5, lt_img_max=100,
+                             test_per_class=10, local_model_epochs=2, description="tiny run of every classic strategy")
     metrics = pd.read_parquet(project / "results/classic/metrics.parquet")
     final = metrics[metrics["metric"] == "final_test_acc"]
     assert sorted(final["strategy"].unique()) == sorted(CLASSIC)

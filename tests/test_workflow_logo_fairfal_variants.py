@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from helpers import base_config, copy_project, snakemake
+from helpers import run_tiny_study
 
 pytestmark = pytest.mark.workflow
 
@@ -14,25 +14,9 @@ STRATEGIES = ["logo", "ens_rank_entropy", "ens_rank_badge", "ft_entropy", "fairf
 
 
 def test_logo_ensembles_and_fairfal_variants_end_to_end(tmp_path, data_cache):
-    config = base_config()
-    config["studies"] = {
-        "tiny4b": {
-            "description": "tiny check of LoGo, ensembles and FairFAL variants",
-            "datasets": ["fmnist_lt"],
-            "rho": [20],
-            "alpha": [0.1],
-            "num_clients": 4,
-            "seeds": [1],
-            "strategies": STRATEGIES,
-            "protocol": {"num_clients": 4, "rounds": 1, "local_epochs": 1, "initial_ratio": 0.2, "query_ratio": 0.2, "end_ratio": 0.4,
-                         "local_model": {"epochs": 2}},
-            "data": {"lt_img_max": 60, "test_per_class": 5},
-        }
-    }
-    config["run_studies"] = ["tiny4b"]
-    config["paths"]["data_cache"] = str(data_cache)
-    project = copy_project(tmp_path, config)
-    snakemake(project, "all")
+    project = run_tiny_study(tmp_path, data_cache, "tiny4b", STRATEGIES, alpha=0.1, num_clients=4, lt_img_max=60,
+                             test_per_class=5, local_model_epochs=2,
+                             description="tiny check of LoGo, ensembles and FairFAL variants")
 
     metrics = pd.read_parquet(project / "results/tiny4b/metrics.parquet")
     final = metrics[metrics["metric"] == "final_test_acc"]

@@ -1,4 +1,4 @@
-"""LoGo, three of its ensembles and two FairFAL ablation variants through the whole DAG once, on a tiny
+"""LoGo, all six ensembles of its Table 4 and two FairFAL ablation variants through the whole DAG once, on a tiny
 Fashion-MNIST-LT setting (one Snakemake invocation)."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from helpers import run_tiny_study
 
 pytestmark = pytest.mark.workflow
 
-STRATEGIES = ["logo", "ens_rank_entropy", "ens_rank_badge", "ft_entropy", "fairfal_ablation_model", "fairfal_kappa2"]
+STRATEGIES = ["logo", "ens_logit_entropy", "ens_rank_entropy", "ft_entropy", "ens_logit_badge", "ens_rank_badge", "ft_badge",
+              "fairfal_ablation_model", "fairfal_kappa2"]
 
 
 def test_logo_ensembles_and_fairfal_variants_end_to_end(tmp_path, data_cache):

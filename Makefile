@@ -12,7 +12,7 @@ SNAKEMAKE_ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup data lint dry-run report clean-results
+.PHONY: run test setup data lint format dry-run report clean-results
 
 run: setup data
 	$(BIN)/snakemake --cores $(CORES) --workflow-profile none all $(SNAKEMAKE_ARGS)
@@ -42,8 +42,18 @@ data:
 	  fi; \
 	fi
 
+# Style and workflow checks (CI runs these before the tests): ruff (lint + format), snakefmt, snakemake --lint.
 lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check .
 	$(BIN)/snakemake --lint --workflow-profile none
+
+# Apply the formatters (what `make lint` checks).
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/snakefmt .
 
 dry-run: setup
 	$(BIN)/snakemake -n --cores $(CORES) --workflow-profile none all $(SNAKEMAKE_ARGS)

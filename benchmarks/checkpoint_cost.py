@@ -16,15 +16,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from fal.config import FidelityConfig, ProtocolConfig, SettingConfig  # noqa: E402
-from fal.data.build import build_partition, labelled_lists  # noqa: E402
-from fal.data.datasets import get_dataset_spec  # noqa: E402
-from fal.data.sources import read_fmnist  # noqa: E402
-from fal.data.views import load_setting_data  # noqa: E402
-from fal.federated.models import build_model  # noqa: E402
-from fal.federated.training import ClientData, FLConfig, RoundCheckpoint, train_fedavg  # noqa: E402
+from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
+from fal.data.build import build_partition, labelled_lists
+from fal.data.datasets import get_dataset_spec
+from fal.data.sources import read_fmnist
+from fal.data.views import load_setting_data
+from fal.federated.models import build_model
+from fal.federated.training import ClientData, FLConfig, RoundCheckpoint, train_fedavg
 
 
 def main() -> None:
@@ -38,7 +38,16 @@ def main() -> None:
 
     arrays = read_fmnist(Path(args.fmnist))
     setting = SettingConfig(dataset="fmnist_lt", rho=20, alpha=0.1, lt_img_max=500, test_per_class=50)
-    protocol = ProtocolConfig.from_dict({"rounds": args.rounds, "local_epochs": 2, "lr": 0.05, "initial_ratio": 0.3, "query_ratio": 0.1, "end_ratio": 0.3})
+    protocol = ProtocolConfig.from_dict(
+        {
+            "rounds": args.rounds,
+            "local_epochs": 2,
+            "lr": 0.05,
+            "initial_ratio": 0.3,
+            "query_ratio": 0.1,
+            "end_ratio": 0.3,
+        }
+    )
     fidelity = FidelityConfig()
     part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
     spec = get_dataset_spec(setting.dataset)
@@ -51,7 +60,17 @@ def main() -> None:
             checkpoint = RoundCheckpoint(Path(tmp) / "ck.pt", every, "bench") if every else None
             model = build_model("cnn4conv", spec, 1, args.device)
             start = time.perf_counter()
-            train_fedavg(model, clients, data.train_bank, data.test_bank, data.test_labels, spec.num_classes, cfg, seed_keys=(1,), checkpoint=checkpoint)
+            train_fedavg(
+                model,
+                clients,
+                data.train_bank,
+                data.test_bank,
+                data.test_labels,
+                spec.num_classes,
+                cfg,
+                seed_keys=(1,),
+                checkpoint=checkpoint,
+            )
             return time.perf_counter() - start
 
     run(None)  # warm-up
@@ -63,10 +82,14 @@ def main() -> None:
     import statistics
 
     base = statistics.median(times["none"])
-    print(f"{args.rounds} rounds, {sum(len(c.positions) for c in clients)} labelled samples, 10 clients, device {args.device}")
+    print(
+        f"{args.rounds} rounds, {sum(len(c.positions) for c in clients)} labelled samples, 10 clients, device {args.device}"
+    )
     for label, values in times.items():
         median = statistics.median(values)
-        print(f"checkpoint {label:16s} median of {args.repeats}: {median:7.3f} s (min {min(values):.3f})   ratio to none: {median / base:.3f}")
+        print(
+            f"checkpoint {label:16s} median of {args.repeats}: {median:7.3f} s (min {min(values):.3f})   ratio to none: {median / base:.3f}"
+        )
 
 
 if __name__ == "__main__":

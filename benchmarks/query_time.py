@@ -24,21 +24,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import yaml  # noqa: E402
+import numpy as np
+import torch
+import yaml
 
-from fal.config import FidelityConfig, ProtocolConfig, SettingConfig, resolve_strategies  # noqa: E402
-from fal.data.build import build_partition  # noqa: E402
-from fal.data.datasets import get_dataset_spec  # noqa: E402
-from fal.data.sources import read_fmnist  # noqa: E402
-from fal.data.views import load_setting_data  # noqa: E402
-from fal.federated.local import LocalTrainingConfig, train_local_only  # noqa: E402
-from fal.federated.models import build_model  # noqa: E402
-from fal.seeding import numpy_rng, torch_generator  # noqa: E402
-from fal.strategies.base import ClientPool, LastRoundClientModels, LocalModels, QueryStep  # noqa: E402
-from fal.strategies.registry import load_query_function  # noqa: E402
-from fal.strategies.stage import check_outcome  # noqa: E402
+from fal.config import FidelityConfig, ProtocolConfig, SettingConfig, resolve_strategies
+from fal.data.build import build_partition
+from fal.data.datasets import get_dataset_spec
+from fal.data.sources import read_fmnist
+from fal.data.views import load_setting_data
+from fal.federated.local import LocalTrainingConfig, train_local_only
+from fal.federated.models import build_model
+from fal.seeding import numpy_rng, torch_generator
+from fal.strategies.base import ClientPool, LastRoundClientModels, LocalModels, QueryStep
+from fal.strategies.registry import load_query_function
+from fal.strategies.stage import check_outcome
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,7 +50,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--client", type=int, default=0)
     parser.add_argument("--train-epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=None, help="inference batch (default 128 on CPU, 4096 on CUDA)")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="inference batch (default 128 on CPU, 4096 on CUDA)"
+    )
     parser.add_argument("--strategies", default=None, help="comma-separated names from config.yaml (default: all)")
     parser.add_argument("--fmnist", default="/usr/share/datasets/fashion-mnist")
     args = parser.parse_args()
@@ -77,10 +79,20 @@ def main() -> None:
 
     cfg = LocalTrainingConfig.from_protocol(protocol, fidelity)
     global_model = build_model("cnn4conv", spec, 11, device)
-    train_local_only(global_model, labelled, pool.labelled_labels, data.train_bank, cfg, torch_generator(1, "bench_global"), "global stand-in")
+    train_local_only(
+        global_model,
+        labelled,
+        pool.labelled_labels,
+        data.train_bank,
+        cfg,
+        torch_generator(1, "bench_global"),
+        "global stand-in",
+    )
     global_model.eval()
     init_state = build_model("cnn4conv", spec, 12, device).state_dict()
-    local_models = LocalModels(lambda: build_model("cnn4conv", spec, 12, device), init_state, data.train_bank, cfg, (1, "bench_local"))
+    local_models = LocalModels(
+        lambda: build_model("cnn4conv", spec, 12, device), init_state, data.train_bank, cfg, (1, "bench_local")
+    )
     start = time.perf_counter()
     local_models.get(pool)
     if device.type == "cuda":
@@ -89,7 +101,9 @@ def main() -> None:
 
     # Last-round client model stand-in (§5.3): the trained local model's weights, so nothing is trained
     # inside the timed query. Fine-tuned L models (§5.2) are trained inside the query, as in a real run.
-    last_round = LastRoundClientModels(lambda: build_model("cnn4conv", spec, 12, device), {args.client: local_models.get(pool).state_dict()})
+    last_round = LastRoundClientModels(
+        lambda: build_model("cnn4conv", spec, 12, device), {args.client: local_models.get(pool).state_dict()}
+    )
 
     def fresh_local_model():
         model = build_model("cnn4conv", spec, 12, device)
@@ -101,13 +115,29 @@ def main() -> None:
         if kind == "last_round":
             models = last_round
         elif kind == "finetune":
-            models = LocalModels(lambda: build_model("cnn4conv", spec, 12, device), global_model.state_dict(), data.train_bank, cfg, (1, "bench_ft"))
+            models = LocalModels(
+                lambda: build_model("cnn4conv", spec, 12, device),
+                global_model.state_dict(),
+                data.train_bank,
+                cfg,
+                (1, "bench_ft"),
+            )
         else:
             models = local_models
         return QueryStep(
-            cycle=8, num_classes=spec.num_classes, budget=budget, pools=[pool], global_model=global_model, local_models=models,
-            query_bank=data.query_bank, seed_keys=(1, name, 8), fidelity=fidelity, batch_size=batch_size,
-            train_bank=data.train_bank, fresh_local_model=fresh_local_model, protocol=protocol,
+            cycle=8,
+            num_classes=spec.num_classes,
+            budget=budget,
+            pools=[pool],
+            global_model=global_model,
+            local_models=models,
+            query_bank=data.query_bank,
+            seed_keys=(1, name, 8),
+            fidelity=fidelity,
+            batch_size=batch_size,
+            train_bank=data.train_bank,
+            fresh_local_model=fresh_local_model,
+            protocol=protocol,
         )
 
     log = logging.getLogger("bench")
@@ -128,8 +158,10 @@ def main() -> None:
         log.info("%s done", name)
 
     gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
-    print(f"FMNIST-LT rho 20, client {args.client}: {len(pool.unlabelled)} unlabelled, {len(labelled)} labelled (45% of R), "
-          f"budget {budget}; device {device}{gpu}, {args.threads} thread(s), inference batch {batch_size}, {args.repeats} repeats")
+    print(
+        f"FMNIST-LT rho 20, client {args.client}: {len(pool.unlabelled)} unlabelled, {len(labelled)} labelled (45% of R), "
+        f"budget {budget}; device {device}{gpu}, {args.threads} thread(s), inference batch {batch_size}, {args.repeats} repeats"
+    )
     print(f"local-only model training (once, {cfg.epochs} epoch cap, not in the L rows): {local_seconds:.2f} s")
     print()
     print("| strategy | method | sel | median s | min s |")

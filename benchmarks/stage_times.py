@@ -19,15 +19,33 @@ def stage_times(root: Path) -> pd.DataFrame:
     for path in sorted(root.rglob("*.tsv")):
         rule = path.relative_to(root).parts[0].removesuffix(".tsv")
         table = pd.read_csv(path, sep="\t")
-        rows.append({"rule": rule, "wall_s": table["s"].iloc[-1], "cpu_s": table["cpu_time"].iloc[-1], "max_rss_mb": table["max_rss"].iloc[-1]})
+        rows.append(
+            {
+                "rule": rule,
+                "wall_s": table["s"].iloc[-1],
+                "cpu_s": table["cpu_time"].iloc[-1],
+                "max_rss_mb": table["max_rss"].iloc[-1],
+            }
+        )
     if not rows:
         raise SystemExit(f"no benchmark files under {root}")
     jobs = pd.DataFrame(rows)
     summary = jobs.groupby("rule").agg(
-        jobs=("wall_s", "size"), wall_s_sum=("wall_s", "sum"), wall_s_mean=("wall_s", "mean"),
-        wall_s_max=("wall_s", "max"), cpu_s_sum=("cpu_s", "sum"), max_rss_mb=("max_rss_mb", "max"),
+        jobs=("wall_s", "size"),
+        wall_s_sum=("wall_s", "sum"),
+        wall_s_mean=("wall_s", "mean"),
+        wall_s_max=("wall_s", "max"),
+        cpu_s_sum=("cpu_s", "sum"),
+        max_rss_mb=("max_rss_mb", "max"),
     )
-    summary.loc["total"] = [summary["jobs"].sum(), summary["wall_s_sum"].sum(), float("nan"), summary["wall_s_max"].max(), summary["cpu_s_sum"].sum(), summary["max_rss_mb"].max()]
+    summary.loc["total"] = [
+        summary["jobs"].sum(),
+        summary["wall_s_sum"].sum(),
+        float("nan"),
+        summary["wall_s_max"].max(),
+        summary["cpu_s_sum"].sum(),
+        summary["max_rss_mb"].max(),
+    ]
     return summary.sort_values("wall_s_sum", ascending=False)
 
 

@@ -28,17 +28,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig, SettingConfig  # noqa: E402
-from fal.data.budgets import compute_budget  # noqa: E402
-from fal.data.datasets import get_dataset_spec  # noqa: E402
-from fal.data.images import ImageBank  # noqa: E402
-from fal.federated.models import build_model  # noqa: E402
-from fal.federated.training import ClientData, FLConfig, train_fedavg  # noqa: E402
-from fal.federated.vectorised import VectorisedOptions, train_fedavg_vectorised  # noqa: E402
-from fal.runtime import configure  # noqa: E402
+from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig, SettingConfig
+from fal.data.budgets import compute_budget
+from fal.data.datasets import get_dataset_spec
+from fal.data.images import ImageBank
+from fal.federated.models import build_model
+from fal.federated.training import ClientData, FLConfig, train_fedavg
+from fal.federated.vectorised import VectorisedOptions, train_fedavg_vectorised
+from fal.runtime import configure
 
 
 def per_client_labelled(dataset: str, rho: float, clients: int, ratio: float, protocol: ProtocolConfig) -> int:
@@ -54,13 +54,29 @@ def time_cycle(trainer, args, spec, cfg, clients, bank, test_bank, test_labels, 
     stamps = []
     extra = {"options": options} if trainer is train_fedavg_vectorised else {}
     start, cpu_start = time.perf_counter(), time.process_time()
-    trainer(model, clients, bank, test_bank, test_labels, spec.num_classes, cfg, seed_keys=(1, "bench"),
-            eval_batch_size=args.eval_batch, progress=lambda row: stamps.append(time.perf_counter()), **extra)
+    trainer(
+        model,
+        clients,
+        bank,
+        test_bank,
+        test_labels,
+        spec.num_classes,
+        cfg,
+        seed_keys=(1, "bench"),
+        eval_batch_size=args.eval_batch,
+        progress=lambda _row: stamps.append(time.perf_counter()),
+        **extra,
+    )
     if device.type == "cuda":
         torch.cuda.synchronize()
     total = time.perf_counter() - start
     rounds = np.diff([start, *stamps])
-    return {"cycle_s": total, "cycle_cpu_s": time.process_time() - cpu_start, "first_round_s": float(rounds[0]), "round_s": float(np.median(rounds[1:]) if len(rounds) > 1 else rounds[0])}
+    return {
+        "cycle_s": total,
+        "cycle_cpu_s": time.process_time() - cpu_start,
+        "first_round_s": float(rounds[0]),
+        "round_s": float(np.median(rounds[1:]) if len(rounds) > 1 else rounds[0]),
+    }
 
 
 def main() -> None:
@@ -81,11 +97,22 @@ def main() -> None:
     parser.add_argument("--compile", default="off", choices=["off", "default", "reduce-overhead"])
     parser.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"])
     parser.add_argument("--eval-batch", type=int, default=None, help="default: 128 on CPU, 4096 on CUDA")
-    parser.add_argument("--small", action="store_true", help="CI size: 3 clients, 2 rounds, 1 local epoch, 200 test images, 1 repeat, 5%% only")
+    parser.add_argument(
+        "--small",
+        action="store_true",
+        help="CI size: 3 clients, 2 rounds, 1 local epoch, 200 test images, 1 repeat, 5%% only",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     if args.small:
-        args.clients, args.rounds, args.local_epochs, args.test_size, args.repeats, args.ratios = 3, 2, 1, 200, 1, [0.05]
+        args.clients, args.rounds, args.local_epochs, args.test_size, args.repeats, args.ratios = (
+            3,
+            2,
+            1,
+            200,
+            1,
+            [0.05],
+        )
 
     runtime = RuntimeConfig(device=args.device, threads=args.threads, deterministic=True, precision=args.precision)
     device = configure(runtime)
@@ -101,9 +128,11 @@ def main() -> None:
     mean, std = spec.channel_mean(), spec.channel_std()
     test_bank = ImageBank(rng.integers(0, 256, (args.test_size, *shape), dtype=np.uint8), mean, std, device)
     test_labels = rng.integers(0, spec.num_classes, args.test_size)
-    print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{args.threads} CPU thread(s)'}), "
-          f"torch {torch.__version__}, model {args.model}, {args.algorithm}, {args.clients} clients, {args.rounds} rounds × "
-          f"{args.local_epochs} local epochs, test {args.test_size}, compile {args.compile}, precision {args.precision}")
+    print(
+        f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{args.threads} CPU thread(s)'}), "
+        f"torch {torch.__version__}, model {args.model}, {args.algorithm}, {args.clients} clients, {args.rounds} rounds × "
+        f"{args.local_epochs} local epochs, test {args.test_size}, compile {args.compile}, precision {args.precision}"
+    )
     results = []
     for ratio in args.ratios:
         n = per_client_labelled(args.dataset, args.rho, args.clients, ratio, ProtocolConfig())
@@ -114,29 +143,42 @@ def main() -> None:
         runs = {name: [] for name in args.trainers}
         for _ in range(args.repeats):
             for name in args.trainers:
-                runs[name].append(time_cycle(trainers[name], args, spec, cfg, clients, bank, test_bank, test_labels, device, options))
+                runs[name].append(
+                    time_cycle(trainers[name], args, spec, cfg, clients, bank, test_bank, test_labels, device, options)
+                )
         for name, measured in runs.items():
             row = {"ratio": ratio, "per_client": n, "trainer": name, "repeats": len(measured)}
             for key in ("first_round_s", "round_s", "cycle_s", "cycle_cpu_s"):
                 row[key] = statistics.median(m[key] for m in measured)
             row["cycle_est_s"] = row["first_round_s"] + (ProtocolConfig().rounds - 1) * row["round_s"]
             results.append(row)
-    print(f"\n{'labelled':>8} {'per client':>10} {'trainer':>11} {'first round s':>13} {'round s':>9} {'cycle s':>9} {'cycle CPU s':>11} {'100-round est s':>15}")
+    print(
+        f"\n{'labelled':>8} {'per client':>10} {'trainer':>11} {'first round s':>13} {'round s':>9} {'cycle s':>9} {'cycle CPU s':>11} {'100-round est s':>15}"
+    )
     for row in results:
-        print(f"{row['ratio']:>8.0%} {row['per_client']:>10} {row['trainer']:>11} {row['first_round_s']:>13.3f} {row['round_s']:>9.3f} "
-              f"{row['cycle_s']:>9.2f} {row['cycle_cpu_s']:>11.2f} {row['cycle_est_s']:>15.1f}")
+        print(
+            f"{row['ratio']:>8.0%} {row['per_client']:>10} {row['trainer']:>11} {row['first_round_s']:>13.3f} {row['round_s']:>9.3f} "
+            f"{row['cycle_s']:>9.2f} {row['cycle_cpu_s']:>11.2f} {row['cycle_est_s']:>15.1f}"
+        )
     if {"sequential", "vectorised"} <= set(args.trainers):
         print("\nratio sequential / vectorised (> 1: vectorised faster)")
         for ratio in args.ratios:
             pick = {r["trainer"]: r for r in results if r["ratio"] == ratio}
             seq, vec = pick["sequential"], pick["vectorised"]
-            print(f"  {ratio:.0%}: round {seq['round_s'] / vec['round_s']:.2f}×, cycle of {args.rounds} rounds {seq['cycle_s'] / vec['cycle_s']:.2f}× "
-                  f"(CPU time {seq['cycle_cpu_s'] / vec['cycle_cpu_s']:.2f}×)")
+            print(
+                f"  {ratio:.0%}: round {seq['round_s'] / vec['round_s']:.2f}×, cycle of {args.rounds} rounds {seq['cycle_s'] / vec['cycle_s']:.2f}× "
+                f"(CPU time {seq['cycle_cpu_s'] / vec['cycle_cpu_s']:.2f}×)"
+            )
             for r in (seq, vec):
                 r["ratio_seq_over_vec_round"] = seq["round_s"] / vec["round_s"]
                 r["ratio_seq_over_vec_cycle"] = seq["cycle_s"] / vec["cycle_s"]
     if args.json:
-        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "device": str(device), "results": results}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {"args": {k: str(v) for k, v in vars(args).items()}, "device": str(device), "results": results},
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ import copy
 import dataclasses
 import itertools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from fal.data.datasets import DATASETS
 
@@ -58,9 +59,21 @@ class LocalModelConfig:
     """Optimizer steps (or epochs, see fidelity.local_lr_milestone_unit) after which lr is ×lr_decay."""
 
     def validate(self, where: str) -> None:
-        _check(isinstance(self.epochs, int) and self.epochs >= 1, f"{where}.epochs", f"must be an integer >= 1, got {self.epochs!r}")
-        _check(_number(self.stop_train_acc) and 0 < self.stop_train_acc <= 1.0, f"{where}.stop_train_acc", f"must be in (0, 1], got {self.stop_train_acc!r}")
-        _check(isinstance(self.lr_milestone, int) and self.lr_milestone >= 0, f"{where}.lr_milestone", f"must be an integer >= 0, got {self.lr_milestone!r}")
+        _check(
+            isinstance(self.epochs, int) and self.epochs >= 1,
+            f"{where}.epochs",
+            f"must be an integer >= 1, got {self.epochs!r}",
+        )
+        _check(
+            _number(self.stop_train_acc) and 0 < self.stop_train_acc <= 1.0,
+            f"{where}.stop_train_acc",
+            f"must be in (0, 1], got {self.stop_train_acc!r}",
+        )
+        _check(
+            isinstance(self.lr_milestone, int) and self.lr_milestone >= 0,
+            f"{where}.lr_milestone",
+            f"must be an integer >= 0, got {self.lr_milestone!r}",
+        )
 
 
 @dataclass(frozen=True)
@@ -90,7 +103,11 @@ class ProtocolConfig:
     def validate(self, where: str) -> None:
         for key in ("num_clients", "rounds", "local_epochs", "batch_size"):
             value = getattr(self, key)
-            _check(isinstance(value, int) and not isinstance(value, bool) and value >= 1, f"{where}.{key}", f"must be an integer >= 1, got {value!r}")
+            _check(
+                isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+                f"{where}.{key}",
+                f"must be an integer >= 1, got {value!r}",
+            )
         for key in ("lr", "lr_decay"):
             value = getattr(self, key)
             _check(_number(value) and value > 0, f"{where}.{key}", f"must be > 0, got {value!r}")
@@ -100,13 +117,25 @@ class ProtocolConfig:
         for key in ("client_fraction", "lr_decay_at", "initial_ratio", "query_ratio", "end_ratio"):
             value = getattr(self, key)
             _check(_number(value) and 0 < value <= 1, f"{where}.{key}", f"must be in (0, 1], got {value!r}")
-        _check(self.end_ratio >= self.initial_ratio, f"{where}.end_ratio", f"({self.end_ratio}) must be >= initial_ratio ({self.initial_ratio})")
+        _check(
+            self.end_ratio >= self.initial_ratio,
+            f"{where}.end_ratio",
+            f"({self.end_ratio}) must be >= initial_ratio ({self.initial_ratio})",
+        )
         _check(self.model in MODELS, f"{where}.model", f"unknown model {self.model!r}; available: {sorted(MODELS)}")
-        _check(self.fl_algorithm in FL_ALGORITHMS, f"{where}.fl_algorithm", f"must be one of {list(FL_ALGORITHMS)}, got {self.fl_algorithm!r}")
-        _check(_number(self.fedprox_mu) and self.fedprox_mu >= 0, f"{where}.fedprox_mu", f"must be >= 0, got {self.fedprox_mu!r}")
+        _check(
+            self.fl_algorithm in FL_ALGORITHMS,
+            f"{where}.fl_algorithm",
+            f"must be one of {list(FL_ALGORITHMS)}, got {self.fl_algorithm!r}",
+        )
+        _check(
+            _number(self.fedprox_mu) and self.fedprox_mu >= 0,
+            f"{where}.fedprox_mu",
+            f"must be >= 0, got {self.fedprox_mu!r}",
+        )
 
     @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any] | None, where: str = "protocol") -> "ProtocolConfig":
+    def from_dict(cls, mapping: Mapping[str, Any] | None, where: str = "protocol") -> ProtocolConfig:
         mapping = dict(mapping or {})
         local = _build(LocalModelConfig, mapping.pop("local_model", None), f"{where}.local_model")
         obj = _build(cls, mapping, where)
@@ -156,13 +185,17 @@ class FidelityConfig:
     """§6.13.6: γ̄ fixed at the first query (code, kept in a file) or recomputed at every query."""
 
     def validate(self, where: str) -> None:
-        _check(self.preset in FIDELITY_PRESETS, f"{where}.preset", f"must be one of {sorted(FIDELITY_PRESETS)}, got {self.preset!r}")
+        _check(
+            self.preset in FIDELITY_PRESETS,
+            f"{where}.preset",
+            f"must be one of {sorted(FIDELITY_PRESETS)}, got {self.preset!r}",
+        )
         for key, allowed in _FIDELITY_CHOICES.items():
             value = getattr(self, key)
             _check(value in allowed, f"{where}.{key}", f"must be one of {sorted(map(str, allowed))}, got {value!r}")
 
     @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any] | str | None, where: str = "fidelity") -> "FidelityConfig":
+    def from_dict(cls, mapping: Mapping[str, Any] | str | None, where: str = "fidelity") -> FidelityConfig:
         if isinstance(mapping, str):
             mapping = {"preset": mapping}
         mapping = dict(mapping or {})
@@ -229,20 +262,54 @@ class SettingConfig:
     """Evaluate on the first n test images of each class; None = the full test set (the paper)."""
 
     def validate(self, where: str) -> None:
-        _check(self.dataset in DATASETS, f"{where}.dataset", f"unknown dataset {self.dataset!r}; available: {sorted(DATASETS)}")
+        _check(
+            self.dataset in DATASETS,
+            f"{where}.dataset",
+            f"unknown dataset {self.dataset!r}; available: {sorted(DATASETS)}",
+        )
         spec = DATASETS[self.dataset]
         if spec.long_tailed:
-            _check(_number(self.rho) and self.rho >= 1, f"{where}.rho", f"dataset {self.dataset} is long-tailed and needs rho >= 1, got {self.rho!r}")
+            _check(
+                _number(self.rho) and self.rho >= 1,
+                f"{where}.rho",
+                f"dataset {self.dataset} is long-tailed and needs rho >= 1, got {self.rho!r}",
+            )
         else:
-            _check(self.rho is None, f"{where}.rho", f"dataset {self.dataset} keeps its natural class distribution; rho must not be set (got {self.rho!r})")
-            _check(self.lt_img_max is None, f"{where}.lt_img_max", f"only long-tailed datasets take lt_img_max (dataset {self.dataset})")
-        _check(_number(self.alpha) and self.alpha > 0, f"{where}.alpha", f"Dirichlet alpha must be > 0, got {self.alpha!r}")
-        _check(isinstance(self.num_clients, int) and self.num_clients >= 1, f"{where}.num_clients", f"must be an integer >= 1, got {self.num_clients!r}")
-        _check(self.partition in PARTITIONS, f"{where}.partition", f"unknown partition {self.partition!r}; available: {sorted(PARTITIONS)}")
+            _check(
+                self.rho is None,
+                f"{where}.rho",
+                f"dataset {self.dataset} keeps its natural class distribution; rho must not be set (got {self.rho!r})",
+            )
+            _check(
+                self.lt_img_max is None,
+                f"{where}.lt_img_max",
+                f"only long-tailed datasets take lt_img_max (dataset {self.dataset})",
+            )
+        _check(
+            _number(self.alpha) and self.alpha > 0, f"{where}.alpha", f"Dirichlet alpha must be > 0, got {self.alpha!r}"
+        )
+        _check(
+            isinstance(self.num_clients, int) and self.num_clients >= 1,
+            f"{where}.num_clients",
+            f"must be an integer >= 1, got {self.num_clients!r}",
+        )
+        _check(
+            self.partition in PARTITIONS,
+            f"{where}.partition",
+            f"unknown partition {self.partition!r}; available: {sorted(PARTITIONS)}",
+        )
         if self.lt_img_max is not None:
-            _check(_number(self.lt_img_max) and self.lt_img_max >= 1, f"{where}.lt_img_max", f"must be >= 1, got {self.lt_img_max!r}")
+            _check(
+                _number(self.lt_img_max) and self.lt_img_max >= 1,
+                f"{where}.lt_img_max",
+                f"must be >= 1, got {self.lt_img_max!r}",
+            )
         if self.test_per_class is not None:
-            _check(isinstance(self.test_per_class, int) and self.test_per_class >= 1, f"{where}.test_per_class", f"must be an integer >= 1, got {self.test_per_class!r}")
+            _check(
+                isinstance(self.test_per_class, int) and self.test_per_class >= 1,
+                f"{where}.test_per_class",
+                f"must be an integer >= 1, got {self.test_per_class!r}",
+            )
 
     def num_train(self) -> int:
         """Training-subset size implied by the dataset, rho and lt_img_max."""
@@ -255,7 +322,7 @@ class SettingConfig:
             return sum(longtail_counts(sum(counts), len(counts), self.rho, self.lt_img_max))
         return sum(counts)
 
-    def check_feasible(self, protocol: "ProtocolConfig", where: str) -> None:
+    def check_feasible(self, protocol: ProtocolConfig, where: str) -> None:
         """Fail before anything runs when the data cannot support the protocol."""
         from fal.data.budgets import compute_budget
         from fal.data.datasets import SOURCE_TEST_COUNTS, SOURCE_TRAIN_COUNTS
@@ -263,12 +330,22 @@ class SettingConfig:
         source = DATASETS[self.dataset].source
         if self.lt_img_max is not None:
             most = max(SOURCE_TRAIN_COUNTS[source])
-            _check(self.lt_img_max <= most, f"{where}.data.lt_img_max", f"{self.lt_img_max:g} exceeds the {most} training images per class of {source}")
+            _check(
+                self.lt_img_max <= most,
+                f"{where}.data.lt_img_max",
+                f"{self.lt_img_max:g} exceeds the {most} training images per class of {source}",
+            )
         if self.test_per_class is not None:
             fewest = min(SOURCE_TEST_COUNTS[source])
-            _check(self.test_per_class <= fewest, f"{where}.data.test_per_class", f"{self.test_per_class} exceeds the {fewest} test images of {source}'s smallest class")
+            _check(
+                self.test_per_class <= fewest,
+                f"{where}.data.test_per_class",
+                f"{self.test_per_class} exceeds the {fewest} test images of {source}'s smallest class",
+            )
         num_train = self.num_train()
-        budget = compute_budget(num_train, self.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio)
+        budget = compute_budget(
+            num_train, self.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio
+        )
         pool = num_train // self.num_clients
         needed = budget.per_client_initial + budget.per_client_query * (budget.num_cycles - 1)
         _check(
@@ -301,7 +378,7 @@ class SettingConfig:
         return "-".join(parts)
 
     @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any], where: str = "setting") -> "SettingConfig":
+    def from_dict(cls, mapping: Mapping[str, Any], where: str = "setting") -> SettingConfig:
         return _build(cls, mapping, where)
 
     def to_dict(self) -> dict[str, Any]:
@@ -364,18 +441,40 @@ class StrategyConfig:
     def validate(self, where: str) -> None:
         from fal.strategies.registry import METHODS
 
-        _check(bool(STRATEGY_NAME.fullmatch(self.name)) and self.name != "init", where, f"strategy name {self.name!r} must match {STRATEGY_NAME.pattern} and not be 'init'")
-        _check(self.method in METHODS, f"{where}.method", f"unknown method {self.method!r}; available: {sorted(METHODS)}")
+        _check(
+            bool(STRATEGY_NAME.fullmatch(self.name)) and self.name != "init",
+            where,
+            f"strategy name {self.name!r} must match {STRATEGY_NAME.pattern} and not be 'init'",
+        )
+        _check(
+            self.method in METHODS, f"{where}.method", f"unknown method {self.method!r}; available: {sorted(METHODS)}"
+        )
         info = METHODS[self.method]
         if info.query_models:
-            _check(self.query_model in info.query_models, f"{where}.query_model", f"method {self.method} needs query_model in {list(info.query_models)}, got {self.query_model!r}")
+            _check(
+                self.query_model in info.query_models,
+                f"{where}.query_model",
+                f"method {self.method} needs query_model in {list(info.query_models)}, got {self.query_model!r}",
+            )
         else:
-            _check(self.query_model is None, f"{where}.query_model", f"method {self.method} takes no query_model (got {self.query_model!r})")
+            _check(
+                self.query_model is None,
+                f"{where}.query_model",
+                f"method {self.method} takes no query_model (got {self.query_model!r})",
+            )
         _check(isinstance(self.options, dict), f"{where}.options", "must be a mapping")
         unknown = sorted(set(self.options) - set(info.options))
-        _check(not unknown, f"{where}.options", f"unknown option(s) {unknown} for method {self.method}; allowed: {sorted(info.options)}")
+        _check(
+            not unknown,
+            f"{where}.options",
+            f"unknown option(s) {unknown} for method {self.method}; allowed: {sorted(info.options)}",
+        )
         if self.local_model is not None:
-            _check(self.local_model in LOCAL_MODEL_KINDS, f"{where}.local_model", f"must be one of {list(LOCAL_MODEL_KINDS)}, got {self.local_model!r}")
+            _check(
+                self.local_model in LOCAL_MODEL_KINDS,
+                f"{where}.local_model",
+                f"must be one of {list(LOCAL_MODEL_KINDS)}, got {self.local_model!r}",
+            )
             _check(
                 self.uses_local_model,
                 f"{where}.local_model",
@@ -383,17 +482,31 @@ class StrategyConfig:
             )
         _check(isinstance(self.federated, dict), f"{where}.federated", "must be a mapping")
         algorithm = self.federated.get("algorithm", "fedavg")
-        _check(algorithm in STRATEGY_FL_UPDATES, f"{where}.federated.algorithm", f"must be one of {sorted(STRATEGY_FL_UPDATES)}, got {algorithm!r}")
+        _check(
+            algorithm in STRATEGY_FL_UPDATES,
+            f"{where}.federated.algorithm",
+            f"must be one of {sorted(STRATEGY_FL_UPDATES)}, got {algorithm!r}",
+        )
         allowed = STRATEGY_FL_UPDATES.get(algorithm, {})
         unknown = sorted(set(self.federated) - set(allowed) - {"algorithm"})
-        _check(not unknown, f"{where}.federated", f"unknown option(s) {unknown} for algorithm {algorithm}; allowed: {sorted(allowed)}")
+        _check(
+            not unknown,
+            f"{where}.federated",
+            f"unknown option(s) {unknown} for algorithm {algorithm}; allowed: {sorted(allowed)}",
+        )
         for key, value in self.federated.items():
             if key in _FL_CHOICES:
-                _check(value in _FL_CHOICES[key], f"{where}.federated.{key}", f"must be one of {list(_FL_CHOICES[key])}, got {value!r}")
+                _check(
+                    value in _FL_CHOICES[key],
+                    f"{where}.federated.{key}",
+                    f"must be one of {list(_FL_CHOICES[key])}, got {value!r}",
+                )
         for key in ("nu",):
             if key in self.federated:
                 value = self.federated[key]
-                _check(_number(value) and 0 <= value <= 1, f"{where}.federated.{key}", f"must be in [0, 1], got {value!r}")
+                _check(
+                    _number(value) and 0 <= value <= 1, f"{where}.federated.{key}", f"must be in [0, 1], got {value!r}"
+                )
         if "beta" in self.federated:
             value = self.federated["beta"]
             _check(_number(value) and value > 0, f"{where}.federated.beta", f"must be > 0, got {value!r}")
@@ -424,7 +537,11 @@ class StrategyConfig:
     def resolved_federated(self) -> dict[str, Any]:
         """The training algorithm of this strategy's cycles with every option filled in."""
         algorithm = self.federated.get("algorithm", "fedavg")
-        return {"algorithm": algorithm, **STRATEGY_FL_UPDATES[algorithm], **{k: v for k, v in self.federated.items() if k != "algorithm"}}
+        return {
+            "algorithm": algorithm,
+            **STRATEGY_FL_UPDATES[algorithm],
+            **{k: v for k, v in self.federated.items() if k != "algorithm"},
+        }
 
     @property
     def trains_own_cycle1(self) -> bool:
@@ -477,7 +594,7 @@ class StrategyConfig:
         return out
 
     @classmethod
-    def from_dict(cls, name: str, mapping: Mapping[str, Any], where: str) -> "StrategyConfig":
+    def from_dict(cls, name: str, mapping: Mapping[str, Any], where: str) -> StrategyConfig:
         return _build(cls, {"name": name, **dict(mapping)}, where)
 
 
@@ -514,18 +631,42 @@ class RuntimeConfig:
         return 4096 if str(device).startswith("cuda") else 128
 
     def validate(self, where: str) -> None:
-        _check(self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"), f"{where}.device", f"must be auto, cpu, cuda or cuda:N, got {self.device!r}")
-        _check(isinstance(self.threads, int) and self.threads >= 1, f"{where}.threads", f"must be an integer >= 1, got {self.threads!r}")
+        _check(
+            self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
+            f"{where}.device",
+            f"must be auto, cpu, cuda or cuda:N, got {self.device!r}",
+        )
+        _check(
+            isinstance(self.threads, int) and self.threads >= 1,
+            f"{where}.threads",
+            f"must be an integer >= 1, got {self.threads!r}",
+        )
         _check(isinstance(self.deterministic, bool), f"{where}.deterministic", "must be true or false")
-        _check(isinstance(self.checkpoint_every, int) and self.checkpoint_every >= 0, f"{where}.checkpoint_every", f"must be an integer >= 0, got {self.checkpoint_every!r}")
+        _check(
+            isinstance(self.checkpoint_every, int) and self.checkpoint_every >= 0,
+            f"{where}.checkpoint_every",
+            f"must be an integer >= 0, got {self.checkpoint_every!r}",
+        )
         _check(self.trainer in TRAINERS, f"{where}.trainer", f"must be one of {list(TRAINERS)}, got {self.trainer!r}")
-        _check(self.compile in COMPILE_MODES, f"{where}.compile", f"must be one of {list(COMPILE_MODES)}, got {self.compile!r}")
-        _check(self.precision in PRECISIONS, f"{where}.precision", f"must be one of {list(PRECISIONS)}, got {self.precision!r}")
+        _check(
+            self.compile in COMPILE_MODES,
+            f"{where}.compile",
+            f"must be one of {list(COMPILE_MODES)}, got {self.compile!r}",
+        )
+        _check(
+            self.precision in PRECISIONS,
+            f"{where}.precision",
+            f"must be one of {list(PRECISIONS)}, got {self.precision!r}",
+        )
         if self.inference_batch_size is not None:
-            _check(isinstance(self.inference_batch_size, int) and self.inference_batch_size >= 1, f"{where}.inference_batch_size", f"must be an integer >= 1 or null, got {self.inference_batch_size!r}")
+            _check(
+                isinstance(self.inference_batch_size, int) and self.inference_batch_size >= 1,
+                f"{where}.inference_batch_size",
+                f"must be an integer >= 1 or null, got {self.inference_batch_size!r}",
+            )
 
     @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any] | None, where: str = "runtime") -> "RuntimeConfig":
+    def from_dict(cls, mapping: Mapping[str, Any] | None, where: str = "runtime") -> RuntimeConfig:
         return _build(cls, mapping, where)
 
     def to_dict(self) -> dict[str, Any]:
@@ -548,8 +689,13 @@ class AnalysisConfig:
     """Show published values beside reproduced ones; None = only when the study runs the paper's protocol and data."""
 
     def validate(self, where: str) -> None:
-        for key, allowed in {"aulc_x_unit": ("percent", "fraction"), "win_rate": ("faithful", "corrected"), "emd": ("half", "l1"),
-                             "accuracy": (None, "final", "last5"), "compare_published": (None, True, False)}.items():
+        for key, allowed in {
+            "aulc_x_unit": ("percent", "fraction"),
+            "win_rate": ("faithful", "corrected"),
+            "emd": ("half", "l1"),
+            "accuracy": (None, "final", "last5"),
+            "compare_published": (None, True, False),
+        }.items():
             value = getattr(self, key)
             _check(value in allowed, f"{where}.{key}", f"must be one of {[a for a in allowed]}, got {value!r}")
 
@@ -593,7 +739,9 @@ class Study:
         """Plain data about the study for the analysis code (fal.stats.paper_tables, fal.plots.paper_figures)."""
         compare = self.analysis.compare_published
         protocol = self.protocol.to_dict()
-        fl_algorithm = next((protocol[k] for k in ("fl_algorithm", "fl_method", "algorithm") if k in protocol), "fedavg")
+        fl_algorithm = next(
+            (protocol[k] for k in ("fl_algorithm", "fl_method", "algorithm") if k in protocol), "fedavg"
+        )
         return {
             "name": self.name,
             "description": self.description,
@@ -601,11 +749,21 @@ class Study:
             "protocol": protocol,
             "fidelity": self.fidelity.preset,
             "strategies": [
-                {"name": s.name, "method": s.method, "label": s.display_name, "selector": s.selector, "variant": s.variant}
+                {
+                    "name": s.name,
+                    "method": s.method,
+                    "label": s.display_name,
+                    "selector": s.selector,
+                    "variant": s.variant,
+                }
                 for s in self.strategies
             ],
             "settings": {
-                s.id: {**s.to_dict(), "model": protocol["model"], "fl_algorithm": getattr(s, "fl_algorithm", None) or fl_algorithm}
+                s.id: {
+                    **s.to_dict(),
+                    "model": protocol["model"],
+                    "fl_algorithm": getattr(s, "fl_algorithm", None) or fl_algorithm,
+                }
                 for s in self.settings
             },
             "table_ratios": list(self.table_ratios) if self.table_ratios else None,
@@ -631,8 +789,21 @@ class Study:
 
 
 _STUDY_KEYS = {
-    "description", "datasets", "rho", "alpha", "num_clients", "seeds", "strategies", "protocol",
-    "fidelity", "data", "partition", "table_ratios", "tables", "figures", "analysis",
+    "description",
+    "datasets",
+    "rho",
+    "alpha",
+    "num_clients",
+    "seeds",
+    "strategies",
+    "protocol",
+    "fidelity",
+    "data",
+    "partition",
+    "table_ratios",
+    "tables",
+    "figures",
+    "analysis",
 }
 _DATA_KEYS = {"lt_img_max", "test_per_class"}
 
@@ -669,7 +840,9 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_STUDY_KEYS)}")
 
-    protocol = ProtocolConfig.from_dict(_deep_merge(config.get("protocol") or {}, raw.get("protocol") or {}), f"{where}.protocol")
+    protocol = ProtocolConfig.from_dict(
+        _deep_merge(config.get("protocol") or {}, raw.get("protocol") or {}), f"{where}.protocol"
+    )
     fidelity_raw = raw.get("fidelity", config.get("fidelity"))
     fidelity = FidelityConfig.from_dict(fidelity_raw, f"{where}.fidelity")
 
@@ -711,19 +884,32 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
 
     seeds = _as_list(raw["seeds"])
     for seed in seeds:
-        _check(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0, f"{where}.seeds", f"seeds must be integers >= 0, got {seed!r}")
+        _check(
+            isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0,
+            f"{where}.seeds",
+            f"seeds must be integers >= 0, got {seed!r}",
+        )
     _check(len(set(seeds)) == len(seeds), f"{where}.seeds", f"duplicate seeds in {seeds}")
 
     known = resolve_strategies(config)
     strategy_names = _as_list(raw["strategies"])
     _check(len(strategy_names) > 0, f"{where}.strategies", "at least one strategy is needed")
     for strategy_name in strategy_names:
-        _check(strategy_name in known, f"{where}.strategies", f"unknown strategy {strategy_name!r}; defined under strategies: {sorted(known)}")
-    _check(len(set(strategy_names)) == len(strategy_names), f"{where}.strategies", f"duplicate strategies in {strategy_names}")
+        _check(
+            strategy_name in known,
+            f"{where}.strategies",
+            f"unknown strategy {strategy_name!r}; defined under strategies: {sorted(known)}",
+        )
+    _check(
+        len(set(strategy_names)) == len(strategy_names),
+        f"{where}.strategies",
+        f"duplicate strategies in {strategy_names}",
+    )
     for strategy_name in strategy_names:
         update = (known[strategy_name].federated or {}).get("algorithm", "fedavg")
         _check(
-            update == "fedavg" or protocol.fl_algorithm == "fedavg", f"{where}.protocol.fl_algorithm",
+            update == "fedavg" or protocol.fl_algorithm == "fedavg",
+            f"{where}.protocol.fl_algorithm",
             f"strategy {strategy_name} trains with its own local update ({update}), which runs on FedAvg "
             f"aggregation; use fl_algorithm: fedavg in this study or drop {strategy_name}",
         )
@@ -734,17 +920,25 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
 
     from fal.stats.catalog import FIGURES, TABLES
 
-    _check(name not in RESERVED_STUDY_NAMES, f"studies.{name}", f"the study names {sorted(RESERVED_STUDY_NAMES)} are reserved for report folders")
+    _check(
+        name not in RESERVED_STUDY_NAMES,
+        f"studies.{name}",
+        f"the study names {sorted(RESERVED_STUDY_NAMES)} are reserved for report folders",
+    )
     outputs = {}
     for key, known_names in (("tables", TABLES), ("figures", FIGURES)):
         names = _as_list(raw.get(key, []))
         for item in names:
-            _check(item in known_names, f"{where}.{key}", f"unknown {key[:-1]} {item!r}; available: {sorted(known_names)}")
+            _check(
+                item in known_names, f"{where}.{key}", f"unknown {key[:-1]} {item!r}; available: {sorted(known_names)}"
+            )
         _check(len(set(names)) == len(names), f"{where}.{key}", f"duplicates in {names}")
         outputs[key] = tuple(names)
     analysis = _build(AnalysisConfig, raw.get("analysis"), f"{where}.analysis")
     paper_protocol = ProtocolConfig.from_dict(config.get("protocol") or {}, "protocol")
-    uses_paper_protocol = protocol == paper_protocol and all(s.lt_img_max is None and s.test_per_class is None for s in settings)
+    uses_paper_protocol = protocol == paper_protocol and all(
+        s.lt_img_max is None and s.test_per_class is None for s in settings
+    )
 
     return Study(
         name=name,

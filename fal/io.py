@@ -10,8 +10,9 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -87,9 +88,7 @@ def check_schema(actual: pa.Schema, expected: pa.Schema, what: str) -> None:
         if field.name not in actual.names:
             problems.append(f"missing column {field.name!r} ({field.type})")
         elif not actual.field(field.name).type.equals(field.type):
-            problems.append(
-                f"column {field.name!r} has type {actual.field(field.name).type}, expected {field.type}"
-            )
+            problems.append(f"column {field.name!r} has type {actual.field(field.name).type}, expected {field.type}")
     extra = [name for name in actual.names if name not in expected.names]
     if extra:
         problems.append(f"unexpected columns {extra}")

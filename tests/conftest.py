@@ -6,7 +6,6 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +21,9 @@ def fmnist_arrays():
     from fal.data.sources import read_fmnist
 
     if not (FMNIST_SYSTEM_DIR / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"Fashion-MNIST not found in {FMNIST_SYSTEM_DIR}: run `make test`, or apt-get install dataset-fashion-mnist")
+        pytest.skip(
+            f"Fashion-MNIST not found in {FMNIST_SYSTEM_DIR}: run `make test`, or apt-get install dataset-fashion-mnist"
+        )
     return read_fmnist(FMNIST_SYSTEM_DIR)
 
 

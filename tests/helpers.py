@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def synthetic_arrays(num_classes: int = 4, per_class: int = 60, test_per_class: int = 20, channels: int = 1, size: int = 28, seed: int = 0):
+def synthetic_arrays(
+    num_classes: int = 4,
+    per_class: int = 60,
+    test_per_class: int = 20,
+    channels: int = 1,
+    size: int = 28,
+    seed: int = 0,
+):
     """Class-dependent uint8 images that a small CNN can learn: class c brightens band c."""
     from fal.data.sources import DatasetArrays
 
@@ -46,8 +53,16 @@ class TrainedSetting(NamedTuple):
     client_states: dict | None
 
 
-def trained_setting(*, num_clients: int, per_class: int, test_per_class: int, rounds: int, local_epochs: int = 1,
-                    local_model_epochs: int, keep_client_models: bool = False) -> TrainedSetting:
+def trained_setting(
+    *,
+    num_clients: int,
+    per_class: int,
+    test_per_class: int,
+    rounds: int,
+    local_epochs: int = 1,
+    local_model_epochs: int,
+    keep_client_models: bool = False,
+) -> TrainedSetting:
     """A ``num_clients``-client, 4-class setting (octmnist's shape: 1 channel) trained for one cycle."""
     from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
     from fal.data.build import build_partition
@@ -56,28 +71,66 @@ def trained_setting(*, num_clients: int, per_class: int, test_per_class: int, ro
     arrays = synthetic_arrays(num_classes=4, per_class=per_class, test_per_class=test_per_class)
     setting = SettingConfig(dataset="octmnist", alpha=0.5, num_clients=num_clients)
     protocol = ProtocolConfig.from_dict(
-        {"num_clients": num_clients, "rounds": rounds, "local_epochs": local_epochs, "lr": 0.05, "initial_ratio": 0.1,
-         "query_ratio": 0.1, "end_ratio": 0.3, "local_model": {"epochs": local_model_epochs}}
+        {
+            "num_clients": num_clients,
+            "rounds": rounds,
+            "local_epochs": local_epochs,
+            "lr": 0.05,
+            "initial_ratio": 0.1,
+            "query_ratio": 0.1,
+            "end_ratio": 0.3,
+            "local_model": {"epochs": local_model_epochs},
+        }
     )
     fidelity = FidelityConfig()
     part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
-    out = run_training_stage(setting=setting, protocol=protocol, fidelity=fidelity, seed=1, cycle=1, arrays=arrays,
-                             partition=part.partition, labelled=part.initial_labelled, device="cpu", log=LOG,
-                             keep_client_models=keep_client_models)
+    out = run_training_stage(
+        setting=setting,
+        protocol=protocol,
+        fidelity=fidelity,
+        seed=1,
+        cycle=1,
+        arrays=arrays,
+        partition=part.partition,
+        labelled=part.initial_labelled,
+        device="cpu",
+        log=LOG,
+        keep_client_models=keep_client_models,
+    )
     return TrainedSetting(arrays, setting, protocol, fidelity, part, out.result.state_dict, out.result.client_states)
 
 
-def query(trained: TrainedSetting, name: str, spec: dict, seed: int = 1, previous_state: dict | None = None, fidelity=None,
-          as_name: str | None = None, path: str | None = None):
+def query(
+    trained: TrainedSetting,
+    name: str,
+    spec: dict,
+    seed: int = 1,
+    previous_state: dict | None = None,
+    fidelity=None,
+    as_name: str | None = None,
+    path: str | None = None,
+):
     """Cycle 1's query with strategy ``spec``; ``as_name`` renames the strategy (its name keys the generators)."""
     from fal.config import StrategyConfig
     from fal.strategies.stage import run_query_stage
 
     strategy = StrategyConfig.from_dict(as_name or name, spec, path or name)
-    return run_query_stage(setting=trained.setting, protocol=trained.protocol, fidelity=fidelity or trained.fidelity,
-                           strategy=strategy, seed=seed, cycle=1, arrays=trained.arrays, partition=trained.part.partition,
-                           labelled=trained.part.initial_labelled, global_state=trained.state_dict,
-                           previous_state=previous_state or {}, device="cpu", log=LOG, client_states=trained.client_states)
+    return run_query_stage(
+        setting=trained.setting,
+        protocol=trained.protocol,
+        fidelity=fidelity or trained.fidelity,
+        strategy=strategy,
+        seed=seed,
+        cycle=1,
+        arrays=trained.arrays,
+        partition=trained.part.partition,
+        labelled=trained.part.initial_labelled,
+        global_state=trained.state_dict,
+        previous_state=previous_state or {},
+        device="cpu",
+        log=LOG,
+        client_states=trained.client_states,
+    )
 
 
 def assert_query_contract(trained: TrainedSetting, out) -> None:
@@ -119,7 +172,9 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     cmd = [str(SNAKEMAKE), "--workflow-profile", "none", "--cores", "2", *args]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     return proc
 
 
@@ -139,17 +194,39 @@ def base_config() -> dict:
     return yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
-def run_tiny_study(destination: Path, data_cache: Path, name: str, strategies: list[str], *, alpha: float, num_clients: int,
-                   lt_img_max: int, test_per_class: int, local_model_epochs: int, config: dict | None = None,
-                   description: str | None = None) -> Path:
+def run_tiny_study(
+    destination: Path,
+    data_cache: Path,
+    name: str,
+    strategies: list[str],
+    *,
+    alpha: float,
+    num_clients: int,
+    lt_img_max: int,
+    test_per_class: int,
+    local_model_epochs: int,
+    config: dict | None = None,
+    description: str | None = None,
+) -> Path:
     """Run a one-setting, one-seed, two-cycle (20 % → 40 %), one-round FMNIST-LT study as the only
     study of a project copy (``config`` defaults to the project's); return the copy's path."""
     config = config or base_config()
     study = {
-        "datasets": ["fmnist_lt"], "rho": [20], "alpha": [alpha], "num_clients": num_clients, "seeds": [1],
+        "datasets": ["fmnist_lt"],
+        "rho": [20],
+        "alpha": [alpha],
+        "num_clients": num_clients,
+        "seeds": [1],
         "strategies": strategies,
-        "protocol": {"num_clients": num_clients, "rounds": 1, "local_epochs": 1, "initial_ratio": 0.2, "query_ratio": 0.2,
-                     "end_ratio": 0.4, "local_model": {"epochs": local_model_epochs}},
+        "protocol": {
+            "num_clients": num_clients,
+            "rounds": 1,
+            "local_epochs": 1,
+            "initial_ratio": 0.2,
+            "query_ratio": 0.2,
+            "end_ratio": 0.4,
+            "local_model": {"epochs": local_model_epochs},
+        },
         "data": {"lt_img_max": lt_img_max, "test_per_class": test_per_class},
     }
     if description:

@@ -100,7 +100,7 @@ class SlurmCluster:
         return path.read_text(errors="replace") if path.exists() else ""
 
     # -- start / stop -----------------------------------------------------------------------
-    def __enter__(self) -> "SlurmCluster":
+    def __enter__(self) -> SlurmCluster:
         try:
             self.start()
         except BaseException:
@@ -140,15 +140,21 @@ class SlurmCluster:
         key.chmod(0o400)
         pid_file = munge_dir / "munged.pid"
         cmd = [
-            _sbin("munged"), f"--socket={self.munge_socket}", f"--key-file={key}", f"--pid-file={pid_file}",
-            f"--log-file={munge_dir / 'munged.log'}", f"--seed-file={munge_dir / 'munged.seed'}",
+            _sbin("munged"),
+            f"--socket={self.munge_socket}",
+            f"--key-file={key}",
+            f"--pid-file={pid_file}",
+            f"--log-file={munge_dir / 'munged.log'}",
+            f"--seed-file={munge_dir / 'munged.seed'}",
         ]
         # munged refuses to run as root; run it as the munge user, as Debian's unit does.
         self._run_daemon("munged", ["runuser", "-u", "munge", "--", *cmd], pid_file=pid_file)
 
     def _write_config(self) -> None:
         node = socket.gethostname().split(".")[0]
-        mem_mb = int(next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal"))) // 1024 - 1024
+        mem_mb = (
+            int(next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal"))) // 1024 - 1024
+        )
         cpus = os.cpu_count() or 1
         devices = []
         for i in range(self.gpus):
@@ -214,8 +220,12 @@ PartitionName={self.partition} Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 
     def jobs(self) -> list[dict[str, str]]:
         """``scontrol show job`` fields of every job slurmctld still holds (finished ones for MinJobAge)."""
-        proc = subprocess.run(["scontrol", "show", "job", "-o"], env=self.env, capture_output=True, text=True, check=True)
-        return [dict(re.findall(r"(\w+)=(\S*)", line)) for line in proc.stdout.splitlines() if line.startswith("JobId=")]
+        proc = subprocess.run(
+            ["scontrol", "show", "job", "-o"], env=self.env, capture_output=True, text=True, check=True
+        )
+        return [
+            dict(re.findall(r"(\w+)=(\S*)", line)) for line in proc.stdout.splitlines() if line.startswith("JobId=")
+        ]
 
     def node_state(self) -> str:
         proc = subprocess.run(["sinfo", "-h", "-N", "-o", "%T"], env=self.env, capture_output=True, text=True)
@@ -226,20 +236,27 @@ PartitionName={self.partition} Nodes=ALL Default=YES MaxTime=INFINITE State=UP
         while (state := self.node_state()) != "idle":
             dead = [name for name, pid_file in self.started.items() if not _alive(int(pid_file.read_text().strip()))]
             if dead or time.monotonic() > deadline:
-                raise RuntimeError(f"node state {state!r}, daemons exited: {dead}:\n{self.log('slurmctld')[-3000:]}\n{self.log('slurmd')[-3000:]}")
+                raise RuntimeError(
+                    f"node state {state!r}, daemons exited: {dead}:\n{self.log('slurmctld')[-3000:]}\n{self.log('slurmd')[-3000:]}"
+                )
             time.sleep(0.3)
 
     def stop(self) -> list[int]:
         """Stop the daemons this object started (newest first), by PID; returns the PIDs stopped."""
         stopped = []
         if "slurmctld" in self.started:  # jobs of this cluster first, so no job step outlives it
-            jobs = subprocess.run(["squeue", "-h", "-o", "%i"], env=self.env, capture_output=True, text=True).stdout.split()
+            jobs = subprocess.run(
+                ["squeue", "-h", "-o", "%i"], env=self.env, capture_output=True, text=True
+            ).stdout.split()
             if jobs:
                 subprocess.run(["scancel", *jobs], env=self.env, capture_output=True)
                 deadline = time.monotonic() + 20
-                while time.monotonic() < deadline and subprocess.run(
-                    ["squeue", "-h", "-o", "%i", "-t", "PD,R,CG"], env=self.env, capture_output=True, text=True
-                ).stdout.strip():
+                while (
+                    time.monotonic() < deadline
+                    and subprocess.run(
+                        ["squeue", "-h", "-o", "%i", "-t", "PD,R,CG"], env=self.env, capture_output=True, text=True
+                    ).stdout.strip()
+                ):
                     time.sleep(0.5)
         for name in reversed(list(self.started)):
             pid_file = self.started.pop(name)

@@ -4,6 +4,7 @@ through the real query stage, and each method's core against hand computations o
 import numpy as np
 import pytest
 import torch
+from helpers import assert_query_contract, query, trained_setting
 
 from fal.config import ConfigError, StrategyConfig
 from fal.data.build import labelled_lists
@@ -12,14 +13,13 @@ from fal.data.views import load_setting_data
 from fal.federated.models import build_model
 from fal.strategies.alfamix import caps, class_anchors, closed_form_alpha, find_candidates
 from fal.strategies.badge import FactoredEmbedding, kmeanspp_seeding
-from fal.strategies.kmeans import kmeans, kmeans_plusplus, nearest_to_centres
 from fal.strategies.gcnal import LowRankAdjacency, train_gcn
 from fal.strategies.inference import forward
 from fal.strategies.kcenter import kcenter_greedy
+from fal.strategies.kmeans import kmeans, kmeans_plusplus, nearest_to_centres
 from fal.strategies.least_confidence import confidence_scores
 from fal.strategies.margin import margin_scores
 from fal.strategies.registry import METHODS, method_source_files
-from helpers import assert_query_contract, query, trained_setting
 
 METHOD_NAMES = ["margin", "conf", "coreset", "badge", "gcnal", "alfamix"]
 STRATEGIES = {f"{m}_{q[0]}": {"method": m, "query_model": q} for m in METHOD_NAMES for q in ("global", "local")}
@@ -28,7 +28,9 @@ STRATEGIES = {f"{m}_{q[0]}": {"method": m, "query_model": q} for m in METHOD_NAM
 @pytest.fixture(scope="module")
 def setting_state():
     """A 4-client, 4-class setting after one trained cycle (octmnist's shape: 1 channel, 4 classes)."""
-    return trained_setting(num_clients=4, per_class=100, test_per_class=20, rounds=2, local_epochs=1, local_model_epochs=5)
+    return trained_setting(
+        num_clients=4, per_class=100, test_per_class=20, rounds=2, local_epochs=1, local_model_epochs=5
+    )
 
 
 def run(setting_state, name, seed=1, options=None):
@@ -45,7 +47,9 @@ def test_strategy_contract(setting_state, name):
 
 @pytest.mark.parametrize("method", ["badge", "gcnal"])
 def test_random_methods_depend_on_seed(setting_state, method):
-    assert not run(setting_state, f"{method}_g", seed=1).labelled.equals(run(setting_state, f"{method}_g", seed=2).labelled)
+    assert not run(setting_state, f"{method}_g", seed=1).labelled.equals(
+        run(setting_state, f"{method}_g", seed=2).labelled
+    )
 
 
 def test_g_and_l_use_different_models(setting_state):
@@ -57,7 +61,9 @@ def test_registry_entries_and_source_files():
         assert METHODS[method].query_models == ("global", "local")
         for path in method_source_files(method):
             assert path.exists(), path
-    assert "kcenter.py" in {p.name for p in method_source_files("coreset")} & {p.name for p in method_source_files("gcnal")}
+    assert "kcenter.py" in {p.name for p in method_source_files("coreset")} & {
+        p.name for p in method_source_files("gcnal")
+    }
     assert "kmeans.py" in {p.name for p in method_source_files("alfamix")}
     with pytest.raises(ConfigError, match="unknown option"):
         StrategyConfig.from_dict("x", {"method": "badge", "query_model": "global", "options": {"k": 1}}, "strategies.x")
@@ -80,7 +86,12 @@ def test_confidence_scores_by_hand():
 
 def _pool_outputs(setting_state, model_state):
     """The first client's unlabelled pool, its labelled set, and the query model's outputs on both."""
-    arrays, setting, protocol, part = setting_state.arrays, setting_state.setting, setting_state.protocol, setting_state.part
+    arrays, setting, protocol, part = (
+        setting_state.arrays,
+        setting_state.setting,
+        setting_state.protocol,
+        setting_state.part,
+    )
     spec = get_dataset_spec(setting.dataset)
     data = load_setting_data(arrays, part.partition, spec, setting.num_clients, "cpu")
     labelled = labelled_lists(part.initial_labelled, setting.num_clients)[0]
@@ -331,7 +342,11 @@ def test_alfamix_head_option(setting_state, monkeypatch):
         run(setting_state, "alfamix_g", options={"classifier_head": "mine"})
     heads = []
     original = alfamix.find_candidates
-    monkeypatch.setattr(alfamix, "find_candidates", lambda head, *a, **k: heads.append(head.weight.detach().clone()) or original(head, *a, **k))
+    monkeypatch.setattr(
+        alfamix,
+        "find_candidates",
+        lambda head, *a, **k: heads.append(head.weight.detach().clone()) or original(head, *a, **k),
+    )
     global_weight = setting_state.state_dict["linear.weight"]
     run(setting_state, "alfamix_l")  # faithful: the global head even with the local model
     assert all(torch.equal(w, global_weight) for w in heads)

@@ -30,7 +30,9 @@ CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
 def test_schema_enums_match_the_library():
-    assert sorted(SCHEMA["properties"]["strategies"]["additionalProperties"]["properties"]["method"]["enum"]) == sorted(METHODS)
+    assert sorted(SCHEMA["properties"]["strategies"]["additionalProperties"]["properties"]["method"]["enum"]) == sorted(
+        METHODS
+    )
     assert sorted(SCHEMA["$defs"]["study"]["properties"]["datasets"]["items"]["enum"]) == sorted(DATASETS)
     protocol = SCHEMA["$defs"]["protocol"]["properties"]
     assert sorted(protocol) == sorted(f.name for f in dataclasses.fields(ProtocolConfig))
@@ -41,7 +43,11 @@ def test_schema_enums_match_the_library():
     assert sorted(runtime) == sorted(f.name for f in dataclasses.fields(RuntimeConfig))
     assert sorted(protocol["model"]["enum"]) == sorted(MODELS)
     assert protocol["fl_algorithm"]["enum"] == list(FL_ALGORITHMS)
-    assert (runtime["trainer"]["enum"], runtime["compile"]["enum"], runtime["precision"]["enum"]) == (list(TRAINERS), list(COMPILE_MODES), list(PRECISIONS))
+    assert (runtime["trainer"]["enum"], runtime["compile"]["enum"], runtime["precision"]["enum"]) == (
+        list(TRAINERS),
+        list(COMPILE_MODES),
+        list(PRECISIONS),
+    )
 
 
 def test_trainer_choice():
@@ -124,9 +130,21 @@ BAD_STUDY_CONFIGS = [
     ("studies.quick.data", {"lt_img_max": 0}, "lt_img_max"),
     ("studies.quick.data", {"colour": 1}, "data: unknown key(s) ['colour']"),
     ("studies.quick.datasets", KeyError, "missing required key 'datasets'"),
-    ("studies.quick.protocol", {"initial_ratio": 0.1, "query_ratio": 0.3, "end_ratio": 1.0}, "studies.quick.protocol.end_ratio: setting fmnist_lt-rho20-alpha0.1-K10-max500-test50: each client holds 169 images"),
-    ("studies.quick.data", {"lt_img_max": 500, "test_per_class": 5000}, "studies.quick.data.test_per_class: 5000 exceeds the 1000 test images"),
-    ("studies.quick.data", {"lt_img_max": 9000}, "studies.quick.data.lt_img_max: 9000 exceeds the 6000 training images per class"),
+    (
+        "studies.quick.protocol",
+        {"initial_ratio": 0.1, "query_ratio": 0.3, "end_ratio": 1.0},
+        "studies.quick.protocol.end_ratio: setting fmnist_lt-rho20-alpha0.1-K10-max500-test50: each client holds 169 images",
+    ),
+    (
+        "studies.quick.data",
+        {"lt_img_max": 500, "test_per_class": 5000},
+        "studies.quick.data.test_per_class: 5000 exceeds the 1000 test images",
+    ),
+    (
+        "studies.quick.data",
+        {"lt_img_max": 9000},
+        "studies.quick.data.lt_img_max: 9000 exceeds the 6000 training images per class",
+    ),
     ("studies.quick.num_clients", 2000, "empty per-client budget"),
     ("strategies.entropy_g", {"method": "entropy"}, "strategies.entropy_g.query_model"),
     ("strategies.random", {"method": "random", "query_model": "local"}, "strategies.random.query_model"),
@@ -135,7 +153,9 @@ BAD_STUDY_CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize("path, value, message", BAD_STUDY_CONFIGS, ids=[c[0] + ":" + str(c[1])[:20] for c in BAD_STUDY_CONFIGS])
+@pytest.mark.parametrize(
+    "path, value, message", BAD_STUDY_CONFIGS, ids=[c[0] + ":" + str(c[1])[:20] for c in BAD_STUDY_CONFIGS]
+)
 def test_bad_config_names_the_problem(path, value, message):
     with pytest.raises(ConfigError) as info:
         resolve_study(mutate(path, value), "quick")
@@ -182,7 +202,10 @@ def test_tables_figures_and_analysis_options():
 
 def test_strategy_variant_names_non_default_options():
     config = copy.deepcopy(CONFIG)
-    config["strategies"]["fairfal_k2"] = {"method": "fairfal", "options": {"kappa": 2, "delta": 0.75, "uncertainty": "margin"}}
+    config["strategies"]["fairfal_k2"] = {
+        "method": "fairfal",
+        "options": {"kappa": 2, "delta": 0.75, "uncertainty": "margin"},
+    }
     config["studies"]["quick"]["strategies"] = ["fairfal", "fairfal_k2"]
     info = resolve_study(config, "quick").analysis_info()
     assert [s["variant"] for s in info["strategies"]] == ["", "kappa=2,uncertainty=margin"]

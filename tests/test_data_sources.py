@@ -125,8 +125,10 @@ def test_missing_raw_files_with_downloads_disabled(tmp_path):
 def small_arrays():
     rng = np.random.default_rng(3)
     return DatasetArrays(
-        rng.integers(0, 256, (8, 1, 28, 28), dtype=np.uint8), np.arange(8) % 2,
-        rng.integers(0, 256, (4, 1, 28, 28), dtype=np.uint8), np.arange(4) % 2,
+        rng.integers(0, 256, (8, 1, 28, 28), dtype=np.uint8),
+        np.arange(8) % 2,
+        rng.integers(0, 256, (4, 1, 28, 28), dtype=np.uint8),
+        np.arange(4) % 2,
     )
 
 

@@ -4,9 +4,9 @@
 """
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +65,9 @@ def parse_env(path: Path) -> tuple[list[str], dict[str, str]]:
     """Check the file's structure as conda reads it; return its conda specs and its pip pins."""
     env = yaml.safe_load(path.read_text())
     assert isinstance(env, dict) and set(env) <= ENV_KEYS, f"{path.name}: keys {set(env)} beyond {ENV_KEYS}"
-    assert isinstance(env.get("channels"), list) and env["channels"] and all(isinstance(c, str) for c in env["channels"])
+    assert (
+        isinstance(env.get("channels"), list) and env["channels"] and all(isinstance(c, str) for c in env["channels"])
+    )
     deps = env.get("dependencies")
     assert isinstance(deps, list) and deps, f"{path.name}: dependencies must be a non-empty list"
     specs, pips = [], []

@@ -50,9 +50,9 @@ def test_balanced_multiset_equalises_classes_deterministically():
 
 def test_discrepancy_eq5_by_hand():
     g = np.array([0.5, 0.5, 0.0])
-    l = np.array([0.25, 0.75, 0.0])
+    loc = np.array([0.25, 0.75, 0.0])
     # (1/C) Σ |g−l| / (g+l) = (0.25/0.75 + 0.25/1.25 + 0) / 3, with 0/0 = 0
-    assert discrepancy(g, l) == pytest.approx((1 / 3 + 0.2) / 3, rel=1e-6)
+    assert discrepancy(g, loc) == pytest.approx((1 / 3 + 0.2) / 3, rel=1e-6)
     assert discrepancy(g, g) == 0.0
 
 
@@ -172,7 +172,9 @@ def test_balanced_mean_probs_and_statistics_by_hand():
     # γ_k over the labelled classes {0, 1} only: min/max of (3.0/6, 2.3/6); class 2 is ignored
     assert imbalance_ratio(pi_g, np.array([0, 1])) == pytest.approx(2.3 / 3.0, rel=1e-5)
     pi_l = np.array([0.5, 0.5, 0.0])
-    d = (abs(3.0 / 6 - 0.5) / (3.0 / 6 + 0.5) + abs(2.3 / 6 - 0.5) / (2.3 / 6 + 0.5) + 1.0) / 3  # class 2: |x − 0|/x = 1
+    d = (
+        abs(3.0 / 6 - 0.5) / (3.0 / 6 + 0.5) + abs(2.3 / 6 - 0.5) / (2.3 / 6 + 0.5) + 1.0
+    ) / 3  # class 2: |x − 0|/x = 1
     assert discrepancy(pi_g, pi_l) == pytest.approx(d, rel=1e-5)
     gamma_bar = np.mean([2.3 / 3.0, 0.4])
     assert selection_score(d, gamma_bar, 0.5) == pytest.approx(1 - (d + gamma_bar) / 2, rel=1e-5)
@@ -181,11 +183,18 @@ def test_balanced_mean_probs_and_statistics_by_hand():
 def test_delta_and_complementary_model_rule():
     assert uncertainty_model_is_global(0.76, 0.75, "chosen") and not uncertainty_model_is_global(0.76, 0.80, "chosen")
     assert not uncertainty_model_is_global(0.75, 0.75, "chosen")  # s_k > δ, strictly
-    assert not uncertainty_model_is_global(0.76, 0.75, "complementary") and uncertainty_model_is_global(0.76, 0.80, "complementary")
+    assert not uncertainty_model_is_global(0.76, 0.75, "complementary") and uncertainty_model_is_global(
+        0.76, 0.80, "complementary"
+    )
 
 
 def _outputs(probs_u, feat_u, probs_l, feat_l):
-    return SimpleNamespace(probs_u=torch.tensor(probs_u), feat_u=torch.tensor(feat_u), probs_l=torch.tensor(probs_l), feat_l=torch.tensor(feat_l))
+    return SimpleNamespace(
+        probs_u=torch.tensor(probs_u),
+        feat_u=torch.tensor(feat_u),
+        probs_l=torch.tensor(probs_l),
+        feat_l=torch.tensor(feat_l),
+    )
 
 
 def _options(**changes):
@@ -236,9 +245,13 @@ def test_class_wise_equals_two_stage_with_kappa_one():
     emb = rng.normal(size=(30, 4))
     quotas = class_quotas(np.bincount(pseudo, minlength=3).tolist(), 7)
     direct = class_wise_select(pseudo, scores, quotas)
-    assert np.array_equal(direct, two_stage_select(pseudo, scores, emb, emb[:3], np.array([0, 1, 2]), quotas, kappa=1.0))
+    assert np.array_equal(
+        direct, two_stage_select(pseudo, scores, emb, emb[:3], np.array([0, 1, 2]), quotas, kappa=1.0)
+    )
     # with κ = 4 the k-center step takes over and the set changes
-    assert not np.array_equal(direct, two_stage_select(pseudo, scores, emb, emb[:3], np.array([0, 1, 2]), quotas, kappa=4.0))
+    assert not np.array_equal(
+        direct, two_stage_select(pseudo, scores, emb, emb[:3], np.array([0, 1, 2]), quotas, kappa=4.0)
+    )
 
 
 @pytest.mark.parametrize("kappa, expected", [(1.0, 0), (2.0, 1), (3.0, 2), (5.0, 4), (9.0, 5)])
@@ -279,8 +292,16 @@ def test_embedding_label_prediction_or_prototype():
 
 @pytest.mark.parametrize(
     "key, value",
-    [("selector_model", "other"), ("sampling", "one_stage"), ("prototype_features", "mixed"), ("quota_classes", "some"),
-     ("embedding_label", "true"), ("uncertainty", "bald"), ("delta", 1.5), ("kappa", 0.5)],
+    [
+        ("selector_model", "other"),
+        ("sampling", "one_stage"),
+        ("prototype_features", "mixed"),
+        ("quota_classes", "some"),
+        ("embedding_label", "true"),
+        ("uncertainty", "bald"),
+        ("delta", 1.5),
+        ("kappa", 0.5),
+    ],
 )
 def test_bad_option_values_are_rejected(key, value):
     with pytest.raises(ConfigError, match=key):
@@ -291,13 +312,16 @@ def test_bad_option_values_are_rejected(key, value):
 # The switches through the real query stage (small synthetic setting, one trained cycle)
 
 
-from fal.data.build import labelled_lists  # noqa: E402
 from helpers import query, trained_setting  # noqa: E402
+
+from fal.data.build import labelled_lists  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def stage_setting():
-    return trained_setting(num_clients=3, per_class=60, test_per_class=10, rounds=1, local_epochs=1, local_model_epochs=3)
+    return trained_setting(
+        num_clients=3, per_class=60, test_per_class=10, rounds=1, local_epochs=1, local_model_epochs=3
+    )
 
 
 def _query(stage_setting, spec):
@@ -315,9 +339,14 @@ def _metric(out, name):
 
 
 def test_table2_model_columns_are_entropy_with_the_chosen_or_the_other_model(stage_setting):
-    entropy = {kind: _new_sets(stage_setting, _query(stage_setting, {"method": "entropy", "query_model": kind})) for kind in ("global", "local")}
+    entropy = {
+        kind: _new_sets(stage_setting, _query(stage_setting, {"method": "entropy", "query_model": kind}))
+        for kind in ("global", "local")
+    }
     for selector in ("chosen", "complementary"):
-        out = _query(stage_setting, {"method": "fairfal", "options": {"sampling": "uncertainty", "selector_model": selector}})
+        out = _query(
+            stage_setting, {"method": "fairfal", "options": {"sampling": "uncertainty", "selector_model": selector}}
+        )
         chosen, m1 = _metric(out, "fairfal_chosen_global"), _metric(out, "fairfal_m1_global")
         for client, picked in enumerate(_new_sets(stage_setting, out)):
             assert m1[client] == (chosen[client] if selector == "chosen" else 1.0 - chosen[client])
@@ -326,8 +355,12 @@ def test_table2_model_columns_are_entropy_with_the_chosen_or_the_other_model(sta
 
 
 def test_delta_moves_every_client_to_one_model(stage_setting):
-    assert set(_metric(_query(stage_setting, {"method": "fairfal", "options": {"delta": 0.0}}), "fairfal_m1_global").values()) == {1.0}
-    assert set(_metric(_query(stage_setting, {"method": "fairfal", "options": {"delta": 1.0}}), "fairfal_m1_global").values()) == {0.0}
+    assert set(
+        _metric(_query(stage_setting, {"method": "fairfal", "options": {"delta": 0.0}}), "fairfal_m1_global").values()
+    ) == {1.0}
+    assert set(
+        _metric(_query(stage_setting, {"method": "fairfal", "options": {"delta": 1.0}}), "fairfal_m1_global").values()
+    ) == {0.0}
 
 
 def test_stage_statistics_compose_as_eq6(stage_setting):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from helpers import synthetic_arrays
 
 from fal.config import FidelityConfig, ProtocolConfig
 from fal.data.datasets import DATASETS
@@ -20,13 +21,19 @@ from fal.federated.training import (
     train_fedavg,
 )
 from fal.seeding import torch_generator
-from helpers import synthetic_arrays
 
 SPEC = DATASETS["fmnist_lt"]
 
 
 @pytest.mark.parametrize(
-    "key, params, emb", [("fmnist_lt", 112586, 64), ("cifar10_lt", 115658, 256), ("cifar100_lt", 138788, 256), ("octmnist", 112196, 64), ("dermamnist", 113543, 64)]
+    "key, params, emb",
+    [
+        ("fmnist_lt", 112586, 64),
+        ("cifar10_lt", 115658, 256),
+        ("cifar100_lt", 138788, 256),
+        ("octmnist", 112196, 64),
+        ("dermamnist", 113543, 64),
+    ],
 )
 def test_cnn4conv_matches_spec(key, params, emb):
     model = build_model("cnn4conv", DATASETS[key], 0)
@@ -47,7 +54,9 @@ def multiply_accumulates(model, spec) -> int:
         else:
             total += module.in_features * module.out_features
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    handles = [
+        m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))
+    ]
     model.eval()
     with torch.no_grad():
         model(torch.zeros(1, spec.channels, spec.image_size, spec.image_size))
@@ -115,14 +124,27 @@ def bank_and_clients(num_clients=3, per_client=24, seed=0):
     bank = ImageBank(arrays.train_images, (0.286,), (0.353,), "cpu")
     test_bank = ImageBank(arrays.test_images, (0.286,), (0.353,), "cpu")
     clients = [
-        ClientData(positions=np.arange(k * per_client, (k + 1) * per_client), labels=arrays.train_labels[k * per_client : (k + 1) * per_client])
+        ClientData(
+            positions=np.arange(k * per_client, (k + 1) * per_client),
+            labels=arrays.train_labels[k * per_client : (k + 1) * per_client],
+        )
         for k in range(num_clients)
     ]
     return arrays, bank, test_bank, clients
 
 
 def small_fl(rounds=3):
-    return FLConfig(rounds=rounds, local_epochs=2, batch_size=8, lr=0.05, momentum=0.9, weight_decay=1e-5, lr_decay=0.1, lr_decay_at=0.75, client_fraction=1.0)
+    return FLConfig(
+        rounds=rounds,
+        local_epochs=2,
+        batch_size=8,
+        lr=0.05,
+        momentum=0.9,
+        weight_decay=1e-5,
+        lr_decay=0.1,
+        lr_decay_at=0.75,
+        client_fraction=1.0,
+    )
 
 
 def test_fedavg_is_deterministic_learns_and_logs_every_round():
@@ -131,7 +153,9 @@ def test_fedavg_is_deterministic_learns_and_logs_every_round():
     runs = []
     for _ in range(2):
         model = build_model("cnn4conv", spec, 1)
-        runs.append(train_fedavg(model, clients, bank, test_bank, arrays.test_labels, 4, small_fl(), seed_keys=(1, "t", 1)))
+        runs.append(
+            train_fedavg(model, clients, bank, test_bank, arrays.test_labels, 4, small_fl(), seed_keys=(1, "t", 1))
+        )
     a, b = runs
     assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)
     assert a.rounds["round"].tolist() == [1, 2, 3]
@@ -153,8 +177,18 @@ def test_fedavg_equals_manual_average_of_client_updates():
     for k, client in enumerate(clients):
         local = build_model("cnn4conv", spec, 2)
         local.load_state_dict(start)
-        train_client(local, client, bank, epochs=2, batch_size=8, lr=cfg.lr, momentum=0.9, weight_decay=1e-5,
-                     generator=torch_generator(9, "fl_client", 0, k), where="x")
+        train_client(
+            local,
+            client,
+            bank,
+            epochs=2,
+            batch_size=8,
+            lr=cfg.lr,
+            momentum=0.9,
+            weight_decay=1e-5,
+            generator=torch_generator(9, "fl_client", 0, k),
+            where="x",
+        )
         states.append(local.state_dict())
     manual = average_states(states, [1 / 3] * 3)
     for key in manual:
@@ -171,13 +205,42 @@ def test_evaluate_counts_per_class():
 
 def test_nan_loss_fails_with_round_and_client():
     arrays, bank, test_bank, clients = bank_and_clients()
-    cfg = FLConfig(rounds=1, local_epochs=1, batch_size=8, lr=1e30, momentum=0.9, weight_decay=0, lr_decay=0.1, lr_decay_at=0.75, client_fraction=1.0)
+    cfg = FLConfig(
+        rounds=1,
+        local_epochs=1,
+        batch_size=8,
+        lr=1e30,
+        momentum=0.9,
+        weight_decay=0,
+        lr_decay=0.1,
+        lr_decay_at=0.75,
+        client_fraction=1.0,
+    )
     with pytest.raises(NonFiniteLossError, match=r"round 1, client \d"):
-        train_fedavg(build_model("cnn4conv", DATASETS["octmnist"], 0), clients, bank, test_bank, arrays.test_labels, 4, cfg, seed_keys=(0,))
+        train_fedavg(
+            build_model("cnn4conv", DATASETS["octmnist"], 0),
+            clients,
+            bank,
+            test_bank,
+            arrays.test_labels,
+            4,
+            cfg,
+            seed_keys=(0,),
+        )
 
 
 def local_cfg(unit="step", milestone=37, epochs=50, stop=0.99):
-    return LocalTrainingConfig(epochs=epochs, stop_train_acc=stop, lr_milestone=milestone, milestone_unit=unit, lr=0.01, lr_decay=0.1, momentum=0.9, weight_decay=1e-5, batch_size=8)
+    return LocalTrainingConfig(
+        epochs=epochs,
+        stop_train_acc=stop,
+        lr_milestone=milestone,
+        milestone_unit=unit,
+        lr=0.01,
+        lr_decay=0.1,
+        momentum=0.9,
+        weight_decay=1e-5,
+        batch_size=8,
+    )
 
 
 def test_local_only_lr_milestone_counts_steps_or_epochs(monkeypatch):
@@ -191,19 +254,35 @@ def test_local_only_lr_milestone_counts_steps_or_epochs(monkeypatch):
 
     monkeypatch.setattr(torch.optim.SGD, "step", spy)
     model = build_model("cnn4conv", DATASETS["octmnist"], 0)
-    info = train_local_only(model, clients[0].positions, clients[0].labels, bank, local_cfg("step", milestone=4, epochs=3, stop=1.01), torch_generator(0))
+    info = train_local_only(
+        model,
+        clients[0].positions,
+        clients[0].labels,
+        bank,
+        local_cfg("step", milestone=4, epochs=3, stop=1.01),
+        torch_generator(0),
+    )
     assert info.steps == 9 and info.epochs == 3  # 24 samples / batch 8 = 3 steps per epoch
     assert seen[:4] == [0.01] * 4 and all(lr == pytest.approx(0.001) for lr in seen[4:])
     seen.clear()
     model = build_model("cnn4conv", DATASETS["octmnist"], 0)
-    train_local_only(model, clients[0].positions, clients[0].labels, bank, local_cfg("epoch", milestone=2, epochs=3, stop=1.01), torch_generator(0))
+    train_local_only(
+        model,
+        clients[0].positions,
+        clients[0].labels,
+        bank,
+        local_cfg("epoch", milestone=2, epochs=3, stop=1.01),
+        torch_generator(0),
+    )
     assert seen[:6] == [0.01] * 6 and all(lr == pytest.approx(0.001) for lr in seen[6:])
 
 
 def test_local_only_stops_at_train_accuracy():
     arrays, bank, _, clients = bank_and_clients(per_client=24)
     model = build_model("cnn4conv", DATASETS["octmnist"], 0)
-    info = train_local_only(model, clients[0].positions, clients[0].labels, bank, local_cfg(stop=0.99), torch_generator(1))
+    info = train_local_only(
+        model, clients[0].positions, clients[0].labels, bank, local_cfg(stop=0.99), torch_generator(1)
+    )
     assert info.train_accuracy >= 0.99 and info.epochs < 50
     assert not model.training  # returned in eval mode
 

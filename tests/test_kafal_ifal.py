@@ -10,6 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import (
+    assert_query_contract,
+    base_config,
+    query,
+    run_tiny_study,
+    snakemake,
+    synthetic_arrays,
+    trained_setting,
+)
 from torch import nn
 
 from fal.config import ConfigError, ProtocolConfig, StrategyConfig
@@ -27,7 +36,6 @@ from fal.seeding import torch_generator
 from fal.strategies.ifal import ifal_select, otsu_threshold, rknn_distribution, wasserstein_rows
 from fal.strategies.kd_local import kd_loss
 from fal.strategies.ksas import ksas_scores
-from helpers import assert_query_contract, base_config, query, run_tiny_study, snakemake, synthetic_arrays, trained_setting
 
 LOG = logging.getLogger("test")
 
@@ -176,8 +184,17 @@ def test_compensation_is_off_in_the_first_round_and_on_later():
 
     spec = get_dataset_spec("octmnist")
     model = _tiny_cnn(spec)
-    kcfu_client_update(model, Exploding(), client, np.arange(8, 30), counts, bank, round_index=0,
-                       generator=torch_generator(1), **kwargs)
+    kcfu_client_update(
+        model,
+        Exploding(),
+        client,
+        np.arange(8, 30),
+        counts,
+        bank,
+        round_index=0,
+        generator=torch_generator(1),
+        **kwargs,
+    )
     calls = []
 
     class Counting(nn.Module):
@@ -189,8 +206,17 @@ def test_compensation_is_off_in_the_first_round_and_on_later():
             calls.append(len(x))
             return self.inner(x)
 
-    kcfu_client_update(_tiny_cnn(spec), Counting(_tiny_cnn(spec)), client, np.arange(8, 30), counts, bank, round_index=1,
-                       generator=torch_generator(1), **kwargs)
+    kcfu_client_update(
+        _tiny_cnn(spec),
+        Counting(_tiny_cnn(spec)),
+        client,
+        np.arange(8, 30),
+        counts,
+        bank,
+        round_index=1,
+        generator=torch_generator(1),
+        **kwargs,
+    )
     assert calls == [4, 4]  # one unlabelled batch of the labelled batch size per labelled batch
 
 
@@ -214,29 +240,68 @@ def _tiny_cnn(spec):
 
 
 def test_last_round_client_models_equal_the_clients_last_local_training():
+    from fal.data.datasets import get_dataset_spec
     from fal.data.images import ImageBank
     from fal.federated.models import build_model
-    from fal.data.datasets import get_dataset_spec
 
     arrays = synthetic_arrays(num_classes=4, per_class=12, test_per_class=3)
     spec = get_dataset_spec("octmnist")
     bank = ImageBank(arrays.train_images, spec.channel_mean(), spec.channel_std(), "cpu")
     test = ImageBank(arrays.test_images, spec.channel_mean(), spec.channel_std(), "cpu")
-    clients = [ClientData(np.arange(0, 10), arrays.train_labels[0:10]), ClientData(np.arange(10, 24), arrays.train_labels[10:24])]
-    cfg = FLConfig(rounds=2, local_epochs=1, batch_size=8, lr=0.05, momentum=0.9, weight_decay=1e-5, lr_decay=0.1,
-                   lr_decay_at=1.0, client_fraction=1.0)
+    clients = [
+        ClientData(np.arange(0, 10), arrays.train_labels[0:10]),
+        ClientData(np.arange(10, 24), arrays.train_labels[10:24]),
+    ]
+    cfg = FLConfig(
+        rounds=2,
+        local_epochs=1,
+        batch_size=8,
+        lr=0.05,
+        momentum=0.9,
+        weight_decay=1e-5,
+        lr_decay=0.1,
+        lr_decay_at=1.0,
+        client_fraction=1.0,
+    )
     keys = (1, "train", 1)
-    full = train_fedavg(build_model("cnn4conv", spec, 7), clients, bank, test, arrays.test_labels, 4, cfg, seed_keys=keys,
-                        keep_client_models=True)
+    full = train_fedavg(
+        build_model("cnn4conv", spec, 7),
+        clients,
+        bank,
+        test,
+        arrays.test_labels,
+        4,
+        cfg,
+        seed_keys=keys,
+        keep_client_models=True,
+    )
     assert sorted(full.client_states) == [0, 1]
     # direct computation: the global model after round 1, then each client's round-2 local training
-    after_one = train_fedavg(build_model("cnn4conv", spec, 7), clients, bank, test, arrays.test_labels, 4,
-                             FLConfig(**{**cfg.__dict__, "rounds": 1}), seed_keys=keys)
+    after_one = train_fedavg(
+        build_model("cnn4conv", spec, 7),
+        clients,
+        bank,
+        test,
+        arrays.test_labels,
+        4,
+        FLConfig(**{**cfg.__dict__, "rounds": 1}),
+        seed_keys=keys,
+    )
     for k, client in enumerate(clients):
         local = build_model("cnn4conv", spec, 7)
         local.load_state_dict(after_one.state_dict)
-        train_client(local, client, bank, epochs=1, batch_size=8, lr=round_lr(cfg, 1), momentum=0.9, weight_decay=1e-5,
-                     generator=torch_generator(*keys, "fl_client", 1, k), where="direct")
+        train_client(
+            local,
+            client,
+            bank,
+            epochs=1,
+            batch_size=8,
+            lr=round_lr(cfg, 1),
+            momentum=0.9,
+            weight_decay=1e-5,
+            generator=torch_generator(*keys, "fl_client", 1, k),
+            where="direct",
+        )
         for name, value in local.state_dict().items():
             assert torch.equal(value, full.client_states[k][name]), name
     # and the global model is the average of those client models
@@ -245,7 +310,9 @@ def test_last_round_client_models_equal_the_clients_last_local_training():
         if value.is_floating_point():
             expected = sum(full.client_states[k][name].double() * w for k, w in enumerate(weights))
             torch.testing.assert_close(value.double(), expected, rtol=1e-5, atol=1e-6)
-    plain = train_fedavg(build_model("cnn4conv", spec, 7), clients, bank, test, arrays.test_labels, 4, cfg, seed_keys=keys)
+    plain = train_fedavg(
+        build_model("cnn4conv", spec, 7), clients, bank, test, arrays.test_labels, 4, cfg, seed_keys=keys
+    )
     assert plain.client_states is None
     for name, value in plain.state_dict.items():  # keeping the client models changes nothing
         assert torch.equal(value, full.state_dict[name])
@@ -307,7 +374,9 @@ def test_kd_loss_hand_computation():
     s, t, temp = [0.2, -0.5, 1.0], [1.0, 0.0, -1.0], 4.0
     ps, pt = _softmax(np.array(s) / temp), _softmax(np.array(t) / temp)
     hand = temp**2 * float((pt * (np.log(pt) - np.log(ps))).sum())
-    assert kd_loss(torch.tensor([s], dtype=torch.float64), torch.tensor([t], dtype=torch.float64), temp).item() == pytest.approx(hand, rel=1e-9)
+    assert kd_loss(
+        torch.tensor([s], dtype=torch.float64), torch.tensor([t], dtype=torch.float64), temp
+    ).item() == pytest.approx(hand, rel=1e-9)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,17 +388,27 @@ def test_config_validation():
     assert ok.local_model_kind == "finetune" and not ok.needs_client_models
     assert StrategyConfig.from_dict("k", {"method": "ksas"}, "s").needs_client_models  # default: last-round model
     with pytest.raises(ConfigError, match="strategies.x.local_model"):
-        StrategyConfig.from_dict("x", {"method": "entropy", "query_model": "global", "local_model": "finetune"}, "strategies.x")
+        StrategyConfig.from_dict(
+            "x", {"method": "entropy", "query_model": "global", "local_model": "finetune"}, "strategies.x"
+        )
     with pytest.raises(ConfigError, match="strategies.x.local_model"):
-        StrategyConfig.from_dict("x", {"method": "entropy", "query_model": "local", "local_model": "mine"}, "strategies.x")
+        StrategyConfig.from_dict(
+            "x", {"method": "entropy", "query_model": "local", "local_model": "mine"}, "strategies.x"
+        )
     with pytest.raises(ConfigError, match="strategies.x.federated.mix_partner"):
-        StrategyConfig.from_dict("x", {"method": "ksas", "federated": {"algorithm": "kcfu", "mix_partner": "all"}}, "strategies.x")
+        StrategyConfig.from_dict(
+            "x", {"method": "ksas", "federated": {"algorithm": "kcfu", "mix_partner": "all"}}, "strategies.x"
+        )
     with pytest.raises(ConfigError, match="unknown option"):
-        StrategyConfig.from_dict("x", {"method": "ksas", "federated": {"algorithm": "fedavg", "nu": 0.5}}, "strategies.x")
+        StrategyConfig.from_dict(
+            "x", {"method": "ksas", "federated": {"algorithm": "fedavg", "nu": 0.5}}, "strategies.x"
+        )
     full = StrategyConfig.from_dict("x", {"method": "ksas", "federated": {"algorithm": "kcfu"}}, "s")
     assert full.trains_own_cycle1 and full.resolved_federated()["mix_partner"] == "batch"
     # existing strategies' rule params are unchanged by the new fields
-    assert "local_model" not in StrategyConfig.from_dict("e", {"method": "entropy", "query_model": "local"}, "s").to_dict()
+    assert (
+        "local_model" not in StrategyConfig.from_dict("e", {"method": "entropy", "query_model": "local"}, "s").to_dict()
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -346,8 +425,15 @@ STRATEGIES = {
 
 @pytest.fixture(scope="module")
 def trained():
-    return trained_setting(num_clients=3, per_class=60, test_per_class=10, rounds=2, local_epochs=1, local_model_epochs=3,
-                           keep_client_models=True)
+    return trained_setting(
+        num_clients=3,
+        per_class=60,
+        test_per_class=10,
+        rounds=2,
+        local_epochs=1,
+        local_model_epochs=3,
+        keep_client_models=True,
+    )
 
 
 def _query(trained, name):
@@ -367,12 +453,29 @@ def test_local_model_kinds_differ(trained):
 
 
 def test_kcfu_training_stage_keeps_every_client_with_partial_participation(trained):
-    arrays, setting, protocol, fidelity, part = trained.arrays, trained.setting, trained.protocol, trained.fidelity, trained.part
+    arrays, setting, protocol, fidelity, part = (
+        trained.arrays,
+        trained.setting,
+        trained.protocol,
+        trained.fidelity,
+        trained.part,
+    )
     protocol = ProtocolConfig.from_dict({**protocol.to_dict(), "client_fraction": 0.5, "local_model": {"epochs": 3}})
     strategy = StrategyConfig.from_dict("kafal_full", {"method": "ksas", "federated": {"algorithm": "kcfu"}}, "s")
-    out = run_training_stage(setting=setting, protocol=protocol, fidelity=fidelity, seed=1, cycle=1, arrays=arrays,
-                             partition=part.partition, labelled=part.initial_labelled, device="cpu", log=LOG,
-                             keep_client_models=True, federated=strategy.resolved_federated())
+    out = run_training_stage(
+        setting=setting,
+        protocol=protocol,
+        fidelity=fidelity,
+        seed=1,
+        cycle=1,
+        arrays=arrays,
+        partition=part.partition,
+        labelled=part.initial_labelled,
+        device="cpu",
+        log=LOG,
+        keep_client_models=True,
+        federated=strategy.resolved_federated(),
+    )
     assert sorted(out.result.client_states) == [0, 1, 2]  # the last round trains every client (official KAFAL)
     assert np.isfinite(out.result.rounds["train_loss"]).all()
 
@@ -385,8 +488,18 @@ def test_kcfu_training_stage_keeps_every_client_with_partial_participation(train
 def test_kafal_ifal_lastround_through_the_workflow(tmp_path, data_cache):
     config = base_config()
     config["strategies"]["ifal"]["options"] = {"kd_epochs": 3, "kmeans_n_init": 2}
-    project = run_tiny_study(tmp_path, data_cache, "tiny_kafal", ["kafal_full", "ifal", "entropy_l_lastround"], alpha=100,
-                             num_clients=5, lt_img_max=100, test_per_class=10, local_model_epochs=3, config=config)
+    project = run_tiny_study(
+        tmp_path,
+        data_cache,
+        "tiny_kafal",
+        ["kafal_full", "ifal", "entropy_l_lastround"],
+        alpha=100,
+        num_clients=5,
+        lt_img_max=100,
+        test_per_class=10,
+        local_model_epochs=3,
+        config=config,
+    )
     run = next((project / "results/tiny_kafal").glob("fmnist_lt*/seed1"))
     # the shared cycle 1 and every arm whose query reads them keep the last-round client models
     init_clients = torch.load(run / "init/cycle1/client_models.pt", weights_only=True)
@@ -405,9 +518,9 @@ def test_kafal_ifal_lastround_through_the_workflow(tmp_path, data_cache):
 
 def test_schema_knows_the_new_strategy_fields():
     import yaml
-
-    from fal.config import STRATEGY_FL_UPDATES, LOCAL_MODEL_KINDS
     from helpers import ROOT
+
+    from fal.config import LOCAL_MODEL_KINDS, STRATEGY_FL_UPDATES
 
     schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
     strategy = schema["properties"]["strategies"]["additionalProperties"]["properties"]

@@ -4,14 +4,13 @@ cases for the pieces, the query contract through the real query stage on a small
 import numpy as np
 import pytest
 import torch
+from helpers import assert_query_contract, query, trained_setting
 
 from fal.config import ConfigError, StrategyConfig
 from fal.strategies.badge import FactoredEmbedding, kmeanspp_seeding
 from fal.strategies.ensembles import averaged_embedding, rank_badge, rank_merge
 from fal.strategies.kmeans import kmeans, kmeans_plusplus, lloyd
 from fal.strategies.logo import cluster_wise_picks, macro_embedding, select
-from helpers import assert_query_contract, query, trained_setting
-
 
 # ------------------------------------------------------------------------------------------------
 # k-means
@@ -135,11 +134,11 @@ def test_rank_badge_by_hand():
     g = FactoredEmbedding([(torch.tensor([[3.0], [0.0], [1.0], [0.5]]), torch.ones(4, 1))])
     # L = [0, 2, 0.2, -1]: first 1; D² = [4, 0, 3.24, 9], u = 0.1 → 1.624 → 0; D² = [0, 0, 0.04, 1],
     # u = 0.01 → 0.0104 → 2.
-    l = FactoredEmbedding([(torch.tensor([[0.0], [2.0], [0.2], [-1.0]]), torch.ones(4, 1))])
+    loc = FactoredEmbedding([(torch.tensor([[0.0], [2.0], [0.2], [-1.0]]), torch.ones(4, 1))])
     assert kmeanspp_seeding(g, 3, ScriptedUniforms([0.5, 0.9])).tolist() == [0, 2, 3]
-    assert kmeanspp_seeding(l, 3, ScriptedUniforms([0.1, 0.01])).tolist() == [1, 0, 2]
+    assert kmeanspp_seeding(loc, 3, ScriptedUniforms([0.1, 0.01])).tolist() == [1, 0, 2]
     # lists G [0, 2, 3], L [1, 0, 2], offset 20: 0 → 1/20 + 1/21, 2 → 1/21 + 1/22, 1 → 1/20, 3 → 1/22
-    picks = rank_badge([g, l], 3, 20, [ScriptedUniforms([0.5, 0.9]), ScriptedUniforms([0.1, 0.01])])
+    picks = rank_badge([g, loc], 3, 20, [ScriptedUniforms([0.5, 0.9]), ScriptedUniforms([0.1, 0.01])])
     assert picks.tolist() == [0, 2, 1]
 
 
@@ -180,7 +179,9 @@ STRATEGIES = {
 @pytest.fixture(scope="module")
 def setting_state():
     """A 3-client, 4-class synthetic setting after one trained cycle."""
-    return trained_setting(num_clients=3, per_class=60, test_per_class=10, rounds=1, local_epochs=1, local_model_epochs=3)
+    return trained_setting(
+        num_clients=3, per_class=60, test_per_class=10, rounds=1, local_epochs=1, local_model_epochs=3
+    )
 
 
 def run(setting_state, name, seed=1, as_name=None):
@@ -189,7 +190,8 @@ def run(setting_state, name, seed=1, as_name=None):
 
 
 @pytest.mark.parametrize(
-    "name", ["logo", "ens_logit_entropy", "ens_rank_entropy", "ft_entropy", "ens_logit_badge", "ens_rank_badge", "ft_badge"]
+    "name",
+    ["logo", "ens_logit_entropy", "ens_rank_entropy", "ft_entropy", "ens_logit_badge", "ens_rank_badge", "ft_badge"],
 )
 def test_contract(setting_state, name):
     out = run(setting_state, name)
@@ -206,7 +208,9 @@ def test_contract(setting_state, name):
 def test_finetuned_local_model_differs_from_scratch(setting_state):
     assert not run(setting_state, "ft_entropy").labelled.equals(run(setting_state, "entropy_l").labelled)
     # same strategy name, hence the same seeding generators: only the local model differs
-    assert not run(setting_state, "ft_badge").labelled.equals(run(setting_state, "badge_l", as_name="ft_badge").labelled)
+    assert not run(setting_state, "ft_badge").labelled.equals(
+        run(setting_state, "badge_l", as_name="ft_badge").labelled
+    )
 
 
 def test_bad_options_are_rejected():

@@ -12,19 +12,44 @@ from fal.stats.tables import accuracy_markdown, accuracy_summary
 
 
 def cycle(t, accs, query=None):
-    rounds = pd.DataFrame({"round": [1, 2], "lr": [0.01, 0.01], "train_loss": [1.0, 0.5], "test_loss": [1.2, 0.9], "test_acc": accs, "seconds": [1.0, 2.0]})
+    rounds = pd.DataFrame(
+        {
+            "round": [1, 2],
+            "lr": [0.01, 0.01],
+            "train_loss": [1.0, 0.5],
+            "test_loss": [1.2, 0.9],
+            "test_acc": accs,
+            "seconds": [1.0, 2.0],
+        }
+    )
     evaluation = pd.DataFrame({"class": [0, 1], "correct": [5, 3], "total": [10, 10], "accuracy": [50.0, 30.0]})
     labelled = pd.DataFrame({"client": [0, 0, 1], "position": [0, 1, 2], "rank": [0, 1, 0], "cycle_added": [1, 1, 1]})
-    return CycleRecord(cycle=t, labelled_ratio=10.0 * t, rounds=rounds, evaluation=evaluation, labelled=labelled, query=query)
+    return CycleRecord(
+        cycle=t, labelled_ratio=10.0 * t, rounds=rounds, evaluation=evaluation, labelled=labelled, query=query
+    )
 
 
 def make_run(strategy, seed, finals, setting_alpha=0.1):
-    query = pd.DataFrame({"client": [0, 0], "class": pd.array([0, pd.NA], dtype="Int16"), "metric": ["queried_count", "fairfal_s"], "value": [2.0, 0.6]})
+    query = pd.DataFrame(
+        {
+            "client": [0, 0],
+            "class": pd.array([0, pd.NA], dtype="Int16"),
+            "metric": ["queried_count", "fairfal_s"],
+            "value": [2.0, 0.6],
+        }
+    )
     cycles = [cycle(1, [20.0, finals[0]]), cycle(2, [30.0, finals[1]], query)]
     return run_metrics(
-        study="s", setting={"dataset": "fmnist_lt", "rho": 20, "alpha": setting_alpha, "num_clients": 2},
-        setting_id=f"fmnist_lt-rho20-alpha{setting_alpha:g}-K2", strategy=strategy, method=strategy.title(), selector="G",
-        seed=seed, labels=np.array([0, 1, 1]), num_classes=2, cycles=cycles,
+        study="s",
+        setting={"dataset": "fmnist_lt", "rho": 20, "alpha": setting_alpha, "num_clients": 2},
+        setting_id=f"fmnist_lt-rho20-alpha{setting_alpha:g}-K2",
+        strategy=strategy,
+        method=strategy.title(),
+        selector="G",
+        seed=seed,
+        labels=np.array([0, 1, 1]),
+        num_classes=2,
+        cycles=cycles,
     )
 
 
@@ -37,7 +62,12 @@ def test_run_metrics_long_format(tmp_path):
     per_round = back[(back["metric"] == "test_acc") & (back["cycle"] == 2)]
     assert per_round["round"].tolist() == [1, 2]
     counts = back[back["metric"] == "labelled_count"].set_index(["cycle", "client", "class"])["value"]
-    assert counts.loc[(1, 0, 0)] == 1 and counts.loc[(1, 0, 1)] == 1 and counts.loc[(1, 1, 1)] == 1 and counts.loc[(1, 1, 0)] == 0
+    assert (
+        counts.loc[(1, 0, 0)] == 1
+        and counts.loc[(1, 0, 1)] == 1
+        and counts.loc[(1, 1, 1)] == 1
+        and counts.loc[(1, 1, 0)] == 0
+    )
     assert set(back.loc[back["cycle"] == 2, "metric"]) >= {"queried_count", "fairfal_s"}
     assert back.loc[back["metric"] == "fairfal_s", "class"].isna().all()
 
@@ -89,7 +119,9 @@ def test_figure_has_one_panel_per_setting(tmp_path):
     assert "Fashion-MNIST-LT, ρ = 20, α = 0.1, 2 clients" in fig.axes[0].get_title()
     assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["Random (G)", "Entropy_G (G)"]
     save_figure(fig, tmp_path / "f.png", tmp_path / "f.pdf")
-    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / "f.png").stat().st_size > 10_000
+    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (
+        tmp_path / "f.png"
+    ).stat().st_size > 10_000
     assert (tmp_path / "f.pdf").read_bytes()[:4] == b"%PDF"
 
 

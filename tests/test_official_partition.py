@@ -30,10 +30,17 @@ def sha(array) -> str:
 @pytest.mark.parametrize("case", sorted(EXPECTED))
 def test_faithful_partition_equals_official(case, fmnist_arrays):
     expected = EXPECTED[case]
-    alpha = float(case.split("_")[0][len("alpha"):])
+    alpha = float(case.split("_")[0][len("alpha") :])
     seed = int(case.split("seed")[1])
     setting = SettingConfig(dataset="fmnist_lt", rho=20, alpha=alpha)
-    out = build_partition(setting, ProtocolConfig(), FidelityConfig.from_dict("faithful"), seed, fmnist_arrays.train_labels, fmnist_arrays.test_labels)
+    out = build_partition(
+        setting,
+        ProtocolConfig(),
+        FidelityConfig.from_dict("faithful"),
+        seed,
+        fmnist_arrays.train_labels,
+        fmnist_arrays.test_labels,
+    )
     part = out.partition
     train = part[part["split"] == "train"].sort_values("position")
     test = part[part["split"] == "test"]
@@ -45,11 +52,17 @@ def test_faithful_partition_equals_official(case, fmnist_arrays):
 
     pools = client_pools(part, 10)
     assert [sha(p) for p in pools] == expected["client_train_lists_sha256"]
-    assert [np.bincount(train["label"].to_numpy()[p], minlength=10).tolist() for p in pools] == expected["client_train_class_counts"]
+    assert [np.bincount(train["label"].to_numpy()[p], minlength=10).tolist() for p in pools] == expected[
+        "client_train_class_counts"
+    ]
 
-    test_lists = [test[test["client"] == k].sort_values("client_rank")["position"].to_numpy(dtype=np.int64) for k in range(10)]
+    test_lists = [
+        test[test["client"] == k].sort_values("client_rank")["position"].to_numpy(dtype=np.int64) for k in range(10)
+    ]
     assert [sha(t) for t in test_lists] == expected["client_test_lists_sha256"]
-    assert [np.bincount(test.set_index("position").loc[t, "label"], minlength=10).tolist() for t in test_lists] == expected["client_test_class_counts"]
+    assert [
+        np.bincount(test.set_index("position").loc[t, "label"], minlength=10).tolist() for t in test_lists
+    ] == expected["client_test_class_counts"]
 
     initial = out.initial_labelled
     got = [initial[initial["client"] == k].sort_values("rank")["position"].tolist() for k in range(10)]

@@ -15,18 +15,48 @@ from fal.stats.paper_tables import TABLE_BUILDERS, build_table, load_published, 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
 PUBLISHED = ROOT / "workflow/published/values.csv"
-STRATEGIES = [("random", "random", "Random", "–"), ("entropy_g", "entropy", "Entropy", "G"), ("entropy_l", "entropy", "Entropy", "L"),
-              ("fairfal", "fairfal", "FairFAL", "G, L")]
-SETTINGS = {f"cifar10_lt-rho20-alpha{a:g}-K10": {"dataset": "cifar10_lt", "rho": 20, "alpha": a, "num_clients": 10, "model": "cnn4conv", "fl_algorithm": "fedavg"}
-            for a in (0.1, 100.0)}
+STRATEGIES = [
+    ("random", "random", "Random", "–"),
+    ("entropy_g", "entropy", "Entropy", "G"),
+    ("entropy_l", "entropy", "Entropy", "L"),
+    ("fairfal", "fairfal", "FairFAL", "G, L"),
+]
+SETTINGS = {
+    f"cifar10_lt-rho20-alpha{a:g}-K10": {
+        "dataset": "cifar10_lt",
+        "rho": 20,
+        "alpha": a,
+        "num_clients": 10,
+        "model": "cnn4conv",
+        "fl_algorithm": "fedavg",
+    }
+    for a in (0.1, 100.0)
+}
 
 
 def synthetic_info(compare=True):
     return {
-        "name": "synthetic", "description": "Synthetic metrics for tests.", "seeds": [1, 2, 3, 4, 5], "fidelity": "faithful",
-        "protocol": {"rounds": 2, "local_epochs": 1, "lr": 0.01, "batch_size": 64, "model": "cnn4conv", "initial_ratio": 0.05, "query_ratio": 0.05, "end_ratio": 0.45},
-        "strategies": [{"name": n, "method": m, "label": lab, "selector": sel, "variant": ""} for n, m, lab, sel in STRATEGIES],
-        "settings": SETTINGS, "table_ratios": [15, 25, 35, 45], "analysis": {}, "compare_published": compare,
+        "name": "synthetic",
+        "description": "Synthetic metrics for tests.",
+        "seeds": [1, 2, 3, 4, 5],
+        "fidelity": "faithful",
+        "protocol": {
+            "rounds": 2,
+            "local_epochs": 1,
+            "lr": 0.01,
+            "batch_size": 64,
+            "model": "cnn4conv",
+            "initial_ratio": 0.05,
+            "query_ratio": 0.05,
+            "end_ratio": 0.45,
+        },
+        "strategies": [
+            {"name": n, "method": m, "label": lab, "selector": sel, "variant": ""} for n, m, lab, sel in STRATEGIES
+        ],
+        "settings": SETTINGS,
+        "table_ratios": [15, 25, 35, 45],
+        "analysis": {},
+        "compare_published": compare,
     }
 
 
@@ -35,21 +65,48 @@ def synthetic_metrics() -> pd.DataFrame:
     offsets = {"random": 0.0, "entropy_g": 1.0, "entropy_l": 2.0, "fairfal": 3.0}
     rows = []
     for s_index, (setting, attrs) in enumerate(SETTINGS.items()):
-        for strategy, method, label, selector in STRATEGIES:
+        for strategy, _method, label, selector in STRATEGIES:
             for seed in range(1, 6):
                 for cycle in range(1, 10):
-                    acc = 40.0 + 2 * cycle + (offsets[strategy] if cycle > 1 else 0.0) + 0.1 * seed * (strategy == "entropy_l") + 0.3 * seed + 5 * s_index
-                    base = {"study": "synthetic", "setting": setting, "dataset": attrs["dataset"], "rho": 20.0, "alpha": attrs["alpha"],
-                            "num_clients": 10, "strategy": strategy, "method": label, "selector": selector, "seed": seed, "cycle": cycle,
-                            "labelled_ratio": 5.0 * cycle, "round": None, "client": None, "class": None}
+                    acc = (
+                        40.0
+                        + 2 * cycle
+                        + (offsets[strategy] if cycle > 1 else 0.0)
+                        + 0.1 * seed * (strategy == "entropy_l")
+                        + 0.3 * seed
+                        + 5 * s_index
+                    )
+                    base = {
+                        "study": "synthetic",
+                        "setting": setting,
+                        "dataset": attrs["dataset"],
+                        "rho": 20.0,
+                        "alpha": attrs["alpha"],
+                        "num_clients": 10,
+                        "strategy": strategy,
+                        "method": label,
+                        "selector": selector,
+                        "seed": seed,
+                        "cycle": cycle,
+                        "labelled_ratio": 5.0 * cycle,
+                        "round": None,
+                        "client": None,
+                        "class": None,
+                    }
                     rows.append({**base, "metric": "final_test_acc", "value": acc})
                     for rnd in (1, 2):
                         rows.append({**base, "round": rnd, "metric": "test_acc", "value": acc - (2 - rnd)})
                     for client in (0, 1):
                         for cls in range(3):
-                            counts = [4.0, 2.0, 1.0] if cycle == 1 else ([3.0, 0.0, 0.0] if strategy == "random" else [1.0, 1.0, 1.0 + client])
+                            counts = (
+                                [4.0, 2.0, 1.0]
+                                if cycle == 1
+                                else ([3.0, 0.0, 0.0] if strategy == "random" else [1.0, 1.0, 1.0 + client])
+                            )
                             metric = "labelled_count" if cycle == 1 else "queried_count"
-                            rows.append({**base, "client": client, "class": cls, "metric": metric, "value": counts[cls]})
+                            rows.append(
+                                {**base, "client": client, "class": cls, "metric": metric, "value": counts[cls]}
+                            )
     df = pd.DataFrame(rows)
     for col in ("round", "client", "class"):
         df[col] = df[col].astype("Int16")
@@ -115,9 +172,13 @@ def test_class_groups_and_sampling_shares():
     m = synthetic_metrics()
     shares = sampling_shares(m, {s: np.array([10, 50, 5]) for s in SETTINGS})  # ranking: class 1, 0, 2
     shares = shares[shares["setting"] == next(iter(SETTINGS))]
-    rand = shares[(shares["strategy"] == "random") & (shares["cycle"] == 3) & (shares["seed"] == 1)].set_index("group")["share"]
+    rand = shares[(shares["strategy"] == "random") & (shares["cycle"] == 3) & (shares["seed"] == 1)].set_index("group")[
+        "share"
+    ]
     assert rand["intermediate"] == pytest.approx(100.0)  # random queried class 0 only, the middle-ranked class
-    ff = shares[(shares["strategy"] == "fairfal") & (shares["cycle"] == 2) & (shares["seed"] == 1)].set_index("group")["share"]
+    ff = shares[(shares["strategy"] == "fairfal") & (shares["cycle"] == 2) & (shares["seed"] == 1)].set_index("group")[
+        "share"
+    ]
     assert ff["majority"] == pytest.approx(100 * 2 / 7) and ff["minority"] == pytest.approx(100 * 3 / 7)
 
 
@@ -131,9 +192,16 @@ def test_figure_has_expected_panels_and_writes_images(metrics, tmp_path, name, p
     for ax in axes:
         assert ax.get_xlabel() and ax.get_ylabel()
     if name in ("figure1", "figure3"):
-        assert [ax.get_title().split("\n")[0] for ax in axes] == ["CIFAR-10-LT, ρ=20, α=0.1, 10 clients", "CIFAR-10-LT, ρ=20, α=100, 10 clients"]
+        assert [ax.get_title().split("\n")[0] for ax in axes] == [
+            "CIFAR-10-LT, ρ=20, α=0.1, 10 clients",
+            "CIFAR-10-LT, ρ=20, α=100, 10 clients",
+        ]
         labels = axes[0].get_legend_handles_labels()[1]
-        assert labels == (["Entropy (G)", "Entropy (L)"] if name == "figure1" else ["Random", "Entropy (G)", "Entropy (L)", "FairFAL (G, L)"])
+        assert labels == (
+            ["Entropy (G)", "Entropy (L)"]
+            if name == "figure1"
+            else ["Random", "Entropy (G)", "Entropy (L)", "FairFAL (G, L)"]
+        )
     save_figure(fig, tmp_path / "f.png", tmp_path / "f.pdf")
     assert (tmp_path / "f.png").stat().st_size > 10_000 and (tmp_path / "f.pdf").stat().st_size > 5_000
 

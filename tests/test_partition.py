@@ -33,9 +33,14 @@ def class_sorted_labels(counts):
 
 def official_partition(labels, num_classes, alpha, proportions=None, flip_draws=None):
     return dir_balance(
-        labels, 10, num_classes, alpha,
-        torch_generator=torch.Generator().manual_seed(0), py_random=random.Random(0),
-        flip_draws=len(labels) if flip_draws is None else flip_draws, proportions=proportions,
+        labels,
+        10,
+        num_classes,
+        alpha,
+        torch_generator=torch.Generator().manual_seed(0),
+        py_random=random.Random(0),
+        flip_draws=len(labels) if flip_draws is None else flip_draws,
+        proportions=proportions,
     )
 
 
@@ -105,7 +110,9 @@ def test_lt_view_mismatch_switch():
     train = out.partition[out.partition["split"] == "train"]
     assert (train["source_index"] != train["query_source_index"]).mean() > 0.5  # different images…
     assert np.array_equal(labels[train["source_index"]], labels[train["query_source_index"]])  # …same classes
-    fixed = build_partition(setting, ProtocolConfig(), FidelityConfig.from_dict({"lt_query_view_mismatch": False}), 3, labels, test_labels)
+    fixed = build_partition(
+        setting, ProtocolConfig(), FidelityConfig.from_dict({"lt_query_view_mismatch": False}), 3, labels, test_labels
+    )
     t2 = fixed.partition[fixed.partition["split"] == "train"]
     assert (t2["source_index"] == t2["query_source_index"]).all()
 
@@ -127,7 +134,9 @@ def test_logo_partition_follows_the_run_seed_even_when_faithful():
 
 def test_initial_labelled_set_size_and_membership():
     labels = np.repeat(np.arange(10), 200)
-    out = build_partition(SettingConfig(dataset="fmnist", alpha=0.1), ProtocolConfig(), FidelityConfig(), 4, labels, labels[:100])
+    out = build_partition(
+        SettingConfig(dataset="fmnist", alpha=0.1), ProtocolConfig(), FidelityConfig(), 4, labels, labels[:100]
+    )
     pools = client_pools(out.partition, 10)
     initial = labelled_lists(out.initial_labelled, 10)
     assert out.budget.per_client_initial == 10  # R = 2000, 5% / 10 clients
@@ -163,5 +172,7 @@ def test_logo_partition_properties(alpha):
         assert sum(sizes) == len(labels) and max(sizes) <= cap and min(sizes) >= cap - (10 * cap - len(labels))
     else:
         assert sum(sizes) <= len(labels)
-    again = dir_balance_logo(labels, 10, 10, alpha, torch_generator=torch.Generator().manual_seed(1), py_random=random.Random(1))
+    again = dir_balance_logo(
+        labels, 10, 10, alpha, torch_generator=torch.Generator().manual_seed(1), py_random=random.Random(1)
+    )
     assert again.clients == result.clients

@@ -14,13 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import SNAKEMAKE, base_config, copy_project, snakemake, synthetic_arrays
 
 from fal.data.datasets import DATASETS
 from fal.data.images import ImageBank
 from fal.federated.models import build_model
 from fal.federated.training import ClientData, FLConfig, RoundCheckpoint, train_fedavg
-from helpers import synthetic_arrays
-from helpers import SNAKEMAKE, base_config, copy_project, snakemake
 
 # ------------------------------------------------------------------------------------------------
 # The checkpoint itself
@@ -30,8 +29,20 @@ def small_problem():
     arrays = synthetic_arrays(num_classes=4, per_class=30, seed=3)
     bank = ImageBank(arrays.train_images, (0.286,), (0.353,), "cpu")
     test_bank = ImageBank(arrays.test_images, (0.286,), (0.353,), "cpu")
-    clients = [ClientData(np.arange(k * 30, (k + 1) * 30), arrays.train_labels[k * 30 : (k + 1) * 30]) for k in range(3)]
-    cfg = FLConfig(rounds=4, local_epochs=1, batch_size=8, lr=0.05, momentum=0.9, weight_decay=1e-5, lr_decay=0.1, lr_decay_at=0.5, client_fraction=1.0)
+    clients = [
+        ClientData(np.arange(k * 30, (k + 1) * 30), arrays.train_labels[k * 30 : (k + 1) * 30]) for k in range(3)
+    ]
+    cfg = FLConfig(
+        rounds=4,
+        local_epochs=1,
+        batch_size=8,
+        lr=0.05,
+        momentum=0.9,
+        weight_decay=1e-5,
+        lr_decay=0.1,
+        lr_decay_at=0.5,
+        client_fraction=1.0,
+    )
     return arrays, bank, test_bank, clients, cfg
 
 
@@ -43,8 +54,19 @@ def train(problem, checkpoint=None, stop_after=None, on_resume=None):
             raise KeyboardInterrupt("simulated kill")
 
     model = build_model("cnn4conv", DATASETS["octmnist"], 5)
-    return train_fedavg(model, clients, bank, test_bank, arrays.test_labels, 4, cfg, seed_keys=(1, "x"), progress=progress,
-                        checkpoint=checkpoint, on_resume=on_resume)
+    return train_fedavg(
+        model,
+        clients,
+        bank,
+        test_bank,
+        arrays.test_labels,
+        4,
+        cfg,
+        seed_keys=(1, "x"),
+        progress=progress,
+        checkpoint=checkpoint,
+        on_resume=on_resume,
+    )
 
 
 def test_resumed_training_equals_uninterrupted(tmp_path):
@@ -90,7 +112,14 @@ RELIABLE = {
     "num_clients": 5,
     "seeds": [1],
     "strategies": ["random", "fairfal"],
-    "protocol": {"num_clients": 5, "rounds": 4, "local_epochs": 1, "initial_ratio": 0.2, "query_ratio": 0.2, "end_ratio": 0.4},
+    "protocol": {
+        "num_clients": 5,
+        "rounds": 4,
+        "local_epochs": 1,
+        "initial_ratio": 0.2,
+        "query_ratio": 0.2,
+        "end_ratio": 0.4,
+    },
     "data": {"lt_img_max": 100, "test_per_class": 10},
 }
 
@@ -108,7 +137,11 @@ def reliable_config(data_cache, studies=("reliable",)):
 def outputs(project: Path) -> dict[str, Path]:
     root = project / "results"
     keep = (".parquet", ".json", ".pt")
-    return {str(p.relative_to(root)): p for p in root.rglob("*") if p.suffix in keep and "benchmarks" not in p.parts and "logs" not in p.parts}
+    return {
+        str(p.relative_to(root)): p
+        for p in root.rglob("*")
+        if p.suffix in keep and "benchmarks" not in p.parts and "logs" not in p.parts
+    }
 
 
 def assert_same_results(a: Path, b: Path) -> None:
@@ -145,7 +178,9 @@ def test_same_study_twice_is_bitwise_identical(tmp_path, reference, data_cache):
 
 def start(project: Path, *args: str) -> subprocess.Popen:
     cmd = [str(SNAKEMAKE), "--workflow-profile", "none", "--cores", "1", *args]
-    return subprocess.Popen(cmd, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        cmd, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
 
 
 def kill_when(proc: subprocess.Popen, condition, timeout: float = 300) -> object:
@@ -205,8 +240,22 @@ def test_two_studies_run_at_the_same_time(tmp_path, data_cache):
     config = reliable_config(data_cache, studies=("study_a", "study_b"))
     project = copy_project(tmp_path, config)
     procs = [
-        subprocess.Popen([str(SNAKEMAKE), "--workflow-profile", "none", "--cores", "1", "all", "--config", f'run_studies=["{name}"]'],
-                         cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            [
+                str(SNAKEMAKE),
+                "--workflow-profile",
+                "none",
+                "--cores",
+                "1",
+                "all",
+                "--config",
+                f'run_studies=["{name}"]',
+            ],
+            cwd=project,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for name in ("study_a", "study_b")
     ]
     logs = [p.communicate(timeout=900)[0] for p in procs]

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from helpers import SNAKEMAKE, base_config, copy_project, snakemake
 from slurm_cluster import SlurmCluster, unavailable_reason
 
@@ -29,7 +28,14 @@ TINY = {
     "num_clients": 5,
     "seeds": [1],
     "strategies": ["random", "entropy_g"],
-    "protocol": {"num_clients": 5, "rounds": 2, "local_epochs": 1, "initial_ratio": 0.2, "query_ratio": 0.2, "end_ratio": 0.4},
+    "protocol": {
+        "num_clients": 5,
+        "rounds": 2,
+        "local_epochs": 1,
+        "initial_ratio": 0.2,
+        "query_ratio": 0.2,
+        "end_ratio": 0.4,
+    },
     "data": {"lt_img_max": 100, "test_per_class": 10},
 }
 
@@ -90,11 +96,21 @@ def test_tiny_study_through_the_slurm_profile_equals_the_local_run(cluster, tmp_
     # The SLURM run mostly waits (job start-up, status polls), so the local run goes meanwhile.
     start = time.monotonic()
     cmd = [
-        str(SNAKEMAKE), "--profile", "workflow/profiles/slurm", "--workflow-profile", "none",
+        str(SNAKEMAKE),
+        "--profile",
+        "workflow/profiles/slurm",
+        "--workflow-profile",
+        "none",
         # one node, no shared-FS cache delays: check early and often (the profile's values suit a real cluster)
-        "--slurm-init-seconds-before-status-checks", "1", "--latency-wait", "5", "all",
+        "--slurm-init-seconds-before-status-checks",
+        "1",
+        "--latency-wait",
+        "5",
+        "all",
     ]
-    proc = subprocess.Popen(cmd, cwd=remote, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=remote, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         snakemake(local, "all")
         output, _ = proc.communicate(timeout=900)
@@ -108,7 +124,9 @@ def test_tiny_study_through_the_slurm_profile_equals_the_local_run(cluster, tmp_
 
     # the same results
     files = result_files(local)
-    assert {"metrics.parquet", "model.pt", "labelled.parquet", "table_accuracy.csv", "accuracy_curves.png"} <= {Path(f).name for f in files}
+    assert {"metrics.parquet", "model.pt", "labelled.parquet", "table_accuracy.csv", "accuracy_curves.png"} <= {
+        Path(f).name for f in files
+    }
     assert result_files(remote) == files
     differing = [f for f in files if not same_result(local / f, remote / f)]
     assert not differing, f"differ between the local and the SLURM run: {differing}"
@@ -133,7 +151,10 @@ def test_tiny_study_through_the_slurm_profile_equals_the_local_run(cluster, tmp_
             assert job["MinMemoryNode"] == f"{printed.group(1)}M"
             assert minutes(job["TimeLimit"]) == int(printed.group(2))
     assert {k.split("_")[0] + "_" + k.split("_")[1]: n for k, n in kinds.items()} == {
-        "group_setup": 1, "rule_train": 3, "rule_query": 2, "group_summary": 1,
+        "group_setup": 1,
+        "rule_train": 3,
+        "rule_query": 2,
+        "group_summary": 1,
     }, kinds
     # nothing left to do, for the local executor too
     assert snakemake(remote, "-n", "all").stdout.count("rule ") == 0

@@ -56,10 +56,12 @@ def test_aulc_of_known_curves():
 
 def test_paired_comparison_orients_on_winner():
     g = np.array([10.0, 11.0, 12.0, 13.0, 14.0])
-    l = g + np.array([1.0, 2.0, 3.0, 4.0, 5.0])
-    res = paired_comparison(g, l, "G", "L")
+    loc = g + np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    res = paired_comparison(g, loc, "G", "L")
     assert (res.winner, res.loser) == ("L", "G")
-    assert res.positive_ratio == 1.0 and res.p_value == pytest.approx(1 / 32) and res.hodges_lehmann == pytest.approx(3.0)
+    assert (
+        res.positive_ratio == 1.0 and res.p_value == pytest.approx(1 / 32) and res.hodges_lehmann == pytest.approx(3.0)
+    )
 
 
 def _curves(diffs_by_cycle, base=50.0):
@@ -92,10 +94,14 @@ def test_penalty_matrix_of_constructed_case():
         for cycle in (1, 2, 3):
             for k, seed in enumerate(seeds):
                 base = 50.0 + cycle + seed
-                rows.append((setting, "A", seed, cycle, base + (0 if cycle == 1 else 3.0 + noise[k])))  # A beats B, C at 2, 3
+                rows.append(
+                    (setting, "A", seed, cycle, base + (0 if cycle == 1 else 3.0 + noise[k]))
+                )  # A beats B, C at 2, 3
                 rows.append((setting, "B", seed, cycle, base))
                 # C beats B only at cycle 3 of s2
-                rows.append((setting, "C", seed, cycle, base + (1.0 + noise[k] if (setting, cycle) == ("s2", 3) else 0.0)))
+                rows.append(
+                    (setting, "C", seed, cycle, base + (1.0 + noise[k] if (setting, cycle) == ("s2", 3) else 0.0))
+                )
     acc = pd.DataFrame(rows, columns=["setting", "strategy", "seed", "cycle", "accuracy"])
     p = penalty_matrix(acc)
     assert p.loc["A", "B"] == pytest.approx(2 * 2 / 3)

@@ -3,11 +3,11 @@ every registered method, through the real query stage on a small synthetic setti
 
 import numpy as np
 import pytest
+from helpers import assert_query_contract, query, trained_setting
 
 from fal.config import FidelityConfig
-from fal.strategies.stage import StrategyContractError, check_outcome
 from fal.strategies.base import ClientPool, QueryOutcome
-from helpers import assert_query_contract, query, trained_setting
+from fal.strategies.stage import StrategyContractError, check_outcome
 
 STRATEGIES = {
     "random": {"method": "random"},
@@ -20,7 +20,9 @@ STRATEGIES = {
 @pytest.fixture(scope="module")
 def setting_state():
     """A 4-client, 4-class setting after one trained cycle (octmnist's shape: 1 channel, 4 classes)."""
-    return trained_setting(num_clients=4, per_class=100, test_per_class=20, rounds=2, local_epochs=1, local_model_epochs=5)
+    return trained_setting(
+        num_clients=4, per_class=100, test_per_class=20, rounds=2, local_epochs=1, local_model_epochs=5
+    )
 
 
 def run(setting_state, name, seed=1, state=None, fidelity=None):
@@ -45,15 +47,25 @@ def test_random_depends_on_seed(setting_state):
 
 def test_entropy_g_and_l_use_different_models(setting_state):
     g = run(setting_state, "entropy_g").labelled
-    l = run(setting_state, "entropy_l").labelled
-    assert not g.equals(l)
+    loc = run(setting_state, "entropy_l").labelled
+    assert not g.equals(loc)
 
 
 def test_fairfal_diagnostics_and_state(setting_state):
     out = run(setting_state, "fairfal")
     metrics = set(out.diagnostics["metric"])
-    assert {"fairfal_s", "fairfal_d", "fairfal_gamma", "fairfal_gamma_bar", "fairfal_m1_global", "fairfal_m2_global",
-            "fairfal_quota", "local_model_epochs", "client_test_acc_global", "client_test_acc_local"} <= metrics
+    assert {
+        "fairfal_s",
+        "fairfal_d",
+        "fairfal_gamma",
+        "fairfal_gamma_bar",
+        "fairfal_m1_global",
+        "fairfal_m2_global",
+        "fairfal_quota",
+        "local_model_epochs",
+        "client_test_acc_global",
+        "client_test_acc_local",
+    } <= metrics
     assert 0 < out.state["gamma_bar"] <= 1 and out.state["gamma_bar_cycle"] == 1
     # with a stored gamma-bar (faithful: fixed after the first query) the stored value is used
     forced = run(setting_state, "fairfal", state={"gamma_bar": 0.99, "gamma_bar_cycle": 1})
@@ -61,14 +73,28 @@ def test_fairfal_diagnostics_and_state(setting_state):
     assert (gb == 0.99).all()
     m2 = forced.diagnostics[forced.diagnostics["metric"] == "fairfal_m2_global"]["value"]
     assert (m2 == 0.0).all()  # gamma-bar >= 0.5 -> M2 is the local model (official rule)
-    paper = run(setting_state, "fairfal", state={"gamma_bar": 0.99}, fidelity=FidelityConfig.from_dict({"fairfal_m2_model": "paper"}))
+    paper = run(
+        setting_state,
+        "fairfal",
+        state={"gamma_bar": 0.99},
+        fidelity=FidelityConfig.from_dict({"fairfal_m2_model": "paper"}),
+    )
     assert (paper.diagnostics[paper.diagnostics["metric"] == "fairfal_m2_global"]["value"] == 1.0).all()
-    every = run(setting_state, "fairfal", state={"gamma_bar": 0.99}, fidelity=FidelityConfig.from_dict({"fairfal_gamma_bar": "every_query"}))
+    every = run(
+        setting_state,
+        "fairfal",
+        state={"gamma_bar": 0.99},
+        fidelity=FidelityConfig.from_dict({"fairfal_gamma_bar": "every_query"}),
+    )
     assert every.state["gamma_bar"] == out.state["gamma_bar"]  # recomputed, stored value ignored
 
 
 def test_contract_violations_are_reported():
-    pools = [ClientPool(client=0, labelled=np.array([1, 2]), labelled_labels=np.array([0, 1]), unlabelled=np.array([3, 4, 5]))]
+    pools = [
+        ClientPool(
+            client=0, labelled=np.array([1, 2]), labelled_labels=np.array([0, 1]), unlabelled=np.array([3, 4, 5])
+        )
+    ]
     with pytest.raises(StrategyContractError, match="budget is 2"):
         check_outcome(QueryOutcome(selected={0: np.array([3])}), pools, 2, "x")
     with pytest.raises(StrategyContractError, match="duplicate"):

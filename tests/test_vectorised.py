@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from helpers import synthetic_arrays
 
 from fal.data.datasets import DATASETS
 from fal.data.images import ImageBank
@@ -12,7 +13,6 @@ from fal.federated.algorithms import ScaffoldState
 from fal.federated.models import build_model
 from fal.federated.training import ClientData, FLConfig, NonFiniteLossError, RoundCheckpoint, train_fedavg
 from fal.federated.vectorised import _schedule, train_fedavg_vectorised
-from helpers import synthetic_arrays
 
 SPEC = DATASETS["octmnist"]  # 1 channel, 28 px, 4 classes
 
@@ -34,8 +34,19 @@ def setup(sizes, bank_class=ImageBank):
 
 
 def fl(algorithm="fedavg", rounds=2, fraction=1.0, mu=0.01):
-    return FLConfig(rounds=rounds, local_epochs=2, batch_size=8, lr=0.05, momentum=0.9, weight_decay=1e-4, lr_decay=0.1,
-                    lr_decay_at=0.5, client_fraction=fraction, algorithm=algorithm, fedprox_mu=mu)
+    return FLConfig(
+        rounds=rounds,
+        local_epochs=2,
+        batch_size=8,
+        lr=0.05,
+        momentum=0.9,
+        weight_decay=1e-4,
+        lr_decay=0.1,
+        lr_decay_at=0.5,
+        client_fraction=fraction,
+        algorithm=algorithm,
+        fedprox_mu=mu,
+    )
 
 
 def run(trainer, cfg, sizes, model_name="cnn4conv", checkpoint=None, double=True):
@@ -43,7 +54,9 @@ def run(trainer, cfg, sizes, model_name="cnn4conv", checkpoint=None, double=True
     model = build_model(model_name, SPEC, 7)
     if double:
         model = model.double()
-    return trainer(model, clients, bank, test_bank, arrays.test_labels, 4, cfg, seed_keys=(4, "t"), checkpoint=checkpoint)
+    return trainer(
+        model, clients, bank, test_bank, arrays.test_labels, 4, cfg, seed_keys=(4, "t"), checkpoint=checkpoint
+    )
 
 
 def assert_close(a, b, atol=1e-10, rtol=0.0):
@@ -81,7 +94,9 @@ def test_vectorised_equals_sequential_with_client_sampling_and_another_model():
     sizes = (12, 9, 16, 7)
     assert_close(run(train_fedavg_vectorised, cfg, sizes), run(train_fedavg, cfg, sizes))
     cfg = fl("fedavg", rounds=1)
-    assert_close(run(train_fedavg_vectorised, cfg, (10, 6), "kafal_resnet8"), run(train_fedavg, cfg, (10, 6), "kafal_resnet8"))
+    assert_close(
+        run(train_fedavg_vectorised, cfg, (10, 6), "kafal_resnet8"), run(train_fedavg, cfg, (10, 6), "kafal_resnet8")
+    )
 
 
 def test_algorithms_change_training():
@@ -131,7 +146,9 @@ def test_scaffold_resume_equals_uninterrupted_across_trainers(tmp_path):
     sizes = (16, 11, 8)
     whole = run(train_fedavg, cfg, sizes)
     path = tmp_path / "ckpt.pt"
-    run(train_fedavg, dataclasses.replace(cfg), sizes, checkpoint=RoundCheckpoint(path, 2, "x"))  # leaves round 2's file
+    run(
+        train_fedavg, dataclasses.replace(cfg), sizes, checkpoint=RoundCheckpoint(path, 2, "x")
+    )  # leaves round 2's file
     blob = torch.load(path, weights_only=True)
     assert blob["rounds_done"] == 2 and set(blob["extra"]["scaffold"]) == {"c", "clients"}
     resumed = run(train_fedavg_vectorised, cfg, sizes, checkpoint=RoundCheckpoint(path, 2, "x"))
@@ -144,7 +161,12 @@ def test_bf16_option_is_refused_on_cpu():
     from fal.federated.vectorised import VectorisedOptions
 
     with pytest.raises(ValueError, match="bf16.*CUDA"):
-        run(lambda *a, **k: train_fedavg_vectorised(*a, **k, options=VectorisedOptions(precision="bf16")), fl(rounds=1), (8, 8), double=False)
+        run(
+            lambda *a, **k: train_fedavg_vectorised(*a, **k, options=VectorisedOptions(precision="bf16")),
+            fl(rounds=1),
+            (8, 8),
+            double=False,
+        )
 
 
 def test_vectorised_nan_names_round_and_client():
@@ -174,20 +196,52 @@ def test_training_stage_runs_either_trainer_with_every_algorithm():
     log.addHandler(Collect())
     log.setLevel(logging.INFO)
     for algorithm in ("fedprox", "scaffold"):
-        protocol = ProtocolConfig.from_dict({"num_clients": 3, "rounds": 2, "local_epochs": 1, "initial_ratio": 0.1, "query_ratio": 0.1,
-                                             "end_ratio": 0.2, "fl_algorithm": algorithm, "fedprox_mu": 0.1})
+        protocol = ProtocolConfig.from_dict(
+            {
+                "num_clients": 3,
+                "rounds": 2,
+                "local_epochs": 1,
+                "initial_ratio": 0.1,
+                "query_ratio": 0.1,
+                "end_ratio": 0.2,
+                "fl_algorithm": algorithm,
+                "fedprox_mu": 0.1,
+            }
+        )
         part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
         out = {
-            trainer: run_training_stage(setting=setting, protocol=protocol, fidelity=fidelity, seed=1, cycle=1, arrays=arrays,
-                                        partition=part.partition, labelled=part.initial_labelled, device="cpu", log=log, trainer=trainer)
+            trainer: run_training_stage(
+                setting=setting,
+                protocol=protocol,
+                fidelity=fidelity,
+                seed=1,
+                cycle=1,
+                arrays=arrays,
+                partition=part.partition,
+                labelled=part.initial_labelled,
+                device="cpu",
+                log=log,
+                trainer=trainer,
+            )
             for trainer in ("sequential", "vectorised")
         }
         a, b = out["sequential"].result, out["vectorised"].result
         assert np.allclose(a.rounds["train_loss"], b.rounds["train_loss"], rtol=1e-4)
         assert any(f"of {algorithm}, vectorised trainer" in m for m in messages)
     with pytest.raises(ValueError, match="unknown trainer"):
-        run_training_stage(setting=setting, protocol=protocol, fidelity=fidelity, seed=1, cycle=1, arrays=arrays,
-                           partition=part.partition, labelled=part.initial_labelled, device="cpu", log=log, trainer="threads")
+        run_training_stage(
+            setting=setting,
+            protocol=protocol,
+            fidelity=fidelity,
+            seed=1,
+            cycle=1,
+            arrays=arrays,
+            partition=part.partition,
+            labelled=part.initial_labelled,
+            device="cpu",
+            log=log,
+            trainer="threads",
+        )
 
 
 def test_trainer_speed_benchmark_runs_small(tmp_path):
@@ -198,8 +252,12 @@ def test_trainer_speed_benchmark_runs_small(tmp_path):
 
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "speed.json"
-    done = subprocess.run([sys.executable, str(root / "benchmarks/trainer_speed.py"), "--small", "--device", "cpu", "--json", str(out)],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks/trainer_speed.py"), "--small", "--device", "cpu", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     assert "ratio sequential / vectorised" in done.stdout
     rows = json.loads(out.read_text())["results"]

@@ -9,7 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from helpers import ROOT, base_config, copy_project, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -79,7 +78,14 @@ def _bad(path: str, value):
         (_bad("strategies.entropy_g", {"method": "entropy"}), "strategies.entropy_g.query_model"),
         (_bad("studies.quick.bogus", 1), "bogus"),
     ],
-    ids=["unknown-strategy", "unknown-dataset", "negative-alpha", "end-before-start", "missing-query-model", "unknown-key"],
+    ids=[
+        "unknown-strategy",
+        "unknown-dataset",
+        "negative-alpha",
+        "end-before-start",
+        "missing-query-model",
+        "unknown-key",
+    ],
 )
 def test_bad_config_file_fails_at_parse_time(tmp_path, config, message):
     project = copy_project(tmp_path, config)
@@ -96,7 +102,15 @@ TINY = {
     "num_clients": 5,
     "seeds": [1],
     "strategies": ["random", "entropy_g", "entropy_l", "fairfal"],
-    "protocol": {"num_clients": 5, "rounds": 1, "local_epochs": 1, "initial_ratio": 0.2, "query_ratio": 0.2, "end_ratio": 0.4, "local_model": {"epochs": 3}},
+    "protocol": {
+        "num_clients": 5,
+        "rounds": 1,
+        "local_epochs": 1,
+        "initial_ratio": 0.2,
+        "query_ratio": 0.2,
+        "end_ratio": 0.4,
+        "local_model": {"epochs": 3},
+    },
     "data": {"lt_img_max": 100, "test_per_class": 10},
     "tables": ["table5_6", "table1"],
     "figures": ["figure1", "figure4"],
@@ -124,7 +138,9 @@ def test_tiny_study_end_to_end(tiny_project):
     # cycle 1 is trained once and shared by every strategy
     cycle1 = final[final["cycle"] == 1]["value"]
     assert cycle1.nunique() == 1
-    assert {"fairfal_s", "fairfal_gamma_bar", "queried_count", "labelled_count", "class_test_acc", "test_acc"} <= set(metrics["metric"])
+    assert {"fairfal_s", "fairfal_gamma_bar", "queried_count", "labelled_count", "class_test_acc", "test_acc"} <= set(
+        metrics["metric"]
+    )
     table = (tiny_project / "reports/tiny/table_accuracy.md").read_text()
     assert "| Method | Sel | 20% | 40% |" in table and "FairFAL" in table
     csv = pd.read_csv(tiny_project / "reports/tiny/table_accuracy.csv")
@@ -134,7 +150,10 @@ def test_tiny_study_end_to_end(tiny_project):
     log = next((tiny_project / "results/tiny/logs/train").rglob("cycle1.log")).read_text()
     assert re.search(r"cycle 1 round 1/1 lr .* test_acc [\d.]+% elapsed", log)
     # every rule wrote a benchmark file
-    bench_rules = {p.relative_to(tiny_project / "results/tiny/benchmarks").parts[0] for p in (tiny_project / "results/tiny/benchmarks").rglob("*.tsv")}
+    bench_rules = {
+        p.relative_to(tiny_project / "results/tiny/benchmarks").parts[0]
+        for p in (tiny_project / "results/tiny/benchmarks").rglob("*.tsv")
+    }
     assert {"partition", "train", "query", "run_metrics"} <= bench_rules
     assert snakemake(tiny_project, "-n", "all").stdout.count("rule ") == 0  # nothing left to do
 

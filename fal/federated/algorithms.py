@@ -38,7 +38,7 @@ class ScaffoldState:
     """Per key, a (num_clients, ...) stack of the clients' ``c_k``."""
 
     @classmethod
-    def initial(cls, global_state: dict[str, torch.Tensor], num_clients: int) -> "ScaffoldState":
+    def initial(cls, global_state: dict[str, torch.Tensor], num_clients: int) -> ScaffoldState:
         floats = {k: v.detach().clone() for k, v in global_state.items() if v.is_floating_point()}
         stacks = {k: v.unsqueeze(0).repeat(num_clients, *([1] * v.dim())) for k, v in floats.items()}
         return cls(c=floats, clients=stacks)
@@ -74,10 +74,13 @@ class ScaffoldState:
             self.c[key] = self.c[key] + (new - old).sum(0) / len(clients)
 
     def to_blob(self) -> dict:
-        return {"c": {k: v.detach().cpu() for k, v in self.c.items()}, "clients": {k: v.detach().cpu() for k, v in self.clients.items()}}
+        return {
+            "c": {k: v.detach().cpu() for k, v in self.c.items()},
+            "clients": {k: v.detach().cpu() for k, v in self.clients.items()},
+        }
 
     @classmethod
-    def from_blob(cls, blob: dict, device) -> "ScaffoldState":
+    def from_blob(cls, blob: dict, device) -> ScaffoldState:
         return cls(
             c={k: v.to(device) for k, v in blob["c"].items()},
             clients={k: v.to(device) for k, v in blob["clients"].items()},

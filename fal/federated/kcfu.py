@@ -28,8 +28,9 @@ optimisers, MultiStepLR at 260 epochs), which belongs to its own ResNet-8 settin
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,7 +55,7 @@ class KCFUConfig:
     train_cycle1: bool = True
 
     @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any]) -> "KCFUConfig":
+    def from_dict(cls, mapping: Mapping[str, Any]) -> KCFUConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in mapping.items() if k in names})
 
@@ -225,13 +226,29 @@ def make_local_update(
     cfg: KCFUConfig,
 ) -> Callable[..., float]:
     """The ``local_update`` hook of ``train_fedavg`` that runs KCFU for client k in round r."""
-    counts = [torch.bincount(torch.as_tensor(np.asarray(c.labels), dtype=torch.long), minlength=num_classes) for c in clients]
+    counts = [
+        torch.bincount(torch.as_tensor(np.asarray(c.labels), dtype=torch.long), minlength=num_classes) for c in clients
+    ]
 
-    def update(local: nn.Module, k: int, r: int, lr: float, global_model: nn.Module, generator: torch.Generator, where: str) -> float:
+    def update(
+        local: nn.Module, k: int, r: int, lr: float, global_model: nn.Module, generator: torch.Generator, where: str
+    ) -> float:
         return kcfu_client_update(
-            local, global_model, clients[k], unlabelled[k], counts[k], bank,
-            epochs=fl.local_epochs, batch_size=fl.batch_size, lr=lr, momentum=fl.momentum,
-            weight_decay=fl.weight_decay, round_index=r, cfg=cfg, generator=generator, where=where,
+            local,
+            global_model,
+            clients[k],
+            unlabelled[k],
+            counts[k],
+            bank,
+            epochs=fl.local_epochs,
+            batch_size=fl.batch_size,
+            lr=lr,
+            momentum=fl.momentum,
+            weight_decay=fl.weight_decay,
+            round_index=r,
+            cfg=cfg,
+            generator=generator,
+            where=where,
         )
 
     return update

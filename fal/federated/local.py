@@ -35,7 +35,7 @@ class LocalTrainingConfig:
     batch_size: int
 
     @classmethod
-    def from_protocol(cls, protocol: ProtocolConfig, fidelity: FidelityConfig) -> "LocalTrainingConfig":
+    def from_protocol(cls, protocol: ProtocolConfig, fidelity: FidelityConfig) -> LocalTrainingConfig:
         local = protocol.local_model
         return cls(
             epochs=local.epochs,

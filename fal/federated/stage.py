@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ from fal.federated.models import build_model
 from fal.federated.training import ClientData, FLConfig, FLResult, RoundCheckpoint, train_fedavg
 from fal.federated.vectorised import VectorisedOptions, train_fedavg_vectorised
 from fal.seeding import derive_seed
+
 
 def model_init_seed(seed: int, cycle: int, fidelity: FidelityConfig) -> int:
     """Seed of the fresh model built at the start of a cycle.
@@ -82,19 +84,40 @@ def run_training_stage(
     log.info(
         "cycle %d: training %s on %s (seed %d) with %d labelled samples over %d clients, %d rounds × %d local "
         "epochs of %s, %s trainer, device %s",
-        cycle, protocol.model, setting.id, seed, sum(len(c.positions) for c in clients), len(clients),
-        cfg.rounds, cfg.local_epochs, cfg.algorithm, trainer, device,
+        cycle,
+        protocol.model,
+        setting.id,
+        seed,
+        sum(len(c.positions) for c in clients),
+        len(clients),
+        cfg.rounds,
+        cfg.local_epochs,
+        cfg.algorithm,
+        trainer,
+        device,
     )
 
     def progress(row: dict) -> None:
         log.info(
             "cycle %d round %d/%d lr %.4g train_loss %.4f test_loss %.4f test_acc %.2f%% elapsed %.1fs",
-            cycle, row["round"], cfg.rounds, row["lr"], row["train_loss"], row["test_loss"], row["test_acc"],
+            cycle,
+            row["round"],
+            cfg.rounds,
+            row["lr"],
+            row["train_loss"],
+            row["test_loss"],
+            row["test_acc"],
             row["seconds"],
         )
 
     def resumed(rounds_done: int) -> None:
-        log.info("cycle %d: resuming from the checkpoint after round %d/%d (%s)", cycle, rounds_done, cfg.rounds, checkpoint.path)
+        log.info(
+            "cycle %d: resuming from the checkpoint after round %d/%d (%s)",
+            cycle,
+            rounds_done,
+            cfg.rounds,
+            checkpoint.path,
+        )
 
     if trainer not in ("sequential", "vectorised"):
         raise ValueError(f"unknown trainer {trainer!r}; use 'sequential' or 'vectorised'")
@@ -104,14 +127,33 @@ def run_training_stage(
     if trainer == "vectorised":
         extra = {"options": vectorised_options or VectorisedOptions()}
     else:
-        extra = {"local_update": local_update, "keep_client_models": keep_client_models, "all_clients_last_round": all_clients_last_round}
+        extra = {
+            "local_update": local_update,
+            "keep_client_models": keep_client_models,
+            "all_clients_last_round": all_clients_last_round,
+        }
     result = (train_fedavg_vectorised if trainer == "vectorised" else train_fedavg)(
-        model, clients, data.train_bank, data.test_bank, data.test_labels, spec.num_classes, cfg,
-        seed_keys=(seed, "train", cycle), eval_batch_size=inference_batch_size, progress=progress,
-        checkpoint=checkpoint, on_resume=resumed, **extra,
+        model,
+        clients,
+        data.train_bank,
+        data.test_bank,
+        data.test_labels,
+        spec.num_classes,
+        cfg,
+        seed_keys=(seed, "train", cycle),
+        eval_batch_size=inference_batch_size,
+        progress=progress,
+        checkpoint=checkpoint,
+        on_resume=resumed,
+        **extra,
     )
     if checkpoint is not None and checkpoint.ignored_because:
-        log.warning("cycle %d: ignored checkpoint %s (%s); trained from round 0", cycle, checkpoint.path, checkpoint.ignored_because)
+        log.warning(
+            "cycle %d: ignored checkpoint %s (%s); trained from round 0",
+            cycle,
+            checkpoint.path,
+            checkpoint.ignored_because,
+        )
     final = result.final
     evaluation = pd.DataFrame(
         {

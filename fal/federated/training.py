@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -54,7 +54,7 @@ class FLConfig:
     fedprox_mu: float = 0.01
 
     @classmethod
-    def from_protocol(cls, protocol: ProtocolConfig, fidelity: FidelityConfig) -> "FLConfig":
+    def from_protocol(cls, protocol: ProtocolConfig, fidelity: FidelityConfig) -> FLConfig:
         return cls(
             rounds=protocol.rounds,
             local_epochs=protocol.local_epochs,
@@ -260,14 +260,17 @@ def average_states(states: list[dict[str, torch.Tensor]], weights: list[float]) 
     return averaged
 
 
-
-def select_clients(cfg: FLConfig, seed_keys: tuple, round_index: int, clients: list[ClientData], everyone: bool = False) -> list[int]:
+def select_clients(
+    cfg: FLConfig, seed_keys: tuple, round_index: int, clients: list[ClientData], everyone: bool = False
+) -> list[int]:
     """The clients of one round (sorted; those without labelled data dropped): a ``client_fraction``
     sample drawn from (seed keys, round), or all of them when the fraction is 1 or ``everyone``."""
     num_clients = len(clients)
     per_round = max(int(cfg.client_fraction * num_clients), 1)
     if per_round < num_clients and not everyone:
-        chosen = np.sort(numpy_rng(*seed_keys, "client_sample", round_index).choice(num_clients, per_round, replace=False))
+        chosen = np.sort(
+            numpy_rng(*seed_keys, "client_sample", round_index).choice(num_clients, per_round, replace=False)
+        )
     else:
         chosen = np.arange(num_clients)
     selected = [int(k) for k in chosen if len(clients[k].positions) > 0]
@@ -277,8 +280,12 @@ def select_clients(cfg: FLConfig, seed_keys: tuple, round_index: int, clients: l
 
 
 def resume_rounds(
-    model: nn.Module, cfg: FLConfig, num_clients: int, checkpoint: RoundCheckpoint | None,
-    on_resume: Callable[[int], None] | None, device,
+    model: nn.Module,
+    cfg: FLConfig,
+    num_clients: int,
+    checkpoint: RoundCheckpoint | None,
+    on_resume: Callable[[int], None] | None,
+    device,
 ) -> tuple[int, list[dict], ScaffoldState | None]:
     """Where a cycle's round loop starts: (first round, rows so far, SCAFFOLD state), restored into
     ``model`` from a matching checkpoint when there is one. Shared by both trainers."""
@@ -296,8 +303,16 @@ def resume_rounds(
 
 
 def finish_round(
-    model: nn.Module, cfg: FLConfig, r: int, lr: float, losses: list[float], result: EvalResult, start: float,
-    rows: list[dict], scaffold: ScaffoldState | None, checkpoint: RoundCheckpoint | None,
+    model: nn.Module,
+    cfg: FLConfig,
+    r: int,
+    lr: float,
+    losses: list[float],
+    result: EvalResult,
+    start: float,
+    rows: list[dict],
+    scaffold: ScaffoldState | None,
+    checkpoint: RoundCheckpoint | None,
     progress: Callable[[dict], None] | None,
 ) -> None:
     """Record round ``r``'s row, checkpoint when due, then report. Shared by both trainers."""
@@ -312,7 +327,9 @@ def finish_round(
     rows.append(row)
     # Save before reporting, so a round that appears in the log is never recomputed.
     if checkpoint is not None and (r + 1) % checkpoint.every == 0 and r + 1 < cfg.rounds:
-        checkpoint.save(r + 1, model.state_dict(), rows, {"scaffold": scaffold.to_blob()} if scaffold is not None else None)
+        checkpoint.save(
+            r + 1, model.state_dict(), rows, {"scaffold": scaffold.to_blob()} if scaffold is not None else None
+        )
     if progress is not None:
         progress(row)
 
@@ -346,7 +363,9 @@ def train_fedavg(
     ``all_clients_last_round`` makes every client train in the last round (KAFAL's code).
     """
     if local_update is not None and cfg.algorithm != "fedavg":
-        raise ValueError(f"a custom local update (KCFU) runs on FedAvg aggregation, not {cfg.algorithm}; set protocol.fl_algorithm: fedavg")
+        raise ValueError(
+            f"a custom local update (KCFU) runs on FedAvg aggregation, not {cfg.algorithm}; set protocol.fl_algorithm: fedavg"
+        )
     first_round, rows, scaffold = resume_rounds(model, cfg, len(clients), checkpoint, on_resume, train_bank.device)
     start = time.perf_counter() - (rows[-1]["seconds"] if rows else 0.0)
     result = None
@@ -364,11 +383,20 @@ def train_fedavg(
             where = f"round {r + 1}, client {k}"
             if local_update is None:
                 loss = train_client(
-                    local, clients[k], train_bank,
-                    epochs=cfg.local_epochs, batch_size=cfg.batch_size, lr=lr, momentum=cfg.momentum,
-                    weight_decay=cfg.weight_decay, generator=generator, where=where,
+                    local,
+                    clients[k],
+                    train_bank,
+                    epochs=cfg.local_epochs,
+                    batch_size=cfg.batch_size,
+                    lr=lr,
+                    momentum=cfg.momentum,
+                    weight_decay=cfg.weight_decay,
+                    generator=generator,
+                    where=where,
                     prox_mu=cfg.fedprox_mu if cfg.algorithm == "fedprox" else 0.0,
-                    scaffold_correction={key: c[i] for key, c in corrections.items()} if corrections is not None else None,
+                    scaffold_correction={key: c[i] for key, c in corrections.items()}
+                    if corrections is not None
+                    else None,
                 )
             else:
                 loss = local_update(local, int(k), r, lr, model, generator, where)
@@ -386,4 +414,9 @@ def train_fedavg(
         finish_round(model, cfg, r, lr, losses, result, start, rows, scaffold, checkpoint, progress)
     if result is None:  # resumed after the last round: evaluate the restored model
         result = evaluate(model, test_bank, test_labels, num_classes, eval_batch_size)
-    return FLResult(state_dict=copy.deepcopy(model.state_dict()), rounds=pd.DataFrame(rows), final=result, client_states=client_states)
+    return FLResult(
+        state_dict=copy.deepcopy(model.state_dict()),
+        rounds=pd.DataFrame(rows),
+        final=result,
+        client_states=client_states,
+    )

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -96,7 +96,9 @@ def _schedule(sizes: list[int], epochs: int, batch_size: int, device) -> list[li
     return schedule
 
 
-def _sample_table(clients: list[ClientData], selected: list[int], epochs: int, seed_keys: tuple, round_index: int, device):
+def _sample_table(
+    clients: list[ClientData], selected: list[int], epochs: int, seed_keys: tuple, round_index: int, device
+):
     """Bank positions, flips and labels of every selected client's samples in visiting order.
 
     Row i holds client ``selected[i]``'s epochs one after another, drawn from its own generator exactly
@@ -181,7 +183,16 @@ class VectorisedRound:
         return self._proximal(params, buffers, x, y, anchor)
 
 
-def _sgd_(params: list[torch.Tensor], grads: list[torch.Tensor], momenta: list[torch.Tensor] | None, *, first: bool, lr: float, momentum: float, weight_decay: float) -> list[torch.Tensor] | None:
+def _sgd_(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    momenta: list[torch.Tensor] | None,
+    *,
+    first: bool,
+    lr: float,
+    momentum: float,
+    weight_decay: float,
+) -> list[torch.Tensor] | None:
     """One ``torch.optim.SGD`` step (dampening 0, no Nesterov) on stacked tensors; returns the momenta."""
     if weight_decay != 0:
         torch._foreach_add_(grads, params, alpha=weight_decay)
@@ -220,7 +231,11 @@ def train_round_vectorised(
     stack = lambda t: t.detach().unsqueeze(0).repeat(count, *([1] * t.dim()))  # noqa: E731
     params = {name: stack(global_state[name]) for name in step.param_names}
     buffers = {name: stack(global_state[name]) for name in step.buffer_names}
-    anchor = {name: global_state[name].detach() for name in step.param_names} if cfg.algorithm == "fedprox" and cfg.fedprox_mu > 0 else None
+    anchor = (
+        {name: global_state[name].detach() for name in step.param_names}
+        if cfg.algorithm == "fedprox" and cfg.fedprox_mu > 0
+        else None
+    )
     shift = None
     if scaffold is not None:
         # lr · (c − c_k) per client, fixed for the round; subtracted from every floating entry per step.
@@ -249,8 +264,13 @@ def train_round_vectorised(
                 m = {k: v.index_select(0, rows) for k, v in momenta.items()} if momenta is not None else None
             grads, loss = step.gradients(p, b, x, y, anchor)
             new_m = _sgd_(
-                [p[k] for k in names], [grads[k] for k in names], [m[k] for k in names] if m is not None else None,
-                first=t == 0, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                [p[k] for k in names],
+                [grads[k] for k in names],
+                [m[k] for k in names] if m is not None else None,
+                first=t == 0,
+                lr=lr,
+                momentum=cfg.momentum,
+                weight_decay=cfg.weight_decay,
             )
             if shift is not None:
                 with torch.no_grad():
@@ -284,7 +304,9 @@ def train_round_vectorised(
     return averaged, client_losses
 
 
-def _client_losses(losses: np.ndarray, sizes: list[int], cfg: FLConfig, selected: list[int], round_index: int) -> list[float]:
+def _client_losses(
+    losses: np.ndarray, sizes: list[int], cfg: FLConfig, selected: list[int], round_index: int
+) -> list[float]:
     """Mean over epochs of each client's per-epoch mean batch loss (as train_client reports it)."""
     out = []
     for row, n in enumerate(sizes):
@@ -327,7 +349,16 @@ def train_fedavg_vectorised(
         selected = select_clients(cfg, seed_keys, r, clients)
         global_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         averaged, losses = train_round_vectorised(
-            step, global_state, clients, selected, train_bank, cfg, lr, seed_keys=seed_keys, round_index=r, scaffold=scaffold,
+            step,
+            global_state,
+            clients,
+            selected,
+            train_bank,
+            cfg,
+            lr,
+            seed_keys=seed_keys,
+            round_index=r,
+            scaffold=scaffold,
         )
         model.load_state_dict(averaged)
         result = evaluate(model, test_bank, test_labels, num_classes, eval_batch_size)

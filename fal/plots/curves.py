@@ -7,12 +7,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-from fal.stats.metrics import final_accuracy  # noqa: E402
+from fal.stats.metrics import final_accuracy
 
 
 def method_label(method: str, selector: str) -> str:
@@ -20,8 +20,14 @@ def method_label(method: str, selector: str) -> str:
 
 
 DATASET_LABELS = {
-    "fmnist": "Fashion-MNIST", "fmnist_lt": "Fashion-MNIST-LT", "cifar10": "CIFAR-10", "cifar10_lt": "CIFAR-10-LT",
-    "cifar100": "CIFAR-100", "cifar100_lt": "CIFAR-100-LT", "octmnist": "OCTMNIST", "dermamnist": "DermaMNIST",
+    "fmnist": "Fashion-MNIST",
+    "fmnist_lt": "Fashion-MNIST-LT",
+    "cifar10": "CIFAR-10",
+    "cifar10_lt": "CIFAR-10-LT",
+    "cifar100": "CIFAR-100",
+    "cifar100_lt": "CIFAR-100-LT",
+    "octmnist": "OCTMNIST",
+    "dermamnist": "DermaMNIST",
 }
 
 
@@ -59,11 +65,21 @@ def accuracy_curves(metrics: pd.DataFrame, strategy_order: list[str], title: str
             stats = rows.groupby("labelled_ratio")["accuracy"].agg(["mean", "std"]).fillna(0.0)
             offset = (i - (len(order) - 1) / 2) * 0.06 * step
             ax.errorbar(
-                stats.index + offset, stats["mean"], yerr=stats["std"], label=method, color=palette[method],
-                marker=markers[method], markersize=5, capsize=2.5, linewidth=1.4, elinewidth=0.9,
+                stats.index + offset,
+                stats["mean"],
+                yerr=stats["std"],
+                label=method,
+                color=palette[method],
+                marker=markers[method],
+                markersize=5,
+                capsize=2.5,
+                linewidth=1.4,
+                elinewidth=0.9,
             )
         n_seeds = sub.groupby(["strategy", "labelled_ratio"])["seed"].nunique().max()
-        ax.set_title(f"{setting_label(sub.iloc[0])}\nmean ± sd over {n_seeds} seed{'s' if n_seeds != 1 else ''}", fontsize=9)
+        ax.set_title(
+            f"{setting_label(sub.iloc[0])}\nmean ± sd over {n_seeds} seed{'s' if n_seeds != 1 else ''}", fontsize=9
+        )
         ax.set_xlabel("Labelled samples (% of training set)")
         ax.set_ylabel("Final-round test accuracy (%)")
         ax.set_xticks(ratios)

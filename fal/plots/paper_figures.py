@@ -10,13 +10,13 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-from fal.stats.logo import WinRateOptions, penalty_matrix  # noqa: E402
-from fal.stats.paper_tables import _key_label, dataset_label, per_seed_accuracy, strategy_label  # noqa: E402
+from fal.stats.logo import WinRateOptions, penalty_matrix
+from fal.stats.paper_tables import _key_label, dataset_label, per_seed_accuracy, strategy_label
 
 LINESTYLES = {"G": "-", "L": "--"}
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
@@ -67,18 +67,30 @@ def learning_curves(metrics: pd.DataFrame, info: dict, title: str, compare: str 
                 first = rows.iloc[0]
                 stats = rows.groupby("labelled_ratio")["accuracy"].agg(["mean", "std"]).fillna(0.0)
                 label = line if compare is None else f"{line}, {_key_label(compare, value)}"
-                ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], label=label, color=colours[first["colour"]],
-                            linestyle=LINESTYLES.get(first["selector"], ":"), marker=MARKERS[k % len(MARKERS)], markersize=4,
-                            capsize=2.5, linewidth=1.4, elinewidth=0.8)
+                ax.errorbar(
+                    stats.index,
+                    stats["mean"],
+                    yerr=stats["std"],
+                    label=label,
+                    color=colours[first["colour"]],
+                    linestyle=LINESTYLES.get(first["selector"], ":"),
+                    marker=MARKERS[k % len(MARKERS)],
+                    markersize=4,
+                    capsize=2.5,
+                    linewidth=1.4,
+                    elinewidth=0.8,
+                )
         n_seeds = sub.groupby(["strategy", "labelled_ratio"])["seed"].nunique().max()
         ax.set_title(f"{panel}\n{_seeds_text(n_seeds)}", fontsize=9)
         ax.set_xlabel("Labelled samples (% of training set)")
         ax.set_ylabel("Test accuracy (%)")
         ax.set_xticks(ratios)
         ax.legend(fontsize=7, frameon=False, loc="lower right")
-    for ax in axes.flat[len(panels):]:
+    for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
-    fig.suptitle(title + "\nsolid: global-model selector (G), dashed: local-only (L), dotted: methods using both", fontsize=10)
+    fig.suptitle(
+        title + "\nsolid: global-model selector (G), dashed: local-only (L), dotted: methods using both", fontsize=10
+    )
     fig.tight_layout()
     return fig
 
@@ -87,7 +99,11 @@ def class_groups(num_classes: int) -> dict[str, list[int]]:
     """Majority / intermediate / minority thirds of the class ranking: 3 / 4 / 3 classes for C = 10."""
     top = int(round(0.3 * num_classes))
     bottom = int(round(0.3 * num_classes))
-    return {"majority": list(range(top)), "intermediate": list(range(top, num_classes - bottom)), "minority": list(range(num_classes - bottom, num_classes))}
+    return {
+        "majority": list(range(top)),
+        "intermediate": list(range(top, num_classes - bottom)),
+        "minority": list(range(num_classes - bottom, num_classes)),
+    }
 
 
 def sampling_shares(metrics: pd.DataFrame, class_counts: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -102,17 +118,34 @@ def sampling_shares(metrics: pd.DataFrame, class_counts: dict[str, np.ndarray]) 
         counts = np.asarray(class_counts[setting], dtype=float)
         ranking = np.argsort(-counts, kind="stable")
         groups = class_groups(len(counts))
-        per_cycle = block.pivot_table(index=["cycle", "labelled_ratio"], columns="class", values="value", aggfunc="sum", fill_value=0.0)
+        per_cycle = block.pivot_table(
+            index=["cycle", "labelled_ratio"], columns="class", values="value", aggfunc="sum", fill_value=0.0
+        )
         per_cycle = per_cycle.reindex(columns=range(len(counts)), fill_value=0.0).cumsum()
         for (cycle, ratio), row in per_cycle.iterrows():
             total = row.sum()
             for group, ranks in groups.items():
                 share = 100.0 * row[ranking[ranks]].sum() / total if total else np.nan
-                rows.append((setting, strategy, seed, cycle, ratio, group, share, 100.0 * counts[ranking[ranks]].sum() / counts.sum()))
-    return pd.DataFrame(rows, columns=["setting", "strategy", "seed", "cycle", "labelled_ratio", "group", "share", "train_share"])
+                rows.append(
+                    (
+                        setting,
+                        strategy,
+                        seed,
+                        cycle,
+                        ratio,
+                        group,
+                        share,
+                        100.0 * counts[ranking[ranks]].sum() / counts.sum(),
+                    )
+                )
+    return pd.DataFrame(
+        rows, columns=["setting", "strategy", "seed", "cycle", "labelled_ratio", "group", "share", "train_share"]
+    )
 
 
-def sampling_proportions(metrics: pd.DataFrame, info: dict, class_counts: dict[str, np.ndarray], title: str) -> plt.Figure:
+def sampling_proportions(
+    metrics: pd.DataFrame, info: dict, class_counts: dict[str, np.ndarray], title: str
+) -> plt.Figure:
     """FairFAL Fig. 2: rows = settings, columns = class groups, lines = strategies; dashed grey = training-set share."""
     shares = sampling_shares(metrics, class_counts)
     labels = {s["name"]: strategy_label(s) for s in info["strategies"]}
@@ -132,12 +165,32 @@ def sampling_proportions(metrics: pd.DataFrame, info: dict, class_counts: dict[s
                 if rows.empty:
                     continue
                 stats = rows.groupby("labelled_ratio")["share"].agg(["mean", "std"]).fillna(0.0)
-                ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], label=labels[strategy], color=colours[labels[strategy]],
-                            marker="o", markersize=4, capsize=2.5, linewidth=1.4)
+                ax.errorbar(
+                    stats.index,
+                    stats["mean"],
+                    yerr=stats["std"],
+                    label=labels[strategy],
+                    color=colours[labels[strategy]],
+                    marker="o",
+                    markersize=4,
+                    capsize=2.5,
+                    linewidth=1.4,
+                )
             if len(part):
-                ax.axhline(part["train_share"].iloc[0], color="grey", linestyle="--", linewidth=1, label="share in training set")
+                ax.axhline(
+                    part["train_share"].iloc[0],
+                    color="grey",
+                    linestyle="--",
+                    linewidth=1,
+                    label="share in training set",
+                )
             n = len(class_groups(len(class_counts[setting]))[group])
-            row = {"dataset": attrs["dataset"], "rho": np.nan if attrs.get("rho") is None else attrs["rho"], "alpha": attrs["alpha"], "num_clients": attrs["num_clients"]}
+            row = {
+                "dataset": attrs["dataset"],
+                "rho": np.nan if attrs.get("rho") is None else attrs["rho"],
+                "alpha": attrs["alpha"],
+                "num_clients": attrs["num_clients"],
+            }
             ax.set_title(f"{_setting_title(row)}\n{group} classes ({n} by training frequency)", fontsize=9)
             ax.set_xlabel("Labelled samples (% of training set)")
             ax.set_ylabel("Cumulative share of queried samples (%)")
@@ -163,13 +216,25 @@ def partition_heatmaps(partitions: dict[str, pd.DataFrame], info: dict, title: s
         num_classes = int(part["label"].max()) + 1
         table = table.reindex(index=range(attrs["num_clients"]), columns=range(num_classes), fill_value=0)
         annotate = table.size <= 200
-        sns.heatmap(table, ax=ax, cmap="viridis", annot=annotate, fmt="d", annot_kws={"fontsize": 6},
-                    cbar_kws={"label": "training images"})
-        row = {"dataset": attrs["dataset"], "rho": np.nan if attrs.get("rho") is None else attrs["rho"], "alpha": attrs["alpha"], "num_clients": attrs["num_clients"]}
+        sns.heatmap(
+            table,
+            ax=ax,
+            cmap="viridis",
+            annot=annotate,
+            fmt="d",
+            annot_kws={"fontsize": 6},
+            cbar_kws={"label": "training images"},
+        )
+        row = {
+            "dataset": attrs["dataset"],
+            "rho": np.nan if attrs.get("rho") is None else attrs["rho"],
+            "alpha": attrs["alpha"],
+            "num_clients": attrs["num_clients"],
+        }
         ax.set_title(_setting_title(row), fontsize=9)
         ax.set_xlabel("Class")
         ax.set_ylabel("Client")
-    for ax in axes.flat[len(settings):]:
+    for ax in axes.flat[len(settings) :]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -189,12 +254,23 @@ def penalty_heatmap(metrics: pd.DataFrame, info: dict, title: str) -> plt.Figure
     n = len(matrix.columns)
     sns.set_theme(style="white", context="paper")
     fig, ax = plt.subplots(figsize=(1.1 * n + 3, 0.8 * n + 2))
-    sns.heatmap(matrix, mask=mask, annot=True, fmt=".2f", cmap="rocket_r", vmin=0, ax=ax,
-                cbar_kws={"label": f"win rate summed over {acc['setting'].nunique()} setting(s)"})
+    sns.heatmap(
+        matrix,
+        mask=mask,
+        annot=True,
+        fmt=".2f",
+        cmap="rocket_r",
+        vmin=0,
+        ax=ax,
+        cbar_kws={"label": f"win rate summed over {acc['setting'].nunique()} setting(s)"},
+    )
     ax.axhline(n, color="white", linewidth=3)
     ax.set_xlabel("Strategy j (defeated)")
     ax.set_ylabel("Strategy i (winner)")
-    ax.set_title(f"{title}\n{acc['seed'].nunique()} seeds, win-rate convention: {analysis.get('win_rate', 'faithful')}", fontsize=9)
+    ax.set_title(
+        f"{title}\n{acc['seed'].nunique()} seeds, win-rate convention: {analysis.get('win_rate', 'faithful')}",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 
@@ -215,9 +291,11 @@ FIGURE_TITLES = {
 }
 
 
-def build_figure(name: str, metrics: pd.DataFrame, info: dict, partitions: dict[str, pd.DataFrame] | None = None) -> plt.Figure:
+def build_figure(
+    name: str, metrics: pd.DataFrame, info: dict, partitions: dict[str, pd.DataFrame] | None = None
+) -> plt.Figure:
     """Figure ``name`` of fal.stats.catalog.FIGURES; figure2 and figure4 need the settings' partitions."""
-    title = f"Study \"{info['name']}\": {FIGURE_TITLES[name]}"
+    title = f'Study "{info["name"]}": {FIGURE_TITLES[name]}'
     if name == "figure1":
         keep = {s["name"] for s in info["strategies"] if s["selector"] in ("G", "L")}
         return learning_curves(metrics[metrics["strategy"].isin(keep)] if keep else metrics, info, title)

@@ -31,9 +31,16 @@ FIGURES_NEEDING_PARTITIONS = {"figure2", "figure4"}
 """Figures that read the partition files (class frequencies, client × class counts) besides the metrics."""
 
 DATASET_LABELS = {
-    "fmnist": "Fashion-MNIST", "fmnist_lt": "Fashion-MNIST-LT", "cifar10": "CIFAR-10", "cifar10_lt": "CIFAR-10-LT",
-    "cifar100": "CIFAR-100", "cifar100_lt": "CIFAR-100-LT", "octmnist": "OCTMNIST", "dermamnist": "DermaMNIST",
-    "svhn": "SVHN", "pathmnist": "PathMNIST",
+    "fmnist": "Fashion-MNIST",
+    "fmnist_lt": "Fashion-MNIST-LT",
+    "cifar10": "CIFAR-10",
+    "cifar10_lt": "CIFAR-10-LT",
+    "cifar100": "CIFAR-100",
+    "cifar100_lt": "CIFAR-100-LT",
+    "octmnist": "OCTMNIST",
+    "dermamnist": "DermaMNIST",
+    "svhn": "SVHN",
+    "pathmnist": "PathMNIST",
 }
 
 
@@ -42,8 +49,17 @@ def describe_study(info: dict) -> str:
     p = info["protocol"]
     seeds = info["seeds"]
     settings = "; ".join(
-        ", ".join(filter(None, [DATASET_LABELS.get(s["dataset"], s["dataset"]), None if s.get("rho") is None else f"ρ={s['rho']:g}", f"α={s['alpha']:g}",
-                                f"{s['num_clients']} clients"]))
+        ", ".join(
+            filter(
+                None,
+                [
+                    DATASET_LABELS.get(s["dataset"], s["dataset"]),
+                    None if s.get("rho") is None else f"ρ={s['rho']:g}",
+                    f"α={s['alpha']:g}",
+                    f"{s['num_clients']} clients",
+                ],
+            )
+        )
         for s in info["settings"].values()
     )
     return (

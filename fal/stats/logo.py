@@ -27,7 +27,7 @@ class WinRateOptions:
     """None: the two-sided 95 % Student-t value for S − 1 degrees of freedom."""
 
     @classmethod
-    def preset(cls, name: str) -> "WinRateOptions":
+    def preset(cls, name: str) -> WinRateOptions:
         if name == "faithful":
             return cls()
         if name == "corrected":

@@ -22,6 +22,7 @@ import pyarrow as pa
 from fal.io import check_schema
 from fal.schemas import METRICS_SCHEMA
 
+
 @dataclass
 class CycleRecord:
     cycle: int
@@ -53,9 +54,22 @@ def run_metrics(
         for metric in ("test_acc", "test_loss", "train_loss", "lr"):
             parts.append(pd.DataFrame({"round": r["round"], "metric": metric, "value": r[metric].astype(float)}))
         parts.append(pd.DataFrame({"metric": ["final_test_acc"], "value": [float(r["test_acc"].iloc[-1])]}))
-        parts.append(pd.DataFrame({"class": rec.evaluation["class"], "metric": "class_test_acc", "value": rec.evaluation["accuracy"].astype(float)}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "class": rec.evaluation["class"],
+                    "metric": "class_test_acc",
+                    "value": rec.evaluation["accuracy"].astype(float),
+                }
+            )
+        )
         lab = rec.labelled.assign(label=labels[rec.labelled["position"].to_numpy()])
-        counts = lab.groupby(["client", "label"]).size().unstack(fill_value=0).reindex(columns=range(num_classes), fill_value=0)
+        counts = (
+            lab.groupby(["client", "label"])
+            .size()
+            .unstack(fill_value=0)
+            .reindex(columns=range(num_classes), fill_value=0)
+        )
         long = counts.stack().reset_index()
         long.columns = ["client", "class", "value"]
         parts.append(long.assign(metric="labelled_count", value=long["value"].astype(float)))
@@ -94,5 +108,18 @@ def validate_metrics(table: pa.Table, what: str) -> None:
 def final_accuracy(metrics: pd.DataFrame) -> pd.DataFrame:
     """One row per (setting, strategy, seed, cycle) with the final-round test accuracy."""
     rows = metrics[metrics["metric"] == "final_test_acc"]
-    keys = ["study", "setting", "dataset", "rho", "alpha", "num_clients", "strategy", "method", "selector", "seed", "cycle", "labelled_ratio"]
+    keys = [
+        "study",
+        "setting",
+        "dataset",
+        "rho",
+        "alpha",
+        "num_clients",
+        "strategy",
+        "method",
+        "selector",
+        "seed",
+        "cycle",
+        "labelled_ratio",
+    ]
     return rows[keys + ["value"]].rename(columns={"value": "accuracy"}).reset_index(drop=True)

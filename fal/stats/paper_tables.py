@@ -14,9 +14,9 @@ A table is a frame of cells with columns ``block`` (one sub-table each), ``row``
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -26,8 +26,14 @@ from fal.stats.emd import local_global_emd
 from fal.stats.logo import WinRateOptions, penalty_matrix
 from fal.stats.paired import aulc, paired_comparison
 
-METHOD_ALIASES = {"lc": "least_confidence", "leastconf": "least_confidence", "conf": "least_confidence", "kcenter": "coreset",
-                  "core_set": "coreset", "alfamix": "alfa_mix"}
+METHOD_ALIASES = {
+    "lc": "least_confidence",
+    "leastconf": "least_confidence",
+    "conf": "least_confidence",
+    "kcenter": "coreset",
+    "core_set": "coreset",
+    "alfamix": "alfa_mix",
+}
 """Registry names other spellings map to, so published rows match whatever a method is registered as."""
 
 SETTING_KEYS = ["dataset", "rho", "alpha", "num_clients", "model", "fl_algorithm"]
@@ -52,7 +58,16 @@ def _setting_frame(info: dict) -> pd.DataFrame:
 
 
 def _strategy_frame(info: dict) -> pd.DataFrame:
-    rows = [{"strategy": s["name"], "method": s["method"], "selector": s["selector"], "variant": s.get("variant", ""), "label": s["label"]} for s in info["strategies"]]
+    rows = [
+        {
+            "strategy": s["name"],
+            "method": s["method"],
+            "selector": s["selector"],
+            "variant": s.get("variant", ""),
+            "label": s["label"],
+        }
+        for s in info["strategies"]
+    ]
     return pd.DataFrame(rows, columns=STRATEGY_KEYS)
 
 
@@ -71,7 +86,9 @@ def per_seed_accuracy(metrics: pd.DataFrame, info: dict, measure: str = "final")
     else:
         raise ValueError(f"accuracy measure must be 'final' or 'last5', got {measure!r}")
     acc = acc.rename(columns={"value": "accuracy"})
-    acc = acc.merge(_setting_frame(info), on="setting", how="left").merge(_strategy_frame(info), on="strategy", how="inner")
+    acc = acc.merge(_setting_frame(info), on="setting", how="left").merge(
+        _strategy_frame(info), on="strategy", how="inner"
+    )
     order = {s["name"]: i for i, s in enumerate(info["strategies"])}
     setting_order = {s: i for i, s in enumerate(info["settings"])}
     acc = acc.assign(_s=acc["setting"].map(setting_order), _o=acc["strategy"].map(order))
@@ -124,8 +141,9 @@ def _key_matches(key: str, ours, theirs) -> bool:
     return str("" if ours is None else ours) == str(theirs)
 
 
-def match_published(cells: pd.DataFrame, published: pd.DataFrame | None, tables: list[tuple[str, str]], statistic: str,
-                    keys: list[str]) -> pd.DataFrame:
+def match_published(
+    cells: pd.DataFrame, published: pd.DataFrame | None, tables: list[tuple[str, str]], statistic: str, keys: list[str]
+) -> pd.DataFrame:
     """Attach ``published`` (text), ``published_value`` (float when numeric) and ``source`` to each cell.
 
     A cell matches a published row of one of ``tables`` with the same statistic when every key in
@@ -137,7 +155,9 @@ def match_published(cells: pd.DataFrame, published: pd.DataFrame | None, tables:
     cells["source"] = ""
     if published is None or cells.empty:
         return cells
-    wanted = published[published.apply(lambda r: (r["paper"], r["table"]) in tables and r["statistic"] == statistic, axis=1)]
+    wanted = published[
+        published.apply(lambda r: (r["paper"], r["table"]) in tables and r["statistic"] == statistic, axis=1)
+    ]
     if wanted.empty:
         return cells
     for idx, cell in cells.iterrows():
@@ -150,7 +170,9 @@ def match_published(cells: pd.DataFrame, published: pd.DataFrame | None, tables:
                     cells.at[idx, "published_value"] = float(pub["value"])
                 except ValueError:
                     pass
-                cells.at[idx, "source"] = f"{pub['paper']} Table {pub['table']}, row {pub['row']}, column {pub['column']}"
+                cells.at[idx, "source"] = (
+                    f"{pub['paper']} Table {pub['table']}, row {pub['row']}, column {pub['column']}"
+                )
                 break
     return cells
 
@@ -164,7 +186,7 @@ def dataset_label(dataset: str) -> str:
 
 
 def strategy_label(row) -> str:
-    """"Entropy (G)", "FairFAL (G, L)", with the variant for option sweeps ("FairFAL (G, L) kappa=2")."""
+    """ "Entropy (G)", "FairFAL (G, L)", with the variant for option sweeps ("FairFAL (G, L) kappa=2")."""
     text = row["label"] if row["selector"] in ("–", "-", "") else f"{row['label']} ({row['selector']})"
     if row.get("variant"):
         text += f" [{row['variant']}]"
@@ -221,33 +243,57 @@ class AccuracyLayout:
 ACCURACY_LAYOUTS: dict[str, AccuracyLayout] = {
     "table5_6": AccuracyLayout(
         "FairFAL Tables 5 (α = 0.1) and 6 (α = 100): accuracy per method and labelled ratio",
-        (("FairFAL", "5"), ("FairFAL", "6")), blocks=("alpha", "num_clients", "model", "fl_algorithm"),
-        rows=("strategy",), columns=("dataset", "rho", "labelled_ratio"),
+        (("FairFAL", "5"), ("FairFAL", "6")),
+        blocks=("alpha", "num_clients", "model", "fl_algorithm"),
+        rows=("strategy",),
+        columns=("dataset", "rho", "labelled_ratio"),
     ),
     "table2": AccuracyLayout(
         "FairFAL Table 2: ablation, final-round accuracy at the last labelled ratio",
-        (("FairFAL", "2"),), blocks=("dataset", "num_clients", "model", "fl_algorithm"), rows=("alpha", "rho"), columns=("strategy",),
-        ratios="final", note="Published columns are cumulative ablations; a strategy matches one through its options (e.g. kappa=2).",
+        (("FairFAL", "2"),),
+        blocks=("dataset", "num_clients", "model", "fl_algorithm"),
+        rows=("alpha", "rho"),
+        columns=("strategy",),
+        ratios="final",
+        note="Published columns are cumulative ablations; a strategy matches one through its options (e.g. kappa=2).",
     ),
     "table3": AccuracyLayout(
         "FairFAL Table 3: medical datasets, final-round accuracy at the last labelled ratio",
-        (("FairFAL", "3"),), blocks=("alpha", "num_clients", "model", "fl_algorithm"), rows=("dataset",), columns=("strategy",), ratios="final",
+        (("FairFAL", "3"),),
+        blocks=("alpha", "num_clients", "model", "fl_algorithm"),
+        rows=("dataset",),
+        columns=("strategy",),
+        ratios="final",
     ),
     "table7": AccuracyLayout(
-        "FairFAL Table 7: FairFAL's uncertainty measure", (("FairFAL", "7"),),
-        blocks=("dataset", "rho", "num_clients", "model", "fl_algorithm"), rows=("strategy",), columns=("alpha", "labelled_ratio"),
+        "FairFAL Table 7: FairFAL's uncertainty measure",
+        (("FairFAL", "7"),),
+        blocks=("dataset", "rho", "num_clients", "model", "fl_algorithm"),
+        rows=("strategy",),
+        columns=("alpha", "labelled_ratio"),
     ),
     "table8": AccuracyLayout(
-        "FairFAL Table 8: FairFAL's model-selection threshold δ", (("FairFAL", "8"),),
-        blocks=("dataset", "rho", "num_clients", "model", "fl_algorithm"), rows=("strategy",), columns=("alpha", "labelled_ratio"),
+        "FairFAL Table 8: FairFAL's model-selection threshold δ",
+        (("FairFAL", "8"),),
+        blocks=("dataset", "rho", "num_clients", "model", "fl_algorithm"),
+        rows=("strategy",),
+        columns=("alpha", "labelled_ratio"),
     ),
     "table9": AccuracyLayout(
-        "FairFAL Table 9: backbones, final-round accuracy at the last labelled ratio", (("FairFAL", "9"),),
-        blocks=("dataset", "rho", "num_clients", "fl_algorithm"), rows=("strategy",), columns=("model", "alpha"), ratios="final",
+        "FairFAL Table 9: backbones, final-round accuracy at the last labelled ratio",
+        (("FairFAL", "9"),),
+        blocks=("dataset", "rho", "num_clients", "fl_algorithm"),
+        rows=("strategy",),
+        columns=("model", "alpha"),
+        ratios="final",
     ),
     "logo_table3": AccuracyLayout(
-        "LoGo Table 3: accuracy (mean of the last 5 rounds) per method and labelled ratio", (("LoGo", "3"),),
-        blocks=("alpha", "num_clients", "model", "fl_algorithm"), rows=("strategy",), columns=("dataset", "rho", "labelled_ratio"), measure="last5",
+        "LoGo Table 3: accuracy (mean of the last 5 rounds) per method and labelled ratio",
+        (("LoGo", "3"),),
+        blocks=("alpha", "num_clients", "model", "fl_algorithm"),
+        rows=("strategy",),
+        columns=("dataset", "rho", "labelled_ratio"),
+        measure="last5",
     ),
 }
 
@@ -260,7 +306,9 @@ def _fmt(mean: float, std: float, n: int, digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
 
 
-def accuracy_table(metrics: pd.DataFrame, info: dict, name: str, published: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def accuracy_table(
+    metrics: pd.DataFrame, info: dict, name: str, published: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(cells, per-seed values) of accuracy table ``name`` for this study."""
     layout = ACCURACY_LAYOUTS[name]
     measure = info.get("analysis", {}).get("accuracy") or layout.measure
@@ -268,11 +316,23 @@ def accuracy_table(metrics: pd.DataFrame, info: dict, name: str, published: pd.D
     values = select_ratios(values, layout.ratios, info.get("table_ratios"))
     keys = ["setting", *SETTING_KEYS, *STRATEGY_KEYS, "labelled_ratio"]
     cells = (
-        values.groupby(keys, sort=False, dropna=False)["accuracy"].agg(mean="mean", std="std", n_seeds="count").reset_index()
+        values.groupby(keys, sort=False, dropna=False)["accuracy"]
+        .agg(mean="mean", std="std", n_seeds="count")
+        .reset_index()
     )
     cells["std"] = cells["std"].fillna(0.0)
     if info.get("compare_published", True):
-        match_keys = ["dataset", "rho", "alpha", "num_clients", "model", "method", "selector", "variant", "labelled_ratio"]
+        match_keys = [
+            "dataset",
+            "rho",
+            "alpha",
+            "num_clients",
+            "model",
+            "method",
+            "selector",
+            "variant",
+            "labelled_ratio",
+        ]
         statistic = "accuracy_last5" if measure == "last5" else "accuracy"
         cells = match_published(cells, published, list(layout.published), statistic, match_keys)
     else:
@@ -281,7 +341,9 @@ def accuracy_table(metrics: pd.DataFrame, info: dict, name: str, published: pd.D
     blocks = _varying(cells, list(layout.blocks))
     cells["block"] = _labels(cells, blocks) if blocks else ""
     row_keys = list(layout.rows)
-    col_keys = [k for k in layout.columns if k == "labelled_ratio" or k == "strategy" or cells[k].astype(str).nunique() > 1] or list(layout.columns[-1:])
+    col_keys = [
+        k for k in layout.columns if k == "labelled_ratio" or k == "strategy" or cells[k].astype(str).nunique() > 1
+    ] or list(layout.columns[-1:])
     cells["row"] = _labels(cells, row_keys)
     cells["column"] = _labels(cells, col_keys)
     cells["text"] = [_fmt(m, s, n) for m, s, n in zip(cells["mean"], cells["std"], cells["n_seeds"])]
@@ -304,7 +366,11 @@ def _order_columns(cells: pd.DataFrame, col_keys: list[str]) -> pd.DataFrame:
     tmp["_row"] = tmp["row"].map({v: i for i, v in enumerate(_ordered_unique(tmp["row"]))})
     tmp["_block"] = tmp["block"].map({v: i for i, v in enumerate(_ordered_unique(tmp["block"]))})
     order = ["_block", "_row", *[f"_{k}" for k in first], *sort_keys]
-    return tmp.sort_values(order, kind="stable").drop(columns=[c for c in tmp.columns if c.startswith("_")]).reset_index(drop=True)
+    return (
+        tmp.sort_values(order, kind="stable")
+        .drop(columns=[c for c in tmp.columns if c.startswith("_")])
+        .reset_index(drop=True)
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -328,32 +394,68 @@ def table1(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None) ->
     rows = []
     for (setting, method, variant), block in areas.groupby(["setting", "method", "variant"], sort=False):
         g = block[block["selector"] == "G"]
-        l = block[block["selector"] == "L"]
-        if g.empty or l.empty:
+        local = block[block["selector"] == "L"]
+        if g.empty or local.empty:
             continue
-        paired = g.merge(l, on="seed", suffixes=("_g", "_l"))
+        paired = g.merge(local, on="seed", suffixes=("_g", "_l"))
         res = paired_comparison(paired["aulc_g"], paired["aulc_l"], "G", "L")
         first = block.iloc[0]
-        rows.append({
-            "setting": setting, **{k: first[k] for k in SETTING_KEYS}, "method": method, "variant": variant, "label": first["label"],
-            "winner": res.winner, "positive_ratio": res.positive_ratio, "wilcoxon_p": res.p_value,
-            "hodges_lehmann": res.hodges_lehmann, "mean_difference": res.mean_difference, "n_seeds": res.n,
-        })
-    cells = pd.DataFrame(rows, columns=["setting", *SETTING_KEYS, "method", "variant", "label", "winner", "positive_ratio",
-                                        "wilcoxon_p", "hodges_lehmann", "mean_difference", "n_seeds"])
+        rows.append(
+            {
+                "setting": setting,
+                **{k: first[k] for k in SETTING_KEYS},
+                "method": method,
+                "variant": variant,
+                "label": first["label"],
+                "winner": res.winner,
+                "positive_ratio": res.positive_ratio,
+                "wilcoxon_p": res.p_value,
+                "hodges_lehmann": res.hodges_lehmann,
+                "mean_difference": res.mean_difference,
+                "n_seeds": res.n,
+            }
+        )
+    cells = pd.DataFrame(
+        rows,
+        columns=[
+            "setting",
+            *SETTING_KEYS,
+            "method",
+            "variant",
+            "label",
+            "winner",
+            "positive_ratio",
+            "wilcoxon_p",
+            "hodges_lehmann",
+            "mean_difference",
+            "n_seeds",
+        ],
+    )
     if cells.empty:
-        cells = cells.assign(block="", row="", column="", text="", published="", published_value=np.nan, source="", difference=np.nan)
+        cells = cells.assign(
+            block="", row="", column="", text="", published="", published_value=np.nan, source="", difference=np.nan
+        )
         return cells, areas
     cells["selector"] = "G vs L"
     cells["labelled_ratio"] = np.nan
     compare = info.get("compare_published", True)
     for stat in ("winner", "positive_ratio", "wilcoxon_p", "hodges_lehmann"):
-        matched = match_published(cells, published if compare else None, [("FairFAL", "1")], stat,
-                                  ["dataset", "rho", "alpha", "num_clients", "model", "method", "variant"])
+        matched = match_published(
+            cells,
+            published if compare else None,
+            [("FairFAL", "1")],
+            stat,
+            ["dataset", "rho", "alpha", "num_clients", "model", "method", "variant"],
+        )
         cells[f"published_{stat}"] = matched["published"]
     cells["published"] = [
         "" if not w else f"({w}, {pi}, {p}, {hl})"
-        for w, pi, p, hl in zip(cells["published_winner"], cells["published_positive_ratio"], cells["published_wilcoxon_p"], cells["published_hodges_lehmann"])
+        for w, pi, p, hl in zip(
+            cells["published_winner"],
+            cells["published_positive_ratio"],
+            cells["published_wilcoxon_p"],
+            cells["published_hodges_lehmann"],
+        )
     ]
     cells["published_value"] = pd.to_numeric(cells["published_hodges_lehmann"].replace("", np.nan))
     # the paper's HL is signed towards its winner; compare on G − L so that a flipped winner shows
@@ -368,7 +470,8 @@ def table1(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None) ->
     cells["mean"] = cells["hodges_lehmann"]
     cells["std"] = np.nan
     cells["text"] = [
-        f"({w}, {pi:.2f}, {p:.2f}, {hl:.0f})" for w, pi, p, hl in zip(cells["winner"], cells["positive_ratio"], cells["wilcoxon_p"], cells["hodges_lehmann"])
+        f"({w}, {pi:.2f}, {p:.2f}, {hl:.0f})"
+        for w, pi, p, hl in zip(cells["winner"], cells["positive_ratio"], cells["wilcoxon_p"], cells["hodges_lehmann"])
     ]
     return cells, areas
 
@@ -388,16 +491,29 @@ def emd_values(metrics: pd.DataFrame, info: dict, half: bool = True) -> pd.DataF
     first = metrics[(metrics["metric"] == "labelled_count") & (metrics["cycle"] == 1)]
     queried = metrics[metrics["metric"] == "queried_count"]
     for frame in (first, queried):
-        for (setting, strategy, seed, cycle, ratio), block in frame.groupby(["setting", "strategy", "seed", "cycle", "labelled_ratio"], sort=False):
+        for (setting, strategy, seed, cycle, ratio), block in frame.groupby(
+            ["setting", "strategy", "seed", "cycle", "labelled_ratio"], sort=False
+        ):
             if setting not in num_classes:
-                num_classes[setting] = int(metrics.loc[(metrics["setting"] == setting) & metrics["class"].notna(), "class"].max()) + 1
+                num_classes[setting] = (
+                    int(metrics.loc[(metrics["setting"] == setting) & metrics["class"].notna(), "class"].max()) + 1
+                )
             counts = block[["client", "class", "value"]].astype({"client": int, "class": int})
             local, global_ = local_global_emd(counts, num_classes[setting], half)
             rows.append((setting, strategy, seed, cycle, ratio, local, global_))
-    out = pd.DataFrame(rows, columns=["setting", "strategy", "seed", "cycle", "labelled_ratio", "emd_local", "emd_global"])
-    out = out.merge(_setting_frame(info), on="setting", how="left").merge(_strategy_frame(info), on="strategy", how="inner")
+    out = pd.DataFrame(
+        rows, columns=["setting", "strategy", "seed", "cycle", "labelled_ratio", "emd_local", "emd_global"]
+    )
+    out = out.merge(_setting_frame(info), on="setting", how="left").merge(
+        _strategy_frame(info), on="strategy", how="inner"
+    )
     order = {s["name"]: i for i, s in enumerate(info["strategies"])}
-    return out.assign(_o=out["strategy"].map(order)).sort_values(["setting", "_o", "seed", "cycle"]).drop(columns="_o").reset_index(drop=True)
+    return (
+        out.assign(_o=out["strategy"].map(order))
+        .sort_values(["setting", "_o", "seed", "cycle"])
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
 
 
 def logo_table2(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -406,22 +522,45 @@ def logo_table2(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | Non
     keys = ["setting", *SETTING_KEYS, *STRATEGY_KEYS, "labelled_ratio"]
     parts = []
     for stat in ("emd_local", "emd_global"):
-        cells = values.groupby(keys, sort=False, dropna=False)[stat].agg(mean="mean", std="std", n_seeds="count").reset_index()
+        cells = (
+            values.groupby(keys, sort=False, dropna=False)[stat]
+            .agg(mean="mean", std="std", n_seeds="count")
+            .reset_index()
+        )
         cells["std"] = cells["std"].fillna(0.0)
-        cells = match_published(cells, published if info.get("compare_published", True) else None, [("LoGo", "2")], stat,
-                                ["dataset", "rho", "alpha", "num_clients", "method", "selector", "labelled_ratio"])
+        cells = match_published(
+            cells,
+            published if info.get("compare_published", True) else None,
+            [("LoGo", "2")],
+            stat,
+            ["dataset", "rho", "alpha", "num_clients", "method", "selector", "labelled_ratio"],
+        )
         cells["statistic"] = stat
         parts.append(cells)
     cells = pd.concat(parts, ignore_index=True)
     cells["difference"] = cells["mean"] - cells["published_value"]
     blocks = _varying(cells, ["num_clients", "model", "fl_algorithm"])
     cells["block"] = _labels(cells, blocks) if blocks else ""
-    cells["row"] = [f"{s}: {st}" for s, st in zip(_labels(cells, ["dataset", "rho", "alpha"]), _labels(cells, ["strategy"]))]
-    cells["column"] = [f"{'local' if st == 'emd_local' else 'global'} {r:g}%" for st, r in zip(cells["statistic"], cells["labelled_ratio"])]
-    cells["text"] = [f"{m:.3f} ± {s:.3f}" if n > 1 else f"{m:.3f}" for m, s, n in zip(cells["mean"], cells["std"], cells["n_seeds"])]
+    cells["row"] = [
+        f"{s}: {st}" for s, st in zip(_labels(cells, ["dataset", "rho", "alpha"]), _labels(cells, ["strategy"]))
+    ]
+    cells["column"] = [
+        f"{'local' if st == 'emd_local' else 'global'} {r:g}%"
+        for st, r in zip(cells["statistic"], cells["labelled_ratio"])
+    ]
+    cells["text"] = [
+        f"{m:.3f} ± {s:.3f}" if n > 1 else f"{m:.3f}" for m, s, n in zip(cells["mean"], cells["std"], cells["n_seeds"])
+    ]
     order = {"emd_local": 0, "emd_global": 1}
-    cells = cells.assign(_r=cells["row"].map({v: i for i, v in enumerate(_ordered_unique(cells["row"]))}), _s=cells["statistic"].map(order))
-    cells = cells.sort_values(["_r", "_s", "labelled_ratio"], kind="stable").drop(columns=["_r", "_s"]).reset_index(drop=True)
+    cells = cells.assign(
+        _r=cells["row"].map({v: i for i, v in enumerate(_ordered_unique(cells["row"]))}),
+        _s=cells["statistic"].map(order),
+    )
+    cells = (
+        cells.sort_values(["_r", "_s", "labelled_ratio"], kind="stable")
+        .drop(columns=["_r", "_s"])
+        .reset_index(drop=True)
+    )
     return cells, values
 
 
@@ -429,20 +568,39 @@ def logo_table2(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | Non
 # LoGo's penalty matrix as a table
 
 
-def penalty_table(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def penalty_table(
+    metrics: pd.DataFrame,
+    info: dict,
+    published: pd.DataFrame | None = None,  # noqa: ARG001 (same signature as the other builders; no published penalties)
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """P_ij summed over the study's settings; the last row is the mean number of times j is defeated."""
     analysis = info.get("analysis", {})
     values = per_seed_accuracy(metrics, info, analysis.get("accuracy") or "final")
     options = WinRateOptions.preset(analysis.get("win_rate", "faithful"))
     matrix = penalty_matrix(values, options)
-    labels = {s["name"]: strategy_label({"label": s["label"], "selector": s["selector"], "variant": s.get("variant", "")}) for s in info["strategies"]}
+    labels = {
+        s["name"]: strategy_label({"label": s["label"], "selector": s["selector"], "variant": s.get("variant", "")})
+        for s in info["strategies"]
+    }
     rows = []
     for i in matrix.index:
         for j in matrix.columns:
             value = matrix.loc[i, j]
-            rows.append({"block": "", "row": labels.get(i, i), "column": labels[j], "mean": value, "std": np.nan,
-                         "n_seeds": values["seed"].nunique(), "text": "–" if i == j else f"{value:.2f}",
-                         "published": "", "published_value": np.nan, "difference": np.nan, "source": ""})
+            rows.append(
+                {
+                    "block": "",
+                    "row": labels.get(i, i),
+                    "column": labels[j],
+                    "mean": value,
+                    "std": np.nan,
+                    "n_seeds": values["seed"].nunique(),
+                    "text": "–" if i == j else f"{value:.2f}",
+                    "published": "",
+                    "published_value": np.nan,
+                    "difference": np.nan,
+                    "source": "",
+                }
+            )
     return pd.DataFrame(rows), values
 
 
@@ -464,18 +622,20 @@ TABLE_TITLES = {
 }
 TABLE_LEGENDS = {
     "table1": "Cells: (winner, π⁺, one-sided exact Wilcoxon p, Hodges–Lehmann estimate of AULC(winner) − AULC(loser)). "
-              "AULC: trapezoidal area of final-round accuracy (%) over the labelled ratio (%), in pp·%. "
-              "Δ compares the Hodges–Lehmann estimates signed as G − L, so a flipped winner shows.",
+    "AULC: trapezoidal area of final-round accuracy (%) over the labelled ratio (%), in pp·%. "
+    "Δ compares the Hodges–Lehmann estimates signed as G − L, so a flipped winner shows.",
     "logo_table2": "EMD = ½·Σ_c |q_c − 1/C| (total variation to uniform; `analysis.emd: l1` drops the ½). Local: mean over "
-                   "clients of each client's query set; global: all clients' queries together. The first column is the random initial set.",
+    "clients of each client's query set; global: all clients' queries together. The first column is the random initial set.",
     "logo_penalty": "win^{ij} per setting from a paired t-test over seeds at every AL round (LoGo's notebook conventions unless "
-                    "`analysis.win_rate: corrected`), summed over settings; last row: mean over the other strategies of each column.",
+    "`analysis.win_rate: corrected`), summed over settings; last row: mean over the other strategies of each column.",
 }
 ACCURACY_LEGEND = "Cells: test accuracy (%) of the global model, mean ± sample sd over seeds."
 PUBLISHED_LEGEND = "Where the paper published the cell: [paper value, Δ = reproduced − published]."
 
 
-def build_table(name: str, metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def build_table(
+    name: str, metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     if name not in TABLE_BUILDERS:
         raise ValueError(f"unknown table {name!r}; available: {sorted(TABLE_BUILDERS)}")
     return TABLE_BUILDERS[name](metrics, info, published)
@@ -492,7 +652,10 @@ def _with_published(text: str, published: str, difference: float) -> str:
 def _grid(block: pd.DataFrame) -> tuple[list[str], list[str], dict[tuple[str, str], str]]:
     rows = _ordered_unique(block["row"])
     cols = _ordered_unique(block["column"])
-    cells = {(r, c): _with_published(t, p, d) for r, c, t, p, d in zip(block["row"], block["column"], block["text"], block["published"], block["difference"])}
+    cells = {
+        (r, c): _with_published(t, p, d)
+        for r, c, t, p, d in zip(block["row"], block["column"], block["text"], block["published"], block["difference"])
+    }
     return rows, cols, cells
 
 
@@ -517,10 +680,33 @@ def to_markdown(cells: pd.DataFrame, name: str, caption: str) -> str:
     return "\n".join(lines)
 
 
-_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-_LATEX_SYMBOLS = {"±": r"$\pm$", "α": r"$\alpha$", "ρ": r"$\rho$", "δ": r"$\delta$", "κ": r"$\kappa$", "Δ": r"$\Delta$",
-                  "π⁺": r"$\pi^+$", "∞": r"$\infty$", "–": "--", "−": "$-$", "·": r"$\cdot$", "½": r"$\frac{1}{2}$", "Σ": r"$\Sigma$"}
+_LATEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+_LATEX_SYMBOLS = {
+    "±": r"$\pm$",
+    "α": r"$\alpha$",
+    "ρ": r"$\rho$",
+    "δ": r"$\delta$",
+    "κ": r"$\kappa$",
+    "Δ": r"$\Delta$",
+    "π⁺": r"$\pi^+$",
+    "∞": r"$\infty$",
+    "–": "--",
+    "−": "$-$",
+    "·": r"$\cdot$",
+    "½": r"$\frac{1}{2}$",
+    "Σ": r"$\Sigma$",
+}
 
 
 def latex_escape(text: str) -> str:
@@ -539,11 +725,17 @@ def to_latex(cells: pd.DataFrame, name: str, caption: str) -> str:
     for k, (block_name, block) in enumerate(cells.groupby("block", sort=False)):
         rows, cols, grid = _grid(block)
         title = TABLE_TITLES[name] + (f" ({block_name})" if block_name else "")
-        lines += [r"\begin{table}[t]", r"\centering", r"\small",
-                  rf"\caption{{{latex_escape(title)}. {latex_escape(caption)} {latex_escape(_legend(name))} {latex_escape(PUBLISHED_LEGEND)}}}",
-                  rf"\label{{{label}{'' if k == 0 else f'-{k + 1}'}}}",
-                  r"\begin{tabular}{l" + "r" * len(cols) + "}", r"\toprule",
-                  " & ".join([""] + [latex_escape(c) for c in cols]) + r" \\", r"\midrule"]
+        lines += [
+            r"\begin{table}[t]",
+            r"\centering",
+            r"\small",
+            rf"\caption{{{latex_escape(title)}. {latex_escape(caption)} {latex_escape(_legend(name))} {latex_escape(PUBLISHED_LEGEND)}}}",
+            rf"\label{{{label}{'' if k == 0 else f'-{k + 1}'}}}",
+            r"\begin{tabular}{l" + "r" * len(cols) + "}",
+            r"\toprule",
+            " & ".join([""] + [latex_escape(c) for c in cols]) + r" \\",
+            r"\midrule",
+        ]
         for r in rows:
             lines.append(" & ".join([latex_escape(r)] + [latex_escape(grid.get((r, c), "–")) for c in cols]) + r" \\")
         lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
@@ -555,8 +747,21 @@ CSV_COLUMNS = ["block", "row", "column", "text", "mean", "std", "n_seeds", "publ
 
 def to_csv_frame(cells: pd.DataFrame) -> pd.DataFrame:
     """The machine-readable table: display keys, numbers, published value and difference, and match keys."""
-    extra = [c for c in ["setting", *SETTING_KEYS, *STRATEGY_KEYS, "labelled_ratio", "statistic", "winner", "positive_ratio",
-                         "wilcoxon_p", "hodges_lehmann"] if c in cells.columns]
+    extra = [
+        c
+        for c in [
+            "setting",
+            *SETTING_KEYS,
+            *STRATEGY_KEYS,
+            "labelled_ratio",
+            "statistic",
+            "winner",
+            "positive_ratio",
+            "wilcoxon_p",
+            "hodges_lehmann",
+        ]
+        if c in cells.columns
+    ]
     return cells.reindex(columns=CSV_COLUMNS + extra)
 
 
@@ -564,12 +769,17 @@ def to_html(cells: pd.DataFrame, name: str, caption: str) -> str:
     """A standalone HTML page of the table (what `snakemake --report` shows)."""
     import html
 
-    parts = ["<!DOCTYPE html>", '<html><head><meta charset="utf-8">', f"<title>{html.escape(TABLE_TITLES[name])}</title>",
-             "<style>body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse;margin-bottom:1.5em}"
-             " th,td{border:1px solid #ccc;padding:3px 7px;text-align:right} th:first-child,td:first-child{text-align:left}"
-             " .pub{color:#555;font-size:11px}</style></head><body>",
-             f"<h2>{html.escape(TABLE_TITLES[name])}</h2>", f"<p>{html.escape(caption)}</p>",
-             f"<p>{html.escape(_legend(name))} {html.escape(PUBLISHED_LEGEND)}</p>"]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html><head><meta charset="utf-8">',
+        f"<title>{html.escape(TABLE_TITLES[name])}</title>",
+        "<style>body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse;margin-bottom:1.5em}"
+        " th,td{border:1px solid #ccc;padding:3px 7px;text-align:right} th:first-child,td:first-child{text-align:left}"
+        " .pub{color:#555;font-size:11px}</style></head><body>",
+        f"<h2>{html.escape(TABLE_TITLES[name])}</h2>",
+        f"<p>{html.escape(caption)}</p>",
+        f"<p>{html.escape(_legend(name))} {html.escape(PUBLISHED_LEGEND)}</p>",
+    ]
     if cells.empty:
         parts.append("<p><em>This study has no runs that fill this table.</em></p>")
     for block_name, block in cells.groupby("block", sort=False):
@@ -577,7 +787,12 @@ def to_html(cells: pd.DataFrame, name: str, caption: str) -> str:
             parts.append(f"<h3>{html.escape(block_name)}</h3>")
         rows = _ordered_unique(block["row"])
         cols = _ordered_unique(block["column"])
-        lookup = {(r, c): (t, p, d) for r, c, t, p, d in zip(block["row"], block["column"], block["text"], block["published"], block["difference"])}
+        lookup = {
+            (r, c): (t, p, d)
+            for r, c, t, p, d in zip(
+                block["row"], block["column"], block["text"], block["published"], block["difference"]
+            )
+        }
         parts.append("<table><tr><th></th>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>")
         for r in rows:
             tds = []

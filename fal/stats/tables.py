@@ -7,7 +7,9 @@ import pandas as pd
 from fal.stats.metrics import final_accuracy
 
 
-def accuracy_summary(metrics: pd.DataFrame, strategy_order: list[str], ratios: list[float] | None = None) -> pd.DataFrame:
+def accuracy_summary(
+    metrics: pd.DataFrame, strategy_order: list[str], ratios: list[float] | None = None
+) -> pd.DataFrame:
     """Mean, sample standard deviation and seed count of final-round accuracy per cell.
 
     Columns: setting, strategy, method, selector, labelled_ratio, mean, std, n_seeds. Rows follow
@@ -60,5 +62,9 @@ def accuracy_markdown(summary: pd.DataFrame, title: str, caption: str) -> str:
                 cells.append(f"**{text}**" if abs(mean - best[ratio]) < 1e-12 and not tied[ratio] else text)
             lines.append("| " + " | ".join(cells) + " |")
         n_seeds = sorted(block["n_seeds"].unique())
-        lines += ["", f"Final-round test accuracy (%), mean ± sample sd over {', '.join(map(str, n_seeds))} seed(s).", ""]
+        lines += [
+            "",
+            f"Final-round test accuracy (%), mean ± sample sd over {', '.join(map(str, n_seeds))} seed(s).",
+            "",
+        ]
     return "\n".join(lines)

@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from fal.config import ConfigError, StrategyConfig
 from fal.seeding import numpy_rng
 from fal.strategies.base import QueryOutcome, QueryStep
-from fal.strategies.kmeans import kmeans, nearest_to_centres
 from fal.strategies.inference import forward
+from fal.strategies.kmeans import kmeans, nearest_to_centres
 
 HEADS = ("global", "query_model")
 
@@ -105,7 +105,9 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     for pool in step.pools:
         model = step.query_model(strategy.query_model, pool)
         head = step.global_model.linear if options["classifier_head"] == "global" else model.linear
-        logits, features = forward(model, step.query_bank, np.concatenate([pool.unlabelled, pool.labelled]), step.batch_size)
+        logits, features = forward(
+            model, step.query_bank, np.concatenate([pool.unlabelled, pool.labelled]), step.batch_size
+        )
         n = len(pool.unlabelled)
         z_u, z_l = features[:n], features[n:]
         pred = logits[:n].argmax(1)  # ŷ always comes from the query model itself
@@ -118,7 +120,14 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
         if cand_idx.size:
             feats = F.normalize(z_u[torch.as_tensor(cand_idx, device=z_u.device)], p=2, dim=1)
             k = min(step.budget, cand_idx.size)
-            result = kmeans(feats, k, rng, int(options["kmeans_n_init"]), int(options["kmeans_max_iter"]), float(options["kmeans_tol"]))
+            result = kmeans(
+                feats,
+                k,
+                rng,
+                int(options["kmeans_n_init"]),
+                int(options["kmeans_max_iter"]),
+                float(options["kmeans_tol"]),
+            )
             picks = cand_idx[nearest_to_centres(feats, result)]
         if picks.size < min(step.budget, n):
             rest = np.setdiff1d(np.arange(n), picks)

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from fal.config import StrategyConfig
+from fal.seeding import numpy_rng
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward
-from fal.seeding import numpy_rng
 
 
 @dataclass
@@ -33,7 +33,9 @@ class FactoredEmbedding:
     terms: list[tuple[torch.Tensor, torch.Tensor]]
 
     @classmethod
-    def from_outputs(cls, features: torch.Tensor, probs: torch.Tensor, targets: torch.Tensor | None = None) -> "FactoredEmbedding":
+    def from_outputs(
+        cls, features: torch.Tensor, probs: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> FactoredEmbedding:
         """BADGE's embedding −∂CE(target)/∂W of the last layer (no bias); target defaults to argmax p."""
         probs = probs.double()
         if targets is None:

@@ -7,8 +7,8 @@ generators to one index set per client. Strategies see true labels of labelled s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -61,7 +61,11 @@ class LocalModels:
             model = self._build()
             model.load_state_dict(self._init_state)
             info = train_local_only(
-                model, pool.labelled, pool.labelled_labels, self._bank, self._cfg,
+                model,
+                pool.labelled,
+                pool.labelled_labels,
+                self._bank,
+                self._cfg,
                 torch_generator(*self._seed_keys, "local_train", pool.client),
                 where=f"local-only model of client {pool.client}",
             )
@@ -74,7 +78,7 @@ class LocalModels:
                 )
         return self._models[pool.client]
 
-    def finetuned_from(self, model: nn.Module) -> "LocalModels":
+    def finetuned_from(self, model: nn.Module) -> LocalModels:
         """Local models that start from a copy of ``model`` (the fine-tuned local model of §5.2,
         LoGo's ``ft_*`` baselines) instead of the shared random init; same data, schedule and generators."""
         start = {key: value.detach().clone() for key, value in model.state_dict().items()}
@@ -88,7 +92,7 @@ class LastRoundClientModels:
     Same interface as ``LocalModels``; nothing is trained at query time.
     """
 
-    def __init__(self, build: Callable[[], nn.Module], client_states: dict[int, dict[str, torch.Tensor]], device=None):
+    def __init__(self, build: Callable[[], nn.Module], client_states: dict[int, dict[str, torch.Tensor]]):
         self._build = build
         self._states = {int(k): v for k, v in client_states.items()}
         self._models: dict[int, nn.Module] = {}

@@ -59,7 +59,9 @@ def averaged_embedding(outputs: list[tuple[torch.Tensor, torch.Tensor]]) -> Fact
     return FactoredEmbedding(terms)
 
 
-def rank_badge(embeddings: list[FactoredEmbedding], n: int, offset: float, rngs: list[np.random.Generator]) -> np.ndarray:
+def rank_badge(
+    embeddings: list[FactoredEmbedding], n: int, offset: float, rngs: list[np.random.Generator]
+) -> np.ndarray:
     """One k-means++ seeding of length n per embedding, merged by reciprocal rank (``rank_merge``)."""
     return rank_merge([kmeanspp_seeding(e, n, rng) for e, rng in zip(embeddings, rngs)], n, offset)
 
@@ -95,20 +97,26 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
             probs = 0.5 * (_probs(step.global_model, step, pool) + _probs(local, step, pool))
             picks = _top_entropy(probs, n)
         elif method == "ens_logit_badge":
-            embedding = averaged_embedding([_features_probs(step.global_model, step, pool), _features_probs(local, step, pool)])
+            embedding = averaged_embedding(
+                [_features_probs(step.global_model, step, pool), _features_probs(local, step, pool)]
+            )
             picks = kmeanspp_seeding(embedding, n, _badge_rng(step, pool))
         elif method == "ens_rank_entropy":
             g_list = _top_entropy(_probs(step.global_model, step, pool), n)
             l_list = _top_entropy(_probs(local, step, pool), n)
             picks = rank_merge([g_list, l_list], n, float(options["rank_offset"]))
         elif method == "ens_rank_badge":
-            embeddings = [FactoredEmbedding.from_outputs(*_features_probs(m, step, pool)) for m in (step.global_model, local)]
+            embeddings = [
+                FactoredEmbedding.from_outputs(*_features_probs(m, step, pool)) for m in (step.global_model, local)
+            ]
             rngs = [_badge_rng(step, pool), _badge_rng(step, pool, "local")]
             picks = rank_badge(embeddings, n, float(options["rank_offset"]), rngs)
         elif method == "ft_entropy":
             picks = _top_entropy(_probs(local, step, pool), n)
         else:  # ft_badge
-            picks = kmeanspp_seeding(FactoredEmbedding.from_outputs(*_features_probs(local, step, pool)), n, _badge_rng(step, pool))
+            picks = kmeanspp_seeding(
+                FactoredEmbedding.from_outputs(*_features_probs(local, step, pool)), n, _badge_rng(step, pool)
+            )
         if finetuned is not None:
             info = finetuned.info[pool.client]
             diagnostics += [

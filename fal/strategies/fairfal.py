@@ -96,10 +96,10 @@ def balanced_multiset(labels: np.ndarray, seed: int = 42) -> np.ndarray:
 def discrepancy(global_mean: np.ndarray, local_mean: np.ndarray) -> float:
     """d_k = (1/C) Σ_c |g_c − l_c| / (g_c + l_c) (Eq. 5), with 0/0 taken as 0."""
     g = np.asarray(global_mean, dtype=np.float32)
-    l = np.asarray(local_mean, dtype=np.float32)
-    mean = np.float32(0.5) * g + np.float32(0.5) * l
+    loc = np.asarray(local_mean, dtype=np.float32)
+    mean = np.float32(0.5) * g + np.float32(0.5) * loc
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(mean > 0, np.abs(g - l) / mean, np.float32(0.0))
+        ratio = np.where(mean > 0, np.abs(g - loc) / mean, np.float32(0.0))
     return float(np.float32(0.5) * ratio.mean(dtype=np.float32))
 
 
@@ -167,7 +167,9 @@ def prototype_pseudo_labels(
 
 def gradient_embedding(features: torch.Tensor, probs: torch.Tensor, targets: np.ndarray) -> np.ndarray:
     """BADGE-style embedding: block c = z · (1[c = target] − p_c), flattened to (n, C·D), float32."""
-    onehot = F.one_hot(torch.tensor(np.asarray(targets), dtype=torch.long, device=probs.device), probs.shape[1]).to(probs.dtype)
+    onehot = F.one_hot(torch.tensor(np.asarray(targets), dtype=torch.long, device=probs.device), probs.shape[1]).to(
+        probs.dtype
+    )
     emb = (onehot - probs).unsqueeze(2) * features.unsqueeze(1)
     return emb.reshape(features.shape[0], -1).cpu().numpy().astype(np.float32, copy=False)
 
@@ -373,7 +375,15 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
         n = min(step.budget, len(pool.unlabelled))
         row = {"client": pool.client}
         picks, quotas, buckets = client_picks(
-            g_out, l_out, pool.labelled_labels, n, num_classes, options, m1_global, m2_global, fidelity.fairfal_prototype_similarity
+            g_out,
+            l_out,
+            pool.labelled_labels,
+            n,
+            num_classes,
+            options,
+            m1_global,
+            m2_global,
+            fidelity.fairfal_prototype_similarity,
         )
         selected[pool.client] = pool.unlabelled[picks]
 
@@ -387,8 +397,12 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
             {**row, "metric": "fairfal_m2_global", "value": float(m2_global)},
         ]
         if quotas is not None:
-            diagnostics += [{**row, "class": c, "metric": "fairfal_quota", "value": float(q)} for c, q in enumerate(quotas)]
-            diagnostics += [{**row, "class": c, "metric": "fairfal_bucket", "value": float(b)} for c, b in enumerate(buckets)]
+            diagnostics += [
+                {**row, "class": c, "metric": "fairfal_quota", "value": float(q)} for c, q in enumerate(quotas)
+            ]
+            diagnostics += [
+                {**row, "class": c, "metric": "fairfal_bucket", "value": float(b)} for c, b in enumerate(buckets)
+            ]
         if step.client_test is not None:
             positions = step.client_test.positions[pool.client]
             if len(positions):

@@ -120,7 +120,9 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     for pool in step.pools:
         model = step.query_model(strategy.query_model, pool)
         rng = numpy_rng(*step.seed_keys, "gcnal_subset", pool.client)
-        subset = rng.choice(len(pool.unlabelled), size=min(int(options["subset_size"]), len(pool.unlabelled)), replace=False)
+        subset = rng.choice(
+            len(pool.unlabelled), size=min(int(options["subset_size"]), len(pool.unlabelled)), replace=False
+        )
         nodes = np.concatenate([pool.unlabelled[subset], pool.labelled])
         _, features = forward(model, step.query_bank, nodes, step.batch_size)
         device = features.device

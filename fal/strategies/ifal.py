@@ -29,14 +29,16 @@ import torch
 import torch.nn.functional as F
 
 from fal.config import StrategyConfig
+from fal.seeding import derive_seed
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward
 from fal.strategies.kd_local import KDConfig, KDLocalModels
 from fal.strategies.kmeans import kmeans
-from fal.seeding import derive_seed
 
 
-def rknn_distribution(feat_labelled: torch.Tensor, feat_unlabelled: torch.Tensor, labels: np.ndarray, num_classes: int, k: int) -> np.ndarray:
+def rknn_distribution(
+    feat_labelled: torch.Tensor, feat_unlabelled: torch.Tensor, labels: np.ndarray, num_classes: int, k: int
+) -> np.ndarray:
     """Laplace-smoothed reverse-kNN class votes per unlabelled sample, shape (N_u, C)."""
     fl = F.normalize(feat_labelled.to(torch.float64), dim=1)
     fu = F.normalize(feat_unlabelled.to(torch.float64), dim=1)
@@ -74,7 +76,9 @@ def otsu_threshold(values: np.ndarray, nbins: int = 256) -> float:
     return float(centres[:-1][np.nanargmax(between)])
 
 
-def cluster_representatives(features: np.ndarray, candidates: np.ndarray, k: int, rng: np.random.Generator, n_init: int) -> np.ndarray:
+def cluster_representatives(
+    features: np.ndarray, candidates: np.ndarray, k: int, rng: np.random.Generator, n_init: int
+) -> np.ndarray:
     """k-means on the candidates' features; for each non-empty cluster the member nearest its centre."""
     points = features[candidates]
     result = kmeans(points, k, rng, n_init=n_init)
@@ -87,7 +91,9 @@ def cluster_representatives(features: np.ndarray, candidates: np.ndarray, k: int
     return np.asarray(chosen, dtype=np.int64)
 
 
-def ifal_select(u1: np.ndarray, u2: np.ndarray, features: np.ndarray, budget: int, rng: np.random.Generator, n_init: int = 10) -> tuple[np.ndarray, int]:
+def ifal_select(
+    u1: np.ndarray, u2: np.ndarray, features: np.ndarray, budget: int, rng: np.random.Generator, n_init: int = 10
+) -> tuple[np.ndarray, int]:
     """Pool indices chosen by IFAL's three-stage rule, and the stage (1, 2 or 3) that produced them."""
     u = u1 * u2
     for stage, score in ((1, u), (2, u1)):
@@ -103,11 +109,18 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     opts = strategy.resolved_options()
     protocol = step.protocol
     kd_models = KDLocalModels(
-        step.fresh_local_model, step.global_model, step.train_bank,
+        step.fresh_local_model,
+        step.global_model,
+        step.train_bank,
         KDConfig(
-            lr=float(opts["kd_lr_factor"]) * protocol.lr, momentum=protocol.momentum, weight_decay=protocol.weight_decay,
-            batch_size=protocol.batch_size, epochs=int(opts["kd_epochs"]), patience=int(opts["kd_patience"]),
-            temperature=float(opts["kd_temperature"]), weight=float(opts["kd_weight"]),
+            lr=float(opts["kd_lr_factor"]) * protocol.lr,
+            momentum=protocol.momentum,
+            weight_decay=protocol.weight_decay,
+            batch_size=protocol.batch_size,
+            epochs=int(opts["kd_epochs"]),
+            patience=int(opts["kd_patience"]),
+            temperature=float(opts["kd_temperature"]),
+            weight=float(opts["kd_weight"]),
         ),
         seed_keys=step.seed_keys,
     )
@@ -122,7 +135,7 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
             outputs[name] = (feat_l, feat_u, logits_u)
         lab = {m: np.concatenate([pool.labelled_labels, outputs[m][2].argmax(dim=1).cpu().numpy()]) for m in ("G", "L")}
 
-        def rknn(feat_model: str, label_model: str) -> np.ndarray:
+        def rknn(feat_model: str, label_model: str, outputs=outputs, lab=lab, k=k) -> np.ndarray:
             feat_l, feat_u, _ = outputs[feat_model]
             return rknn_distribution(feat_l, feat_u, lab[label_model], step.num_classes, k)
 

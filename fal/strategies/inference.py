@@ -10,7 +10,9 @@ from fal.data.images import ImageBank
 
 
 @torch.no_grad()
-def forward(model: nn.Module, bank: ImageBank, positions: np.ndarray, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+def forward(
+    model: nn.Module, bank: ImageBank, positions: np.ndarray, batch_size: int = 1000
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits and penultimate features (float32, on the bank's device) for ``positions``, eval mode."""
     model.eval()
     positions = np.asarray(positions, dtype=np.int64)

@@ -11,8 +11,8 @@ keeps a live reference to the weights, i.e. restores nothing, so the model at th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -75,7 +75,9 @@ def train_kd_local(
                 teacher_logits, _ = teacher(x)
             optimizer.zero_grad(set_to_none=True)
             logits, _ = model(x)
-            loss = (1 - cfg.weight) * F.cross_entropy(logits, y_all[index.to(bank.device)]) + cfg.weight * kd_loss(logits, teacher_logits, cfg.temperature)
+            loss = (1 - cfg.weight) * F.cross_entropy(logits, y_all[index.to(bank.device)]) + cfg.weight * kd_loss(
+                logits, teacher_logits, cfg.temperature
+            )
             _check_finite(loss, f"{where}, epoch {epoch}")
             loss.backward()
             optimizer.step()
@@ -95,8 +97,15 @@ def train_kd_local(
 class KDLocalModels:
     """Each client's KD local model of one query step, trained on first use (own generator per client)."""
 
-    def __init__(self, fresh: Callable[[], nn.Module], teacher: nn.Module, bank: ImageBank, cfg: KDConfig, seed_keys: tuple,
-                 log: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        fresh: Callable[[], nn.Module],
+        teacher: nn.Module,
+        bank: ImageBank,
+        cfg: KDConfig,
+        seed_keys: tuple,
+        log: Callable[[str], None] | None = None,
+    ):
         self._fresh = fresh
         self._teacher = teacher
         self._bank = bank
@@ -110,8 +119,14 @@ class KDLocalModels:
         if pool.client not in self._models:
             model = self._fresh()
             info = train_kd_local(
-                model, self._teacher, pool.labelled, pool.labelled_labels, self._bank, self._cfg,
-                torch_generator(*self._seed_keys, "kd_local_train", pool.client), where=f"KD local model of client {pool.client}",
+                model,
+                self._teacher,
+                pool.labelled,
+                pool.labelled_labels,
+                self._bank,
+                self._cfg,
+                torch_generator(*self._seed_keys, "kd_local_train", pool.client),
+                where=f"KD local model of client {pool.client}",
             )
             self._models[pool.client] = model
             self.info[pool.client] = info

@@ -89,7 +89,7 @@ def _lloyd(x: torch.Tensor, sq: torch.Tensor, centres: torch.Tensor, max_iter: i
     previous = None
     converged = False
     iterations = 0
-    for iterations in range(1, max_iter + 1):
+    for iterations in range(1, max_iter + 1):  # noqa: B007 (reported after the loop)
         labels = _sq_dist(x, centres, sq, (centres * centres).sum(1)).argmin(1)
         onehot = torch.zeros(k, n, dtype=x.dtype, device=x.device)
         onehot[labels, rows] = 1.0
@@ -118,7 +118,12 @@ def _lloyd(x: torch.Tensor, sq: torch.Tensor, centres: torch.Tensor, max_iter: i
     if not converged:
         labels = dist.argmin(1)
     inertia = float(dist[rows, labels].sum())
-    return KMeansResult(labels=labels.cpu().numpy().astype(np.int64), centres=centres.cpu().numpy(), inertia=inertia, iterations=iterations)
+    return KMeansResult(
+        labels=labels.cpu().numpy().astype(np.int64),
+        centres=centres.cpu().numpy(),
+        inertia=inertia,
+        iterations=iterations,
+    )
 
 
 def lloyd(points, centres, max_iter: int = 300, tol: float = 1e-4) -> KMeansResult:
@@ -128,7 +133,9 @@ def lloyd(points, centres, max_iter: int = 300, tol: float = 1e-4) -> KMeansResu
     return _lloyd(x, (x * x).sum(1), c, max_iter, tol)
 
 
-def kmeans(points, k: int, rng: np.random.Generator, n_init: int = 10, max_iter: int = 300, tol: float = 1e-4) -> KMeansResult:
+def kmeans(
+    points, k: int, rng: np.random.Generator, n_init: int = 10, max_iter: int = 300, tol: float = 1e-4
+) -> KMeansResult:
     """Best (lowest-inertia) of ``n_init`` k-means++-seeded Lloyd runs on ``points`` (n, d), k ≤ n.
 
     ``points`` is an array or a tensor (computed on its device)."""

@@ -25,11 +25,17 @@ from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward
 
 
-def ksas_scores(local_logits: torch.Tensor, global_logits: torch.Tensor, counts: np.ndarray, lam: float) -> torch.Tensor:
+def ksas_scores(
+    local_logits: torch.Tensor, global_logits: torch.Tensor, counts: np.ndarray, lam: float
+) -> torch.Tensor:
     """Knowledge-specialised symmetric KL divergence per sample (paper Eq. 3)."""
     counts = torch.as_tensor(np.asarray(counts), dtype=torch.float64, device=local_logits.device)
     keep = torch.ones_like(counts, dtype=torch.bool) if lam == 0 else counts > 0
-    prior = lam * counts[keep].clamp_min(1.0).log() if lam != 0 else torch.zeros(int(keep.sum()), dtype=torch.float64, device=counts.device)
+    prior = (
+        lam * counts[keep].clamp_min(1.0).log()
+        if lam != 0
+        else torch.zeros(int(keep.sum()), dtype=torch.float64, device=counts.device)
+    )
     log_p = F.log_softmax(local_logits.to(torch.float64)[:, keep] + prior, dim=1)
     log_q = F.log_softmax(global_logits.to(torch.float64)[:, keep] + prior, dim=1)
     p, q = log_p.exp(), log_q.exp()
@@ -49,6 +55,10 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
         selected[pool.client] = pool.unlabelled[top]
         diagnostics += [
             {"client": pool.client, "metric": "ksas_score_mean", "value": float(scores.mean()) if len(scores) else 0.0},
-            {"client": pool.client, "metric": "ksas_score_selected_mean", "value": float(scores[top].mean()) if len(top) else 0.0},
+            {
+                "client": pool.client,
+                "metric": "ksas_score_selected_mean",
+                "value": float(scores[top].mean()) if len(top) else 0.0,
+            },
         ]
     return QueryOutcome(selected=selected, diagnostics=diagnostics)

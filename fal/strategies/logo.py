@@ -79,8 +79,12 @@ def select(
 ) -> tuple[np.ndarray, KMeansResult]:
     """One client's LoGo picks (indices into its unlabelled pool) and the macro clustering."""
     result = kmeans(
-        macro_embedding(local_logits, local_features), n, rng,
-        n_init=int(options["n_init"]), max_iter=int(options["max_iter"]), tol=float(options["tol"]),
+        macro_embedding(local_logits, local_features),
+        n,
+        rng,
+        n_init=int(options["n_init"]),
+        max_iter=int(options["max_iter"]),
+        tol=float(options["tol"]),
     )
     scores = negative_entropy(global_probs).cpu().numpy()
     return cluster_wise_picks(result.labels, scores, n, n), result
@@ -95,9 +99,13 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
         if n == 0:
             selected[pool.client] = np.empty(0, dtype=np.int64)
             continue
-        local_logits, local_features = forward(step.local_models.get(pool), step.query_bank, pool.unlabelled, step.batch_size)
+        local_logits, local_features = forward(
+            step.local_models.get(pool), step.query_bank, pool.unlabelled, step.batch_size
+        )
         global_logits, _ = forward(step.global_model, step.query_bank, pool.unlabelled, step.batch_size)
-        picks, result = select(local_logits, local_features, torch.softmax(global_logits, dim=1), n, step.client_rng(pool.client), options)
+        picks, result = select(
+            local_logits, local_features, torch.softmax(global_logits, dim=1), n, step.client_rng(pool.client), options
+        )
         selected[pool.client] = pool.unlabelled[picks]
         row = {"client": pool.client}
         diagnostics += [

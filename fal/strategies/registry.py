@@ -8,9 +8,10 @@ here (see the README's "Adding a method").
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def load_query_function(method: str) -> Callable:
         info = METHODS[method]
     except KeyError:
         raise ValueError(f"unknown method {method!r}; available: {sorted(METHODS)}") from None
-    return getattr(importlib.import_module(info.module), "query")
+    return importlib.import_module(info.module).query
 
 
 def module_file(module: str) -> Path:

@@ -17,8 +17,16 @@ from fal.data.views import SettingData, load_setting_data
 from fal.federated.local import LocalTrainingConfig
 from fal.federated.models import build_model
 from fal.seeding import derive_seed
-from fal.strategies.base import ClientPool, ClientTestSplits, LastRoundClientModels, LocalModels, QueryOutcome, QueryStep
+from fal.strategies.base import (
+    ClientPool,
+    ClientTestSplits,
+    LastRoundClientModels,
+    LocalModels,
+    QueryOutcome,
+    QueryStep,
+)
 from fal.strategies.registry import load_query_function
+
 
 class StrategyContractError(RuntimeError):
     """A strategy returned an index set that breaks the query contract."""
@@ -73,7 +81,9 @@ def run_query_stage(
     local model kind is ``last_round``)."""
     spec = get_dataset_spec(setting.dataset)
     data = data or load_setting_data(arrays, partition, spec, setting.num_clients, device)
-    budget = compute_budget(len(data.train_labels), setting.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio)
+    budget = compute_budget(
+        len(data.train_labels), setting.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio
+    )
 
     global_model = build_model(protocol.model, spec, 0, device)
     global_model.load_state_dict(global_state)
@@ -135,8 +145,15 @@ def run_query_stage(
     )
     log.info(
         "cycle %d → %d: querying %d per client with %s (method %s, query model %s, local model %s) on %s seed %d",
-        cycle, cycle + 1, step.budget, strategy.name, strategy.method, strategy.query_model or "-",
-        strategy.local_model_kind or "-", setting.id, seed,
+        cycle,
+        cycle + 1,
+        step.budget,
+        strategy.name,
+        strategy.method,
+        strategy.query_model or "-",
+        strategy.local_model_kind or "-",
+        setting.id,
+        seed,
     )
     outcome = load_query_function(strategy.method)(step, strategy)
     check_outcome(outcome, pools, step.budget, strategy.name)
@@ -144,7 +161,10 @@ def run_query_stage(
     rows = [dict(r) for r in outcome.diagnostics]
     for pool in pools:
         queried = np.bincount(data.train_labels[outcome.selected[pool.client]], minlength=spec.num_classes)
-        rows += [{"client": pool.client, "class": c, "metric": "queried_count", "value": float(n)} for c, n in enumerate(queried)]
+        rows += [
+            {"client": pool.client, "class": c, "metric": "queried_count", "value": float(n)}
+            for c, n in enumerate(queried)
+        ]
         info = local_models.info.get(pool.client)
         if info is not None:
             rows += [

@@ -15,16 +15,16 @@ rule accuracy_table:
         f"{LOGS}/accuracy_table.log",
     benchmark:
         f"{BENCH}/accuracy_table.tsv"
+    conda:
+        "../../envs/fal.yaml"
+    resources:
+        mem_mb=small_job_mem_mb,
+        runtime=small_job_runtime,
     params:
         strategies=lambda wc: [s.name for s in study_of(wc).strategies],
         ratios=lambda wc: list(study_of(wc).table_ratios) if study_of(wc).table_ratios else None,
         description=lambda wc: study_of(wc).description,
         code=code_hash(*METRICS_CODE, "fal/stats/tables.py", "workflow/scripts/accuracy_table.py"),
-    resources:
-        mem_mb=small_job_mem_mb,
-        runtime=small_job_runtime,
-    conda:
-        "../../envs/fal.yaml"
     script:
         "../scripts/accuracy_table.py"
 
@@ -43,14 +43,14 @@ rule accuracy_figure:
         f"{LOGS}/accuracy_figure.log",
     benchmark:
         f"{BENCH}/accuracy_figure.tsv"
-    params:
-        strategies=lambda wc: [s.name for s in study_of(wc).strategies],
-        code=code_hash(*METRICS_CODE, "fal/plots", "workflow/scripts/accuracy_figure.py"),
+    conda:
+        "../../envs/fal.yaml"
     resources:
         mem_mb=small_job_mem_mb,
         runtime=small_job_runtime,
-    conda:
-        "../../envs/fal.yaml"
+    params:
+        strategies=lambda wc: [s.name for s in study_of(wc).strategies],
+        code=code_hash(*METRICS_CODE, "fal/plots", "workflow/scripts/accuracy_figure.py"),
     script:
         "../scripts/accuracy_figure.py"
 
@@ -79,12 +79,12 @@ rule paper_table:
         f"{LOGS}/paper_table/{{table}}.log",
     benchmark:
         f"{BENCH}/paper_table/{{table}}.tsv"
+    conda:
+        "../../envs/fal.yaml"
     params:
         info=analysis_info,
         caption=table_caption,
         code=code_hash(*PAPER_TABLE_CODE),
-    conda:
-        "../../envs/fal.yaml"
     script:
         "../scripts/paper_table.py"
 
@@ -106,12 +106,12 @@ rule paper_figure:
         f"{LOGS}/paper_figure/{{figure}}.log",
     benchmark:
         f"{BENCH}/paper_figure/{{figure}}.tsv"
+    conda:
+        "../../envs/fal.yaml"
     params:
         info=analysis_info,
         caption=figure_caption,
         partition_settings=figure_partition_settings,
         code=code_hash(*PAPER_FIGURE_CODE),
-    conda:
-        "../../envs/fal.yaml"
     script:
         "../scripts/paper_figure.py"

@@ -40,7 +40,9 @@ STRATEGY_NAMES = sorted({s.name for study in STUDIES.values() for s in study.str
 # Arms whose training also writes every client's last-round model (§5.3): the strategies whose queries
 # read them, and the shared cycle 1 ("init") of the studies that have such a strategy.
 CLIENT_MODEL_ARMS = sorted({s.name for study in STUDIES.values() for s in study.strategies if s.needs_client_models})
-CLIENT_MODEL_STUDIES = sorted(name for name, study in STUDIES.items() if any(s.needs_client_models for s in study.strategies))
+CLIENT_MODEL_STUDIES = sorted(
+    name for name, study in STUDIES.items() if any(s.needs_client_models for s in study.strategies)
+)
 PLAIN_ARMS = ["init"] + [name for name in STRATEGY_NAMES if name not in CLIENT_MODEL_ARMS]
 
 
@@ -77,7 +79,15 @@ def code_hash(*relpaths):
 CORE_CODE = ["fal/__init__.py", "fal/config.py", "fal/io.py", "fal/seeding.py", "fal/runtime.py", "fal/data"]
 TRAIN_CODE = CORE_CODE + ["fal/federated"]
 METRICS_CODE = ["fal/__init__.py", "fal/io.py", "fal/stats/__init__.py", "fal/stats/metrics.py"]
-STATS_CODE = METRICS_CODE + ["fal/schemas.py", "fal/runtime.py", "fal/stats/catalog.py", "fal/stats/paired.py", "fal/stats/emd.py", "fal/stats/logo.py", "fal/stats/paper_tables.py"]
+STATS_CODE = METRICS_CODE + [
+    "fal/schemas.py",
+    "fal/runtime.py",
+    "fal/stats/catalog.py",
+    "fal/stats/paired.py",
+    "fal/stats/emd.py",
+    "fal/stats/logo.py",
+    "fal/stats/paper_tables.py",
+]
 PAPER_TABLE_CODE = STATS_CODE + ["workflow/scripts/paper_table.py"]
 PAPER_FIGURE_CODE = STATS_CODE + ["fal/plots", "workflow/scripts/paper_figure.py"]
 PUBLISHED = "workflow/published/values.csv"
@@ -132,7 +142,9 @@ def train_inputs(wildcards):
     if wildcards.arm == "init" and cycle != 1:
         raise WorkflowError(f"cycle {cycle} of arm 'init' does not exist: arm 'init' is cycle 1 only")
     if wildcards.arm != "init" and model_arm(wildcards, cycle, wildcards.arm) != wildcards.arm:
-        raise WorkflowError(f"cycle {cycle} of arm {wildcards.arm!r} does not exist: cycle 1 is arm 'init', later cycles belong to strategies")
+        raise WorkflowError(
+            f"cycle {cycle} of arm {wildcards.arm!r} does not exist: cycle 1 is arm 'init', later cycles belong to strategies"
+        )
     if cycle > study_of(wildcards).num_cycles:
         raise WorkflowError(f"study {wildcards.study} has {study_of(wildcards).num_cycles} cycles, not {cycle}")
     base = run_dir(wildcards)
@@ -189,7 +201,9 @@ def study_run_metrics(wildcards):
 
 def query_code(wildcards):
     method = study_of(wildcards).strategy(wildcards.strategy).method
-    return code_hash(*TRAIN_CODE, "fal/strategies/stage.py", *map(str, method_source_files(method)), "workflow/scripts/query.py")
+    return code_hash(
+        *TRAIN_CODE, "fal/strategies/stage.py", *map(str, method_source_files(method)), "workflow/scripts/query.py"
+    )
 
 
 def analysis_info(wildcards):
@@ -220,7 +234,10 @@ def figure_partition_settings(wildcards):
 
 def figure_partitions(wildcards):
     study = study_of(wildcards)
-    return [f"{RESULTS}/{study.name}/{setting}/seed{study.seeds[0]}/partition.parquet" for setting in figure_partition_settings(wildcards)]
+    return [
+        f"{RESULTS}/{study.name}/{setting}/seed{study.seeds[0]}/partition.parquet"
+        for setting in figure_partition_settings(wildcards)
+    ]
 
 
 def study_report_targets(name):
@@ -261,7 +278,9 @@ def source_megabytes(source):
 def labelled_images(wildcards, cycle):
     """Labelled images over all clients in a (1-based) AL cycle."""
     setting, protocol = setting_of(wildcards), study_of(wildcards).protocol
-    budget = compute_budget(setting.num_train(), setting.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio)
+    budget = compute_budget(
+        setting.num_train(), setting.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio
+    )
     return setting.num_clients * (budget.per_client_initial + budget.per_client_query * (cycle - 1))
 
 
@@ -276,7 +295,9 @@ def evaluation_images(wildcards):
 def train_runtime(wildcards, attempt):
     """Minutes for one AL cycle: grows with rounds, local epochs and the cycle's labelled set."""
     protocol = study_of(wildcards).protocol
-    passes = protocol.rounds * (protocol.local_epochs * labelled_images(wildcards, int(wildcards.cycle)) + evaluation_images(wildcards))
+    passes = protocol.rounds * (
+        protocol.local_epochs * labelled_images(wildcards, int(wildcards.cycle)) + evaluation_images(wildcards)
+    )
     return attempt * (10 + math.ceil(passes / GPU_IMAGE_PASSES_PER_MINUTE))
 
 

@@ -10,17 +10,17 @@ rule run_metrics:
         f"{LOGS}/run_metrics/{{setting}}/seed{{seed}}/{{strategy}}.log",
     benchmark:
         f"{BENCH}/run_metrics/{{setting}}/seed{{seed}}/{{strategy}}.tsv"
+    conda:
+        "../../envs/fal.yaml"
+    resources:
+        mem_mb=small_job_mem_mb,
+        runtime=small_job_runtime,
     params:
         setting=lambda wc: setting_of(wc).to_dict(),
         setting_id=lambda wc: wc.setting,
         strategy=lambda wc: study_of(wc).strategy(wc.strategy).to_dict(),
         protocol=lambda wc: study_of(wc).protocol.to_dict(),
         code=code_hash(*METRICS_CODE, "fal/data/budgets.py", "workflow/scripts/run_metrics.py"),
-    resources:
-        mem_mb=small_job_mem_mb,
-        runtime=small_job_runtime,
-    conda:
-        "../../envs/fal.yaml"
     script:
         "../scripts/run_metrics.py"
 
@@ -34,12 +34,12 @@ rule study_metrics:
         f"{LOGS}/study_metrics.log",
     benchmark:
         f"{BENCH}/study_metrics.tsv"
-    params:
-        code=code_hash(*METRICS_CODE, "workflow/scripts/study_metrics.py"),
+    conda:
+        "../../envs/fal.yaml"
     resources:
         mem_mb=small_job_mem_mb,
         runtime=small_job_runtime,
-    conda:
-        "../../envs/fal.yaml"
+    params:
+        code=code_hash(*METRICS_CODE, "workflow/scripts/study_metrics.py"),
     script:
         "../scripts/study_metrics.py"

@@ -12,18 +12,18 @@ rule query:
         f"{LOGS}/query/{{setting}}/seed{{seed}}/{{strategy}}/cycle{{cycle}}.log",
     benchmark:
         f"{BENCH}/query/{{setting}}/seed{{seed}}/{{strategy}}/cycle{{cycle}}.tsv"
+    conda:
+        "../../envs/fal.yaml"
+    threads: RUNTIME.threads
+    resources:
+        mem_mb=gpu_job_mem_mb,
+        runtime=query_runtime,
+        gpu=1,
     params:
         setting=lambda wc: setting_of(wc).to_dict(),
         protocol=lambda wc: study_of(wc).protocol.to_dict(),
         fidelity=lambda wc: study_of(wc).fidelity.to_dict(),
         strategy=lambda wc: study_of(wc).strategy(wc.strategy).to_dict(),
         code=query_code,
-    threads: RUNTIME.threads
-    resources:
-        mem_mb=gpu_job_mem_mb,
-        runtime=query_runtime,
-        gpu=1,
-    conda:
-        "../../envs/fal.yaml"
     script:
         "../scripts/query.py"

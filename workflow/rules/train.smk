@@ -4,6 +4,7 @@
 # with such a strategy as train_init_keep_clients; both also write client_models.pt, a dict
 # {client: state dict} saved with torch.save.
 
+
 ruleorder: train_init_keep_clients > train
 
 
@@ -20,19 +21,19 @@ rule train:
         f"{BENCH}/train/{{setting}}/seed{{seed}}/{{arm}}/cycle{{cycle}}.tsv"
     wildcard_constraints:
         arm=alternatives(PLAIN_ARMS),
+    conda:
+        "../../envs/fal.yaml"
+    threads: RUNTIME.threads
+    resources:
+        mem_mb=gpu_job_mem_mb,
+        runtime=train_runtime,
+        gpu=1,
     params:
         setting=lambda wc: setting_of(wc).to_dict(),
         protocol=lambda wc: study_of(wc).protocol.to_dict(),
         fidelity=lambda wc: study_of(wc).fidelity.to_dict(),
         federated=federated_of_arm,
         code=code_hash(*TRAIN_CODE, "workflow/scripts/train.py"),
-    threads: RUNTIME.threads
-    resources:
-        mem_mb=gpu_job_mem_mb,
-        runtime=train_runtime,
-        gpu=1,
-    conda:
-        "../../envs/fal.yaml"
     script:
         "../scripts/train.py"
 

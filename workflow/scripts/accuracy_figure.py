@@ -5,14 +5,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
 
-from fal.io import read_parquet  # noqa: E402
-from fal.plots.curves import accuracy_curves, save_figure  # noqa: E402
-from fal.runtime import job_logger, logged_failures  # noqa: E402
-from fal.schemas import METRICS_SCHEMA  # noqa: E402
+from fal.io import read_parquet
+from fal.plots.curves import accuracy_curves, save_figure
+from fal.runtime import job_logger, logged_failures
+from fal.schemas import METRICS_SCHEMA
 
 sm = snakemake  # noqa: F821
 with logged_failures(job_logger("accuracy_figure", sm.log[0])) as log:
     metrics = read_parquet(sm.input.metrics, METRICS_SCHEMA)
-    fig = accuracy_curves(metrics, list(sm.params.strategies), f"Study \"{sm.wildcards.study}\": final-round accuracy per AL cycle")
+    fig = accuracy_curves(
+        metrics, list(sm.params.strategies), f'Study "{sm.wildcards.study}": final-round accuracy per AL cycle'
+    )
     save_figure(fig, sm.output.png, sm.output.pdf)
     log.info("-> %s, %s", sm.output.png, sm.output.pdf)

@@ -5,10 +5,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
 
-from fal.io import atomic_path, read_parquet, write_text_atomic  # noqa: E402
-from fal.runtime import job_logger, logged_failures  # noqa: E402
-from fal.schemas import METRICS_SCHEMA  # noqa: E402
-from fal.stats.tables import accuracy_markdown, accuracy_summary  # noqa: E402
+from fal.io import atomic_path, read_parquet, write_text_atomic
+from fal.runtime import job_logger, logged_failures
+from fal.schemas import METRICS_SCHEMA
+from fal.stats.tables import accuracy_markdown, accuracy_summary
 
 sm = snakemake  # noqa: F821
 with logged_failures(job_logger("accuracy_table", sm.log[0])) as log:

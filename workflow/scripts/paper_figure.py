@@ -5,16 +5,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
 
-from fal.io import read_parquet  # noqa: E402
-from fal.plots.curves import save_figure  # noqa: E402
-from fal.plots.paper_figures import build_figure  # noqa: E402
-from fal.runtime import job_logger, logged_failures  # noqa: E402
-from fal.schemas import METRICS_SCHEMA, PARTITION_SCHEMA  # noqa: E402
+from fal.io import read_parquet
+from fal.plots.curves import save_figure
+from fal.plots.paper_figures import build_figure
+from fal.runtime import job_logger, logged_failures
+from fal.schemas import METRICS_SCHEMA, PARTITION_SCHEMA
 
 sm = snakemake  # noqa: F821
 with logged_failures(job_logger("paper_figure", sm.log[0])) as log:
     metrics = read_parquet(sm.input.metrics, METRICS_SCHEMA)
-    partitions = {setting: read_parquet(path, PARTITION_SCHEMA) for setting, path in zip(sm.params.partition_settings, sm.input.partitions)}
+    partitions = {
+        setting: read_parquet(path, PARTITION_SCHEMA)
+        for setting, path in zip(sm.params.partition_settings, sm.input.partitions)
+    }
     fig = build_figure(sm.wildcards.figure, metrics, sm.params.info, partitions)
     save_figure(fig, sm.output.png, sm.output.pdf)
     log.info("-> %s, %s", sm.output.png, sm.output.pdf)

@@ -5,10 +5,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
 
-from fal.io import atomic_path, read_parquet, write_text_atomic  # noqa: E402
-from fal.runtime import job_logger, logged_failures  # noqa: E402
-from fal.schemas import METRICS_SCHEMA  # noqa: E402
-from fal.stats.paper_tables import build_table, load_published, to_csv_frame, to_html, to_latex, to_markdown  # noqa: E402
+from fal.io import atomic_path, read_parquet, write_text_atomic
+from fal.runtime import job_logger, logged_failures
+from fal.schemas import METRICS_SCHEMA
+from fal.stats.paper_tables import build_table, load_published, to_csv_frame, to_html, to_latex, to_markdown
 
 sm = snakemake  # noqa: F821
 with logged_failures(job_logger("paper_table", sm.log[0])) as log:
@@ -22,4 +22,9 @@ with logged_failures(job_logger("paper_table", sm.log[0])) as log:
     write_text_atomic(sm.output.markdown, to_markdown(cells, sm.wildcards.table, sm.params.caption))
     write_text_atomic(sm.output.latex, to_latex(cells, sm.wildcards.table, sm.params.caption))
     write_text_atomic(sm.output.html, to_html(cells, sm.wildcards.table, sm.params.caption))
-    log.info("%d cells (%d with a published value) -> %s", len(cells), int((cells["published"] != "").sum()) if len(cells) else 0, sm.output.markdown)
+    log.info(
+        "%d cells (%d with a published value) -> %s",
+        len(cells),
+        int((cells["published"] != "").sum()) if len(cells) else 0,
+        sm.output.markdown,
+    )

@@ -5,12 +5,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
 
-from fal.config import FidelityConfig, ProtocolConfig, SettingConfig  # noqa: E402
-from fal.data.build import build_partition  # noqa: E402
-from fal.schemas import LABELLED_SCHEMA, PARTITION_SCHEMA  # noqa: E402
-from fal.data.sources import load_cache  # noqa: E402
-from fal.io import write_json_atomic, write_parquet  # noqa: E402
-from fal.runtime import Stopwatch, job_logger, logged_failures  # noqa: E402
+from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
+from fal.data.build import build_partition
+from fal.data.sources import load_cache
+from fal.io import write_json_atomic, write_parquet
+from fal.runtime import Stopwatch, job_logger, logged_failures
+from fal.schemas import LABELLED_SCHEMA, PARTITION_SCHEMA
 
 sm = snakemake  # noqa: F821
 with logged_failures(job_logger("partition", sm.log[0])) as log:
@@ -28,6 +28,12 @@ with logged_failures(job_logger("partition", sm.log[0])) as log:
     write_parquet(out.partition, sm.output.partition, PARTITION_SCHEMA)
     write_parquet(out.initial_labelled, sm.output.labelled, LABELLED_SCHEMA)
     write_json_atomic(sm.output.summary, out.summary)
-    log.info("setting %s seed %s: %d training samples, class counts %s", setting.id, sm.wildcards.seed, out.summary["num_train"], out.summary["class_counts"])
+    log.info(
+        "setting %s seed %s: %d training samples, class counts %s",
+        setting.id,
+        sm.wildcards.seed,
+        out.summary["num_train"],
+        out.summary["class_counts"],
+    )
     log.info("client sizes %s; per-client budget %s", out.summary["client_sizes"], out.summary["budget"])
     log.info("done in %.1fs", clock.elapsed())

@@ -5,8 +5,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
 
-from fal.data.sources import acquire_source, verify_known_checksums, write_cache  # noqa: E402
-from fal.runtime import Stopwatch, job_logger, logged_failures  # noqa: E402
+from fal.data.sources import acquire_source, verify_known_checksums, write_cache
+from fal.runtime import Stopwatch, job_logger, logged_failures
 
 sm = snakemake  # noqa: F821
 with logged_failures(job_logger("prepare_dataset", sm.log[0])) as log:
@@ -19,5 +19,10 @@ with logged_failures(job_logger("prepare_dataset", sm.log[0])) as log:
     meta = write_cache(arrays, sm.output.npz, sm.output.meta, source, origin)
     log.info(
         "%s from %s: train %s, test %s, file sha256 %s (%.1fs)",
-        source, origin, arrays.train_images.shape, arrays.test_images.shape, meta["file_sha256"], clock.elapsed(),
+        source,
+        origin,
+        arrays.train_images.shape,
+        arrays.test_images.shape,
+        meta["file_sha256"],
+        clock.elapsed(),
     )

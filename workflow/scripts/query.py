@@ -5,12 +5,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
 
-from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig, SettingConfig, StrategyConfig  # noqa: E402
-from fal.schemas import LABELLED_SCHEMA, PARTITION_SCHEMA, QUERY_SCHEMA  # noqa: E402
-from fal.data.sources import load_cache  # noqa: E402
-from fal.io import load_client_states, load_state_dict, read_json, read_parquet, write_json_atomic, write_parquet  # noqa: E402
-from fal.runtime import Stopwatch, configure, job_logger, logged_failures  # noqa: E402
-from fal.strategies.stage import run_query_stage  # noqa: E402
+from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig, SettingConfig, StrategyConfig
+from fal.data.sources import load_cache
+from fal.io import load_client_states, load_state_dict, read_json, read_parquet, write_json_atomic, write_parquet
+from fal.runtime import Stopwatch, configure, job_logger, logged_failures
+from fal.schemas import LABELLED_SCHEMA, PARTITION_SCHEMA, QUERY_SCHEMA
+from fal.strategies.stage import run_query_stage
 
 sm = snakemake  # noqa: F821
 with logged_failures(job_logger("query", sm.log[0])) as log:

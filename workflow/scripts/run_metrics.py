@@ -5,12 +5,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
 
-from fal.config import ProtocolConfig, StrategyConfig  # noqa: E402
-from fal.data.budgets import compute_budget  # noqa: E402
-from fal.data.datasets import get_dataset_spec  # noqa: E402
-from fal.io import read_parquet, write_parquet  # noqa: E402
-from fal.runtime import job_logger, logged_failures  # noqa: E402
-from fal.schemas import (  # noqa: E402
+from fal.config import ProtocolConfig, StrategyConfig
+from fal.data.budgets import compute_budget
+from fal.data.datasets import get_dataset_spec
+from fal.io import read_parquet, write_parquet
+from fal.runtime import job_logger, logged_failures
+from fal.schemas import (
     EVALUATION_SCHEMA,
     LABELLED_SCHEMA,
     METRICS_SCHEMA,
@@ -18,7 +18,7 @@ from fal.schemas import (  # noqa: E402
     QUERY_SCHEMA,
     ROUNDS_SCHEMA,
 )
-from fal.stats.metrics import CycleRecord, run_metrics  # noqa: E402
+from fal.stats.metrics import CycleRecord, run_metrics
 
 sm = snakemake  # noqa: F821
 with logged_failures(job_logger("run_metrics", sm.log[0])) as log:
@@ -29,7 +29,9 @@ with logged_failures(job_logger("run_metrics", sm.log[0])) as log:
     partition = read_parquet(sm.input.partition, PARTITION_SCHEMA)
     train = partition[partition["split"] == "train"].sort_values("position")
     labels = train["label"].to_numpy()
-    budget = compute_budget(len(train), setting["num_clients"], protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio)
+    budget = compute_budget(
+        len(train), setting["num_clients"], protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio
+    )
     queries = [None] + [read_parquet(p, QUERY_SCHEMA) for p in sm.input.query]
     cycles = [
         CycleRecord(

@@ -5,11 +5,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from fal.io import read_parquet, write_parquet  # noqa: E402
-from fal.runtime import job_logger, logged_failures  # noqa: E402
-from fal.schemas import METRICS_SCHEMA  # noqa: E402
+from fal.io import read_parquet, write_parquet
+from fal.runtime import job_logger, logged_failures
+from fal.schemas import METRICS_SCHEMA
 
 sm = snakemake  # noqa: F821
 with logged_failures(job_logger("study_metrics", sm.log[0])) as log:

@@ -6,14 +6,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
 
-from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig, SettingConfig  # noqa: E402
-from fal.schemas import EVALUATION_SCHEMA, LABELLED_SCHEMA, PARTITION_SCHEMA, ROUNDS_SCHEMA  # noqa: E402
-from fal.data.sources import load_cache  # noqa: E402
-from fal.federated.stage import run_training_stage  # noqa: E402
-from fal.federated.training import RoundCheckpoint  # noqa: E402
-from fal.federated.vectorised import VectorisedOptions  # noqa: E402
-from fal.io import fingerprint, read_parquet, save_client_states, save_state_dict, write_parquet  # noqa: E402
-from fal.runtime import configure, job_logger, logged_failures  # noqa: E402
+from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig, SettingConfig
+from fal.data.sources import load_cache
+from fal.federated.stage import run_training_stage
+from fal.federated.training import RoundCheckpoint
+from fal.federated.vectorised import VectorisedOptions
+from fal.io import fingerprint, read_parquet, save_client_states, save_state_dict, write_parquet
+from fal.runtime import configure, job_logger, logged_failures
+from fal.schemas import EVALUATION_SCHEMA, LABELLED_SCHEMA, PARTITION_SCHEMA, ROUNDS_SCHEMA
 
 sm = snakemake  # noqa: F821
 with logged_failures(job_logger("train", sm.log[0])) as log:
@@ -25,7 +25,8 @@ with logged_failures(job_logger("train", sm.log[0])) as log:
     if runtime.checkpoint_every > 0:
         job = {"params": dict(sm.params.items()), "wildcards": dict(sm.wildcards.items())}
         checkpoint = RoundCheckpoint(
-            f"{sm.output.model}.resume.pt", runtime.checkpoint_every,
+            f"{sm.output.model}.resume.pt",
+            runtime.checkpoint_every,
             fingerprint(job, [sm.input.labelled, sm.input.partition, sm.input.data_meta]),
         )
     out = run_training_stage(

@@ -24,12 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np
 import torch
 import yaml
 
 from fal.config import FidelityConfig, ProtocolConfig, SettingConfig, resolve_strategies
-from fal.data.build import build_partition
+from fal.data.build import build_partition, unlabelled_pool
 from fal.data.datasets import get_dataset_spec
 from fal.data.sources import read_fmnist
 from fal.data.views import load_setting_data
@@ -75,7 +74,7 @@ def main() -> None:
     pool_all = data.pools[args.client]
     n_labelled = 9 * part.budget.per_client_initial  # 45% of R, per client
     labelled = numpy_rng(1, "bench_labelled").choice(pool_all, size=n_labelled, replace=False)
-    pool = ClientPool(args.client, labelled, data.train_labels[labelled], np.setdiff1d(pool_all, labelled))
+    pool = ClientPool(args.client, labelled, data.train_labels[labelled], unlabelled_pool(pool_all, labelled))
 
     cfg = LocalTrainingConfig.from_protocol(protocol, fidelity)
     global_model = build_model("cnn4conv", spec, 11, device)

@@ -183,6 +183,10 @@ class FidelityConfig:
     """§6.13.6: cosine to renormalised prototypes (code) or inner product with the mean of unit vectors (Eq. 10)."""
     fairfal_gamma_bar: str = "first_query"
     """§6.13.6: γ̄ fixed at the first query (code, kept in a file) or recomputed at every query."""
+    pool_order: str = "official"
+    """§6.0: the unlabelled pool (and so the stored labelled lists) in the official code's CPython set
+    order ("official") or ascending ("ascending"). Not only a tie-breaker: FairFAL's class-balanced
+    resampling draws by list position."""
 
     def validate(self, where: str) -> None:
         _check(
@@ -218,6 +222,7 @@ _FIDELITY_CHOICES: dict[str, tuple] = {
     "fairfal_m2_model": ("official", "paper"),
     "fairfal_prototype_similarity": ("cosine", "inner"),
     "fairfal_gamma_bar": ("first_query", "every_query"),
+    "pool_order": ("official", "ascending"),
 }
 
 FIDELITY_PRESETS: dict[str, dict[str, Any]] = {
@@ -230,6 +235,7 @@ FIDELITY_PRESETS: dict[str, dict[str, Any]] = {
         "fairfal_m2_model": "official",
         "fairfal_prototype_similarity": "cosine",
         "fairfal_gamma_bar": "first_query",
+        "pool_order": "official",
     },
     "corrected": {
         "lt_query_view_mismatch": False,
@@ -240,6 +246,7 @@ FIDELITY_PRESETS: dict[str, dict[str, Any]] = {
         "fairfal_m2_model": "paper",
         "fairfal_prototype_similarity": "cosine",
         "fairfal_gamma_bar": "first_query",
+        "pool_order": "ascending",
     },
 }
 

@@ -191,6 +191,28 @@ def labelled_lists(labelled: pd.DataFrame, num_clients: int) -> list[np.ndarray]
     return out
 
 
+POOL_ORDERS = ("official", "ascending")
+
+
+def unlabelled_pool(client_positions: np.ndarray, labelled: np.ndarray, order: str = "official") -> np.ndarray:
+    """The client's unlabelled positions, in the order the query strategies see them (reference-spec §6.0).
+
+    ``official``: the official loop's ``list(set(client list) - set(labelled list))``. Built the same way
+    here, from the client's positions in the official list order (``client_pools``) as Python ints, so
+    the result follows CPython's set iteration order (deterministic for ints, not sorted). Strategies map
+    their picks through this pool and the picks are stored new-first, so this order becomes the
+    labelled list's order from the second query on, and FairFAL's class-balanced resampling draws by
+    list position. ``ascending``: the sorted set difference, a canonical order (fidelity ``corrected``).
+    """
+    if order == "ascending":
+        return np.setdiff1d(np.asarray(client_positions, dtype=np.int64), np.asarray(labelled, dtype=np.int64))
+    if order != "official":
+        raise ValueError(f"pool order must be one of {list(POOL_ORDERS)}, got {order!r}")
+    total = [int(i) for i in np.asarray(client_positions).tolist()]
+    pool = list(set(total) - {int(i) for i in np.asarray(labelled).tolist()})
+    return np.asarray(pool, dtype=np.int64)
+
+
 def extend_labelled(previous: pd.DataFrame, new_positions: dict[int, np.ndarray], cycle: int, num_clients: int) -> pd.DataFrame:
     """The next labelled set: per client, the newly queried positions first, then the old ones."""
     frames = []

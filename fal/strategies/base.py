@@ -27,8 +27,9 @@ class ClientPool:
     """Labelled positions, in labelled-set order."""
     labelled_labels: np.ndarray
     unlabelled: np.ndarray
-    """Unlabelled positions of the client, ascending (the official code uses CPython set order; any
-    fixed order gives the same sets up to tie-breaking)."""
+    """Unlabelled positions of the client in the fidelity's ``pool_order`` (``fal.data.build.unlabelled_pool``):
+    the official CPython set order by default, ascending when corrected. Picks are indices into this
+    array, so its order becomes the stored labelled list's order, which FairFAL's resampling reads."""
 
 
 class LocalModels:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from fal.config import FidelityConfig, ProtocolConfig, SettingConfig, StrategyConfig
 from fal.data.budgets import compute_budget
-from fal.data.build import extend_labelled, labelled_lists
+from fal.data.build import extend_labelled, labelled_lists, unlabelled_pool
 from fal.data.datasets import get_dataset_spec
 from fal.data.sources import DatasetArrays
 from fal.data.views import SettingData, load_setting_data
@@ -117,7 +117,7 @@ def run_query_stage(
 
     pools = []
     for client, labelled_positions in enumerate(labelled_lists(labelled, setting.num_clients)):
-        unlabelled = np.setdiff1d(data.pools[client], labelled_positions)  # ascending
+        unlabelled = unlabelled_pool(data.pools[client], labelled_positions, fidelity.pool_order)
         pools.append(
             ClientPool(
                 client=client,

@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
-DAEMONS = ["slurmctld", "slurmd", "munged"]
 
 
 def unavailable_reason() -> str | None:

@@ -24,7 +24,6 @@ from fal.data.budgets import Budget, compute_budget
 from fal.data.datasets import get_dataset_spec
 from fal.data.longtail import balanced_test_subset, longtail_counts, select_longtail
 from fal.data.partition import PartitionResult, dir_balance, dir_balance_logo
-from fal.schemas import LABELLED_SCHEMA, PARTITION_SCHEMA  # noqa: F401  (re-exported)
 from fal.seeding import derive_seed
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ class DatasetSpec:
     std: tuple[float, ...]
     long_tailed: bool
     """True when the training split is subsampled to an exponential long tail (§1.3)."""
+    label: str
+    """Display name in tables and figures."""
 
     def channel_mean(self) -> tuple[float, ...]:
         return self.mean if len(self.mean) == self.channels else self.mean * self.channels
@@ -35,19 +37,22 @@ _IMAGENET_STD = (0.229, 0.224, 0.225)
 DATASETS: dict[str, DatasetSpec] = {
     spec.key: spec
     for spec in [
-        DatasetSpec("fmnist", "fmnist", 10, 1, 28, (0.286,), (0.353,), False),
-        DatasetSpec("fmnist_lt", "fmnist", 10, 1, 28, (0.286,), (0.353,), True),
-        DatasetSpec("cifar10", "cifar10", 10, 3, 32, _IMAGENET_MEAN, _IMAGENET_STD, False),
-        DatasetSpec("cifar10_lt", "cifar10", 10, 3, 32, _IMAGENET_MEAN, _IMAGENET_STD, True),
-        DatasetSpec("cifar100", "cifar100", 100, 3, 32, (0.507, 0.487, 0.441), (0.267, 0.256, 0.276), False),
+        DatasetSpec("fmnist", "fmnist", 10, 1, 28, (0.286,), (0.353,), False, "Fashion-MNIST"),
+        DatasetSpec("fmnist_lt", "fmnist", 10, 1, 28, (0.286,), (0.353,), True, "Fashion-MNIST-LT"),
+        DatasetSpec("cifar10", "cifar10", 10, 3, 32, _IMAGENET_MEAN, _IMAGENET_STD, False, "CIFAR-10"),
+        DatasetSpec("cifar10_lt", "cifar10", 10, 3, 32, _IMAGENET_MEAN, _IMAGENET_STD, True, "CIFAR-10-LT"),
+        DatasetSpec("cifar100", "cifar100", 100, 3, 32, (0.507, 0.487, 0.441), (0.267, 0.256, 0.276), False, "CIFAR-100"),
         # Quirk (§1.2): the official CIFAR-100-LT class inherits CIFAR-10-LT's ImageNet statistics.
-        DatasetSpec("cifar100_lt", "cifar100", 100, 3, 32, _IMAGENET_MEAN, _IMAGENET_STD, True),
-        DatasetSpec("octmnist", "octmnist", 4, 1, 28, (0.5,), (0.5,), False),
-        DatasetSpec("dermamnist", "dermamnist", 7, 3, 28, (0.5,), (0.5,), False),
+        DatasetSpec("cifar100_lt", "cifar100", 100, 3, 32, _IMAGENET_MEAN, _IMAGENET_STD, True, "CIFAR-100-LT"),
+        DatasetSpec("octmnist", "octmnist", 4, 1, 28, (0.5,), (0.5,), False, "OCTMNIST"),
+        DatasetSpec("dermamnist", "dermamnist", 7, 3, 28, (0.5,), (0.5,), False, "DermaMNIST"),
     ]
 }
 
 SOURCES = sorted({spec.source for spec in DATASETS.values()})
+
+DATASET_LABELS: dict[str, str] = {key: spec.label for key, spec in DATASETS.items()}
+"""Display names, derived from the catalogue (tables, figures and captions use these)."""
 
 #: Per-class image counts of each source's training and test split (reference-spec §1.1). Used to
 #: check configurations before anything runs; the data themselves are checked when loaded.

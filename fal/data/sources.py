@@ -24,6 +24,7 @@ from fal.data.datasets import SOURCES
 from fal.io import atomic_path, write_json_atomic
 
 CACHE_FORMAT_VERSION = 1
+"""Layout of the cache files; a cache written under another version is refused with a rebuild hint."""
 
 #: SHA-256 of the converted arrays (uint8 NCHW images, int64 labels) of sources whose canonical content we could check here. The Debian
 #: package ``dataset-fashion-mnist`` recompresses the IDX files (so torchvision's MD5s of the .gz files
@@ -43,7 +44,6 @@ FMNIST_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-MEDMNIST_FLAGS = {"octmnist", "dermamnist"}
 ARRAY_NAMES = ("train_images", "train_labels", "test_images", "test_labels")
 
 
@@ -304,6 +304,11 @@ def load_cache(cache_path: Path, meta_path: Path) -> DatasetArrays:
                 f"{path} is missing. Rebuild the cache with `snakemake --cores 1 {cache_path}`."
             )
     meta = json.loads(meta_path.read_text())
+    if meta.get("format_version") != CACHE_FORMAT_VERSION:
+        raise DataIntegrityError(
+            f"{meta_path} records cache format {meta.get('format_version')!r}, this code reads format "
+            f"{CACHE_FORMAT_VERSION}. Delete both files and rebuild with `snakemake --cores 1 {cache_path}`."
+        )
     actual = file_sha256(cache_path)
     if actual != meta["file_sha256"]:
         raise DataIntegrityError(

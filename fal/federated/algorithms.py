@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 import torch
 
-from fal.config import FL_ALGORITHMS  # noqa: F401  (re-exported: the choices of FLConfig.algorithm)
-
 
 def proximal_term(params: dict[str, torch.Tensor], anchor: dict[str, torch.Tensor], mu: float) -> torch.Tensor:
     """``(μ/2)·Σ ||w − w_global||²`` over the given parameters (not buffers)."""

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fal.data.images import ImageBank
-from fal.federated.training import ClientData, FLConfig, _check_finite
+from fal.federated.training import ClientData, FLConfig, check_finite
 from fal.seeding import numpy_rng
 
 
@@ -209,7 +209,7 @@ def kcfu_client_update(
                 partner = torch.from_numpy(mix_partners(len(u), cfg.mix_partner, rng)).to(bank.device)
                 compen = compensation_loss(model, teacher, xu, beta, partner, counts, cfg)
                 loss = loss + compen if cfg.combination == "sum" else cfg.nu * loss + (1 - cfg.nu) * compen
-            _check_finite(loss, f"{where}, epoch {epoch + 1}")
+            check_finite(loss, f"{where}, epoch {epoch + 1}")
             loss.backward()
             optimizer.step()
             batch_losses.append(loss.item())

@@ -19,7 +19,7 @@ from torch import nn
 
 from fal.config import FidelityConfig, ProtocolConfig
 from fal.data.images import ImageBank
-from fal.federated.training import _check_finite
+from fal.federated.training import check_finite
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def train_local_only(
             optimizer.zero_grad(set_to_none=True)
             logits, _ = model(bank.batch(pos[index], flips[start : start + cfg.batch_size]))
             loss = F.cross_entropy(logits, y_all[index.to(bank.device)])
-            _check_finite(loss, f"{where}, epoch {epoch}")
+            check_finite(loss, f"{where}, epoch {epoch}")
             loss.backward()
             optimizer.step()
             steps += 1

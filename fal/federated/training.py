@@ -191,7 +191,7 @@ def evaluate(model: nn.Module, bank: ImageBank, labels: np.ndarray, num_classes:
     )
 
 
-def _check_finite(loss: torch.Tensor, where: str) -> None:
+def check_finite(loss: torch.Tensor, where: str) -> None:
     if not torch.isfinite(loss):
         raise NonFiniteLossError(
             f"{where}: loss is {loss.item()}. Lower protocol.lr, check the input data, or rerun with "
@@ -238,7 +238,7 @@ def train_client(
             loss = F.cross_entropy(logits, labels[index.to(bank.device)])
             if anchor is not None:
                 loss = loss + proximal_term(dict(model.named_parameters()), anchor, prox_mu)
-            _check_finite(loss, f"{where}, epoch {epoch + 1}")
+            check_finite(loss, f"{where}, epoch {epoch + 1}")
             loss.backward()
             optimizer.step()
             if scaffold_correction is not None:

@@ -12,23 +12,12 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from fal.data.datasets import DATASET_LABELS
 from fal.stats.metrics import final_accuracy
 
 
 def method_label(method: str, selector: str) -> str:
     return method if selector in ("–", "-", "") else f"{method} ({selector})"
-
-
-DATASET_LABELS = {
-    "fmnist": "Fashion-MNIST",
-    "fmnist_lt": "Fashion-MNIST-LT",
-    "cifar10": "CIFAR-10",
-    "cifar10_lt": "CIFAR-10-LT",
-    "cifar100": "CIFAR-100",
-    "cifar100_lt": "CIFAR-100-LT",
-    "octmnist": "OCTMNIST",
-    "dermamnist": "DermaMNIST",
-}
 
 
 def setting_label(row: pd.Series) -> str:

@@ -16,14 +16,14 @@ import pandas as pd
 import seaborn as sns
 
 from fal.stats.logo import WinRateOptions, penalty_matrix
-from fal.stats.paper_tables import _key_label, dataset_label, per_seed_accuracy, strategy_label
+from fal.stats.paper_tables import dataset_label, key_label, per_seed_accuracy, strategy_label
 
 LINESTYLES = {"G": "-", "L": "--"}
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
 
 
 def _setting_title(row, keys=("dataset", "rho", "alpha", "num_clients")) -> str:
-    return ", ".join(_key_label(k, row[k]) for k in keys)
+    return ", ".join(key_label(k, row[k]) for k in keys)
 
 
 def _palette(labels: list[str]) -> dict[str, tuple]:
@@ -66,7 +66,7 @@ def learning_curves(metrics: pd.DataFrame, info: dict, title: str, compare: str 
             for line, rows in part.groupby("line", sort=False):
                 first = rows.iloc[0]
                 stats = rows.groupby("labelled_ratio")["accuracy"].agg(["mean", "std"]).fillna(0.0)
-                label = line if compare is None else f"{line}, {_key_label(compare, value)}"
+                label = line if compare is None else f"{line}, {key_label(compare, value)}"
                 ax.errorbar(
                     stats.index,
                     stats["mean"],

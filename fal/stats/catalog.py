@@ -4,6 +4,8 @@ Kept free of heavy imports so that fal.config and the Snakefile can validate nam
 fal.stats.paper_tables and fal.plots.paper_figures implement exactly these names (tested).
 """
 
+from fal.data.datasets import DATASET_LABELS
+
 TABLES = {
     "table1": "FairFAL Table 1: G vs L selectors, paired AULC statistics (winner, π⁺, Wilcoxon p, Hodges–Lehmann)",
     "table2": "FairFAL Table 2: ablation, final-round accuracy at the last labelled ratio",
@@ -29,19 +31,6 @@ FIGURES = {
 
 FIGURES_NEEDING_PARTITIONS = {"figure2", "figure4"}
 """Figures that read the partition files (class frequencies, client × class counts) besides the metrics."""
-
-DATASET_LABELS = {
-    "fmnist": "Fashion-MNIST",
-    "fmnist_lt": "Fashion-MNIST-LT",
-    "cifar10": "CIFAR-10",
-    "cifar10_lt": "CIFAR-10-LT",
-    "cifar100": "CIFAR-100",
-    "cifar100_lt": "CIFAR-100-LT",
-    "octmnist": "OCTMNIST",
-    "dermamnist": "DermaMNIST",
-    "svhn": "SVHN",
-    "pathmnist": "PathMNIST",
-}
 
 
 def describe_study(info: dict) -> str:

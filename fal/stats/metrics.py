@@ -17,9 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from fal.io import check_schema
 from fal.schemas import METRICS_SCHEMA
 
 
@@ -95,14 +93,6 @@ def run_metrics(
             out[col] = pd.NA
         out[col] = out[col].astype("Int16")
     return out[METRICS_SCHEMA.names]
-
-
-def to_table(df: pd.DataFrame) -> pa.Table:
-    return pa.Table.from_pandas(df[METRICS_SCHEMA.names], schema=METRICS_SCHEMA, preserve_index=False)
-
-
-def validate_metrics(table: pa.Table, what: str) -> None:
-    check_schema(table.schema, METRICS_SCHEMA, what)
 
 
 def final_accuracy(metrics: pd.DataFrame) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fal.stats.catalog import DATASET_LABELS, describe_study  # noqa: F401 (re-exported)
+from fal.data.datasets import DATASET_LABELS
 from fal.stats.emd import local_global_emd
 from fal.stats.logo import WinRateOptions, penalty_matrix
 from fal.stats.paired import aulc, paired_comparison
@@ -193,7 +193,7 @@ def strategy_label(row) -> str:
     return text
 
 
-def _key_label(key: str, value) -> str:
+def key_label(key: str, value) -> str:
     if key == "dataset":
         return dataset_label(value)
     if key == "rho":
@@ -214,7 +214,7 @@ def _labels(frame: pd.DataFrame, keys: list[str]) -> list[str]:
     for _, row in frame.iterrows():
         parts = []
         for key in keys:
-            parts.append(strategy_label(row) if key == "strategy" else _key_label(key, row[key]))
+            parts.append(strategy_label(row) if key == "strategy" else key_label(key, row[key]))
         out.append(", ".join(parts) if parts else "")
     return out
 

@@ -21,7 +21,7 @@ from torch import nn
 
 from fal.data.images import ImageBank
 from fal.federated.local import LocalTrainingInfo
-from fal.federated.training import _check_finite
+from fal.federated.training import check_finite
 from fal.seeding import torch_generator
 
 
@@ -78,7 +78,7 @@ def train_kd_local(
             loss = (1 - cfg.weight) * F.cross_entropy(logits, y_all[index.to(bank.device)]) + cfg.weight * kd_loss(
                 logits, teacher_logits, cfg.temperature
             )
-            _check_finite(loss, f"{where}, epoch {epoch}")
+            check_finite(loss, f"{where}, epoch {epoch}")
             loss.backward()
             optimizer.step()
             steps += 1

@@ -1,0 +1,95 @@
+"""The library's import graph, read from the source: no cycles, leaves stay leaves, no Snakemake.
+
+Every ``import fal…`` counts, also those inside functions (a lazy import is still a dependency), and
+importing ``fal.a.b`` also imports the package ``fal.a``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+FAL = Path(__file__).resolve().parents[1] / "fal"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(FAL.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in sorted(FAL.rglob("*.py"))}
+
+
+def _resolve(name: str) -> str:
+    while name not in MODULES and "." in name:
+        name = name.rsplit(".", 1)[0]
+    return name
+
+
+def imports_of(module: str) -> set[str]:
+    """The fal modules ``module`` imports, with the packages that importing them loads."""
+    found = set()
+    for node in ast.walk(ast.parse(MODULES[module].read_text())):
+        if isinstance(node, ast.Import):
+            found |= {_resolve(a.name) for a in node.names if a.name.split(".")[0] == "fal"}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "fal":
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                found.add(full if full in MODULES else _resolve(node.module))
+    for name in list(found):
+        parts = name.split(".")
+        found |= {".".join(parts[:i]) for i in range(1, len(parts))}
+    # a submodule's own parent packages are already loaded when it runs
+    return {m for m in found if m != module and not module.startswith(m + ".")}
+
+
+GRAPH = {m: imports_of(m) for m in MODULES}
+
+
+def test_graph_sees_real_imports():
+    assert "fal.data.datasets" in GRAPH["fal.data.build"]
+    assert "fal.strategies.registry" in GRAPH["fal.strategies.stage"]
+
+
+def test_no_import_cycle_inside_fal():
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(module: str) -> None:
+        state[module] = 1
+        path.append(module)
+        for dep in sorted(GRAPH[module]):
+            if state.get(dep) == 1:
+                cycle = path[path.index(dep) :] + [dep]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if dep not in state:
+                visit(dep)
+        path.pop()
+        state[module] = 2
+
+    for module in sorted(GRAPH):
+        if module not in state:
+            visit(module)
+
+
+LEAVES = {
+    "fal.seeding": set(),
+    "fal.io": set(),
+    "fal.schemas": {"fal.io"},
+    "fal.data.datasets": {"fal.data"},
+    "fal.stats.catalog": {"fal.data", "fal.data.datasets", "fal.stats"},
+}
+
+
+def test_leaf_modules_import_only_what_they_are_allowed():
+    for module, allowed in LEAVES.items():
+        assert GRAPH[module] <= allowed | {"fal"}, f"{module} imports {sorted(GRAPH[module] - allowed - {'fal'})}"
+
+
+def test_library_never_imports_snakemake():
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert not any(n.split(".")[0] == "snakemake" for n in names), f"{module} imports snakemake"

@@ -14,7 +14,7 @@ same generator in the same order, so it sees the same batches in the same order.
 different labelled-set sizes have different numbers of steps and last-batch sizes; at every step the
 clients still training are grouped by batch size and each group is one batched call, so no padding or
 masking touches the batch statistics. Results agree to float tolerance, not bit for bit (grouped
-convolutions sum in another order); tests/test_vectorised.py checks this for every algorithm.
+convolutions sum in another order); tests/federated/test_vectorised.py checks this for every algorithm.
 
 Images stay uint8 on the device; flips and normalisation happen there per batch (fal.data.images).
 """

@@ -250,7 +250,7 @@ def test_trainer_speed_benchmark_runs_small(tmp_path):
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     out = tmp_path / "speed.json"
     done = subprocess.run(
         [sys.executable, str(root / "benchmarks/trainer_speed.py"), "--small", "--device", "cpu", "--json", str(out)],

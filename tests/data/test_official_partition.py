@@ -1,6 +1,6 @@
 """The faithful FMNIST-LT partition equals the official FairFAL code's, bit for bit.
 
-Expected values (tests/data/official_fmnist_lt_partition.json) were obtained by running the official
+Expected values (tests/fixtures/official_fmnist_lt_partition.json) were obtained by running the official
 code (github.com/chenchenzong/FairFAL at ca14e07) on this machine: its ``main.get_dataset`` for
 ``fmnist_lt`` (imb_ratio 0.05 = rho 20, partition dir_balance, dd_beta alpha, 10 users), then
 ``random_query_samples`` at query_ratio 0.05, after seeding torch, NumPy and ``random`` as its
@@ -20,7 +20,7 @@ import pytest
 from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
 from fal.data.build import build_partition, client_pools
 
-EXPECTED = json.loads((Path(__file__).parent / "data" / "official_fmnist_lt_partition.json").read_text())["cases"]
+EXPECTED = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "official_fmnist_lt_partition.json").read_text())["cases"]
 
 
 def sha(array) -> str:

@@ -12,8 +12,8 @@ from fal.schemas import METRICS_SCHEMA
 from fal.stats.catalog import FIGURES, TABLES
 from fal.stats.paper_tables import TABLE_BUILDERS, build_table, load_published, to_latex, to_markdown
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).resolve().parents[1] / "fixtures"
 PUBLISHED = ROOT / "workflow/published/values.csv"
 STRATEGIES = [
     ("random", "random", "Random", "–"),

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from fal.config import FidelityConfig, ProtocolConfig
 from fal.data.images import ImageBank
-from fal.federated.training import check_finite
+from fal.federated.sgd import LabelledSet, cross_entropy_loss, sgd_epoch, sgd_optimizer
 
 
 @dataclass(frozen=True)
@@ -67,31 +66,37 @@ def train_local_only(
     where: str = "local model",
 ) -> LocalTrainingInfo:
     """Train ``model`` (already holding the shared init) in place; return how long it trained."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    pos = torch.tensor(np.asarray(positions), dtype=torch.long)
-    y_all = torch.tensor(np.asarray(labels), dtype=torch.long, device=bank.device)
-    n = len(pos)
+    optimizer = sgd_optimizer(model, cfg.lr, cfg.momentum, cfg.weight_decay)
+    data = LabelledSet.of(positions, labels, bank)
+    pos, y_all = data.positions, data.labels
+    n = len(data)
     if n == 0:
         raise ValueError(f"{where}: no labelled samples to train on")
     steps = 0
     accuracy = 0.0
     epoch = 0
+
+    def schedule() -> None:  # MultiStepLR stepped per mini-batch ("step") or per epoch
+        decayed = (steps if cfg.milestone_unit == "step" else epoch - 1) >= cfg.lr_milestone
+        for group in optimizer.param_groups:
+            group["lr"] = cfg.lr * (cfg.lr_decay if decayed else 1.0)
+
+    def count() -> None:
+        nonlocal steps
+        steps += 1
+
     for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        order = torch.randperm(n, generator=generator)
-        flips = torch.rand(n, generator=generator) < 0.5
-        for start in range(0, n, cfg.batch_size):
-            decayed = (steps if cfg.milestone_unit == "step" else epoch - 1) >= cfg.lr_milestone
-            for group in optimizer.param_groups:
-                group["lr"] = cfg.lr * (cfg.lr_decay if decayed else 1.0)
-            index = order[start : start + cfg.batch_size]
-            optimizer.zero_grad(set_to_none=True)
-            logits, _ = model(bank.batch(pos[index], flips[start : start + cfg.batch_size]))
-            loss = F.cross_entropy(logits, y_all[index.to(bank.device)])
-            check_finite(loss, f"{where}, epoch {epoch}")
-            loss.backward()
-            optimizer.step()
-            steps += 1
+        sgd_epoch(
+            model,
+            optimizer,
+            data,
+            cfg.batch_size,
+            generator,
+            cross_entropy_loss,
+            f"{where}, epoch {epoch}",
+            before_step=schedule,
+            after_step=count,
+        )
         # Stopping check on a new shuffled, augmented pass in eval mode, as the official code does.
         model.eval()
         with torch.no_grad():

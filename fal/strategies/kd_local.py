@@ -21,7 +21,7 @@ from torch import nn
 
 from fal.data.images import ImageBank
 from fal.federated.local import LocalTrainingInfo
-from fal.federated.training import check_finite
+from fal.federated.sgd import LabelledSet, sgd_epoch, sgd_optimizer
 from fal.seeding import torch_generator
 
 
@@ -56,33 +56,23 @@ def train_kd_local(
 ) -> LocalTrainingInfo:
     """Train ``model`` in place; ``train_accuracy`` of the returned info is left at 0 (not measured)."""
     teacher.eval()
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    pos = torch.tensor(np.asarray(positions), dtype=torch.long)
-    y_all = torch.tensor(np.asarray(labels), dtype=torch.long, device=bank.device)
-    n = len(pos)
-    if n == 0:
+    optimizer = sgd_optimizer(model, cfg.lr, cfg.momentum, cfg.weight_decay)
+    data = LabelledSet.of(positions, labels, bank)
+    if len(data) == 0:
         raise ValueError(f"{where}: no labelled samples to train on")
+
+    def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            teacher_logits, _ = teacher(x)
+        logits, _ = net(x)
+        return (1 - cfg.weight) * F.cross_entropy(logits, y) + cfg.weight * kd_loss(
+            logits, teacher_logits, cfg.temperature
+        )
+
     best, wait, steps, epoch = float("inf"), 0, 0, 0
     for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        order = torch.randperm(n, generator=generator)
-        flips = torch.rand(n, generator=generator) < 0.5
-        losses = []
-        for start in range(0, n, cfg.batch_size):
-            index = order[start : start + cfg.batch_size]
-            x = bank.batch(pos[index], flips[start : start + cfg.batch_size])
-            with torch.no_grad():
-                teacher_logits, _ = teacher(x)
-            optimizer.zero_grad(set_to_none=True)
-            logits, _ = model(x)
-            loss = (1 - cfg.weight) * F.cross_entropy(logits, y_all[index.to(bank.device)]) + cfg.weight * kd_loss(
-                logits, teacher_logits, cfg.temperature
-            )
-            check_finite(loss, f"{where}, epoch {epoch}")
-            loss.backward()
-            optimizer.step()
-            steps += 1
-            losses.append(loss.item())
+        losses = sgd_epoch(model, optimizer, data, cfg.batch_size, generator, loss, f"{where}, epoch {epoch}")
+        steps += len(losses)
         epoch_loss = sum(losses) / len(losses)
         if epoch_loss < best:
             best, wait = epoch_loss, 0

@@ -1,4 +1,5 @@
-"""Local-only query models trained from a shared random init (reference-spec §5.1).
+"""Local query models (reference-spec §5): local-only from a shared random init (§5.1), fine-tuned
+(§5.2), last-round client models (§5.3), behind one interface (``ClientModels``).
 
 Used by every L-selector and by FairFAL. All clients of one query step start from the same fresh
 random init. SGD (lr, momentum 0.9, weight decay) on the client's labelled set with flips, up to
@@ -10,6 +11,7 @@ once that accuracy reaches ``stop_train_acc``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +21,7 @@ from torch import nn
 from fal.config import FidelityConfig, ProtocolConfig
 from fal.data.images import ImageBank
 from fal.federated.sgd import LabelledSet, cross_entropy_loss, sgd_epoch, sgd_optimizer
+from fal.seeding import torch_generator
 
 
 @dataclass(frozen=True)
@@ -112,3 +115,110 @@ def train_local_only(
             break
     model.eval()
     return LocalTrainingInfo(epochs=epoch, steps=steps, train_accuracy=accuracy)
+
+
+# --------------------------------------------------------------------------------------------------
+# The local query models of §5 behind one interface and one cache
+
+
+Maker = Callable[[int, np.ndarray, np.ndarray], "tuple[nn.Module, LocalTrainingInfo | None]"]
+"""``make(client, labelled positions, labelled labels)`` → (model in eval mode, how it trained or None)."""
+
+
+class ClientModels:
+    """One kind of local query model (§5) for every client of a query step, made on first use and cached.
+
+    The kinds differ only in how a client's model is made (``scratch_models``, ``finetuned_models``,
+    ``last_round_models``, and IFAL's ``fal.strategies.kd_local.kd_models``); each client's model draws
+    from its own generator, so it does not depend on which client asked first. ``info`` holds how each
+    trained model trained (reported in the query diagnostics).
+    """
+
+    def __init__(
+        self,
+        make: Maker,
+        describe: Callable[[int, LocalTrainingInfo], str] | None = None,
+        log: Callable[[str], None] | None = None,
+        restart: Callable[[dict[str, torch.Tensor]], ClientModels] | None = None,
+    ):
+        self._make = make
+        self._describe = describe
+        self._log = log
+        self._restart = restart
+        self._models: dict[int, nn.Module] = {}
+        self.info: dict[int, LocalTrainingInfo] = {}
+
+    def get(self, pool) -> nn.Module:
+        """The model of ``pool.client`` (a ``fal.strategies.base.ClientPool``)."""
+        if pool.client not in self._models:
+            model, info = self._make(pool.client, pool.labelled, pool.labelled_labels)
+            self._models[pool.client] = model
+            if info is not None:
+                self.info[pool.client] = info
+                if self._log and self._describe:
+                    self._log(self._describe(pool.client, info))
+        return self._models[pool.client]
+
+    def finetuned_from(self, model: nn.Module) -> ClientModels:
+        """The same kind of trained models, started from a copy of ``model`` instead (the fine-tuned local
+        model of §5.2, LoGo's ``ft_*`` baselines); same data, schedule and generators."""
+        if self._restart is None:
+            raise ValueError("these client models are not trained at query time; nothing to fine-tune")
+        return self._restart({key: value.detach().clone() for key, value in model.state_dict().items()})
+
+
+def scratch_models(
+    build: Callable[[], nn.Module],
+    init_state: dict[str, torch.Tensor],
+    bank: ImageBank,
+    cfg: LocalTrainingConfig,
+    seed_keys: tuple,
+    log: Callable[[str], None] | None = None,
+) -> ClientModels:
+    """Local-only models (§5.1): every client from ``init_state`` (one shared random init), trained on its
+    labelled set. With the global model's state as ``init_state`` these are the fine-tuned models (§5.2)."""
+
+    def make(client: int, positions: np.ndarray, labels: np.ndarray):
+        model = build()
+        model.load_state_dict(init_state)
+        info = train_local_only(
+            model,
+            positions,
+            labels,
+            bank,
+            cfg,
+            torch_generator(*seed_keys, "local_train", client),
+            where=f"local-only model of client {client}",
+        )
+        return model, info
+
+    def describe(client: int, info: LocalTrainingInfo) -> str:
+        return (
+            f"client {client}: local-only model trained {info.epochs} epochs ({info.steps} steps), "
+            f"train accuracy {100 * info.train_accuracy:.1f}%"
+        )
+
+    return ClientModels(
+        make, describe, log, restart=lambda state: scratch_models(build, state, bank, cfg, seed_keys, log)
+    )
+
+
+def last_round_models(
+    build: Callable[[], nn.Module], client_states: dict[int, dict[str, torch.Tensor]]
+) -> ClientModels:
+    """Each client's model after its local training in the cycle's last FL round (§5.3, the IFAL repo's
+    L model; KAFAL's client model, §5.5), read from the training stage's ``client_models.pt``."""
+    states = {int(k): v for k, v in client_states.items()}
+
+    def make(client: int, _positions: np.ndarray, _labels: np.ndarray):  # nothing is trained at query time
+        if client not in states:
+            raise KeyError(
+                f"client {client} has no last-round model (it did not train in the cycle's last round; "
+                f"with protocol.client_fraction < 1 use local_model: scratch or finetune)"
+            )
+        model = build()
+        model.load_state_dict(states[client])
+        model.eval()
+        return model, None
+
+    return ClientModels(make)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fal.data.images import ImageBank
-from fal.federated.local import LocalTrainingInfo
+from fal.federated.local import ClientModels, LocalTrainingInfo
 from fal.federated.sgd import LabelledSet, sgd_epoch, sgd_optimizer
 from fal.seeding import torch_generator
 
@@ -84,42 +84,31 @@ def train_kd_local(
     return LocalTrainingInfo(epochs=epoch, steps=steps, train_accuracy=0.0)
 
 
-class KDLocalModels:
-    """Each client's KD local model of one query step, trained on first use (own generator per client)."""
+def kd_models(
+    fresh: Callable[[], nn.Module],
+    teacher: nn.Module,
+    bank: ImageBank,
+    cfg: KDConfig,
+    seed_keys: tuple,
+    log: Callable[[str], None] | None = None,
+) -> ClientModels:
+    """Each client's KD local model of one query step (§5.4), from a fresh model, own generator per client."""
 
-    def __init__(
-        self,
-        fresh: Callable[[], nn.Module],
-        teacher: nn.Module,
-        bank: ImageBank,
-        cfg: KDConfig,
-        seed_keys: tuple,
-        log: Callable[[str], None] | None = None,
-    ):
-        self._fresh = fresh
-        self._teacher = teacher
-        self._bank = bank
-        self._cfg = cfg
-        self._seed_keys = seed_keys
-        self._log = log
-        self._models: dict[int, nn.Module] = {}
-        self.info: dict[int, LocalTrainingInfo] = {}
+    def make(client: int, positions: np.ndarray, labels: np.ndarray):
+        model = fresh()
+        info = train_kd_local(
+            model,
+            teacher,
+            positions,
+            labels,
+            bank,
+            cfg,
+            torch_generator(*seed_keys, "kd_local_train", client),
+            where=f"KD local model of client {client}",
+        )
+        return model, info
 
-    def get(self, pool) -> nn.Module:
-        if pool.client not in self._models:
-            model = self._fresh()
-            info = train_kd_local(
-                model,
-                self._teacher,
-                pool.labelled,
-                pool.labelled_labels,
-                self._bank,
-                self._cfg,
-                torch_generator(*self._seed_keys, "kd_local_train", pool.client),
-                where=f"KD local model of client {pool.client}",
-            )
-            self._models[pool.client] = model
-            self.info[pool.client] = info
-            if self._log:
-                self._log(f"client {pool.client}: KD local model trained {info.epochs} epochs ({info.steps} steps)")
-        return self._models[pool.client]
+    def describe(client: int, info: LocalTrainingInfo) -> str:
+        return f"client {client}: KD local model trained {info.epochs} epochs ({info.steps} steps)"
+
+    return ClientModels(make, describe, log)

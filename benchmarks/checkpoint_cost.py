@@ -23,8 +23,9 @@ from fal.data.build import build_partition, labelled_lists
 from fal.data.datasets import get_dataset_spec
 from fal.data.sources import read_fmnist
 from fal.data.views import load_setting_data
+from fal.federated.flconfig import FLConfig
 from fal.federated.models import build_model
-from fal.federated.training import ClientData, FLConfig, RoundCheckpoint, train_fedavg
+from fal.federated.training import ClientData, RoundCheckpoint, train_sequential
 
 
 def main() -> None:
@@ -60,7 +61,7 @@ def main() -> None:
             checkpoint = RoundCheckpoint(Path(tmp) / "ck.pt", every, "bench") if every else None
             model = build_model("cnn4conv", spec, 1, args.device)
             start = time.perf_counter()
-            train_fedavg(
+            train_sequential(
                 model,
                 clients,
                 data.train_bank,

@@ -32,10 +32,10 @@ from fal.data.build import build_partition, unlabelled_pool
 from fal.data.datasets import get_dataset_spec
 from fal.data.sources import read_fmnist
 from fal.data.views import load_setting_data
-from fal.federated.local import LocalTrainingConfig, train_local_only
+from fal.federated.local import LocalTrainingConfig, last_round_models, scratch_models, train_local_only
 from fal.federated.models import build_model
 from fal.seeding import numpy_rng, torch_generator
-from fal.strategies.base import ClientPool, LastRoundClientModels, LocalModels, QueryStep
+from fal.strategies.base import ClientPool, QueryStep
 from fal.strategies.registry import load_query_function
 from fal.strategies.stage import check_outcome
 
@@ -89,7 +89,7 @@ def main() -> None:
     )
     global_model.eval()
     init_state = build_model("cnn4conv", spec, 12, device).state_dict()
-    local_models = LocalModels(
+    local_models = scratch_models(
         lambda: build_model("cnn4conv", spec, 12, device), init_state, data.train_bank, cfg, (1, "bench_local")
     )
     start = time.perf_counter()
@@ -100,7 +100,7 @@ def main() -> None:
 
     # Last-round client model stand-in (§5.3): the trained local model's weights, so nothing is trained
     # inside the timed query. Fine-tuned L models (§5.2) are trained inside the query, as in a real run.
-    last_round = LastRoundClientModels(
+    last_round = last_round_models(
         lambda: build_model("cnn4conv", spec, 12, device), {args.client: local_models.get(pool).state_dict()}
     )
 
@@ -114,7 +114,7 @@ def main() -> None:
         if kind == "last_round":
             models = last_round
         elif kind == "finetune":
-            models = LocalModels(
+            models = scratch_models(
                 lambda: build_model("cnn4conv", spec, 12, device),
                 global_model.state_dict(),
                 data.train_bank,

@@ -35,9 +35,10 @@ from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig, SettingCon
 from fal.data.budgets import compute_budget
 from fal.data.datasets import get_dataset_spec
 from fal.data.images import ImageBank
+from fal.federated.flconfig import FLConfig
 from fal.federated.models import build_model
-from fal.federated.training import ClientData, FLConfig, train_fedavg
-from fal.federated.vectorised import VectorisedOptions, train_fedavg_vectorised
+from fal.federated.training import ClientData, train_sequential
+from fal.federated.vectorised import VectorisedOptions, train_vectorised
 from fal.runtime import configure
 
 
@@ -52,7 +53,7 @@ def per_client_labelled(dataset: str, rho: float, clients: int, ratio: float, pr
 def time_cycle(trainer, args, spec, cfg, clients, bank, test_bank, test_labels, device, options) -> dict:
     model = build_model(args.model, spec, 0, device)
     stamps = []
-    extra = {"options": options} if trainer is train_fedavg_vectorised else {}
+    extra = {"options": options} if trainer is train_vectorised else {}
     start, cpu_start = time.perf_counter(), time.process_time()
     trainer(
         model,
@@ -121,7 +122,7 @@ def main() -> None:
     protocol = ProtocolConfig(rounds=args.rounds, local_epochs=args.local_epochs, fl_algorithm=args.algorithm)
     cfg = FLConfig.from_protocol(protocol, FidelityConfig())
     options = VectorisedOptions(compile=args.compile, precision=args.precision)
-    trainers = {"sequential": train_fedavg, "vectorised": train_fedavg_vectorised}
+    trainers = {"sequential": train_sequential, "vectorised": train_vectorised}
 
     rng = np.random.default_rng(0)
     shape = (spec.channels, spec.image_size, spec.image_size)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fal.data.datasets import DATASETS
+from fal.federated.algorithms.registry import PROTOCOL_ALGORITHMS
 
 
 class ConfigError(ValueError):
@@ -95,7 +96,7 @@ class ProtocolConfig:
     end_ratio: float = 0.45
     model: str = "cnn4conv"
     fl_algorithm: str = "fedavg"
-    """fedavg, fedprox or scaffold (reference-spec §4.1–§4.3)."""
+    """An algorithm of fal/federated/algorithms/registry.py chosen by the protocol (FL_ALGORITHMS)."""
     fedprox_mu: float = 0.01
     """FedProx's μ; the official default (the paper does not state it). Used only by fedprox."""
     local_model: LocalModelConfig = field(default_factory=LocalModelConfig)
@@ -152,7 +153,8 @@ class ProtocolConfig:
 
 MODELS = {"cnn4conv", "mobilenet", "resnet18", "kafal_resnet8"}
 """Models of reference-spec §3.1–§3.4 (built by fal.federated.models.build_model)."""
-FL_ALGORITHMS = ("fedavg", "fedprox", "scaffold")
+FL_ALGORITHMS = PROTOCOL_ALGORITHMS
+"""Choices of protocol.fl_algorithm, from the algorithm registry (fal/federated/algorithms/registry.py)."""
 
 
 # --------------------------------------------------------------------------------------------------

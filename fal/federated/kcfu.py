@@ -28,7 +28,7 @@ optimisers, MultiStepLR at 260 epochs), which belongs to its own ResNet-8 settin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -38,7 +38,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from fal.data.images import ImageBank
-from fal.federated.training import ClientData, FLConfig, check_finite
+from fal.federated.algorithms.fedavg import FedAvg
+from fal.federated.sgd import LabelledSet, sgd_epoch, sgd_optimizer
 from fal.seeding import numpy_rng
 
 
@@ -163,7 +164,7 @@ class _Cycler:
 def kcfu_client_update(
     model: nn.Module,
     teacher: nn.Module,
-    client: ClientData,
+    client,
     unlabelled: np.ndarray,
     counts: torch.Tensor,
     bank: ImageBank,
@@ -179,76 +180,78 @@ def kcfu_client_update(
     where: str,
 ) -> float:
     """Train ``model`` in place with KCFU on one client; return the mean of per-epoch mean losses."""
-    model.train()
     teacher.eval()
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    positions = torch.tensor(np.asarray(client.positions), dtype=torch.long)
-    labels = torch.tensor(np.asarray(client.labels), dtype=torch.long, device=bank.device)
+    optimizer = sgd_optimizer(model, lr, momentum, weight_decay)
+    data = LabelledSet.of(client.positions, client.labels, bank)
     counts = counts.to(bank.device)
     # Mixing draws (unlabelled order, β, partners) from a NumPy stream seeded off the client's generator.
     rng = numpy_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
     compensate = round_index > 0 and len(unlabelled) > 0
     cycler = _Cycler(unlabelled, rng) if compensate else None
-    n = len(positions)
+
+    def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        logits, _ = net(x)
+        value = balanced_softmax_loss(logits, y, counts)
+        if compensate:
+            u = cycler.take(batch_size)
+            u_flips = torch.from_numpy(rng.random(len(u)) < 0.5)
+            xu = bank.batch(torch.from_numpy(u), u_flips)
+            beta = torch.from_numpy(rng.beta(cfg.beta, cfg.beta, size=len(u)).astype(np.float32))
+            partner = torch.from_numpy(mix_partners(len(u), cfg.mix_partner, rng)).to(bank.device)
+            compen = compensation_loss(net, teacher, xu, beta, partner, counts, cfg)
+            value = value + compen if cfg.combination == "sum" else cfg.nu * value + (1 - cfg.nu) * compen
+        return value
+
     epoch_losses = []
     for epoch in range(epochs):
-        order = torch.randperm(n, generator=generator)
-        flips = torch.rand(n, generator=generator) < 0.5
-        batch_losses = []
-        for start in range(0, n, batch_size):
-            index = order[start : start + batch_size]
-            x = bank.batch(positions[index], flips[start : start + batch_size])
-            optimizer.zero_grad(set_to_none=True)
-            logits, _ = model(x)
-            loss = balanced_softmax_loss(logits, labels[index.to(bank.device)], counts)
-            if compensate:
-                u = cycler.take(batch_size)
-                u_flips = torch.from_numpy(rng.random(len(u)) < 0.5)
-                xu = bank.batch(torch.from_numpy(u), u_flips)
-                beta = torch.from_numpy(rng.beta(cfg.beta, cfg.beta, size=len(u)).astype(np.float32))
-                partner = torch.from_numpy(mix_partners(len(u), cfg.mix_partner, rng)).to(bank.device)
-                compen = compensation_loss(model, teacher, xu, beta, partner, counts, cfg)
-                loss = loss + compen if cfg.combination == "sum" else cfg.nu * loss + (1 - cfg.nu) * compen
-            check_finite(loss, f"{where}, epoch {epoch + 1}")
-            loss.backward()
-            optimizer.step()
-            batch_losses.append(loss.item())
-        epoch_losses.append(sum(batch_losses) / len(batch_losses))
+        batch = sgd_epoch(model, optimizer, data, batch_size, generator, loss, f"{where}, epoch {epoch + 1}")
+        epoch_losses.append(sum(batch) / len(batch))
     return sum(epoch_losses) / len(epoch_losses)
 
 
-def make_local_update(
-    clients: list[ClientData],
-    unlabelled: list[np.ndarray],
-    num_classes: int,
-    bank: ImageBank,
-    fl: FLConfig,
-    cfg: KCFUConfig,
-) -> Callable[..., float]:
-    """The ``local_update`` hook of ``train_fedavg`` that runs KCFU for client k in round r."""
-    counts = [
-        torch.bincount(torch.as_tensor(np.asarray(c.labels), dtype=torch.long), minlength=num_classes) for c in clients
-    ]
+@dataclass(frozen=True)
+class KCFUContext:
+    """What KCFU needs besides the protocol: every client's labelled and unlabelled pools, and the images."""
 
-    def update(
-        local: nn.Module, k: int, r: int, lr: float, global_model: nn.Module, generator: torch.Generator, where: str
-    ) -> float:
+    clients: list
+    unlabelled: list[np.ndarray]
+    num_classes: int
+    bank: ImageBank
+    options: Mapping[str, Any]
+    """The strategy's ``federated`` options (fal.config.STRATEGY_FL_UPDATES["kcfu"])."""
+
+
+class KCFU(FedAvg):
+    """KCFU client updates on FedAvg aggregation (chosen by a strategy's ``federated.algorithm: kcfu``)."""
+
+    vectorisable = False
+
+    def __init__(self, cfg, context: KCFUContext):
+        super().__init__(cfg, context)
+        self.options = KCFUConfig.from_dict(context.options)
+        self.all_clients_last_round = self.options.all_clients_last_round
+        self.counts = [
+            torch.bincount(torch.as_tensor(np.asarray(c.labels), dtype=torch.long), minlength=context.num_classes)
+            for c in context.clients
+        ]
+
+    def client_update(
+        self, model, k, client, bank, *, round_index, lr, global_model, generator, where, correction=None
+    ):
         return kcfu_client_update(
-            local,
+            model,
             global_model,
-            clients[k],
-            unlabelled[k],
-            counts[k],
+            client,
+            self.context.unlabelled[k],
+            self.counts[k],
             bank,
-            epochs=fl.local_epochs,
-            batch_size=fl.batch_size,
+            epochs=self.cfg.local_epochs,
+            batch_size=self.cfg.batch_size,
             lr=lr,
-            momentum=fl.momentum,
-            weight_decay=fl.weight_decay,
-            round_index=r,
-            cfg=cfg,
+            momentum=self.cfg.momentum,
+            weight_decay=self.cfg.weight_decay,
+            round_index=round_index,
+            cfg=self.options,
             generator=generator,
             where=where,
         )
-
-    return update

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -15,10 +15,12 @@ from fal.data.build import labelled_lists
 from fal.data.datasets import get_dataset_spec
 from fal.data.sources import DatasetArrays
 from fal.data.views import SettingData, load_setting_data
-from fal.federated.kcfu import KCFUConfig, make_local_update
+from fal.federated.algorithms.registry import choose_algorithm, make_algorithm
+from fal.federated.flconfig import FLConfig
+from fal.federated.kcfu import KCFUContext
 from fal.federated.models import build_model
-from fal.federated.training import ClientData, FLConfig, FLResult, RoundCheckpoint, train_fedavg
-from fal.federated.vectorised import VectorisedOptions, train_fedavg_vectorised
+from fal.federated.training import ClientData, FLResult, RoundCheckpoint, train_sequential
+from fal.federated.vectorised import VectorisedOptions, train_vectorised
 from fal.seeding import derive_seed
 
 
@@ -69,18 +71,17 @@ def run_training_stage(
     lists = labelled_lists(labelled, setting.num_clients)
     clients = [ClientData(positions=pos, labels=data.train_labels[pos]) for pos in lists]
     model = build_model(protocol.model, spec, model_init_seed(seed, cycle, fidelity), device)
-    cfg = FLConfig.from_protocol(protocol, fidelity)
     federated = dict(federated or {"algorithm": "fedavg"})
-    algorithm = federated.get("algorithm", "fedavg")
-    local_update, all_clients_last_round = None, False
-    if algorithm == "kcfu":
-        kcfu = KCFUConfig.from_dict(federated)
+    cfg = replace(
+        FLConfig.from_protocol(protocol, fidelity), algorithm=choose_algorithm(protocol.fl_algorithm, federated)
+    )
+    context = None
+    if cfg.algorithm == "kcfu":
+        # KAFAL's compensation term samples each client's unlabelled pool (ascending: KAFAL's own loop).
         unlabelled = [np.setdiff1d(pool, c.positions) for pool, c in zip(data.pools, clients)]
-        local_update = make_local_update(clients, unlabelled, spec.num_classes, data.train_bank, cfg, kcfu)
-        all_clients_last_round = kcfu.all_clients_last_round
+        context = KCFUContext(clients, unlabelled, spec.num_classes, data.train_bank, federated)
         log.info("cycle %d: local updates use KAFAL's KCFU %s", cycle, federated)
-    elif algorithm != "fedavg":
-        raise ValueError(f"unknown federated algorithm {algorithm!r} (fedavg or kcfu)")
+    algorithm = make_algorithm(cfg, context)
     log.info(
         "cycle %d: training %s on %s (seed %d) with %d labelled samples over %d clients, %d rounds × %d local "
         "epochs of %s, %s trainer, device %s",
@@ -121,18 +122,14 @@ def run_training_stage(
 
     if trainer not in ("sequential", "vectorised"):
         raise ValueError(f"unknown trainer {trainer!r}; use 'sequential' or 'vectorised'")
-    if trainer == "vectorised" and (local_update is not None or keep_client_models):
-        log.info("cycle %d: KCFU and kept client models need the sequential trainer; using it", cycle)
+    if trainer == "vectorised" and (not algorithm.vectorisable or keep_client_models):
+        log.info("cycle %d: %s and kept client models need the sequential trainer; using it", cycle, cfg.algorithm)
         trainer = "sequential"
     if trainer == "vectorised":
         extra = {"options": vectorised_options or VectorisedOptions()}
     else:
-        extra = {
-            "local_update": local_update,
-            "keep_client_models": keep_client_models,
-            "all_clients_last_round": all_clients_last_round,
-        }
-    result = (train_fedavg_vectorised if trainer == "vectorised" else train_fedavg)(
+        extra = {"keep_client_models": keep_client_models}
+    result = (train_vectorised if trainer == "vectorised" else train_sequential)(
         model,
         clients,
         data.train_bank,
@@ -145,6 +142,7 @@ def run_training_stage(
         progress=progress,
         checkpoint=checkpoint,
         on_resume=resumed,
+        algorithm=algorithm,
         **extra,
     )
     if checkpoint is not None and checkpoint.ignored_because:

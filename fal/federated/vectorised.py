@@ -1,13 +1,14 @@
 """Every client of a round trained at once: stacked weights, one batched step per local step.
 
-The sequential trainer (fal.federated.training.train_fedavg) runs K clients one after another, each a
+The sequential trainer (fal.federated.training.train_sequential) runs K clients one after another, each a
 few dozen small batches, so on a GPU it is bound by per-batch launch overhead. Here each parameter and
 buffer is stacked along a leading client axis, and one ``torch.func.vmap`` of ``grad`` over
 ``functional_call`` computes every client's batch gradient in one step; convolutions become grouped
 convolutions and every client keeps its own exact BatchNorm batch statistics and running statistics
 (written in place into the stacked buffers). SGD with momentum and weight decay is applied to the
-stacks with the same arithmetic as ``torch.optim.SGD``; FedProx and SCAFFOLD act on the stacks; the
-server average is a weighted sum over the client axis.
+stacks with the same arithmetic as ``torch.optim.SGD``; the FL algorithm's client hooks (FedProx's
+proximal term, SCAFFOLD's step corrections) act on the stacks, and its ``aggregate`` (the same code the
+sequential trainer calls) makes the next global state from the clients' rows of the stacks.
 
 Equivalence with the sequential trainer: each client draws its per-epoch permutation and flips from the
 same generator in the same order, so it sees the same batches in the same order. Clients with
@@ -34,17 +35,17 @@ from torch import nn
 from torch.func import functional_call, grad_and_value, vmap
 
 from fal.data.images import ImageBank
-from fal.federated.algorithms import ScaffoldState, proximal_term
+from fal.federated.algorithms.fedavg import FedAvg, proximal_term
+from fal.federated.algorithms.registry import make_algorithm
+from fal.federated.flconfig import FLConfig, round_lr
+from fal.federated.sgd import NonFiniteLossError
 from fal.federated.training import (
     ClientData,
-    FLConfig,
     FLResult,
-    NonFiniteLossError,
     RoundCheckpoint,
     evaluate,
     finish_round,
     resume_rounds,
-    round_lr,
     select_clients,
 )
 from fal.seeding import torch_generator
@@ -102,7 +103,7 @@ def _sample_table(
     """Bank positions, flips and labels of every selected client's samples in visiting order.
 
     Row i holds client ``selected[i]``'s epochs one after another, drawn from its own generator exactly
-    as ``train_client`` draws them (per epoch: a permutation, then one flip coin per batch slot).
+    as ``fal.federated.sgd.sgd_epoch`` draws them (per epoch: a permutation, then one flip coin per batch slot).
     """
     width = epochs * max(len(clients[k].positions) for k in selected)
     positions = torch.zeros(len(selected), width, dtype=torch.long)
@@ -218,12 +219,11 @@ def train_round_vectorised(
     *,
     seed_keys: tuple,
     round_index: int,
-    scaffold: ScaffoldState | None = None,
+    algorithm: FedAvg,
 ) -> tuple[dict[str, torch.Tensor], list[float]]:
     """Train the selected clients from ``global_state``; return the aggregated state and per-client losses.
 
-    Updates ``scaffold`` in place when given. Raises NonFiniteLossError naming the round, client and
-    epoch of the first non-finite batch loss.
+    Raises NonFiniteLossError naming the round, client and epoch of the first non-finite batch loss.
     """
     device = bank.device
     count = len(selected)
@@ -231,15 +231,10 @@ def train_round_vectorised(
     stack = lambda t: t.detach().unsqueeze(0).repeat(count, *([1] * t.dim()))  # noqa: E731
     params = {name: stack(global_state[name]) for name in step.param_names}
     buffers = {name: stack(global_state[name]) for name in step.buffer_names}
-    anchor = (
-        {name: global_state[name].detach() for name in step.param_names}
-        if cfg.algorithm == "fedprox" and cfg.fedprox_mu > 0
-        else None
-    )
-    shift = None
-    if scaffold is not None:
-        # lr · (c − c_k) per client, fixed for the round; subtracted from every floating entry per step.
-        shift = {key: lr * value for key, value in scaffold.corrections(selected).items()}
+    anchor = {name: global_state[name].detach() for name in step.param_names} if algorithm.proximal_mu > 0 else None
+    # lr · correction per client (SCAFFOLD's c − c_k), fixed for the round; subtracted after every step.
+    corrections = algorithm.step_corrections(selected)
+    shift = {key: lr * value for key, value in corrections.items()} if corrections is not None else None
     positions, flips, labels = _sample_table(clients, selected, cfg.local_epochs, seed_keys, round_index, device)
     schedule = step.schedule(sizes, cfg.local_epochs, cfg.batch_size, device)
     losses = torch.full((count, len(schedule)), float("nan"), dtype=torch.float64, device=device)
@@ -291,17 +286,8 @@ def train_round_vectorised(
                     buffers[k].index_copy_(0, rows, b[k])
     client_losses = _client_losses(losses.cpu().numpy(), sizes, cfg, selected, round_index)
     local = {**params, **buffers}
-    if scaffold is not None:
-        steps = torch.tensor([cfg.local_epochs * -(-n // cfg.batch_size) for n in sizes])
-        scaffold.update(selected, global_state, local, steps, cfg.lr)
-    total = float(sum(sizes))
-    weights = torch.tensor([n / total for n in sizes], dtype=torch.float64, device=device)
-    averaged = {}
-    for key, reference in global_state.items():
-        values = local[key]
-        mean = torch.tensordot(weights, values.to(torch.float64), dims=1)
-        averaged[key] = mean.to(reference.dtype) if reference.is_floating_point() else mean.trunc().to(reference.dtype)
-    return averaged, client_losses
+    states = [{key: local[key][row] for key in global_state} for row in range(count)]
+    return algorithm.aggregate(global_state, states, sizes, selected), client_losses
 
 
 def _client_losses(
@@ -323,7 +309,7 @@ def _client_losses(
     return out
 
 
-def train_fedavg_vectorised(
+def train_vectorised(
     model: nn.Module,
     clients: list[ClientData],
     train_bank: ImageBank,
@@ -338,15 +324,21 @@ def train_fedavg_vectorised(
     checkpoint: RoundCheckpoint | None = None,
     on_resume: Callable[[int], None] | None = None,
     options: VectorisedOptions = VectorisedOptions(),
+    algorithm: FedAvg | None = None,
 ) -> FLResult:
-    """Drop-in replacement for ``train_fedavg`` (same arguments, outputs, checkpoints and randomness)."""
-    first_round, rows, scaffold = resume_rounds(model, cfg, len(clients), checkpoint, on_resume, train_bank.device)
-    step = VectorisedRound(model, options, cfg.fedprox_mu)
+    """Drop-in replacement for ``train_sequential`` (same arguments, outputs, checkpoints and randomness)
+    for algorithms whose client update is SGD with the hooks (``algorithm.vectorisable``)."""
+    algorithm = algorithm or make_algorithm(cfg)
+    if not algorithm.vectorisable:
+        raise ValueError(f"{cfg.algorithm} has its own client update; train it with the sequential trainer")
+    first_round, rows = resume_rounds(model, algorithm, len(clients), checkpoint, on_resume, train_bank.device)
+    step = VectorisedRound(model, options, algorithm.proximal_mu)
     start = time.perf_counter() - (rows[-1]["seconds"] if rows else 0.0)
     result = None
     for r in range(first_round, cfg.rounds):
         lr = round_lr(cfg, r)
-        selected = select_clients(cfg, seed_keys, r, clients)
+        everyone = algorithm.all_clients_last_round and r == cfg.rounds - 1
+        selected = select_clients(cfg, seed_keys, r, clients, everyone=everyone)
         global_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         averaged, losses = train_round_vectorised(
             step,
@@ -358,11 +350,11 @@ def train_fedavg_vectorised(
             lr,
             seed_keys=seed_keys,
             round_index=r,
-            scaffold=scaffold,
+            algorithm=algorithm,
         )
         model.load_state_dict(averaged)
         result = evaluate(model, test_bank, test_labels, num_classes, eval_batch_size)
-        finish_round(model, cfg, r, lr, losses, result, start, rows, scaffold, checkpoint, progress)
+        finish_round(model, cfg, r, lr, losses, result, start, rows, algorithm, checkpoint, progress)
     if result is None:
         result = evaluate(model, test_bank, test_labels, num_classes, eval_batch_size)
     return FLResult(state_dict=copy.deepcopy(model.state_dict()), rounds=pd.DataFrame(rows), final=result)

@@ -32,7 +32,7 @@ from fal.config import StrategyConfig
 from fal.seeding import derive_seed
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward
-from fal.strategies.kd_local import KDConfig, KDLocalModels
+from fal.strategies.kd_local import KDConfig, kd_models
 from fal.strategies.kmeans import kmeans
 
 
@@ -108,7 +108,7 @@ def ifal_select(
 def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     opts = strategy.resolved_options()
     protocol = step.protocol
-    kd_models = KDLocalModels(
+    kd = kd_models(
         step.fresh_local_model,
         step.global_model,
         step.train_bank,
@@ -129,7 +129,7 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
         n_u = len(pool.unlabelled)
         k = max(1, min(int(opts["rknn_k"]), n_u - 1))
         outputs = {}
-        for name, model in (("G", step.global_model), ("L", step.local_models.get(pool)), ("K", kd_models.get(pool))):
+        for name, model in (("G", step.global_model), ("L", step.local_models.get(pool)), ("K", kd.get(pool))):
             _, feat_l = forward(model, step.query_bank, pool.labelled, step.batch_size)
             logits_u, feat_u = forward(model, step.query_bank, pool.unlabelled, step.batch_size)
             outputs[name] = (feat_l, feat_u, logits_u)
@@ -147,7 +147,7 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
         rng = np.random.default_rng(derive_seed(*step.seed_keys, "ifal_kmeans", pool.client))
         chosen, stage = ifal_select(u1, u2, features, step.budget, rng, int(opts["kmeans_n_init"]))
         selected[pool.client] = pool.unlabelled[chosen]
-        info = kd_models.info[pool.client]
+        info = kd.info[pool.client]
         diagnostics += [
             {"client": pool.client, "metric": "ifal_stage", "value": float(stage)},
             {"client": pool.client, "metric": "ifal_rknn_k", "value": float(k)},

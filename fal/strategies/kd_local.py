@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from fal.data.images import ImageBank
-from fal.federated.local import LocalTrainingInfo
-from fal.federated.training import check_finite
+from fal.federated.local import ClientModels, LocalTrainingInfo
+from fal.federated.sgd import LabelledSet, sgd_epoch, sgd_optimizer
 from fal.seeding import torch_generator
 
 
@@ -56,33 +56,23 @@ def train_kd_local(
 ) -> LocalTrainingInfo:
     """Train ``model`` in place; ``train_accuracy`` of the returned info is left at 0 (not measured)."""
     teacher.eval()
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    pos = torch.tensor(np.asarray(positions), dtype=torch.long)
-    y_all = torch.tensor(np.asarray(labels), dtype=torch.long, device=bank.device)
-    n = len(pos)
-    if n == 0:
+    optimizer = sgd_optimizer(model, cfg.lr, cfg.momentum, cfg.weight_decay)
+    data = LabelledSet.of(positions, labels, bank)
+    if len(data) == 0:
         raise ValueError(f"{where}: no labelled samples to train on")
+
+    def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            teacher_logits, _ = teacher(x)
+        logits, _ = net(x)
+        return (1 - cfg.weight) * F.cross_entropy(logits, y) + cfg.weight * kd_loss(
+            logits, teacher_logits, cfg.temperature
+        )
+
     best, wait, steps, epoch = float("inf"), 0, 0, 0
     for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        order = torch.randperm(n, generator=generator)
-        flips = torch.rand(n, generator=generator) < 0.5
-        losses = []
-        for start in range(0, n, cfg.batch_size):
-            index = order[start : start + cfg.batch_size]
-            x = bank.batch(pos[index], flips[start : start + cfg.batch_size])
-            with torch.no_grad():
-                teacher_logits, _ = teacher(x)
-            optimizer.zero_grad(set_to_none=True)
-            logits, _ = model(x)
-            loss = (1 - cfg.weight) * F.cross_entropy(logits, y_all[index.to(bank.device)]) + cfg.weight * kd_loss(
-                logits, teacher_logits, cfg.temperature
-            )
-            check_finite(loss, f"{where}, epoch {epoch}")
-            loss.backward()
-            optimizer.step()
-            steps += 1
-            losses.append(loss.item())
+        losses = sgd_epoch(model, optimizer, data, cfg.batch_size, generator, loss, f"{where}, epoch {epoch}")
+        steps += len(losses)
         epoch_loss = sum(losses) / len(losses)
         if epoch_loss < best:
             best, wait = epoch_loss, 0
@@ -94,42 +84,31 @@ def train_kd_local(
     return LocalTrainingInfo(epochs=epoch, steps=steps, train_accuracy=0.0)
 
 
-class KDLocalModels:
-    """Each client's KD local model of one query step, trained on first use (own generator per client)."""
+def kd_models(
+    fresh: Callable[[], nn.Module],
+    teacher: nn.Module,
+    bank: ImageBank,
+    cfg: KDConfig,
+    seed_keys: tuple,
+    log: Callable[[str], None] | None = None,
+) -> ClientModels:
+    """Each client's KD local model of one query step (§5.4), from a fresh model, own generator per client."""
 
-    def __init__(
-        self,
-        fresh: Callable[[], nn.Module],
-        teacher: nn.Module,
-        bank: ImageBank,
-        cfg: KDConfig,
-        seed_keys: tuple,
-        log: Callable[[str], None] | None = None,
-    ):
-        self._fresh = fresh
-        self._teacher = teacher
-        self._bank = bank
-        self._cfg = cfg
-        self._seed_keys = seed_keys
-        self._log = log
-        self._models: dict[int, nn.Module] = {}
-        self.info: dict[int, LocalTrainingInfo] = {}
+    def make(client: int, positions: np.ndarray, labels: np.ndarray):
+        model = fresh()
+        info = train_kd_local(
+            model,
+            teacher,
+            positions,
+            labels,
+            bank,
+            cfg,
+            torch_generator(*seed_keys, "kd_local_train", client),
+            where=f"KD local model of client {client}",
+        )
+        return model, info
 
-    def get(self, pool) -> nn.Module:
-        if pool.client not in self._models:
-            model = self._fresh()
-            info = train_kd_local(
-                model,
-                self._teacher,
-                pool.labelled,
-                pool.labelled_labels,
-                self._bank,
-                self._cfg,
-                torch_generator(*self._seed_keys, "kd_local_train", pool.client),
-                where=f"KD local model of client {pool.client}",
-            )
-            self._models[pool.client] = model
-            self.info[pool.client] = info
-            if self._log:
-                self._log(f"client {pool.client}: KD local model trained {info.epochs} epochs ({info.steps} steps)")
-        return self._models[pool.client]
+    def describe(client: int, info: LocalTrainingInfo) -> str:
+        return f"client {client}: KD local model trained {info.epochs} epochs ({info.steps} steps)"
+
+    return ClientModels(make, describe, log)

@@ -14,14 +14,12 @@ from fal.data.build import extend_labelled, labelled_lists, unlabelled_pool
 from fal.data.datasets import get_dataset_spec
 from fal.data.sources import DatasetArrays
 from fal.data.views import SettingData, load_setting_data
-from fal.federated.local import LocalTrainingConfig
+from fal.federated.local import LocalTrainingConfig, last_round_models, scratch_models
 from fal.federated.models import build_model
 from fal.seeding import derive_seed
 from fal.strategies.base import (
     ClientPool,
     ClientTestSplits,
-    LastRoundClientModels,
-    LocalModels,
     QueryOutcome,
     QueryStep,
 )
@@ -98,16 +96,16 @@ def run_query_stage(
     if kind == "last_round":
         if client_states is None:
             raise ValueError(f"strategy {strategy.name} queries with last-round client models, but none were given")
-        local_models = LastRoundClientModels(build, client_states)
+        local_models = last_round_models(build, client_states)
     else:
         # finetune (§5.2): the same training as scratch, from a copy of the global model
-        local_models = LocalModels(
-            build=build,
-            init_state=global_state if kind == "finetune" else init_state,
-            train_bank=data.train_bank,
-            cfg=LocalTrainingConfig.from_protocol(protocol, fidelity),
-            seed_keys=(seed, "local", cycle),
-            log=log.info,
+        local_models = scratch_models(
+            build,
+            global_state if kind == "finetune" else init_state,
+            data.train_bank,
+            LocalTrainingConfig.from_protocol(protocol, fidelity),
+            (seed, "local", cycle),
+            log.info,
         )
 
     def fresh_local_model():

@@ -8,18 +8,13 @@ from helpers import synthetic_arrays
 from fal.config import FidelityConfig, ProtocolConfig
 from fal.data.datasets import DATASETS
 from fal.data.images import ImageBank
+from fal.federated.algorithms.fedavg import train_client
+from fal.federated.algorithms.fedavg import weighted_average as average_states
+from fal.federated.flconfig import FLConfig, round_lr
 from fal.federated.local import LocalTrainingConfig, train_local_only
 from fal.federated.models import build_model, count_parameters
-from fal.federated.training import (
-    ClientData,
-    FLConfig,
-    NonFiniteLossError,
-    average_states,
-    evaluate,
-    round_lr,
-    train_client,
-    train_fedavg,
-)
+from fal.federated.sgd import NonFiniteLossError
+from fal.federated.training import ClientData, evaluate, train_sequential
 from fal.seeding import torch_generator
 
 SPEC = DATASETS["fmnist_lt"]
@@ -154,7 +149,7 @@ def test_fedavg_is_deterministic_learns_and_logs_every_round():
     for _ in range(2):
         model = build_model("cnn4conv", spec, 1)
         runs.append(
-            train_fedavg(model, clients, bank, test_bank, arrays.test_labels, 4, small_fl(), seed_keys=(1, "t", 1))
+            train_sequential(model, clients, bank, test_bank, arrays.test_labels, 4, small_fl(), seed_keys=(1, "t", 1))
         )
     a, b = runs
     assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)
@@ -172,7 +167,7 @@ def test_fedavg_equals_manual_average_of_client_updates():
     cfg = small_fl(rounds=1)
     model = build_model("cnn4conv", spec, 2)
     start = {k: v.clone() for k, v in model.state_dict().items()}
-    result = train_fedavg(model, clients, bank, test_bank, arrays.test_labels, 4, cfg, seed_keys=(9,))
+    result = train_sequential(model, clients, bank, test_bank, arrays.test_labels, 4, cfg, seed_keys=(9,))
     states = []
     for k, client in enumerate(clients):
         local = build_model("cnn4conv", spec, 2)
@@ -217,7 +212,7 @@ def test_nan_loss_fails_with_round_and_client():
         client_fraction=1.0,
     )
     with pytest.raises(NonFiniteLossError, match=r"round 1, client \d"):
-        train_fedavg(
+        train_sequential(
             build_model("cnn4conv", DATASETS["octmnist"], 0),
             clients,
             bank,

@@ -9,10 +9,12 @@ from helpers import synthetic_arrays
 
 from fal.data.datasets import DATASETS
 from fal.data.images import ImageBank
-from fal.federated.algorithms import ScaffoldState
+from fal.federated.algorithms.scaffold import ScaffoldState
+from fal.federated.flconfig import FLConfig
 from fal.federated.models import build_model
-from fal.federated.training import ClientData, FLConfig, NonFiniteLossError, RoundCheckpoint, train_fedavg
-from fal.federated.vectorised import _schedule, train_fedavg_vectorised
+from fal.federated.sgd import NonFiniteLossError
+from fal.federated.training import ClientData, RoundCheckpoint, train_sequential
+from fal.federated.vectorised import _schedule, train_vectorised
 
 SPEC = DATASETS["octmnist"]  # 1 channel, 28 px, 4 classes
 
@@ -72,19 +74,19 @@ def assert_close(a, b, atol=1e-10, rtol=0.0):
     assert np.allclose(a.rounds["test_loss"], b.rounds["test_loss"], rtol=max(atol, rtol))
 
 
-@pytest.mark.parametrize("algorithm", ["fedavg", "fedprox", "scaffold"])
+@pytest.mark.parametrize("algorithm", ["fedavg", "fedprox", "scaffold", "fednova"])
 @pytest.mark.parametrize("sizes", [(16, 16, 16), (24, 19, 10)], ids=["equal", "unequal"])
 def test_vectorised_equals_sequential(algorithm, sizes):
     """Two rounds (SCAFFOLD's correction is zero in the first) from the same init and batch order."""
     cfg = fl(algorithm, mu=0.5)
-    assert_close(run(train_fedavg_vectorised, cfg, sizes), run(train_fedavg, cfg, sizes))
+    assert_close(run(train_vectorised, cfg, sizes), run(train_sequential, cfg, sizes))
 
 
 def test_vectorised_matches_sequential_in_float32():
     """The production precision at the paper's lr: equal up to float32 noise grown over a few SGD steps."""
     cfg = dataclasses.replace(fl("fedprox", mu=0.5), lr=0.01)
     sizes = (24, 19, 10)
-    a, b = (run(t, cfg, sizes, double=False) for t in (train_fedavg_vectorised, train_fedavg))
+    a, b = (run(t, cfg, sizes, double=False) for t in (train_vectorised, train_sequential))
     assert_close(a, b, atol=3e-4, rtol=3e-3)
     assert a.rounds["test_acc"].tolist() == b.rounds["test_acc"].tolist()
 
@@ -92,17 +94,17 @@ def test_vectorised_matches_sequential_in_float32():
 def test_vectorised_equals_sequential_with_client_sampling_and_another_model():
     cfg = fl("scaffold", rounds=3, fraction=0.5)
     sizes = (12, 9, 16, 7)
-    assert_close(run(train_fedavg_vectorised, cfg, sizes), run(train_fedavg, cfg, sizes))
+    assert_close(run(train_vectorised, cfg, sizes), run(train_sequential, cfg, sizes))
     cfg = fl("fedavg", rounds=1)
     assert_close(
-        run(train_fedavg_vectorised, cfg, (10, 6), "kafal_resnet8"), run(train_fedavg, cfg, (10, 6), "kafal_resnet8")
+        run(train_vectorised, cfg, (10, 6), "kafal_resnet8"), run(train_sequential, cfg, (10, 6), "kafal_resnet8")
     )
 
 
 def test_algorithms_change_training():
     """The oracle's FedProx and SCAFFOLD really act: both move away from FedAvg, FedProx towards the start."""
     sizes = (16, 16, 16)
-    runs = {a: run(train_fedavg, fl(a, mu=5.0), sizes) for a in ("fedavg", "fedprox", "scaffold")}
+    runs = {a: run(train_sequential, fl(a, mu=5.0), sizes) for a in ("fedavg", "fedprox", "scaffold")}
     start = build_model("cnn4conv", SPEC, 7).state_dict()
     weight = "linear.weight"
 
@@ -144,14 +146,14 @@ def test_scaffold_resume_equals_uninterrupted_across_trainers(tmp_path):
     """A checkpoint carries the control variates; either trainer resumes from the other's checkpoint."""
     cfg = fl("scaffold", rounds=3)
     sizes = (16, 11, 8)
-    whole = run(train_fedavg, cfg, sizes)
+    whole = run(train_sequential, cfg, sizes)
     path = tmp_path / "ckpt.pt"
     run(
-        train_fedavg, dataclasses.replace(cfg), sizes, checkpoint=RoundCheckpoint(path, 2, "x")
+        train_sequential, dataclasses.replace(cfg), sizes, checkpoint=RoundCheckpoint(path, 2, "x")
     )  # leaves round 2's file
     blob = torch.load(path, weights_only=True)
     assert blob["rounds_done"] == 2 and set(blob["extra"]["scaffold"]) == {"c", "clients"}
-    resumed = run(train_fedavg_vectorised, cfg, sizes, checkpoint=RoundCheckpoint(path, 2, "x"))
+    resumed = run(train_vectorised, cfg, sizes, checkpoint=RoundCheckpoint(path, 2, "x"))
     assert resumed.rounds["round"].tolist() == [1, 2, 3]
     assert_close(resumed, whole)
 
@@ -162,7 +164,7 @@ def test_bf16_option_is_refused_on_cpu():
 
     with pytest.raises(ValueError, match="bf16.*CUDA"):
         run(
-            lambda *a, **k: train_fedavg_vectorised(*a, **k, options=VectorisedOptions(precision="bf16")),
+            lambda *a, **k: train_vectorised(*a, **k, options=VectorisedOptions(precision="bf16")),
             fl(rounds=1),
             (8, 8),
             double=False,
@@ -172,7 +174,7 @@ def test_bf16_option_is_refused_on_cpu():
 def test_vectorised_nan_names_round_and_client():
     cfg = dataclasses.replace(fl(rounds=1), lr=1e30)
     with pytest.raises(NonFiniteLossError, match=r"round 1, client \d, epoch \d"):
-        run(train_fedavg_vectorised, cfg, (8, 8), double=False)
+        run(train_vectorised, cfg, (8, 8), double=False)
 
 
 def test_training_stage_runs_either_trainer_with_every_algorithm():

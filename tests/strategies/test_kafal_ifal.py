@@ -22,6 +22,8 @@ from helpers import (
 from torch import nn
 
 from fal.config import ConfigError, ProtocolConfig, StrategyConfig
+from fal.federated.algorithms.fedavg import train_client
+from fal.federated.flconfig import FLConfig, round_lr
 from fal.federated.kcfu import (
     KCFUConfig,
     balanced_softmax_loss,
@@ -31,7 +33,7 @@ from fal.federated.kcfu import (
     mix_partners,
 )
 from fal.federated.stage import run_training_stage
-from fal.federated.training import ClientData, FLConfig, round_lr, train_client, train_fedavg
+from fal.federated.training import ClientData, train_sequential
 from fal.seeding import torch_generator
 from fal.strategies.ifal import ifal_select, otsu_threshold, rknn_distribution, wasserstein_rows
 from fal.strategies.kd_local import kd_loss
@@ -264,7 +266,7 @@ def test_last_round_client_models_equal_the_clients_last_local_training():
         client_fraction=1.0,
     )
     keys = (1, "train", 1)
-    full = train_fedavg(
+    full = train_sequential(
         build_model("cnn4conv", spec, 7),
         clients,
         bank,
@@ -277,7 +279,7 @@ def test_last_round_client_models_equal_the_clients_last_local_training():
     )
     assert sorted(full.client_states) == [0, 1]
     # direct computation: the global model after round 1, then each client's round-2 local training
-    after_one = train_fedavg(
+    after_one = train_sequential(
         build_model("cnn4conv", spec, 7),
         clients,
         bank,
@@ -310,7 +312,7 @@ def test_last_round_client_models_equal_the_clients_last_local_training():
         if value.is_floating_point():
             expected = sum(full.client_states[k][name].double() * w for k, w in enumerate(weights))
             torch.testing.assert_close(value.double(), expected, rtol=1e-5, atol=1e-6)
-    plain = train_fedavg(
+    plain = train_sequential(
         build_model("cnn4conv", spec, 7), clients, bank, test, arrays.test_labels, 4, cfg, seed_keys=keys
     )
     assert plain.client_states is None

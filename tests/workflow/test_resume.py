@@ -18,8 +18,9 @@ from helpers import SNAKEMAKE, base_config, copy_project, snakemake, synthetic_a
 
 from fal.data.datasets import DATASETS
 from fal.data.images import ImageBank
+from fal.federated.flconfig import FLConfig
 from fal.federated.models import build_model
-from fal.federated.training import ClientData, FLConfig, RoundCheckpoint, train_fedavg
+from fal.federated.training import ClientData, RoundCheckpoint, train_sequential
 
 # ------------------------------------------------------------------------------------------------
 # The checkpoint itself
@@ -54,7 +55,7 @@ def train(problem, checkpoint=None, stop_after=None, on_resume=None):
             raise KeyboardInterrupt("simulated kill")
 
     model = build_model("cnn4conv", DATASETS["octmnist"], 5)
-    return train_fedavg(
+    return train_sequential(
         model,
         clients,
         bank,

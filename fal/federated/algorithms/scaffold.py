@@ -1,10 +1,9 @@
-"""FedProx and SCAFFOLD (reference-spec §4.2, §4.3), shared by the sequential and vectorised trainers.
+"""SCAFFOLD (reference-spec §4.3): control variates correct each client's drift.
 
-FedAvg is the base: both algorithms keep its client sampling, fresh SGD per client and round, and
-size-weighted averaging of every state entry. FedProx adds ``(μ/2)·Σ_params ||w − w_global||²`` to every
-batch loss (trainable parameters only; the logged loss includes it). SCAFFOLD keeps control variates
-for one cycle and shifts every floating state entry after each local SGD step; the quantities are kept
-per client in stacked tensors so that either trainer can use and checkpoint them.
+The control variates live for one cycle; every floating state entry of a client is shifted by
+``lr·(c − c_k)`` after each local SGD step, and after the round the clients' ``c_k`` and the server's
+``c`` are updated from how far each client moved. The quantities are kept per client in stacked
+tensors so that either trainer can use and checkpoint them. Aggregation is FedAvg's.
 """
 
 from __future__ import annotations
@@ -12,12 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
-
-def proximal_term(params: dict[str, torch.Tensor], anchor: dict[str, torch.Tensor], mu: float) -> torch.Tensor:
-    """``(μ/2)·Σ ||w − w_global||²`` over the given parameters (not buffers)."""
-    total = sum(((params[name] - anchor[name]) ** 2).sum() for name in anchor)
-    return 0.5 * mu * total
+from fal.federated.algorithms.fedavg import FedAvg
 
 
 @dataclass
@@ -83,3 +79,23 @@ class ScaffoldState:
             c={k: v.to(device) for k, v in blob["c"].items()},
             clients={k: v.to(device) for k, v in blob["clients"].items()},
         )
+
+
+class Scaffold(FedAvg):
+    def start_cycle(self, model: nn.Module, num_clients: int) -> None:
+        self.state = ScaffoldState.initial(model.state_dict(), num_clients)
+
+    def checkpoint_state(self) -> dict | None:
+        return {"scaffold": self.state.to_blob()}
+
+    def restore(self, blob: dict | None, device) -> None:
+        self.state = ScaffoldState.from_blob(blob["scaffold"], device)
+
+    def step_corrections(self, selected: list[int]) -> dict[str, torch.Tensor]:
+        return self.state.corrections(selected)
+
+    def aggregate(self, global_start, states, sizes, selected):
+        steps = torch.tensor(self.local_steps(sizes))
+        ends = {key: torch.stack([state[key] for state in states]) for key in self.state.c}
+        self.state.update(selected, global_start, ends, steps, self.cfg.lr)
+        return super().aggregate(global_start, states, sizes, selected)

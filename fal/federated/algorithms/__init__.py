@@ -1,0 +1,1 @@
+"""Federated learning algorithms behind one interface (``fedavg.FedAvg``); ``registry`` lists them."""

@@ -1,0 +1,167 @@
+"""FedAvg (reference-spec §4.1) and the interface every FL algorithm implements.
+
+Both trainers (fal.federated.training, sequential; fal.federated.vectorised, all clients at once) run
+the same round: select clients, train each from the global model with a fresh SGD optimizer, aggregate.
+An algorithm changes that round only through the hooks below:
+
+- per cycle: ``start_cycle`` (state such as SCAFFOLD's control variates), ``checkpoint_state`` /
+  ``restore`` (that state in the round checkpoint);
+- client side: ``proximal_mu`` (FedProx's loss term), ``step_corrections`` (subtracted, times lr, from
+  the client's state after every SGD step), or a whole ``client_update`` (KCFU; not vectorisable);
+- server side: ``aggregate`` (the new global state from the clients' final states).
+
+FedAvg: plain cross-entropy SGD per client, size-weighted average of every state entry (BN buffers
+included; integer buffers averaged then truncated).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from fal.data.images import ImageBank
+from fal.federated.flconfig import FLConfig
+from fal.federated.sgd import LabelledSet, cross_entropy_loss, sgd_epoch, sgd_optimizer
+
+
+def proximal_term(params: dict[str, torch.Tensor], anchor: dict[str, torch.Tensor], mu: float) -> torch.Tensor:
+    """``(μ/2)·Σ ||w − w_global||²`` over the given parameters (not buffers)."""
+    total = sum(((params[name] - anchor[name]) ** 2).sum() for name in anchor)
+    return 0.5 * mu * total
+
+
+def weighted_average(states: list[dict[str, torch.Tensor]], weights: list[float]) -> dict[str, torch.Tensor]:
+    """Weighted average of every state entry, accumulated in float64; integer buffers are truncated back."""
+    averaged = {}
+    for key, reference in states[0].items():
+        acc = sum(state[key].to(torch.float64) * w for state, w in zip(states, weights))
+        averaged[key] = acc.to(reference.dtype) if reference.is_floating_point() else acc.trunc().to(reference.dtype)
+    return averaged
+
+
+def train_client(
+    model: nn.Module,
+    client,
+    bank: ImageBank,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    momentum: float,
+    weight_decay: float,
+    generator: torch.Generator,
+    where: str,
+    prox_mu: float = 0.0,
+    scaffold_correction: dict[str, torch.Tensor] | None = None,
+) -> float:
+    """Train ``model`` in place on one client's labelled set; return the mean of per-epoch mean losses.
+
+    ``prox_mu`` > 0 adds FedProx's proximal term towards the starting weights; ``scaffold_correction``
+    (``c − c_k`` per floating state key) is subtracted, times lr, from the state after every SGD step.
+    """
+    anchor = {name: p.detach().clone() for name, p in model.named_parameters()} if prox_mu > 0 else None
+    optimizer = sgd_optimizer(model, lr, momentum, weight_decay)
+    data = LabelledSet.of(client.positions, client.labels, bank)
+
+    def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        value = cross_entropy_loss(net, x, y)
+        if anchor is not None:
+            value = value + proximal_term(dict(net.named_parameters()), anchor, prox_mu)
+        return value
+
+    def correct() -> None:
+        with torch.no_grad():
+            for key, value in model.state_dict().items():
+                if key in scaffold_correction:
+                    value.sub_(lr * scaffold_correction[key])
+
+    after = correct if scaffold_correction is not None else None
+    epoch_losses = []
+    for epoch in range(epochs):
+        batch = sgd_epoch(
+            model, optimizer, data, batch_size, generator, loss, f"{where}, epoch {epoch + 1}", after_step=after
+        )
+        epoch_losses.append(sum(batch) / len(batch))
+    return sum(epoch_losses) / len(epoch_losses)
+
+
+class FedAvg:
+    """FedAvg; the base of every algorithm (override only the hooks that differ)."""
+
+    vectorisable = True
+    """False when ``client_update`` is replaced by something the vectorised trainer cannot batch."""
+    all_clients_last_round = False
+    """True: every client trains in the cycle's last round, whatever ``client_fraction`` (KAFAL's code)."""
+
+    def __init__(self, cfg: FLConfig, context: Any = None):
+        self.cfg = cfg
+        self.context = context
+
+    # -- per cycle -------------------------------------------------------------------------------
+    def start_cycle(self, model: nn.Module, num_clients: int) -> None:
+        """Called once per cycle before its rounds, from the cycle's initial model (also when resuming)."""
+
+    def checkpoint_state(self) -> dict | None:
+        """Algorithm state to save beside the global model in a round checkpoint."""
+        return None
+
+    def restore(self, blob: dict | None, device) -> None:
+        """Restore what ``checkpoint_state`` saved (called after ``start_cycle`` when resuming)."""
+
+    # -- client side -----------------------------------------------------------------------------
+    @property
+    def proximal_mu(self) -> float:
+        """μ of a ``(μ/2)·||w − w_global||²`` term added to every batch loss (0: none)."""
+        return 0.0
+
+    def step_corrections(self, selected: list[int]) -> dict[str, torch.Tensor] | None:
+        """Per floating state key, a (len(selected), ...) stack subtracted, times lr, after every local step."""
+        return None
+
+    def client_update(
+        self,
+        model: nn.Module,
+        k: int,
+        client,
+        bank: ImageBank,
+        *,
+        round_index: int,
+        lr: float,
+        global_model: nn.Module,
+        generator: torch.Generator,
+        where: str,
+        correction: dict[str, torch.Tensor] | None = None,
+    ) -> float:
+        """Train ``model`` (a copy of the global model) in place on client ``k``; return its loss."""
+        return train_client(
+            model,
+            client,
+            bank,
+            epochs=self.cfg.local_epochs,
+            batch_size=self.cfg.batch_size,
+            lr=lr,
+            momentum=self.cfg.momentum,
+            weight_decay=self.cfg.weight_decay,
+            generator=generator,
+            where=where,
+            prox_mu=self.proximal_mu,
+            scaffold_correction=correction,
+        )
+
+    # -- server side -----------------------------------------------------------------------------
+    def aggregate(
+        self,
+        global_start: dict[str, torch.Tensor],
+        states: list[dict[str, torch.Tensor]],
+        sizes: list[int],
+        selected: list[int],
+    ) -> dict[str, torch.Tensor]:
+        """The next global state from the selected clients' final states (in the order of ``selected``)."""
+        total = sum(sizes)
+        return weighted_average(states, [n / total for n in sizes])
+
+    def local_steps(self, sizes: list[int]) -> np.ndarray:
+        return np.array([self.cfg.local_steps(n) for n in sizes])

@@ -1,0 +1,67 @@
+"""The FL-algorithm registry and interface, and FedNova (the worked example of adding an algorithm)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from test_vectorised import fl, run
+
+from fal.config import FL_ALGORITHMS
+from fal.federated.algorithms.fedavg import FedAvg
+from fal.federated.algorithms.fednova import FedNova, momentum_norm
+from fal.federated.algorithms.registry import ALGORITHMS, algorithm_class, choose_algorithm, make_algorithm
+from fal.federated.training import train_sequential
+
+
+def test_every_registered_algorithm_implements_the_interface():
+    for name, info in ALGORITHMS.items():
+        cls = algorithm_class(name)
+        assert issubclass(cls, FedAvg), name
+        assert info.chosen_by in ("protocol", "strategy")
+    assert FL_ALGORITHMS == tuple(n for n, i in ALGORITHMS.items() if i.chosen_by == "protocol")
+    assert isinstance(make_algorithm(fl("fednova")), FedNova)
+
+
+def test_one_place_chooses_the_algorithm():
+    assert choose_algorithm("fedprox", None) == "fedprox"
+    assert choose_algorithm("fedavg", {"algorithm": "kcfu", "beta": 2.0}) == "kcfu"
+    assert choose_algorithm("scaffold", {"algorithm": "fedavg"}) == "scaffold"
+    with pytest.raises(ValueError, match="runs on FedAvg aggregation, not scaffold"):
+        choose_algorithm("scaffold", {"algorithm": "kcfu"})
+    with pytest.raises(ValueError, match="unknown federated algorithm 'fedsgd'"):
+        choose_algorithm("fedavg", {"algorithm": "fedsgd"})
+
+
+def test_momentum_norm_by_hand():
+    # ‖a‖₁ = Σ_t Σ_{j≤t} ρ^{t−j}: with ρ = 0.5 and 3 steps, 1 + 1.5 + 1.75
+    assert momentum_norm(3, 0.5) == pytest.approx(4.25)
+    assert momentum_norm(7, 0.0) == 7.0
+
+
+def test_fednova_aggregate_by_hand():
+    cfg = dataclasses.replace(fl("fednova"), momentum=0.0, batch_size=2, local_epochs=1)
+    algorithm = FedNova(cfg)
+    algorithm.parameter_keys = {"w"}
+    start = {"w": torch.tensor([1.0, 2.0]), "running": torch.tensor([0.0])}
+    states = [
+        {"w": torch.tensor([0.0, 2.0]), "running": torch.tensor([1.0])},
+        {"w": torch.tensor([1.0, 0.0]), "running": torch.tensor([3.0])},
+    ]
+    sizes = [2, 6]  # τ = 1 and 3 steps; p = 1/4, 3/4
+    new = algorithm.aggregate(start, states, sizes, [0, 1])
+    tau_eff = 0.25 * 1 + 0.75 * 3
+    direction = 0.25 * (torch.tensor([1.0, 0.0]) / 1) + 0.75 * (torch.tensor([0.0, 2.0]) / 3)
+    assert torch.allclose(new["w"], torch.tensor([1.0, 2.0]) - tau_eff * direction)
+    assert torch.allclose(new["running"], torch.tensor([0.25 * 1.0 + 0.75 * 3.0]))  # buffers: FedAvg
+
+
+def test_fednova_is_fedavg_for_equal_clients_and_differs_for_unequal():
+    sizes = (16, 16, 16)
+    equal_nova, equal_avg = run(train_sequential, fl("fednova"), sizes), run(train_sequential, fl("fedavg"), sizes)
+    for key, value in equal_avg.state_dict.items():
+        assert torch.allclose(equal_nova.state_dict[key].double(), value.double(), atol=1e-10), key
+    sizes = (24, 19, 10)
+    nova, avg = run(train_sequential, fl("fednova"), sizes), run(train_sequential, fl("fedavg"), sizes)
+    assert not torch.allclose(nova.state_dict["linear.weight"], avg.state_dict["linear.weight"], atol=1e-6)

@@ -72,18 +72,54 @@ def test_no_import_cycle_inside_fal():
             visit(module)
 
 
+CATALOGS = {
+    "fal.data",
+    "fal.data.datasets",
+    "fal.data.budgets",
+    "fal.data.longtail",
+    "fal.strategies",
+    "fal.strategies.registry",
+    "fal.federated",
+    "fal.federated.algorithms",
+    "fal.federated.algorithms.registry",
+}
+"""Torch-free declarations (datasets, budgets, methods, FL algorithms) that configuration may read."""
+
 LEAVES = {
     "fal.seeding": set(),
     "fal.io": set(),
     "fal.schemas": {"fal.io"},
     "fal.data.datasets": {"fal.data"},
+    "fal.data.budgets": {"fal.data"},
+    "fal.strategies.registry": {"fal.strategies"},
+    "fal.federated.algorithms.registry": {"fal.federated", "fal.federated.algorithms"},
     "fal.stats.catalog": {"fal.data", "fal.data.datasets", "fal.stats"},
+    # leaf config modules: the shared checks, each other's leaves and the catalogs; never study resolution
+    "fal.config.base": {"fal.config"},
+    "fal.config.protocol": {"fal.config", "fal.config.base"} | CATALOGS,
+    "fal.config.fidelity": {"fal.config", "fal.config.base"},
+    "fal.config.runtime": {"fal.config", "fal.config.base"},
+    "fal.config.setting": {"fal.config", "fal.config.base", "fal.config.protocol"} | CATALOGS,
+    "fal.config.strategy": {"fal.config", "fal.config.base"} | CATALOGS,
 }
 
 
 def test_leaf_modules_import_only_what_they_are_allowed():
     for module, allowed in LEAVES.items():
         assert GRAPH[module] <= allowed | {"fal"}, f"{module} imports {sorted(GRAPH[module] - allowed - {'fal'})}"
+
+
+def test_configuration_imports_no_stage_code():
+    """fal.config (the Snakefile reads it at parse time) reaches only configuration and catalogs: no
+    torch-using stage module (data building, training, strategies, statistics)."""
+    reached, todo = set(), ["fal.config"]
+    while todo:
+        module = todo.pop()
+        for dep in GRAPH[module] - reached:
+            reached.add(dep)
+            todo.append(dep)
+    allowed = {m for m in MODULES if m.startswith("fal.config")} | CATALOGS | {"fal", "fal.stats", "fal.stats.catalog"}
+    assert reached <= allowed, sorted(reached - allowed)
 
 
 def test_library_never_imports_snakemake():

@@ -76,7 +76,7 @@ def code_hash(*relpaths):
     return h.hexdigest()[:16]
 
 
-CORE_CODE = ["fal/__init__.py", "fal/config.py", "fal/io.py", "fal/seeding.py", "fal/runtime.py", "fal/data"]
+CORE_CODE = ["fal/__init__.py", "fal/config", "fal/io.py", "fal/seeding.py", "fal/runtime.py", "fal/data"]
 TRAIN_CODE = CORE_CODE + ["fal/federated"]
 METRICS_CODE = ["fal/__init__.py", "fal/io.py", "fal/stats/__init__.py", "fal/stats/metrics.py"]
 STATS_CODE = METRICS_CODE + [

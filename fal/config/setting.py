@@ -1,0 +1,154 @@
+"""A setting: dataset, imbalance ρ, Dirichlet α, clients, partition kind, reduced-data knobs."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fal.config.base import build_config, check, is_number
+from fal.config.protocol import ProtocolConfig
+from fal.data.budgets import compute_budget
+from fal.data.datasets import DATASETS, SOURCE_TEST_COUNTS, SOURCE_TRAIN_COUNTS
+from fal.data.longtail import longtail_counts
+
+
+@dataclass(frozen=True)
+class SettingConfig:
+    """One data setting: dataset, imbalance, heterogeneity, number of clients, and data reductions."""
+
+    dataset: str
+    alpha: float
+    num_clients: int = 10
+    rho: float | None = None
+    partition: str = "dir_balance"
+    lt_img_max: float | None = None
+    """Head-class size of the long tail; None = N_train / C (the paper). Smaller = reduced protocol."""
+    test_per_class: int | None = None
+    """Evaluate on the first n test images of each class; None = the full test set (the paper)."""
+
+    def validate(self, where: str) -> None:
+        check(
+            self.dataset in DATASETS,
+            f"{where}.dataset",
+            f"unknown dataset {self.dataset!r}; available: {sorted(DATASETS)}",
+        )
+        spec = DATASETS[self.dataset]
+        if spec.long_tailed:
+            check(
+                is_number(self.rho) and self.rho >= 1,
+                f"{where}.rho",
+                f"dataset {self.dataset} is long-tailed and needs rho >= 1, got {self.rho!r}",
+            )
+        else:
+            check(
+                self.rho is None,
+                f"{where}.rho",
+                f"dataset {self.dataset} keeps its natural class distribution; rho must not be set (got {self.rho!r})",
+            )
+            check(
+                self.lt_img_max is None,
+                f"{where}.lt_img_max",
+                f"only long-tailed datasets take lt_img_max (dataset {self.dataset})",
+            )
+        check(
+            is_number(self.alpha) and self.alpha > 0,
+            f"{where}.alpha",
+            f"Dirichlet alpha must be > 0, got {self.alpha!r}",
+        )
+        check(
+            isinstance(self.num_clients, int) and self.num_clients >= 1,
+            f"{where}.num_clients",
+            f"must be an integer >= 1, got {self.num_clients!r}",
+        )
+        check(
+            self.partition in PARTITIONS,
+            f"{where}.partition",
+            f"unknown partition {self.partition!r}; available: {sorted(PARTITIONS)}",
+        )
+        if self.lt_img_max is not None:
+            check(
+                is_number(self.lt_img_max) and self.lt_img_max >= 1,
+                f"{where}.lt_img_max",
+                f"must be >= 1, got {self.lt_img_max!r}",
+            )
+        if self.test_per_class is not None:
+            check(
+                isinstance(self.test_per_class, int) and self.test_per_class >= 1,
+                f"{where}.test_per_class",
+                f"must be an integer >= 1, got {self.test_per_class!r}",
+            )
+
+    def num_train(self) -> int:
+        """Training-subset size implied by the dataset, rho and lt_img_max."""
+        spec = DATASETS[self.dataset]
+        counts = SOURCE_TRAIN_COUNTS[spec.source]
+        if spec.long_tailed:
+            return sum(longtail_counts(sum(counts), len(counts), self.rho, self.lt_img_max))
+        return sum(counts)
+
+    def check_feasible(self, protocol: ProtocolConfig, where: str) -> None:
+        """Fail before anything runs when the data cannot support the protocol."""
+        source = DATASETS[self.dataset].source
+        if self.lt_img_max is not None:
+            most = max(SOURCE_TRAIN_COUNTS[source])
+            check(
+                self.lt_img_max <= most,
+                f"{where}.data.lt_img_max",
+                f"{self.lt_img_max:g} exceeds the {most} training images per class of {source}",
+            )
+        if self.test_per_class is not None:
+            fewest = min(SOURCE_TEST_COUNTS[source])
+            check(
+                self.test_per_class <= fewest,
+                f"{where}.data.test_per_class",
+                f"{self.test_per_class} exceeds the {fewest} test images of {source}'s smallest class",
+            )
+        num_train = self.num_train()
+        budget = compute_budget(
+            num_train, self.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio
+        )
+        pool = num_train // self.num_clients
+        needed = budget.per_client_initial + budget.per_client_query * (budget.num_cycles - 1)
+        check(
+            budget.per_client_initial >= 1 and budget.per_client_query >= 1,
+            f"{where}.protocol",
+            f"setting {self.id}: {num_train} training images over {self.num_clients} clients give an empty per-client "
+            f"budget (initial {budget.per_client_initial}, query {budget.per_client_query}); raise initial_ratio/query_ratio or use fewer clients",
+        )
+        if self.partition == "dir_balance":
+            check(
+                needed <= pool,
+                f"{where}.protocol.end_ratio",
+                f"setting {self.id}: each client holds {pool} images but {budget.num_cycles} cycles label "
+                f"{budget.per_client_initial} + {budget.per_client_query} × {budget.num_cycles - 1} = {needed}; lower end_ratio or query_ratio",
+            )
+
+    @property
+    def id(self) -> str:
+        """Path-safe name, e.g. ``fmnist_lt-rho20-alpha0.1-K10``."""
+        parts = [self.dataset]
+        if self.rho is not None:
+            parts.append(f"rho{self.rho:g}")
+        parts += [f"alpha{self.alpha:g}", f"K{self.num_clients}"]
+        if self.partition != "dir_balance":
+            parts.append(self.partition)
+        if self.lt_img_max is not None:
+            parts.append(f"max{self.lt_img_max:g}")
+        if self.test_per_class is not None:
+            parts.append(f"test{self.test_per_class}")
+        return "-".join(parts)
+
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, Any], where: str = "setting") -> SettingConfig:
+        return build_config(cls, mapping, where)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+PARTITIONS = {"dir_balance", "dir_balance_logo"}
+
+
+#

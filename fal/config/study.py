@@ -1,0 +1,295 @@
+"""Study resolution, on top of the leaf config modules: a study's grid, protocol, fidelity, strategies, outputs."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fal.config.base import ConfigError, build_config, check
+from fal.config.fidelity import FidelityConfig
+from fal.config.protocol import ProtocolConfig
+from fal.config.setting import SettingConfig
+from fal.config.strategy import StrategyConfig
+from fal.data.datasets import DATASETS
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """How tables and figures compute their statistics (reference-spec §8); none of it retrains."""
+
+    aulc_x_unit: str = "percent"
+    """AULC's x axis: labelled ratio in percent (Table 1's pp magnitudes) or as a fraction."""
+    win_rate: str = "faithful"
+    """LoGo's winning rate: "faithful" (t > 2.776, first round skipped but divided by R) or "corrected"."""
+    emd: str = "half"
+    """"half": ½·L1 distance to uniform (LoGo's magnitudes); "l1": without the ½ (Zhao et al.)."""
+    accuracy: str | None = None
+    """None: each table's own convention (final round; LoGo Table 3: mean of the last 5 rounds); or final / last5."""
+    compare_published: bool | None = None
+    """Show published values beside reproduced ones; None = only when the study runs the paper's protocol and data."""
+
+    def validate(self, where: str) -> None:
+        for key, allowed in {
+            "aulc_x_unit": ("percent", "fraction"),
+            "win_rate": ("faithful", "corrected"),
+            "emd": ("half", "l1"),
+            "accuracy": (None, "final", "last5"),
+            "compare_published": (None, True, False),
+        }.items():
+            value = getattr(self, key)
+            check(value in allowed, f"{where}.{key}", f"must be one of {[a for a in allowed]}, got {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+RESERVED_STUDY_NAMES = {"tables", "figures", "published"}
+"""Folders under paths.reports that are not studies."""
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Study:
+    """A named experiment grid: settings × seeds × strategies under one protocol."""
+
+    name: str
+    description: str
+    settings: tuple[SettingConfig, ...]
+    seeds: tuple[int, ...]
+    strategies: tuple[StrategyConfig, ...]
+    protocol: ProtocolConfig
+    fidelity: FidelityConfig
+    table_ratios: tuple[float, ...] | None
+    tables: tuple[str, ...] = ()
+    """Paper tables this study produces (names in fal.stats.catalog.TABLES)."""
+    figures: tuple[str, ...] = ()
+    """Paper figures this study produces (names in fal.stats.catalog.FIGURES)."""
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    uses_paper_protocol: bool = False
+    """True when protocol and data are the paper's (no reductions): published values are then comparable."""
+
+    def analysis_info(self) -> dict[str, Any]:
+        """Plain data about the study for the analysis code (fal.stats.paper_tables, fal.plots.paper_figures)."""
+        compare = self.analysis.compare_published
+        protocol = self.protocol.to_dict()
+        fl_algorithm = next(
+            (protocol[k] for k in ("fl_algorithm", "fl_method", "algorithm") if k in protocol), "fedavg"
+        )
+        return {
+            "name": self.name,
+            "description": self.description,
+            "seeds": list(self.seeds),
+            "protocol": protocol,
+            "fidelity": self.fidelity.preset,
+            "strategies": [
+                {
+                    "name": s.name,
+                    "method": s.method,
+                    "label": s.display_name,
+                    "selector": s.selector,
+                    "variant": s.variant,
+                }
+                for s in self.strategies
+            ],
+            "settings": {
+                s.id: {
+                    **s.to_dict(),
+                    "model": protocol["model"],
+                    "fl_algorithm": getattr(s, "fl_algorithm", None) or fl_algorithm,
+                }
+                for s in self.settings
+            },
+            "table_ratios": list(self.table_ratios) if self.table_ratios else None,
+            "analysis": self.analysis.to_dict(),
+            "compare_published": self.uses_paper_protocol if compare is None else compare,
+        }
+
+    def setting(self, setting_id: str) -> SettingConfig:
+        for setting in self.settings:
+            if setting.id == setting_id:
+                return setting
+        raise ConfigError(f"study {self.name}: no setting {setting_id!r}; settings: {[s.id for s in self.settings]}")
+
+    def strategy(self, name: str) -> StrategyConfig:
+        for strategy in self.strategies:
+            if strategy.name == name:
+                return strategy
+        raise ConfigError(f"study {self.name}: no strategy {name!r}; strategies: {[s.name for s in self.strategies]}")
+
+    @property
+    def num_cycles(self) -> int:
+        return self.protocol.num_cycles()
+
+
+_STUDY_KEYS = {
+    "description",
+    "datasets",
+    "rho",
+    "alpha",
+    "num_clients",
+    "seeds",
+    "strategies",
+    "protocol",
+    "fidelity",
+    "data",
+    "partition",
+    "table_ratios",
+    "tables",
+    "figures",
+    "analysis",
+}
+_DATA_KEYS = {"lt_img_max", "test_per_class"}
+
+
+def _as_list(value: Any) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(dict(base))
+    for key, value in (override or {}).items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def resolve_strategies(config: Mapping[str, Any]) -> dict[str, StrategyConfig]:
+    strategies = config.get("strategies") or {}
+    if not isinstance(strategies, Mapping):
+        raise ConfigError("strategies: must be a mapping of name -> {method, query_model, options}")
+    return {name: StrategyConfig.from_dict(name, spec or {}, f"strategies.{name}") for name, spec in strategies.items()}
+
+
+def resolve_study(config: Mapping[str, Any], name: str) -> Study:
+    """Resolve ``config['studies'][name]`` against the top-level defaults into a validated Study."""
+    studies = config.get("studies") or {}
+    if name not in studies:
+        raise ConfigError(f"run_studies: unknown study {name!r}; defined studies: {sorted(studies)}")
+    where = f"studies.{name}"
+    raw = studies[name] or {}
+    unknown = sorted(set(raw) - _STUDY_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_STUDY_KEYS)}")
+
+    protocol = ProtocolConfig.from_dict(
+        _deep_merge(config.get("protocol") or {}, raw.get("protocol") or {}), f"{where}.protocol"
+    )
+    fidelity_raw = raw.get("fidelity", config.get("fidelity"))
+    fidelity = FidelityConfig.from_dict(fidelity_raw, f"{where}.fidelity")
+
+    data = dict(raw.get("data") or {})
+    unknown = sorted(set(data) - _DATA_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}.data: unknown key(s) {unknown}; allowed: {sorted(_DATA_KEYS)}")
+
+    for key in ("datasets", "alpha", "seeds", "strategies"):
+        if key not in raw:
+            raise ConfigError(f"{where}: missing required key {key!r}")
+    datasets = _as_list(raw["datasets"])
+    rhos = _as_list(raw.get("rho", [None]))
+    alphas = _as_list(raw["alpha"])
+    clients = _as_list(raw.get("num_clients", protocol.num_clients))
+    settings = []
+    for dataset, rho, alpha, num_clients in itertools.product(datasets, rhos, alphas, clients):
+        spec = DATASETS.get(dataset)
+        setting_rho = rho if (spec is None or spec.long_tailed) else None
+        settings.append(
+            SettingConfig.from_dict(
+                {
+                    "dataset": dataset,
+                    "rho": setting_rho,
+                    "alpha": alpha,
+                    "num_clients": num_clients,
+                    "partition": raw.get("partition", "dir_balance"),
+                    "lt_img_max": data.get("lt_img_max") if (spec is not None and spec.long_tailed) else None,
+                    "test_per_class": data.get("test_per_class"),
+                },
+                f"{where} setting ({dataset}, rho={rho}, alpha={alpha}, K={num_clients})",
+            )
+        )
+    for setting in settings:
+        setting.check_feasible(protocol, where)
+    ids = [s.id for s in settings]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{where}: duplicate settings {ids}")
+
+    seeds = _as_list(raw["seeds"])
+    for seed in seeds:
+        check(
+            isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0,
+            f"{where}.seeds",
+            f"seeds must be integers >= 0, got {seed!r}",
+        )
+    check(len(set(seeds)) == len(seeds), f"{where}.seeds", f"duplicate seeds in {seeds}")
+
+    known = resolve_strategies(config)
+    strategy_names = _as_list(raw["strategies"])
+    check(len(strategy_names) > 0, f"{where}.strategies", "at least one strategy is needed")
+    for strategy_name in strategy_names:
+        check(
+            strategy_name in known,
+            f"{where}.strategies",
+            f"unknown strategy {strategy_name!r}; defined under strategies: {sorted(known)}",
+        )
+    check(
+        len(set(strategy_names)) == len(strategy_names),
+        f"{where}.strategies",
+        f"duplicate strategies in {strategy_names}",
+    )
+    for strategy_name in strategy_names:
+        update = (known[strategy_name].federated or {}).get("algorithm", "fedavg")
+        check(
+            update == "fedavg" or protocol.fl_algorithm == "fedavg",
+            f"{where}.protocol.fl_algorithm",
+            f"strategy {strategy_name} trains with its own local update ({update}), which runs on FedAvg "
+            f"aggregation; use fl_algorithm: fedavg in this study or drop {strategy_name}",
+        )
+
+    table_ratios = raw.get("table_ratios")
+    if table_ratios is not None:
+        table_ratios = tuple(float(r) for r in _as_list(table_ratios))
+
+    from fal.stats.catalog import FIGURES, TABLES
+
+    check(
+        name not in RESERVED_STUDY_NAMES,
+        f"studies.{name}",
+        f"the study names {sorted(RESERVED_STUDY_NAMES)} are reserved for report folders",
+    )
+    outputs = {}
+    for key, known_names in (("tables", TABLES), ("figures", FIGURES)):
+        names = _as_list(raw.get(key, []))
+        for item in names:
+            check(
+                item in known_names, f"{where}.{key}", f"unknown {key[:-1]} {item!r}; available: {sorted(known_names)}"
+            )
+        check(len(set(names)) == len(names), f"{where}.{key}", f"duplicates in {names}")
+        outputs[key] = tuple(names)
+    analysis = build_config(AnalysisConfig, raw.get("analysis"), f"{where}.analysis")
+    paper_protocol = ProtocolConfig.from_dict(config.get("protocol") or {}, "protocol")
+    uses_paper_protocol = protocol == paper_protocol and all(
+        s.lt_img_max is None and s.test_per_class is None for s in settings
+    )
+
+    return Study(
+        name=name,
+        description=str(raw.get("description", "")),
+        settings=tuple(settings),
+        seeds=tuple(seeds),
+        strategies=tuple(known[s] for s in strategy_names),
+        protocol=protocol,
+        fidelity=fidelity,
+        table_ratios=table_ratios,
+        tables=outputs["tables"],
+        figures=outputs["figures"],
+        analysis=analysis,
+        uses_paper_protocol=uses_paper_protocol,
+    )

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from fal.stats.labels import dataset_label, key_label, strategy_label
 from fal.stats.logo import WinRateOptions, penalty_matrix
-from fal.stats.paper_tables import dataset_label, key_label, per_seed_accuracy, strategy_label
+from fal.stats.paper_tables import per_seed_accuracy
 
 LINESTYLES = {"G": "-", "L": "--"}
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]

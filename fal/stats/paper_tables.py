@@ -13,33 +13,20 @@ A table is a frame of cells with columns ``block`` (one sub-table each), ``row``
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from fal.data.datasets import DATASET_LABELS
 from fal.stats.emd import local_global_emd
+from fal.stats.labels import labels_of, ordered_unique, strategy_label, varying_keys
 from fal.stats.logo import WinRateOptions, penalty_matrix
 from fal.stats.paired import aulc, paired_comparison
-
-METHOD_ALIASES = {
-    "lc": "least_confidence",
-    "leastconf": "least_confidence",
-    "conf": "least_confidence",
-    "kcenter": "coreset",
-    "core_set": "coreset",
-    "alfamix": "alfa_mix",
-}
-"""Registry names other spellings map to, so published rows match whatever a method is registered as."""
+from fal.stats.published import match_published
 
 SETTING_KEYS = ["dataset", "rho", "alpha", "num_clients", "model", "fl_algorithm"]
 STRATEGY_KEYS = ["strategy", "method", "selector", "variant", "label"]
-INFINITE_ALPHA = 1000.0
-"""A Dirichlet α at or above this matches LoGo's "α = ∞" rows (the code approximates ∞ with a large value)."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -104,124 +91,6 @@ def select_ratios(values: pd.DataFrame, which: str, table_ratios) -> pd.DataFram
         wanted = {round(float(r), 6) for r in table_ratios}
         return values[values["labelled_ratio"].round(6).isin(wanted)]
     return values
-
-
-# ------------------------------------------------------------------------------------------------
-# Published values
-
-
-def load_published(path: str | Path) -> pd.DataFrame:
-    """The published values file (one row per number, with paper, table, row, column and match keys)."""
-    pub = pd.read_csv(path, dtype=str, keep_default_na=False)
-    for col in ("rho", "labelled_ratio", "num_clients"):
-        pub[col] = pd.to_numeric(pub[col].replace("", np.nan))
-    pub["alpha"] = pub["alpha"].astype(float)  # "inf" parses to infinity
-    return pub
-
-
-def _canonical_method(name: str) -> str:
-    return METHOD_ALIASES.get(name, name)
-
-
-def _number(value) -> float:
-    return float("nan") if value is None or value is pd.NA or value == "" else float(value)
-
-
-def _key_matches(key: str, ours, theirs) -> bool:
-    """rho NaN = natural imbalance; alpha >= 1000 matches alpha = inf; methods through their aliases."""
-    if key == "method":
-        return _canonical_method(str(ours)) == _canonical_method(str(theirs))
-    if key in ("rho", "alpha", "labelled_ratio", "num_clients"):
-        a, b = _number(ours), _number(theirs)
-        if math.isnan(a) or math.isnan(b):
-            return math.isnan(a) and math.isnan(b)
-        if key == "alpha" and math.isinf(b):
-            return a >= INFINITE_ALPHA
-        return abs(a - b) < 1e-6
-    return str("" if ours is None else ours) == str(theirs)
-
-
-def match_published(
-    cells: pd.DataFrame, published: pd.DataFrame | None, tables: list[tuple[str, str]], statistic: str, keys: list[str]
-) -> pd.DataFrame:
-    """Attach ``published`` (text), ``published_value`` (float when numeric) and ``source`` to each cell.
-
-    A cell matches a published row of one of ``tables`` with the same statistic when every key in
-    ``keys`` agrees (rho NaN = natural imbalance, α ≥ 1000 matches α = ∞, methods through their aliases).
-    """
-    cells = cells.copy()
-    cells["published"] = ""
-    cells["published_value"] = np.nan
-    cells["source"] = ""
-    if published is None or cells.empty:
-        return cells
-    wanted = published[
-        published.apply(lambda r: (r["paper"], r["table"]) in tables and r["statistic"] == statistic, axis=1)
-    ]
-    if wanted.empty:
-        return cells
-    for idx, cell in cells.iterrows():
-        if str(cell.get("fl_algorithm") or "fedavg") != "fedavg":
-            continue  # every published number is FedAvg
-        for _, pub in wanted.iterrows():
-            if all(_key_matches(key, cell[key], pub[key]) for key in keys):
-                cells.at[idx, "published"] = pub["value"]
-                try:
-                    cells.at[idx, "published_value"] = float(pub["value"])
-                except ValueError:
-                    pass
-                cells.at[idx, "source"] = (
-                    f"{pub['paper']} Table {pub['table']}, row {pub['row']}, column {pub['column']}"
-                )
-                break
-    return cells
-
-
-# ------------------------------------------------------------------------------------------------
-# Labels
-
-
-def dataset_label(dataset: str) -> str:
-    return DATASET_LABELS.get(dataset, dataset)
-
-
-def strategy_label(row) -> str:
-    """ "Entropy (G)", "FairFAL (G, L)", with the variant for option sweeps ("FairFAL (G, L) kappa=2")."""
-    text = row["label"] if row["selector"] in ("–", "-", "") else f"{row['label']} ({row['selector']})"
-    if row.get("variant"):
-        text += f" [{row['variant']}]"
-    return text
-
-
-def key_label(key: str, value) -> str:
-    if key == "dataset":
-        return dataset_label(value)
-    if key == "rho":
-        return "natural" if pd.isna(value) else f"ρ={value:g}"
-    if key == "alpha":
-        return "α=∞" if value >= INFINITE_ALPHA else f"α={value:g}"
-    if key == "num_clients":
-        return f"{int(value)} clients"
-    if key == "labelled_ratio":
-        return f"{value:g}%"
-    if key in ("model", "fl_algorithm"):
-        return str(value)
-    return str(value)
-
-
-def _labels(frame: pd.DataFrame, keys: list[str]) -> list[str]:
-    out = []
-    for _, row in frame.iterrows():
-        parts = []
-        for key in keys:
-            parts.append(strategy_label(row) if key == "strategy" else key_label(key, row[key]))
-        out.append(", ".join(parts) if parts else "")
-    return out
-
-
-def _varying(frame: pd.DataFrame, keys: list[str]) -> list[str]:
-    """The keys that take more than one value (those a label must show)."""
-    return [k for k in keys if frame[k].astype(str).nunique() > 1]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -298,10 +167,6 @@ ACCURACY_LAYOUTS: dict[str, AccuracyLayout] = {
 }
 
 
-def _ordered_unique(values) -> list:
-    return list(dict.fromkeys(values))
-
-
 def _fmt(mean: float, std: float, n: int, digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
 
@@ -338,14 +203,14 @@ def accuracy_table(
     else:
         cells = match_published(cells, None, [], "", [])
     cells["difference"] = cells["mean"] - cells["published_value"]
-    blocks = _varying(cells, list(layout.blocks))
-    cells["block"] = _labels(cells, blocks) if blocks else ""
+    blocks = varying_keys(cells, list(layout.blocks))
+    cells["block"] = labels_of(cells, blocks) if blocks else ""
     row_keys = list(layout.rows)
     col_keys = [
         k for k in layout.columns if k == "labelled_ratio" or k == "strategy" or cells[k].astype(str).nunique() > 1
     ] or list(layout.columns[-1:])
-    cells["row"] = _labels(cells, row_keys)
-    cells["column"] = _labels(cells, col_keys)
+    cells["row"] = labels_of(cells, row_keys)
+    cells["column"] = labels_of(cells, col_keys)
     cells["text"] = [_fmt(m, s, n) for m, s, n in zip(cells["mean"], cells["std"], cells["n_seeds"])]
     cells = _order_columns(cells, col_keys)
     return cells, values
@@ -359,12 +224,12 @@ def _order_columns(cells: pd.DataFrame, col_keys: list[str]) -> pd.DataFrame:
             sort_keys.append(key)
     if not sort_keys:
         return cells.reset_index(drop=True)
-    first = {k: {v: i for i, v in enumerate(_ordered_unique(cells[k]))} for k in col_keys if k not in sort_keys}
+    first = {k: {v: i for i, v in enumerate(ordered_unique(cells[k]))} for k in col_keys if k not in sort_keys}
     tmp = cells.copy()
     for k, mapping in first.items():
         tmp[f"_{k}"] = tmp[k].map(mapping)
-    tmp["_row"] = tmp["row"].map({v: i for i, v in enumerate(_ordered_unique(tmp["row"]))})
-    tmp["_block"] = tmp["block"].map({v: i for i, v in enumerate(_ordered_unique(tmp["block"]))})
+    tmp["_row"] = tmp["row"].map({v: i for i, v in enumerate(ordered_unique(tmp["row"]))})
+    tmp["_block"] = tmp["block"].map({v: i for i, v in enumerate(ordered_unique(tmp["block"]))})
     order = ["_block", "_row", *[f"_{k}" for k in first], *sort_keys]
     return (
         tmp.sort_values(order, kind="stable")
@@ -463,9 +328,9 @@ def table1(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None) ->
     pub_signed = np.where(cells["published_winner"] == "G", cells["published_value"], -cells["published_value"])
     cells["difference"] = signed - pub_signed
     cells["source"] = np.where(cells["published"] != "", "FairFAL Table 1", "")
-    blocks = _varying(cells, ["num_clients", "model", "fl_algorithm"])
-    cells["block"] = _labels(cells, blocks) if blocks else ""
-    cells["row"] = _labels(cells, ["dataset", "rho", "alpha"])
+    blocks = varying_keys(cells, ["num_clients", "model", "fl_algorithm"])
+    cells["block"] = labels_of(cells, blocks) if blocks else ""
+    cells["row"] = labels_of(cells, ["dataset", "rho", "alpha"])
     cells["column"] = [lab if not v else f"{lab} [{v}]" for lab, v in zip(cells["label"], cells["variant"])]
     cells["mean"] = cells["hodges_lehmann"]
     cells["std"] = np.nan
@@ -539,10 +404,10 @@ def logo_table2(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | Non
         parts.append(cells)
     cells = pd.concat(parts, ignore_index=True)
     cells["difference"] = cells["mean"] - cells["published_value"]
-    blocks = _varying(cells, ["num_clients", "model", "fl_algorithm"])
-    cells["block"] = _labels(cells, blocks) if blocks else ""
+    blocks = varying_keys(cells, ["num_clients", "model", "fl_algorithm"])
+    cells["block"] = labels_of(cells, blocks) if blocks else ""
     cells["row"] = [
-        f"{s}: {st}" for s, st in zip(_labels(cells, ["dataset", "rho", "alpha"]), _labels(cells, ["strategy"]))
+        f"{s}: {st}" for s, st in zip(labels_of(cells, ["dataset", "rho", "alpha"]), labels_of(cells, ["strategy"]))
     ]
     cells["column"] = [
         f"{'local' if st == 'emd_local' else 'global'} {r:g}%"
@@ -553,7 +418,7 @@ def logo_table2(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | Non
     ]
     order = {"emd_local": 0, "emd_global": 1}
     cells = cells.assign(
-        _r=cells["row"].map({v: i for i, v in enumerate(_ordered_unique(cells["row"]))}),
+        _r=cells["row"].map({v: i for i, v in enumerate(ordered_unique(cells["row"]))}),
         _s=cells["statistic"].map(order),
     )
     cells = (
@@ -605,7 +470,7 @@ def penalty_table(
 
 
 # ------------------------------------------------------------------------------------------------
-# Registry and rendering
+# Registry
 
 
 TABLE_BUILDERS: dict[str, Callable[[pd.DataFrame, dict, pd.DataFrame | None], tuple[pd.DataFrame, pd.DataFrame]]] = {
@@ -614,23 +479,6 @@ TABLE_BUILDERS: dict[str, Callable[[pd.DataFrame, dict, pd.DataFrame | None], tu
     "logo_table2": logo_table2,
     "logo_penalty": penalty_table,
 }
-TABLE_TITLES = {
-    "table1": "FairFAL Table 1: G vs L query selectors, paired AULC statistics over seeds",
-    **{name: layout.title for name, layout in ACCURACY_LAYOUTS.items()},
-    "logo_table2": "LoGo Table 2: local and global EMD of the query sets (lower = more balanced)",
-    "logo_penalty": "LoGo's pairwise penalty matrix: row i beats column j in this many (summed) rounds",
-}
-TABLE_LEGENDS = {
-    "table1": "Cells: (winner, π⁺, one-sided exact Wilcoxon p, Hodges–Lehmann estimate of AULC(winner) − AULC(loser)). "
-    "AULC: trapezoidal area of final-round accuracy (%) over the labelled ratio (%), in pp·%. "
-    "Δ compares the Hodges–Lehmann estimates signed as G − L, so a flipped winner shows.",
-    "logo_table2": "EMD = ½·Σ_c |q_c − 1/C| (total variation to uniform; `analysis.emd: l1` drops the ½). Local: mean over "
-    "clients of each client's query set; global: all clients' queries together. The first column is the random initial set.",
-    "logo_penalty": "win^{ij} per setting from a paired t-test over seeds at every AL round (LoGo's notebook conventions unless "
-    "`analysis.win_rate: corrected`), summed over settings; last row: mean over the other strategies of each column.",
-}
-ACCURACY_LEGEND = "Cells: test accuracy (%) of the global model, mean ± sample sd over seeds."
-PUBLISHED_LEGEND = "Where the paper published the cell: [paper value, Δ = reproduced − published]."
 
 
 def build_table(
@@ -639,174 +487,3 @@ def build_table(
     if name not in TABLE_BUILDERS:
         raise ValueError(f"unknown table {name!r}; available: {sorted(TABLE_BUILDERS)}")
     return TABLE_BUILDERS[name](metrics, info, published)
-
-
-def _with_published(text: str, published: str, difference: float) -> str:
-    if not published:
-        return text
-    if isinstance(difference, float) and not math.isnan(difference):
-        return f"{text} [paper {published}, Δ {difference:+.2f}]"
-    return f"{text} [paper {published}]"
-
-
-def _grid(block: pd.DataFrame) -> tuple[list[str], list[str], dict[tuple[str, str], str]]:
-    rows = _ordered_unique(block["row"])
-    cols = _ordered_unique(block["column"])
-    cells = {
-        (r, c): _with_published(t, p, d)
-        for r, c, t, p, d in zip(block["row"], block["column"], block["text"], block["published"], block["difference"])
-    }
-    return rows, cols, cells
-
-
-def _legend(name: str) -> str:
-    return TABLE_LEGENDS.get(name, ACCURACY_LEGEND)
-
-
-def to_markdown(cells: pd.DataFrame, name: str, caption: str) -> str:
-    lines = [f"# {TABLE_TITLES[name]}", "", caption, "", f"{_legend(name)} {PUBLISHED_LEGEND}", ""]
-    if cells.empty:
-        lines += ["*This study has no runs that fill this table.*", ""]
-        return "\n".join(lines)
-    for block_name, block in cells.groupby("block", sort=False):
-        if block_name:
-            lines += [f"## {block_name}", ""]
-        rows, cols, grid = _grid(block)
-        lines.append("| | " + " | ".join(cols) + " |")
-        lines.append("|---|" + "|".join(["---:"] * len(cols)) + "|")
-        for r in rows:
-            lines.append(f"| {r} | " + " | ".join(grid.get((r, c), "–") for c in cols) + " |")
-        lines.append("")
-    return "\n".join(lines)
-
-
-_LATEX_ESCAPES = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-}
-_LATEX_SYMBOLS = {
-    "±": r"$\pm$",
-    "α": r"$\alpha$",
-    "ρ": r"$\rho$",
-    "δ": r"$\delta$",
-    "κ": r"$\kappa$",
-    "Δ": r"$\Delta$",
-    "π⁺": r"$\pi^+$",
-    "∞": r"$\infty$",
-    "–": "--",
-    "−": "$-$",
-    "·": r"$\cdot$",
-    "½": r"$\frac{1}{2}$",
-    "Σ": r"$\Sigma$",
-}
-
-
-def latex_escape(text: str) -> str:
-    out = "".join(_LATEX_ESCAPES.get(ch, ch) for ch in str(text))
-    for symbol, replacement in _LATEX_SYMBOLS.items():
-        out = out.replace(symbol, replacement)
-    return out
-
-
-def to_latex(cells: pd.DataFrame, name: str, caption: str) -> str:
-    """A booktabs table per block, written by hand (no jinja2 dependency)."""
-    label = f"tab:{name}"
-    lines = [f"% {TABLE_TITLES[name]}", r"% needs \usepackage{booktabs}"]
-    if cells.empty:
-        return "\n".join(lines + ["% this study has no runs that fill this table", ""])
-    for k, (block_name, block) in enumerate(cells.groupby("block", sort=False)):
-        rows, cols, grid = _grid(block)
-        title = TABLE_TITLES[name] + (f" ({block_name})" if block_name else "")
-        lines += [
-            r"\begin{table}[t]",
-            r"\centering",
-            r"\small",
-            rf"\caption{{{latex_escape(title)}. {latex_escape(caption)} {latex_escape(_legend(name))} {latex_escape(PUBLISHED_LEGEND)}}}",
-            rf"\label{{{label}{'' if k == 0 else f'-{k + 1}'}}}",
-            r"\begin{tabular}{l" + "r" * len(cols) + "}",
-            r"\toprule",
-            " & ".join([""] + [latex_escape(c) for c in cols]) + r" \\",
-            r"\midrule",
-        ]
-        for r in rows:
-            lines.append(" & ".join([latex_escape(r)] + [latex_escape(grid.get((r, c), "–")) for c in cols]) + r" \\")
-        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
-    return "\n".join(lines)
-
-
-CSV_COLUMNS = ["block", "row", "column", "text", "mean", "std", "n_seeds", "published", "difference", "source"]
-
-
-def to_csv_frame(cells: pd.DataFrame) -> pd.DataFrame:
-    """The machine-readable table: display keys, numbers, published value and difference, and match keys."""
-    extra = [
-        c
-        for c in [
-            "setting",
-            *SETTING_KEYS,
-            *STRATEGY_KEYS,
-            "labelled_ratio",
-            "statistic",
-            "winner",
-            "positive_ratio",
-            "wilcoxon_p",
-            "hodges_lehmann",
-        ]
-        if c in cells.columns
-    ]
-    return cells.reindex(columns=CSV_COLUMNS + extra)
-
-
-def to_html(cells: pd.DataFrame, name: str, caption: str) -> str:
-    """A standalone HTML page of the table (what `snakemake --report` shows)."""
-    import html
-
-    parts = [
-        "<!DOCTYPE html>",
-        '<html><head><meta charset="utf-8">',
-        f"<title>{html.escape(TABLE_TITLES[name])}</title>",
-        "<style>body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse;margin-bottom:1.5em}"
-        " th,td{border:1px solid #ccc;padding:3px 7px;text-align:right} th:first-child,td:first-child{text-align:left}"
-        " .pub{color:#555;font-size:11px}</style></head><body>",
-        f"<h2>{html.escape(TABLE_TITLES[name])}</h2>",
-        f"<p>{html.escape(caption)}</p>",
-        f"<p>{html.escape(_legend(name))} {html.escape(PUBLISHED_LEGEND)}</p>",
-    ]
-    if cells.empty:
-        parts.append("<p><em>This study has no runs that fill this table.</em></p>")
-    for block_name, block in cells.groupby("block", sort=False):
-        if block_name:
-            parts.append(f"<h3>{html.escape(block_name)}</h3>")
-        rows = _ordered_unique(block["row"])
-        cols = _ordered_unique(block["column"])
-        lookup = {
-            (r, c): (t, p, d)
-            for r, c, t, p, d in zip(
-                block["row"], block["column"], block["text"], block["published"], block["difference"]
-            )
-        }
-        parts.append("<table><tr><th></th>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>")
-        for r in rows:
-            tds = []
-            for c in cols:
-                if (r, c) not in lookup:
-                    tds.append("<td>–</td>")
-                    continue
-                text, pub, diff = lookup[(r, c)]
-                extra = ""
-                if pub:
-                    delta = f", Δ {diff:+.2f}" if isinstance(diff, float) and not math.isnan(diff) else ""
-                    extra = f'<br><span class="pub">paper {html.escape(str(pub))}{delta}</span>'
-                tds.append(f"<td>{html.escape(text)}{extra}</td>")
-            parts.append(f"<tr><td>{html.escape(r)}</td>" + "".join(tds) + "</tr>")
-        parts.append("</table>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"

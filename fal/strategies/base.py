@@ -53,16 +53,17 @@ class QueryStep:
     query_bank: ImageBank
     seed_keys: tuple
     fidelity: FidelityConfig
+    train_bank: ImageBank
+    """Training view (with flips), for methods that train extra models at query time (IFAL's KD model)."""
+    fresh_local_model: Callable[[], nn.Module]
+    """A model holding this query step's shared random init (§5.1's ``raw_ckpt``)."""
+    protocol: ProtocolConfig
+    """The study's protocol (lr, momentum, batch size of models trained at query time)."""
     state: dict = field(default_factory=dict)
     """Strategy state carried over from the previous query step (JSON-serialisable)."""
     batch_size: int = 1000
     client_test: ClientTestSplits | None = None
-    train_bank: ImageBank | None = None
-    """Training view (with flips), for methods that train extra models at query time (IFAL's KD model)."""
-    fresh_local_model: Callable[[], nn.Module] | None = None
-    """A model holding this query step's shared random init (§5.1's ``raw_ckpt``)."""
-    protocol: ProtocolConfig | None = None
-    """The study's protocol (lr, momentum, batch size of models trained at query time)."""
+    """Per-client test splits for diagnostics (FairFAL's client accuracies); None skips them."""
 
     def client_rng(self, client: int) -> np.random.Generator:
         return numpy_rng(*self.seed_keys, "query", client)

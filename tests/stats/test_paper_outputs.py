@@ -10,7 +10,9 @@ from fal.io import read_parquet, write_parquet
 from fal.plots.paper_figures import FIGURE_TITLES, build_figure, class_groups, sampling_shares
 from fal.schemas import METRICS_SCHEMA
 from fal.stats.catalog import FIGURES, TABLES
-from fal.stats.paper_tables import TABLE_BUILDERS, build_table, load_published, to_latex, to_markdown
+from fal.stats.paper_tables import TABLE_BUILDERS, build_table
+from fal.stats.published import load_published
+from fal.stats.render import to_latex, to_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parents[1] / "fixtures"

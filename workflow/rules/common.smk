@@ -87,6 +87,9 @@ STATS_CODE = METRICS_CODE + [
     "fal/stats/emd.py",
     "fal/stats/logo.py",
     "fal/stats/paper_tables.py",
+    "fal/stats/labels.py",
+    "fal/stats/published.py",
+    "fal/stats/render.py",
 ]
 PAPER_TABLE_CODE = STATS_CODE + ["workflow/scripts/paper_table.py"]
 PAPER_FIGURE_CODE = STATS_CODE + ["fal/plots", "workflow/scripts/paper_figure.py"]

@@ -8,7 +8,9 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa:
 from fal.io import atomic_path, read_parquet, write_text_atomic
 from fal.runtime import job_logger, logged_failures
 from fal.schemas import METRICS_SCHEMA
-from fal.stats.paper_tables import build_table, load_published, to_csv_frame, to_html, to_latex, to_markdown
+from fal.stats.paper_tables import build_table
+from fal.stats.published import load_published
+from fal.stats.render import to_csv_frame, to_html, to_latex, to_markdown
 
 sm = snakemake  # noqa: F821
 with logged_failures(job_logger("paper_table", sm.log[0])) as log:

@@ -39,7 +39,7 @@ from torch import nn
 
 from fal.data.images import ImageBank
 from fal.federated.algorithms.fedavg import FedAvg
-from fal.federated.sgd import LabelledSet, sgd_epoch, sgd_optimizer
+from fal.federated.sgd import LabelledSet, mean_epoch_loss, sgd_optimizer
 from fal.seeding import numpy_rng
 
 
@@ -202,11 +202,7 @@ def kcfu_client_update(
             value = value + compen if cfg.combination == "sum" else cfg.nu * value + (1 - cfg.nu) * compen
         return value
 
-    epoch_losses = []
-    for epoch in range(epochs):
-        batch = sgd_epoch(model, optimizer, data, batch_size, generator, loss, f"{where}, epoch {epoch + 1}")
-        epoch_losses.append(sum(batch) / len(batch))
-    return sum(epoch_losses) / len(epoch_losses)
+    return mean_epoch_loss(model, optimizer, data, epochs, batch_size, generator, loss, where)
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,28 @@ def sgd_epoch(
     return losses
 
 
+def mean_epoch_loss(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data: LabelledSet,
+    epochs: int,
+    batch_size: int,
+    generator: torch.Generator,
+    loss: LossFunction,
+    where: str,
+    *,
+    after_step: Callable[[], None] | None = None,
+) -> float:
+    """``epochs`` epochs of ``sgd_epoch``; the mean over epochs of each epoch's mean batch loss (as logged)."""
+    epoch_losses = []
+    for epoch in range(epochs):
+        batch = sgd_epoch(
+            model, optimizer, data, batch_size, generator, loss, f"{where}, epoch {epoch + 1}", after_step=after_step
+        )
+        epoch_losses.append(sum(batch) / len(batch))
+    return sum(epoch_losses) / len(epoch_losses)
+
+
 def sgd_optimizer(model: nn.Module, lr: float, momentum: float, weight_decay: float) -> torch.optim.SGD:
     """The optimizer every local training uses (dampening 0, no Nesterov, weight decay on all parameters)."""
     return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)

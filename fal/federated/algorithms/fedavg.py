@@ -24,7 +24,7 @@ from torch import nn
 
 from fal.data.images import ImageBank
 from fal.federated.flconfig import FLConfig
-from fal.federated.sgd import LabelledSet, cross_entropy_loss, sgd_epoch, sgd_optimizer
+from fal.federated.sgd import LabelledSet, cross_entropy_loss, mean_epoch_loss, sgd_optimizer
 
 
 def proximal_term(params: dict[str, torch.Tensor], anchor: dict[str, torch.Tensor], mu: float) -> torch.Tensor:
@@ -79,13 +79,7 @@ def train_client(
                     value.sub_(lr * scaffold_correction[key])
 
     after = correct if scaffold_correction is not None else None
-    epoch_losses = []
-    for epoch in range(epochs):
-        batch = sgd_epoch(
-            model, optimizer, data, batch_size, generator, loss, f"{where}, epoch {epoch + 1}", after_step=after
-        )
-        epoch_losses.append(sum(batch) / len(batch))
-    return sum(epoch_losses) / len(epoch_losses)
+    return mean_epoch_loss(model, optimizer, data, epochs, batch_size, generator, loss, where, after_step=after)
 
 
 class FedAvg:

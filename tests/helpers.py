@@ -194,46 +194,29 @@ def base_config() -> dict:
     return yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
-def run_tiny_study(
-    destination: Path,
-    data_cache: Path,
-    name: str,
-    strategies: list[str],
-    *,
-    alpha: float,
-    num_clients: int,
-    lt_img_max: int,
-    test_per_class: int,
-    local_model_epochs: int,
-    config: dict | None = None,
-    description: str | None = None,
-) -> Path:
-    """Run a one-setting, one-seed, two-cycle (20 % → 40 %), one-round FMNIST-LT study as the only
-    study of a project copy (``config`` defaults to the project's); return the copy's path."""
-    config = config or base_config()
-    study = {
-        "datasets": ["fmnist_lt"],
-        "rho": [20],
-        "alpha": [alpha],
-        "num_clients": num_clients,
-        "seeds": [1],
-        "strategies": strategies,
-        "protocol": {
-            "num_clients": num_clients,
-            "rounds": 1,
-            "local_epochs": 1,
-            "initial_ratio": 0.2,
-            "query_ratio": 0.2,
-            "end_ratio": 0.4,
-            "local_model": {"epochs": local_model_epochs},
-        },
-        "data": {"lt_img_max": lt_img_max, "test_per_class": test_per_class},
-    }
-    if description:
-        study = {"description": description, **study}
-    config["studies"] = {name: study}
-    config["run_studies"] = [name]
-    config["paths"]["data_cache"] = str(data_cache)
-    project = copy_project(destination, config)
+TEST_CONFIGS = ROOT / ".test" / "config"
+
+
+def merge_config(base: dict, override: dict) -> dict:
+    """``override`` merged into ``base`` as ``snakemake --configfile`` does: mappings recursively, the rest replaced."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = (
+            merge_config(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
+    return out
+
+
+def tiny_study_config(name: str, data_cache: Path | None = None) -> dict:
+    """config.yaml with ``.test/config/<name>.yaml`` merged in (the user-visible tiny study of a workflow test)."""
+    config = merge_config(base_config(), yaml.safe_load((TEST_CONFIGS / f"{name}.yaml").read_text()))
+    if data_cache is not None:
+        config["paths"]["data_cache"] = str(data_cache)
+    return config
+
+
+def run_tiny_study(destination: Path, data_cache: Path, name: str) -> Path:
+    """Run ``.test/config/<name>.yaml``'s study to completion in a copy of the project; return the copy."""
+    project = copy_project(destination, tiny_study_config(name, data_cache))
     snakemake(project, "all")
     return project

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import SNAKEMAKE, base_config, copy_project, snakemake, synthetic_arrays
+from helpers import SNAKEMAKE, copy_project, snakemake, synthetic_arrays, tiny_study_config
 
 from fal.data.datasets import DATASETS
 from fal.data.images import ImageBank
@@ -105,30 +105,12 @@ def test_foreign_or_torn_checkpoints_are_ignored(tmp_path):
 # ------------------------------------------------------------------------------------------------
 # Whole-workflow behaviour
 
-RELIABLE = {
-    "description": "reliability checks",
-    "datasets": ["fmnist_lt"],
-    "rho": [20],
-    "alpha": [100],
-    "num_clients": 5,
-    "seeds": [1],
-    "strategies": ["random", "fairfal"],
-    "protocol": {
-        "num_clients": 5,
-        "rounds": 4,
-        "local_epochs": 1,
-        "initial_ratio": 0.2,
-        "query_ratio": 0.2,
-        "end_ratio": 0.4,
-    },
-    "data": {"lt_img_max": 100, "test_per_class": 10},
-}
-
 
 def reliable_config(data_cache, studies=("reliable",)):
-    config = base_config()
+    config = tiny_study_config("reliable")
+    reliable = config["studies"]["reliable"]
     for name in studies:
-        config["studies"][name] = dict(RELIABLE, seeds=[1] if name == "reliable" else [2])
+        config["studies"][name] = dict(reliable, seeds=[1] if name == "reliable" else [2])
     config["run_studies"] = [studies[0]]
     config["paths"]["data_cache"] = str(data_cache)
     config["runtime"]["checkpoint_every"] = 1

@@ -15,35 +15,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import SNAKEMAKE, base_config, copy_project, snakemake
+from helpers import SNAKEMAKE, copy_project, snakemake, tiny_study_config
 from slurm_cluster import SlurmCluster, unavailable_reason
 
 pytestmark = pytest.mark.workflow
 
-TINY = {
-    "description": "tiny SLURM check",
-    "datasets": ["fmnist_lt"],
-    "rho": [20],
-    "alpha": [100],
-    "num_clients": 5,
-    "seeds": [1],
-    "strategies": ["random", "entropy_g"],
-    "protocol": {
-        "num_clients": 5,
-        "rounds": 2,
-        "local_epochs": 1,
-        "initial_ratio": 0.2,
-        "query_ratio": 0.2,
-        "end_ratio": 0.4,
-    },
-    "data": {"lt_img_max": 100, "test_per_class": 10},
-}
-
 
 def tiny_config() -> dict:
-    config = base_config()
-    config["studies"] = {"tiny": TINY}
-    config["run_studies"] = ["tiny"]
+    """``.test/config/slurm.yaml`` as the only study (the cluster run and the local reference)."""
+    config = tiny_study_config("slurm")
+    config["studies"] = {"tiny": config["studies"]["tiny"]}
     return config
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from helpers import ROOT, base_config, copy_project, snakemake
+from helpers import ROOT, base_config, copy_project, snakemake, tiny_study_config
 
 pytestmark = pytest.mark.workflow
 
@@ -94,37 +94,10 @@ def test_bad_config_file_fails_at_parse_time(tmp_path, config, message):
     assert message in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-3000:]
 
 
-TINY = {
-    "description": "tiny end-to-end check",
-    "datasets": ["fmnist_lt"],
-    "rho": [20],
-    "alpha": [100],
-    "num_clients": 5,
-    "seeds": [1],
-    "strategies": ["random", "entropy_g", "entropy_l", "fairfal"],
-    "protocol": {
-        "num_clients": 5,
-        "rounds": 1,
-        "local_epochs": 1,
-        "initial_ratio": 0.2,
-        "query_ratio": 0.2,
-        "end_ratio": 0.4,
-        "local_model": {"epochs": 3},
-    },
-    "data": {"lt_img_max": 100, "test_per_class": 10},
-    "tables": ["table5_6", "table1"],
-    "figures": ["figure1", "figure4"],
-}
-
-
 @pytest.fixture(scope="module")
 def tiny_project(tmp_path_factory, data_cache):
     """A copy of the project with a tiny study, run to completion once."""
-    config = base_config()
-    config["studies"]["tiny"] = TINY
-    config["run_studies"] = ["tiny"]
-    config["paths"]["data_cache"] = str(data_cache)
-    project = copy_project(tmp_path_factory.mktemp("project"), config)
+    project = copy_project(tmp_path_factory.mktemp("project"), tiny_study_config("tiny", data_cache))
     snakemake(project, "all")
     return project
 
@@ -229,3 +202,12 @@ def test_runtime_settings_rerun_nothing(tiny_project):
     (tiny_project / "runtime.yaml").write_text(yaml.safe_dump(config))
     proc = snakemake(tiny_project, "-n", "all", "--configfile", "runtime.yaml")
     assert scheduled_jobs(proc.stdout) == []
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / ".test" / "config").glob("*.yaml")))
+def test_every_test_config_dry_runs_as_a_user_would(name):
+    """``snakemake -n all --configfile .test/config/<name>.yaml`` from the project root: valid, and it plans
+    the study's jobs (the tiny studies of the workflow tests are user-visible configs)."""
+    proc = snakemake(ROOT, "-n", "all", "--configfile", f".test/config/{name}.yaml")
+    study = next(iter(yaml.safe_load((ROOT / ".test" / "config" / f"{name}.yaml").read_text())["studies"]))
+    assert f"study={study}" in proc.stdout + proc.stderr or f"results/{study}/" in proc.stdout + proc.stderr

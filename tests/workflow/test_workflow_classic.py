@@ -5,39 +5,15 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from helpers import run_tiny_study
+from helpers import run_tiny_study, tiny_study_config
 
 pytestmark = pytest.mark.workflow
 
-CLASSIC = [
-    "margin_g",
-    "margin_l",
-    "conf_g",
-    "conf_l",
-    "coreset_g",
-    "coreset_l",
-    "badge_g",
-    "badge_l",
-    "gcnal_g",
-    "gcnal_l",
-    "alfamix_g",
-    "alfamix_l",
-]
+CLASSIC = tiny_study_config("classic")["studies"]["classic"]["strategies"]
 
 
 def test_every_classic_strategy_runs_through_the_workflow(tmp_path, data_cache):
-    project = run_tiny_study(
-        tmp_path,
-        data_cache,
-        "classic",
-        CLASSIC,
-        alpha=100,
-        num_clients=5,
-        lt_img_max=100,
-        test_per_class=10,
-        local_model_epochs=2,
-        description="tiny run of every classic strategy",
-    )
+    project = run_tiny_study(tmp_path, data_cache, "classic")
     metrics = pd.read_parquet(project / "results/classic/metrics.parquet")
     final = metrics[metrics["metric"] == "final_test_acc"]
     assert sorted(final["strategy"].unique()) == sorted(CLASSIC)

@@ -5,36 +5,15 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from helpers import run_tiny_study
+from helpers import run_tiny_study, tiny_study_config
 
 pytestmark = pytest.mark.workflow
 
-STRATEGIES = [
-    "logo",
-    "ens_logit_entropy",
-    "ens_rank_entropy",
-    "ft_entropy",
-    "ens_logit_badge",
-    "ens_rank_badge",
-    "ft_badge",
-    "fairfal_ablation_model",
-    "fairfal_kappa2",
-]
+STRATEGIES = tiny_study_config("tiny4b")["studies"]["tiny4b"]["strategies"]
 
 
 def test_logo_ensembles_and_fairfal_variants_end_to_end(tmp_path, data_cache):
-    project = run_tiny_study(
-        tmp_path,
-        data_cache,
-        "tiny4b",
-        STRATEGIES,
-        alpha=0.1,
-        num_clients=4,
-        lt_img_max=60,
-        test_per_class=5,
-        local_model_epochs=2,
-        description="tiny check of LoGo, ensembles and FairFAL variants",
-    )
+    project = run_tiny_study(tmp_path, data_cache, "tiny4b")
 
     metrics = pd.read_parquet(project / "results/tiny4b/metrics.parquet")
     final = metrics[metrics["metric"] == "final_test_acc"]

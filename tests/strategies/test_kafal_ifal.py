@@ -12,7 +12,6 @@ import pytest
 import torch
 from helpers import (
     assert_query_contract,
-    base_config,
     query,
     run_tiny_study,
     snakemake,
@@ -488,20 +487,7 @@ def test_kcfu_training_stage_keeps_every_client_with_partial_participation(train
 
 @pytest.mark.workflow
 def test_kafal_ifal_lastround_through_the_workflow(tmp_path, data_cache):
-    config = base_config()
-    config["strategies"]["ifal"]["options"] = {"kd_epochs": 3, "kmeans_n_init": 2}
-    project = run_tiny_study(
-        tmp_path,
-        data_cache,
-        "tiny_kafal",
-        ["kafal_full", "ifal", "entropy_l_lastround"],
-        alpha=100,
-        num_clients=5,
-        lt_img_max=100,
-        test_per_class=10,
-        local_model_epochs=3,
-        config=config,
-    )
+    project = run_tiny_study(tmp_path, data_cache, "tiny_kafal")
     run = next((project / "results/tiny_kafal").glob("fmnist_lt*/seed1"))
     # the shared cycle 1 and every arm whose query reads them keep the last-round client models
     init_clients = torch.load(run / "init/cycle1/client_models.pt", weights_only=True)

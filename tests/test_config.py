@@ -90,6 +90,21 @@ def test_quick_study():
     assert study.fidelity.preset == "faithful"
 
 
+def test_study_fidelity_merges_into_the_top_level_one_like_protocol():
+    config = copy.deepcopy(CONFIG)
+    config["fidelity"] = {"preset": "faithful", "pool_order": "ascending"}
+    config["studies"]["quick"]["fidelity"] = {"lt_query_view_mismatch": False}
+    fidelity = resolve_study(config, "quick").fidelity
+    assert fidelity.pool_order == "ascending" and fidelity.lt_query_view_mismatch is False
+    assert fidelity.partition_seed == "fixed"  # the rest of the faithful preset
+    config["studies"]["quick"]["fidelity"] = "corrected"  # a bare preset name
+    fidelity = resolve_study(config, "quick").fidelity
+    assert fidelity.preset == "corrected" and fidelity.partition_seed == "run"
+    assert fidelity.pool_order == "ascending"  # the top-level switch still applies
+    del config["studies"]["quick"]["fidelity"]
+    assert resolve_study(config, "quick").fidelity.pool_order == "ascending"
+
+
 def test_fidelity_presets_and_overrides():
     faithful = FidelityConfig.from_dict("faithful")
     corrected = FidelityConfig.from_dict({"preset": "corrected"})

@@ -151,6 +151,10 @@ def _as_list(value: Any) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+def _fidelity_mapping(value: Any) -> dict[str, Any]:
+    return {"preset": value} if isinstance(value, str) else dict(value or {})
+
+
 def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     merged = copy.deepcopy(dict(base))
     for key, value in (override or {}).items():
@@ -182,8 +186,11 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
     protocol = ProtocolConfig.from_dict(
         _deep_merge(config.get("protocol") or {}, raw.get("protocol") or {}), f"{where}.protocol"
     )
-    fidelity_raw = raw.get("fidelity", config.get("fidelity"))
-    fidelity = FidelityConfig.from_dict(fidelity_raw, f"{where}.fidelity")
+    # A study's fidelity block merges into the top-level one, like protocol (a bare preset name is {preset: name}).
+    fidelity = FidelityConfig.from_dict(
+        _deep_merge(_fidelity_mapping(config.get("fidelity")), _fidelity_mapping(raw.get("fidelity"))),
+        f"{where}.fidelity",
+    )
 
     data = dict(raw.get("data") or {})
     unknown = sorted(set(data) - _DATA_KEYS)

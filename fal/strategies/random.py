@@ -12,5 +12,7 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     selected = {}
     for pool in step.pools:
         rng = step.client_rng(pool.client)
-        selected[pool.client] = rng.choice(pool.unlabelled, size=step.budget, replace=False).astype(np.int64)
+        # A pool smaller than the budget (the contract allows it) gives all of it.
+        size = min(step.budget, len(pool.unlabelled))
+        selected[pool.client] = rng.choice(pool.unlabelled, size=size, replace=False).astype(np.int64)
     return QueryOutcome(selected=selected)

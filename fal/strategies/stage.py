@@ -124,6 +124,14 @@ def run_query_stage(
                 unlabelled=unlabelled,
             )
         )
+    for pool in pools:
+        if len(pool.unlabelled) < budget.per_client_query:
+            log.warning(
+                "client %d has %d unlabelled samples, fewer than the budget %d: the query takes all of them",
+                pool.client,
+                len(pool.unlabelled),
+                budget.per_client_query,
+            )
     step = QueryStep(
         cycle=cycle,
         num_classes=spec.num_classes,

@@ -1,6 +1,8 @@
 """Query strategies: the contract (exact budget, no duplicates, never labelled, deterministic) for
 every registered method, through the real query stage on a small synthetic setting."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from helpers import assert_query_contract, query, trained_setting
@@ -87,6 +89,20 @@ def test_fairfal_diagnostics_and_state(setting_state):
         fidelity=FidelityConfig.from_dict({"fairfal_gamma_bar": "every_query"}),
     )
     assert every.state["gamma_bar"] == out.state["gamma_bar"]  # recomputed, stored value ignored
+
+
+def test_random_takes_the_whole_pool_when_it_is_smaller_than_the_budget():
+    """The contract allows a pool smaller than the budget (``dir_balance_logo`` can leave one); Random
+    then takes all of it instead of failing."""
+    from fal.strategies.random import query as random_query
+
+    pool = ClientPool(
+        client=0, labelled=np.array([1, 2]), labelled_labels=np.array([0, 1]), unlabelled=np.array([7, 3, 5])
+    )
+    step = SimpleNamespace(pools=[pool], budget=5, client_rng=lambda c: np.random.default_rng(c))
+    out = random_query(step, None)
+    assert sorted(out.selected[0].tolist()) == [3, 5, 7]
+    check_outcome(out, [pool], 5, "random")
 
 
 def test_contract_violations_are_reported():

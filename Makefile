@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test setup data lint format dry-run report clean-results
 
 run: setup data
-	$(BIN)/snakemake --cores $(CORES) --workflow-profile none all $(SNAKEMAKE_ARGS)
+	$(BIN)/snakemake --cores $(CORES) all $(SNAKEMAKE_ARGS)
 
 test: setup data
 	$(BIN)/python -m pytest -q tests
@@ -56,7 +56,7 @@ format: setup
 	$(BIN)/snakefmt .
 
 dry-run: setup
-	$(BIN)/snakemake -n --cores $(CORES) --workflow-profile none all $(SNAKEMAKE_ARGS)
+	$(BIN)/snakemake -n --cores $(CORES) all $(SNAKEMAKE_ARGS)
 
 report: setup
 	$(BIN)/snakemake --cores $(CORES) --workflow-profile none --report reports/report.html all $(SNAKEMAKE_ARGS)

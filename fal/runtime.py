@@ -131,7 +131,8 @@ class Stopwatch:
 
 
 class logged_failures:
-    """Context manager: log an exception (with traceback) to the job's log before it propagates."""
+    """Context manager: log an exception (with traceback) to the job's log before it propagates; on
+    success log the ``fal`` modules the job ran (its code provenance: the rule's code hash covers them)."""
 
     def __init__(self, logger: logging.Logger):
         self.logger = logger
@@ -142,4 +143,11 @@ class logged_failures:
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc is not None:
             self.logger.error("FAILED: %s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, tb))
+        else:
+            self.logger.info("fal modules used: %s", " ".join(loaded_fal_modules()))
         return False
+
+
+def loaded_fal_modules() -> list[str]:
+    """The ``fal`` modules imported in this process so far."""
+    return sorted(name for name in sys.modules if name == "fal" or name.startswith("fal."))

@@ -164,12 +164,13 @@ import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
-COPIED = ["Snakefile", "config.yaml", "workflow", "fal", "envs"]
+COPIED = ["Snakefile", "config.yaml", "workflow", "fal", "envs", "profiles"]
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run Snakemake (no workflow profile, 2 cores) in ``workdir``; raise with its output on failure."""
-    cmd = [str(SNAKEMAKE), "--workflow-profile", "none", "--cores", "2", *args]
+def snakemake(workdir: Path, *args: str, check: bool = True, profile: str = "none") -> subprocess.CompletedProcess:
+    """Run Snakemake (2 cores; no workflow profile unless ``profile`` names one, e.g. the project's
+    ``profiles/default``) in ``workdir``; raise with its output on failure."""
+    cmd = [str(SNAKEMAKE), "--workflow-profile", profile, "--cores", "2", *args]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
     if check and proc.returncode != 0:
         raise AssertionError(

@@ -30,9 +30,9 @@ CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
 def test_schema_enums_match_the_library():
-    assert sorted(SCHEMA["properties"]["strategies"]["additionalProperties"]["properties"]["method"]["enum"]) == sorted(
-        METHODS
-    )
+    # each method declares itself in its own module: the schema leaves the name to the registry
+    assert "enum" not in SCHEMA["properties"]["strategies"]["additionalProperties"]["properties"]["method"]
+    assert len(METHODS) >= 18
     assert sorted(SCHEMA["$defs"]["study"]["properties"]["datasets"]["items"]["enum"]) == sorted(DATASETS)
     protocol = SCHEMA["$defs"]["protocol"]["properties"]
     assert sorted(protocol) == sorted(f.name for f in dataclasses.fields(ProtocolConfig))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 
@@ -17,7 +19,13 @@ def build_config(cls, mapping: Mapping[str, Any] | None, where: str):
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(mapping) - names)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(names)}")
+        hints = [
+            f"{key!r} (did you mean {' or '.join(close)}?)"
+            if (close := difflib.get_close_matches(key, names, n=2))
+            else repr(key)
+            for key in unknown
+        ]
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(hints)}; allowed: {sorted(names)}")
     try:
         obj = cls(**mapping)
     except TypeError as exc:
@@ -33,3 +41,17 @@ def check(condition: bool, where: str, message: str) -> None:
 
 def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_yaml_file(path: str | Path) -> None:
+    """Raise a ConfigError naming the file, line and column of a YAML syntax error (Snakemake's own
+    message says only "not valid JSON or YAML")."""
+    import yaml
+
+    path = Path(path)
+    try:
+        yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
+        raise ConfigError(f"{path}, {line}: YAML syntax error: {exc.problem or exc.context}") from None

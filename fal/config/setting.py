@@ -117,13 +117,17 @@ class SettingConfig:
             f"setting {self.id}: {num_train} training images over {self.num_clients} clients give an empty per-client "
             f"budget (initial {budget.per_client_initial}, query {budget.per_client_query}); raise initial_ratio/query_ratio or use fewer clients",
         )
-        if self.partition == "dir_balance":
-            check(
-                needed <= pool,
-                f"{where}.protocol.end_ratio",
-                f"setting {self.id}: each client holds {pool} images but {budget.num_cycles} cycles label "
-                f"{budget.per_client_initial} + {budget.per_client_query} × {budget.num_cycles - 1} = {needed}; lower end_ratio or query_ratio",
-            )
+        if self.partition == "dir_balance_logo":
+            # LoGo's partition caps clients at ceil(N/K) and tops up the small ones (§1.5): sizes are
+            # near-equal, and the smallest client holds at least N - (K-1)·ceil(N/K) images.
+            pool = num_train - (self.num_clients - 1) * -(-num_train // self.num_clients)
+        check(
+            needed <= pool,
+            f"{where}.protocol.end_ratio",
+            f"setting {self.id}: the smallest client holds {pool} images ({self.partition}) but {budget.num_cycles} cycles "
+            f"label {budget.per_client_initial} + {budget.per_client_query} × {budget.num_cycles - 1} = {needed}; "
+            f"lower end_ratio or query_ratio",
+        )
 
     @property
     def id(self) -> str:

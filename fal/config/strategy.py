@@ -81,12 +81,8 @@ class StrategyConfig:
                 f"method {self.method} takes no query_model (got {self.query_model!r})",
             )
         check(isinstance(self.options, dict), f"{where}.options", "must be a mapping")
-        unknown = sorted(set(self.options) - set(info.options))
-        check(
-            not unknown,
-            f"{where}.options",
-            f"unknown option(s) {unknown} for method {self.method}; allowed: {sorted(info.options)}",
-        )
+        for key, message in info.option_problems(self.options):
+            check(False, f"{where}.options.{key}", message)
         if self.local_model is not None:
             check(
                 self.local_model in LOCAL_MODEL_KINDS,
@@ -179,7 +175,7 @@ class StrategyConfig:
     @property
     def variant(self) -> str:
         """Options that differ from the method's defaults, e.g. "kappa=2" (how tables tell option sweeps apart)."""
-        defaults = METHODS[self.method].options
+        defaults = METHODS[self.method].defaults
         parts = []
         for key in sorted(self.options):
             value = self.options[key]
@@ -189,7 +185,7 @@ class StrategyConfig:
         return ",".join(parts)
 
     def resolved_options(self) -> dict[str, Any]:
-        return {**METHODS[self.method].options, **self.options}
+        return {**METHODS[self.method].defaults, **self.options}
 
     def to_dict(self) -> dict[str, Any]:
         """As a plain dict; unset local_model/federated are left out so that adding those fields

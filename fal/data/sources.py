@@ -15,28 +15,18 @@ import gzip
 import hashlib
 import json
 import pickle
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fal.data.checksums import KNOWN_ARRAY_SHA256, KNOWN_RAW_MD5
 from fal.data.datasets import SOURCES
 from fal.io import atomic_path, write_json_atomic
 
 CACHE_FORMAT_VERSION = 1
 """Layout of the cache files; a cache written under another version is refused with a rebuild hint."""
-
-#: SHA-256 of the converted arrays (uint8 NCHW images, int64 labels) of sources whose canonical content we could check here. The Debian
-#: package ``dataset-fashion-mnist`` recompresses the IDX files (so torchvision's MD5s of the .gz files
-#: differ) but the decoded arrays are byte-identical to the original release.
-KNOWN_ARRAY_SHA256: dict[str, dict[str, str]] = {
-    "fmnist": {
-        "train_images": "2e487a6c89124f78f2d7521542223cafe96f7123c3ca13d447772ac6ecbb3012",
-        "train_labels": "e3245b63f7c40d1c8b652835f19744d970c1613b40ddac6bcfc87b9c46e16a0b",
-        "test_images": "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a",
-        "test_labels": "d51d859896c55775b9e9e219b77ff03bcec1b6ac322f313544dc3f9e7bc94fae",
-    },
-}
 
 FMNIST_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -259,31 +249,57 @@ def _run_download(fn, source: str) -> None:
 # The verified cache
 
 
-def verify_known_checksums(source: str, arrays: DatasetArrays, origin: str) -> None:
-    """Fail when converted arrays differ from the canonical release (where we know its checksum)."""
-    known = KNOWN_ARRAY_SHA256.get(source)
-    if not known:
-        return
-    for name, expected in known.items():
+def file_md5(path: Path) -> str:
+    h = hashlib.md5()  # the publishers publish MD5s
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_known_checksums(source: str, arrays: DatasetArrays, origin: str, raw_dir: Path | None = None) -> None:
+    """Fail when the data differ from the publisher's release: the converted arrays where their SHA-256
+    is known (fal/data/checksums.py), else every raw file under ``raw_dir`` with a published MD5."""
+    for name, expected in KNOWN_ARRAY_SHA256.get(source, {}).items():
         actual = array_sha256(getattr(arrays, name))
         if actual != expected:
             raise DataIntegrityError(
                 f"{source} {name} read from {origin} has SHA-256 {actual}, expected {expected}: the raw "
                 f"files are corrupt or not the official release. Delete them and download again."
             )
+    if source in KNOWN_ARRAY_SHA256 or raw_dir is None:
+        return
+    for rel, expected in KNOWN_RAW_MD5.get(source, {}).items():
+        path = Path(raw_dir) / rel
+        actual = file_md5(path) if path.exists() else "missing"
+        if actual != expected:
+            raise DataIntegrityError(
+                f"{path} has MD5 {actual}, the publisher's is {expected}: the file is corrupt or from another "
+                f"release. Delete it and download it again (data.download: true), then rebuild the cache."
+            )
 
 
-def write_cache(arrays: DatasetArrays, cache_path: Path, meta_path: Path, source: str, origin: str) -> dict:
+def write_npz_deterministic(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """An uncompressed NPZ (what ``np.load`` reads) whose bytes depend only on the arrays: ``np.savez``
+    stamps each member with the current time, so a rebuilt cache would differ from the old one."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            member = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with archive.open(member, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)
+
+
+def write_cache(arrays: DatasetArrays, cache_path: Path, meta_path: Path, source: str) -> dict:
     """Write arrays as an uncompressed NPZ (atomically) and its checksum sidecar."""
     cache_path, meta_path = Path(cache_path), Path(meta_path)
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(cache_path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays.as_dict())
+        write_npz_deterministic(tmp, arrays.as_dict())
+    # No origin (where the raw files were read from) here: it is logged, and the sidecar is an input of
+    # every downstream job, so the same data read from elsewhere must give the same bytes.
     meta = {
         "format_version": CACHE_FORMAT_VERSION,
         "source": source,
-        "origin": origin,
         "file": cache_path.name,
         "file_sha256": file_sha256(cache_path),
         "arrays": {

@@ -21,25 +21,30 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fal.config import ConfigError, StrategyConfig
+from fal.config import StrategyConfig
 from fal.seeding import numpy_rng
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward
 from fal.strategies.kmeans import kmeans, nearest_to_centres
+from fal.strategies.registry import MethodInfo, Option
 
-HEADS = ("global", "query_model")
-
-
-def validate_options(options: dict) -> None:
-    if not (0.0 < float(options["alpha_cap"]) <= 1.0):
-        raise ConfigError(f"alfamix option alpha_cap must be in (0, 1], got {options['alpha_cap']}")
-    if options["classifier_head"] not in HEADS:
-        raise ConfigError(f"alfamix option classifier_head must be one of {HEADS}, got {options['classifier_head']!r}")
-    for key in ("kmeans_n_init", "kmeans_max_iter"):
-        if int(options[key]) < 1:
-            raise ConfigError(f"alfamix option {key} must be >= 1, got {options[key]}")
-    if float(options["kmeans_tol"]) < 0:
-        raise ConfigError(f"alfamix option kmeans_tol must be >= 0, got {options['kmeans_tol']}")
+METHOD = MethodInfo(
+    name="alfamix",
+    label="ALFA-Mix",
+    query_models=("global", "local"),
+    options=(
+        Option("alpha_cap", 0.2, "step of the ε cap schedule 0.2, 0.4, …, 1.0", above=0, maximum=1),
+        Option(
+            "classifier_head",
+            "global",
+            "whose classifier head scores the mixes: global (official, even in L mode) or the query model's",
+            choices=("global", "query_model"),
+        ),
+        Option("kmeans_n_init", 10, "k-means restarts (scikit-learn 1.0.1 default)", minimum=1, integer=True),
+        Option("kmeans_max_iter", 300, "k-means iterations per restart", minimum=1, integer=True),
+        Option("kmeans_tol", 1.0e-4, "k-means relative tolerance", minimum=0),
+    ),
+)
 
 
 def caps(step_size: float) -> list[float]:
@@ -100,7 +105,6 @@ def find_candidates(
 
 def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     options = strategy.resolved_options()
-    validate_options(options)
     selected, diagnostics = {}, []
     for pool in step.pools:
         model = step.query_model(strategy.query_model, pool)

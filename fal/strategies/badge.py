@@ -24,6 +24,9 @@ from fal.config import StrategyConfig
 from fal.seeding import numpy_rng
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward
+from fal.strategies.registry import MethodInfo
+
+METHOD = MethodInfo(name="badge", label="BADGE", query_models=("global", "local"))
 
 
 @dataclass

@@ -17,6 +17,9 @@ from fal.config import StrategyConfig
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward
 from fal.strategies.kcenter import kcenter_greedy
+from fal.strategies.registry import MethodInfo
+
+METHOD = MethodInfo(name="coreset", label="Coreset", query_models=("global", "local"))
 
 
 def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:

@@ -19,12 +19,32 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fal.config import ConfigError, StrategyConfig
+from fal.config import StrategyConfig
 from fal.seeding import numpy_rng
 from fal.strategies.badge import FactoredEmbedding, kmeanspp_seeding
 from fal.strategies.base import ClientPool, QueryOutcome, QueryStep
 from fal.strategies.entropy import negative_entropy
 from fal.strategies.inference import forward, probabilities
+from fal.strategies.registry import MethodInfo, Option
+
+METHOD = (
+    MethodInfo(name="ens_logit_entropy", label="Ens. Logit + Entropy", selector="G, L"),
+    MethodInfo(name="ens_logit_badge", label="Ens. Logit + BADGE", selector="G, L"),
+    MethodInfo(
+        name="ens_rank_entropy",
+        label="Ens. Rank + Entropy",
+        selector="G, L",
+        options=(Option("rank_offset", 20, "score Σ 1/(rank_offset + position) (reference-spec §6.10)", above=0),),
+    ),
+    MethodInfo(
+        name="ens_rank_badge",
+        label="Ens. Rank + BADGE",
+        selector="G, L",
+        options=(Option("rank_offset", 20, "score Σ 1/(rank_offset + position) (reference-spec §6.10)", above=0),),
+    ),
+    MethodInfo(name="ft_entropy", label="Fine-tuning + Entropy", selector="L"),
+    MethodInfo(name="ft_badge", label="Fine-tuning + BADGE", selector="L"),
+)
 
 RANK_METHODS = ("ens_rank_entropy", "ens_rank_badge")
 FINETUNED_METHODS = ("ft_entropy", "ft_badge")
@@ -87,8 +107,6 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     if method not in METHODS:
         raise ValueError(f"fal.strategies.ensembles does not implement method {method!r}")
     finetuned = step.local_models.finetuned_from(step.global_model) if method in FINETUNED_METHODS else None
-    if method in RANK_METHODS and not float(options["rank_offset"]) > 0:
-        raise ConfigError(f"{method} option rank_offset must be > 0, got {options['rank_offset']!r}")
     selected, diagnostics = {}, []
     for pool in step.pools:
         n = min(step.budget, len(pool.unlabelled))

@@ -12,6 +12,9 @@ import torch
 from fal.config import StrategyConfig
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import probabilities
+from fal.strategies.registry import MethodInfo
+
+METHOD = MethodInfo(name="entropy", label="Entropy", query_models=("global", "local"))
 
 
 def negative_entropy(probs: torch.Tensor) -> torch.Tensor:

@@ -31,36 +31,65 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fal.config import ConfigError, StrategyConfig
+from fal.config import StrategyConfig
 from fal.federated.training import evaluate
 from fal.strategies.base import ClientPool, QueryOutcome, QueryStep
 from fal.strategies.inference import forward
 from fal.strategies.kcenter import kcenter_greedy
+from fal.strategies.registry import MethodInfo, Option
 
-UNCERTAINTIES = ("entropy", "margin", "least_confidence")
-#: Allowed values of FairFAL's choice options (the first is the official default, see registry.py).
-CHOICES = {
-    "uncertainty": UNCERTAINTIES,
-    "selector_model": ("chosen", "complementary"),
-    "sampling": ("two_stage", "class_wise", "uncertainty"),
-    "prototype_features": ("global", "local"),
-    "quota_classes": ("all", "present"),
-    "embedding_label": ("prediction", "prototype"),
-}
-
-
-def validate_options(options: dict) -> None:
-    if not (0.0 <= float(options["delta"]) <= 1.0):
-        raise ConfigError(f"fairfal option delta must be in [0, 1], got {options['delta']}")
-    if float(options["kappa"]) < 1.0:
-        raise ConfigError(f"fairfal option kappa must be >= 1, got {options['kappa']}")
-    if float(options["temperature"]) <= 0:
-        raise ConfigError(f"fairfal option temperature must be > 0, got {options['temperature']}")
-    if not (0.0 <= float(options["t"]) <= 1.0):
-        raise ConfigError(f"fairfal option t must be in [0, 1], got {options['t']}")
-    for key, allowed in CHOICES.items():
-        if options[key] not in allowed:
-            raise ConfigError(f"fairfal option {key} must be one of {list(allowed)}, got {options[key]!r}")
+METHOD = MethodInfo(
+    name="fairfal",
+    label="FairFAL",
+    selector="G, L",
+    local_model="scratch",
+    options=(
+        Option(
+            "delta", 0.75, "model-selection threshold δ on s_k (hard-coded in the official code)", minimum=0, maximum=1
+        ),
+        Option("kappa", 4.0, "candidate oversampling κ of the two-stage sampler", minimum=1),
+        Option("temperature", 1.5, "prototype softmax temperature (does not change the argmax)", above=0),
+        Option("t", 0.5, "score mixing weight; 0.5 gives Eq. 6", minimum=0, maximum=1),
+        Option(
+            "uncertainty",
+            "entropy",
+            "uncertainty measure (Table 7)",
+            choices=("entropy", "margin", "least_confidence"),
+        ),
+        # Table 2's ablation columns (defaults = the full method, the κ = 4 column)
+        Option(
+            "selector_model",
+            "chosen",
+            "chosen = M^(k), complementary = M̃^(k), the model s_k rejects (Table 2)",
+            choices=("chosen", "complementary"),
+        ),
+        Option(
+            "sampling",
+            "two_stage",
+            "two_stage, class_wise (top uncertainty per class) or uncertainty (plain top-b) (Table 2)",
+            choices=("two_stage", "class_wise", "uncertainty"),
+        ),
+        Option(
+            "prototype_features",
+            "global",
+            "whose features build the prototypes and pseudo-labels (Table 2)",
+            choices=("global", "local"),
+        ),
+        # undocumented rules of the official code (reference-spec §6.13, §11), official behaviour by default
+        Option(
+            "quota_classes",
+            "all",
+            "quotas over all C classes (official code) or over the labelled classes C_k⁺ (paper)",
+            choices=("all", "present"),
+        ),
+        Option(
+            "embedding_label",
+            "prediction",
+            "label of unlabelled gradient embeddings: M2's argmax (official code) or the prototype pseudo-label",
+            choices=("prediction", "prototype"),
+        ),
+    ),
+)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -338,7 +367,6 @@ def client_picks(
 
 def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     options = strategy.resolved_options()
-    validate_options(options)
     fidelity = step.fidelity
     num_classes = step.num_classes
     g_model = step.global_model

@@ -25,22 +25,27 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fal.config import ConfigError, StrategyConfig
+from fal.config import StrategyConfig
 from fal.seeding import numpy_rng, torch_generator
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward
 from fal.strategies.kcenter import kcenter_greedy
+from fal.strategies.registry import MethodInfo, Option
 
-
-def validate_options(options: dict) -> None:
-    for key in ("subset_size", "hidden", "steps"):
-        if int(options[key]) < 1:
-            raise ConfigError(f"gcnal option {key} must be >= 1, got {options[key]}")
-    if not (0.0 <= float(options["dropout"]) < 1.0):
-        raise ConfigError(f"gcnal option dropout must be in [0, 1), got {options['dropout']}")
-    for key in ("lr", "weight_decay", "eta"):
-        if float(options[key]) < 0:
-            raise ConfigError(f"gcnal option {key} must be >= 0, got {options[key]}")
+METHOD = MethodInfo(
+    name="gcnal",
+    label="GCNAL",
+    query_models=("global", "local"),
+    options=(  # CoreGCN's defaults in the official code
+        Option("subset_size", 10000, "unlabelled nodes sampled into the graph", minimum=1, integer=True),
+        Option("hidden", 128, "hidden graph-conv width", minimum=1, integer=True),
+        Option("dropout", 0.3, "dropout of the graph convolutions", minimum=0, below=1),
+        Option("lr", 1.0e-3, "Adam learning rate", above=0),
+        Option("weight_decay", 5.0e-4, "Adam weight decay", minimum=0),
+        Option("steps", 200, "full-batch training steps", minimum=1, integer=True),
+        Option("eta", 1.2, "weight of the unlabelled term of the loss", minimum=0),
+    ),
+)
 
 
 class LowRankAdjacency:
@@ -115,7 +120,6 @@ def train_gcn(
 
 def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     options = strategy.resolved_options()
-    validate_options(options)
     selected = {}
     for pool in step.pools:
         model = step.query_model(strategy.query_model, pool)

@@ -34,6 +34,23 @@ from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward
 from fal.strategies.kd_local import KDConfig, kd_models
 from fal.strategies.kmeans import kmeans
+from fal.strategies.registry import MethodInfo, Option
+
+METHOD = MethodInfo(
+    name="ifal",
+    label="IFAL",
+    selector="G, L",
+    local_model="last_round",
+    options=(
+        Option("rknn_k", 250, "reverse-kNN neighbourhood size", minimum=1, integer=True),
+        Option("kd_temperature", 4.0, "KD local model: distillation temperature T", above=0),
+        Option("kd_weight", 0.9, "weight of the KD term (CE gets 1 - kd_weight)", minimum=0, maximum=1),
+        Option("kd_lr_factor", 0.1, "KD model lr = kd_lr_factor × protocol.lr", above=0),
+        Option("kd_epochs", 500, "upper bound on KD epochs", minimum=1, integer=True),
+        Option("kd_patience", 5, "early stopping on the epoch's mean training loss", minimum=1, integer=True),
+        Option("kmeans_n_init", 10, "k-means restarts (scikit-learn 1.0.1 default)", minimum=1, integer=True),
+    ),
+)
 
 
 def rknn_distribution(

@@ -23,6 +23,21 @@ import torch.nn.functional as F
 from fal.config import StrategyConfig
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward
+from fal.strategies.registry import MethodInfo, Option
+
+METHOD = MethodInfo(
+    name="ksas",
+    label="KAFAL",
+    selector="G, L",
+    local_model="last_round",  # the IFAL repo's port and KAFAL's code both use the last-round client model
+    options=(
+        Option(
+            "lambda",
+            1.0,
+            "knowledge-specialisation exponent λ on the labelled class counts (-1 = reversed KSAS)",
+        ),
+    ),
+)
 
 
 def ksas_scores(

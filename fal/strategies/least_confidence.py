@@ -11,6 +11,9 @@ import torch
 from fal.config import StrategyConfig
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import probabilities
+from fal.strategies.registry import MethodInfo
+
+METHOD = MethodInfo(name="conf", label="Conf", query_models=("global", "local"))
 
 
 def confidence_scores(probs: torch.Tensor) -> torch.Tensor:

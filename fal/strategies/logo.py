@@ -19,20 +19,23 @@ import math
 import numpy as np
 import torch
 
-from fal.config import ConfigError, StrategyConfig
+from fal.config import StrategyConfig
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.entropy import negative_entropy
 from fal.strategies.inference import forward
 from fal.strategies.kmeans import KMeansResult, kmeans
+from fal.strategies.registry import MethodInfo, Option
 
-
-def validate_options(options: dict) -> None:
-    for key in ("n_init", "max_iter"):
-        value = options[key]
-        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-            raise ConfigError(f"logo option {key} must be an integer >= 1, got {value!r}")
-    if not (isinstance(options["tol"], (int, float)) and options["tol"] >= 0):
-        raise ConfigError(f"logo option tol must be a number >= 0, got {options['tol']!r}")
+METHOD = MethodInfo(
+    name="logo",
+    label="LoGo",
+    selector="G, L",
+    options=(  # scikit-learn 1.0.1 KMeans defaults used by the official code (reference-spec §6.9)
+        Option("n_init", 10, "k-means restarts", minimum=1, integer=True),
+        Option("max_iter", 300, "k-means iterations per restart", minimum=1, integer=True),
+        Option("tol", 1.0e-4, "k-means relative tolerance", minimum=0),
+    ),
+)
 
 
 def macro_embedding(logits: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
@@ -92,7 +95,6 @@ def select(
 
 def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     options = strategy.resolved_options()
-    validate_options(options)
     selected, diagnostics = {}, []
     for pool in step.pools:
         n = min(step.budget, len(pool.unlabelled))

@@ -12,6 +12,9 @@ import torch
 from fal.config import StrategyConfig
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import probabilities
+from fal.strategies.registry import MethodInfo
+
+METHOD = MethodInfo(name="margin", label="Margin", query_models=("global", "local"))
 
 
 def margin_scores(probs: torch.Tensor) -> torch.Tensor:

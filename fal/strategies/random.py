@@ -6,6 +6,9 @@ import numpy as np
 
 from fal.config import StrategyConfig
 from fal.strategies.base import QueryOutcome, QueryStep
+from fal.strategies.registry import MethodInfo
+
+METHOD = MethodInfo(name="random", label="Random")
 
 
 def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:

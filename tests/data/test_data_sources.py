@@ -134,7 +134,7 @@ def small_arrays():
 
 def test_cache_round_trip_and_checksums(tmp_path):
     arrays = small_arrays()
-    meta = write_cache(arrays, tmp_path / "x.npz", tmp_path / "x.json", "fmnist", "fixture")
+    meta = write_cache(arrays, tmp_path / "x.npz", tmp_path / "x.json", "fmnist")
     assert meta["arrays"]["train_images"]["sha256"] == array_sha256(arrays.train_images)
     loaded = load_cache(tmp_path / "x.npz", tmp_path / "x.json")
     for name, array in arrays.as_dict().items():
@@ -143,7 +143,7 @@ def test_cache_round_trip_and_checksums(tmp_path):
 
 
 def test_corrupt_cache_fails_with_path_checksum_and_fix(tmp_path):
-    write_cache(small_arrays(), tmp_path / "x.npz", tmp_path / "x.json", "fmnist", "fixture")
+    write_cache(small_arrays(), tmp_path / "x.npz", tmp_path / "x.json", "fmnist")
     blob = bytearray((tmp_path / "x.npz").read_bytes())
     blob[-100] ^= 0xFF
     (tmp_path / "x.npz").write_bytes(bytes(blob))

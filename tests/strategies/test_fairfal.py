@@ -145,7 +145,7 @@ def test_two_stage_takes_most_uncertain_then_diverse():
 
 from types import SimpleNamespace  # noqa: E402
 
-from fal.config import ConfigError  # noqa: E402
+from fal.config import ConfigError, StrategyConfig  # noqa: E402
 from fal.strategies.fairfal import (  # noqa: E402
     _ClientOutputs,
     class_wise_select,
@@ -154,11 +154,10 @@ from fal.strategies.fairfal import (  # noqa: E402
     top_uncertain,
     uncertainty_model_is_global,
     unlabelled_embedding,
-    validate_options,
 )
 from fal.strategies.registry import METHODS  # noqa: E402
 
-DEFAULTS = dict(METHODS["fairfal"].options)
+DEFAULTS = METHODS["fairfal"].defaults
 
 
 def test_balanced_mean_probs_and_statistics_by_hand():
@@ -304,8 +303,9 @@ def test_embedding_label_prediction_or_prototype():
     ],
 )
 def test_bad_option_values_are_rejected(key, value):
-    with pytest.raises(ConfigError, match=key):
-        validate_options(_options(**{key: value}))
+    """Rejected when the config is parsed, naming the strategy's key path."""
+    with pytest.raises(ConfigError, match=f"strategies.ff.options.{key}: must be"):
+        StrategyConfig.from_dict("ff", {"method": "fairfal", "options": {key: value}}, "strategies.ff")
 
 
 # ------------------------------------------------------------------------------------------------

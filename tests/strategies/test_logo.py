@@ -214,9 +214,7 @@ def test_finetuned_local_model_differs_from_scratch(setting_state):
 
 
 def test_bad_options_are_rejected():
-    from fal.strategies.logo import validate_options
-
-    with pytest.raises(ConfigError, match="n_init"):
-        validate_options({"n_init": 0, "max_iter": 300, "tol": 1e-4})
+    with pytest.raises(ConfigError, match="strategies.x.options.n_init: must be a whole number >= 1, got 0"):
+        StrategyConfig.from_dict("x", {"method": "logo", "options": {"n_init": 0}}, "strategies.x")
     with pytest.raises(ConfigError, match="unknown option"):
         StrategyConfig.from_dict("x", {"method": "logo", "options": {"clusters": 3}}, "strategies.x")

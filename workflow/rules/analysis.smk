@@ -6,11 +6,11 @@ rule accuracy_table:
         metrics=f"{RESULTS}/{{study}}/metrics.parquet",
     output:
         csv=report(
-            f"{REPORTS}/{{study}}/table_accuracy.csv",
+            f"{STAGED}/{{study}}/table_accuracy.csv",
             caption="../report/table_accuracy.rst",
             category="Tables",
         ),
-        markdown=f"{REPORTS}/{{study}}/table_accuracy.md",
+        markdown=f"{STAGED}/{{study}}/table_accuracy.md",
     log:
         f"{LOGS}/accuracy_table.log",
     benchmark:
@@ -24,7 +24,7 @@ rule accuracy_table:
         strategies=lambda wc: [s.name for s in study_of(wc).strategies],
         ratios=lambda wc: list(study_of(wc).table_ratios) if study_of(wc).table_ratios else None,
         description=lambda wc: study_of(wc).description,
-        code=code_hash(*METRICS_CODE, "fal/stats/tables.py", "workflow/scripts/accuracy_table.py"),
+        code=script_code("accuracy_table"),
     script:
         "../scripts/accuracy_table.py"
 
@@ -34,11 +34,11 @@ rule accuracy_figure:
         metrics=f"{RESULTS}/{{study}}/metrics.parquet",
     output:
         png=report(
-            f"{REPORTS}/{{study}}/accuracy_curves.png",
+            f"{STAGED}/{{study}}/accuracy_curves.png",
             caption="../report/accuracy_curves.rst",
             category="Figures",
         ),
-        pdf=f"{REPORTS}/{{study}}/accuracy_curves.pdf",
+        pdf=f"{STAGED}/{{study}}/accuracy_curves.pdf",
     log:
         f"{LOGS}/accuracy_figure.log",
     benchmark:
@@ -50,7 +50,7 @@ rule accuracy_figure:
         runtime=small_job_runtime,
     params:
         strategies=lambda wc: [s.name for s in study_of(wc).strategies],
-        code=code_hash(*METRICS_CODE, "fal/plots", "workflow/scripts/accuracy_figure.py"),
+        code=script_code("accuracy_figure"),
     script:
         "../scripts/accuracy_figure.py"
 
@@ -62,19 +62,20 @@ rule accuracy_figure:
 rule paper_table:
     input:
         metrics=f"{RESULTS}/{{study}}/metrics.parquet",
-        published=PUBLISHED,
+        # a project file, not a job output: its content (params.published) reruns the table, not its mtime
+        published=ancient(PUBLISHED),
     output:
         html=report(
-            f"{REPORTS}/tables/{{study}}/{{table}}.html",
+            f"{STAGED}/tables/{{study}}/{{table}}.html",
             caption="../report/paper_output.rst",
             category="Tables",
             subcategory="{study}",
             labels={"study": "{study}", "table": "{table}"},
         ),
-        markdown=f"{REPORTS}/tables/{{study}}/{{table}}.md",
-        csv=f"{REPORTS}/tables/{{study}}/{{table}}.csv",
-        latex=f"{REPORTS}/tables/{{study}}/{{table}}.tex",
-        seeds=f"{REPORTS}/tables/{{study}}/{{table}}_seeds.csv",
+        markdown=f"{STAGED}/tables/{{study}}/{{table}}.md",
+        csv=f"{STAGED}/tables/{{study}}/{{table}}.csv",
+        latex=f"{STAGED}/tables/{{study}}/{{table}}.tex",
+        seeds=f"{STAGED}/tables/{{study}}/{{table}}_seeds.csv",
     log:
         f"{LOGS}/paper_table/{{table}}.log",
     benchmark:
@@ -84,7 +85,8 @@ rule paper_table:
     params:
         info=analysis_info,
         caption=table_caption,
-        code=code_hash(*PAPER_TABLE_CODE),
+        published=file_digest(PUBLISHED),
+        code=script_code("paper_table"),
     script:
         "../scripts/paper_table.py"
 
@@ -95,13 +97,13 @@ rule paper_figure:
         partitions=figure_partitions,
     output:
         png=report(
-            f"{REPORTS}/figures/{{study}}/{{figure}}.png",
+            f"{STAGED}/figures/{{study}}/{{figure}}.png",
             caption="../report/paper_output.rst",
             category="Figures",
             subcategory="{study}",
             labels={"study": "{study}", "figure": "{figure}"},
         ),
-        pdf=f"{REPORTS}/figures/{{study}}/{{figure}}.pdf",
+        pdf=f"{STAGED}/figures/{{study}}/{{figure}}.pdf",
     log:
         f"{LOGS}/paper_figure/{{figure}}.log",
     benchmark:
@@ -112,6 +114,29 @@ rule paper_figure:
         info=analysis_info,
         caption=figure_caption,
         partition_settings=figure_partition_settings,
-        code=code_hash(*PAPER_FIGURE_CODE),
+        code=script_code("paper_figure"),
     script:
         "../scripts/paper_figure.py"
+
+
+# Reports are written to a staging folder first and copied into reports/ only when the job succeeded:
+# Snakemake deletes a job's outputs when it starts and when it fails, so a failing table or figure job
+# never removes the published (or committed) copy.
+localrules:
+    publish_report,
+
+
+rule publish_report:
+    input:
+        f"{STAGED}/{{path}}",
+    output:
+        f"{REPORTS}/{{path}}",
+    log:
+        f"{RESULTS}/logs/publish_report/{{path}}.log",
+    conda:
+        "../../envs/fal.yaml"
+    resources:
+        mem_mb=small_job_mem_mb,
+        runtime=small_job_runtime,
+    shell:
+        "cp {input:q} {output:q} 2> {log:q}"

@@ -8,16 +8,57 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 PROJECT_ROOT = Path(workflow.basedir)
+
+
+def schema_problem(config):
+    """The config's first schema violation in one line: key path, bad value, what is allowed (the
+    jsonschema message Snakemake prints dumps whole sub-schemas)."""
+    import difflib
+
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load((PROJECT_ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
+    while error.context:  # oneOf/anyOf: the branch that got furthest
+        error = jsonschema.exceptions.best_match(error.context)
+    where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        hints = [
+            f"{key!r}"
+            + (
+                f" (did you mean {' or '.join(close)}?)"
+                if (close := difflib.get_close_matches(key, allowed, n=2))
+                else ""
+            )
+            for key in unknown
+        ]
+        return f"{where}: unknown key(s) {', '.join(hints)}; allowed: {allowed}"
+    if error.validator == "enum":
+        close = difflib.get_close_matches(str(error.instance), [str(v) for v in error.validator_value], n=2)
+        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+        return f"{where}: {error.instance!r} is not allowed{hint}; allowed: {list(error.validator_value)}"
+    return f"{where}: {error.message}"
+
+
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-validate(config, schema="../schemas/config.schema.yaml")
+try:
+    validate(config, schema="../schemas/config.schema.yaml")
+except WorkflowError:
+    raise WorkflowError(f"Invalid configuration: {schema_problem(config)}") from None
 
 from fal.config import ConfigError, RuntimeConfig, resolve_study  # noqa: E402
 from fal.data.budgets import compute_budget  # noqa: E402
 from fal.data.datasets import DATASETS, SOURCE_TEST_COUNTS, SOURCE_TRAIN_COUNTS, SOURCES  # noqa: E402
 from fal.stats.catalog import FIGURES, FIGURES_NEEDING_PARTITIONS, TABLES, describe_study  # noqa: E402
-from fal.strategies.registry import method_source_files  # noqa: E402
+from fal.code_identity import code_hash as source_code_hash  # noqa: E402
+from fal.data.checksums import source_identity  # noqa: E402
+from fal.federated.algorithms.registry import ALGORITHMS, choose_algorithm  # noqa: E402
+from fal.strategies.registry import METHODS  # noqa: E402
 
 try:
     STUDIES = {name: resolve_study(config, name) for name in config["studies"]}
@@ -32,6 +73,8 @@ except ConfigError as exc:
 
 RESULTS = config["paths"]["results"]
 REPORTS = config["paths"]["reports"]
+STAGED = f"{RESULTS}/staged_reports"
+"""Where analysis jobs write; rule publish_report copies each file into REPORTS once its job succeeded."""
 CACHE = config["paths"]["data_cache"]
 RUN = f"{RESULTS}/{{study}}/{{setting}}/seed{{seed}}"
 LOGS = f"{RESULTS}/{{study}}/logs"
@@ -63,39 +106,23 @@ wildcard_constraints:
     figure="|".join(FIGURES),
 
 
-def code_hash(*relpaths):
-    """Content hash of source files/folders: a rule's params carry it, so editing the code it runs
-    (and only that code) reruns it. Snakemake does not track imported modules by itself."""
-    h = hashlib.sha256()
-    for rel in relpaths:
-        path = PROJECT_ROOT / rel
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
-        for f in files:
-            h.update(str(f.relative_to(PROJECT_ROOT)).encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:16]
+def script_code(script, *modules):
+    """Code identity of a rule: a hash of its script and of every ``fal`` module the script imports,
+    transitively (read from the source; fal/code_identity.py), plus ``modules`` it imports by name at
+    run time. Normalised, so comment, docstring and formatting edits rerun nothing; editing a module
+    reruns exactly the rules whose scripts import it. Snakemake does not track imports by itself."""
+    return source_code_hash(PROJECT_ROOT, [f"workflow/scripts/{script}.py"], modules)
 
 
-CORE_CODE = ["fal/__init__.py", "fal/config", "fal/io.py", "fal/seeding.py", "fal/runtime.py", "fal/data"]
-TRAIN_CODE = CORE_CODE + ["fal/federated"]
-METRICS_CODE = ["fal/__init__.py", "fal/io.py", "fal/stats/__init__.py", "fal/stats/metrics.py"]
-STATS_CODE = METRICS_CODE + [
-    "fal/schemas.py",
-    "fal/runtime.py",
-    "fal/stats/catalog.py",
-    "fal/stats/paired.py",
-    "fal/stats/emd.py",
-    "fal/stats/logo.py",
-    "fal/stats/paper_tables.py",
-    "fal/stats/labels.py",
-    "fal/stats/published.py",
-    "fal/stats/render.py",
-]
-PAPER_TABLE_CODE = STATS_CODE + ["workflow/scripts/paper_table.py"]
-PAPER_FIGURE_CODE = STATS_CODE + ["fal/plots", "workflow/scripts/paper_figure.py"]
 PUBLISHED = "workflow/published/values.csv"
 TABLE_FILES = {"markdown": "md", "csv": "csv", "latex": "tex", "html": "html"}
 FIGURE_FILES = {"png": "png", "pdf": "pdf"}
+
+
+def file_digest(relpath):
+    """SHA-256 of a project file's bytes: the param that reruns a rule reading it (the input is marked
+    ``ancient`` so that a checkout or clone, which renews its mtime, reruns nothing)."""
+    return hashlib.sha256((PROJECT_ROOT / relpath).read_bytes()).hexdigest()[:16]
 
 
 def study_of(wildcards):
@@ -203,10 +230,16 @@ def study_run_metrics(wildcards):
 
 
 def query_code(wildcards):
-    method = study_of(wildcards).strategy(wildcards.strategy).method
-    return code_hash(
-        *TRAIN_CODE, "fal/strategies/stage.py", *map(str, method_source_files(method)), "workflow/scripts/query.py"
-    )
+    """The query script plus the strategy's method module (loaded by name): editing one method reruns
+    only its own queries."""
+    return script_code("query", METHODS[study_of(wildcards).strategy(wildcards.strategy).method].module)
+
+
+def train_code(wildcards):
+    """The training script plus the module of the FL algorithm that trains this arm (loaded by name)."""
+    strategy = None if wildcards.arm == "init" else study_of(wildcards).strategy(wildcards.arm).federated
+    algorithm = choose_algorithm(study_of(wildcards).protocol.fl_algorithm, strategy)
+    return script_code("train", ALGORITHMS[algorithm].implementation.split(":")[0])
 
 
 def analysis_info(wildcards):
@@ -245,12 +278,17 @@ def figure_partitions(wildcards):
 
 def study_report_targets(name):
     study = STUDIES[name]
-    tables = [f"{REPORTS}/tables/{name}/{table}.{ext}" for table in study.tables for ext in TABLE_FILES.values()]
+    tables = [
+        f"{REPORTS}/tables/{name}/{table}{suffix}"
+        for table in study.tables
+        for suffix in [*(f".{ext}" for ext in TABLE_FILES.values()), "_seeds.csv"]
+    ]
     figures = [f"{REPORTS}/figures/{name}/{figure}.{ext}" for figure in study.figures for ext in FIGURE_FILES.values()]
     return [
         f"{REPORTS}/{name}/table_accuracy.md",
         f"{REPORTS}/{name}/table_accuracy.csv",
         f"{REPORTS}/{name}/accuracy_curves.png",
+        f"{REPORTS}/{name}/accuracy_curves.pdf",
         *tables,
         *figures,
     ]

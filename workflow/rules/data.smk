@@ -15,12 +15,9 @@ rule prepare_dataset:
         mem_mb=data_job_mem_mb,
         runtime=lambda wc, attempt: attempt * 30,  # may download the raw dataset
     params:
-        raw_dir=config["paths"]["data_raw"],
-        fmnist_system=config["paths"].get("fmnist_system"),
-        download=config.get("data", {}).get("download", True),
-        code=code_hash(
-            "fal/data/sources.py", "fal/data/datasets.py", "fal/io.py", "workflow/scripts/prepare_dataset.py"
-        ),
+        # the data's identity: the known checksums the data must match (not where they are read from)
+        identity=lambda wc: source_identity(wc.source),
+        code=script_code("prepare_dataset"),
     script:
         "../scripts/prepare_dataset.py"
 
@@ -45,6 +42,6 @@ rule partition:
         setting=lambda wc: setting_of(wc).to_dict(),
         protocol=lambda wc: study_of(wc).protocol.to_dict(),
         fidelity=lambda wc: study_of(wc).fidelity.to_dict(),
-        code=code_hash(*CORE_CODE, "workflow/scripts/partition.py"),
+        code=script_code("partition"),
     script:
         "../scripts/partition.py"

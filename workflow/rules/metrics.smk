@@ -20,7 +20,7 @@ rule run_metrics:
         setting_id=lambda wc: wc.setting,
         strategy=lambda wc: study_of(wc).strategy(wc.strategy).to_dict(),
         protocol=lambda wc: study_of(wc).protocol.to_dict(),
-        code=code_hash(*METRICS_CODE, "fal/data/budgets.py", "workflow/scripts/run_metrics.py"),
+        code=script_code("run_metrics"),
     script:
         "../scripts/run_metrics.py"
 
@@ -40,6 +40,6 @@ rule study_metrics:
         mem_mb=small_job_mem_mb,
         runtime=small_job_runtime,
     params:
-        code=code_hash(*METRICS_CODE, "workflow/scripts/study_metrics.py"),
+        code=script_code("study_metrics"),
     script:
         "../scripts/study_metrics.py"

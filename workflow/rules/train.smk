@@ -33,7 +33,7 @@ rule train:
         protocol=lambda wc: study_of(wc).protocol.to_dict(),
         fidelity=lambda wc: study_of(wc).fidelity.to_dict(),
         federated=federated_of_arm,
-        code=code_hash(*TRAIN_CODE, "workflow/scripts/train.py"),
+        code=train_code,
     script:
         "../scripts/train.py"
 

@@ -12,11 +12,17 @@ sm = snakemake  # noqa: F821
 with logged_failures(job_logger("prepare_dataset", sm.log[0])) as log:
     clock = Stopwatch()
     source = sm.wildcards.source
+    # Where the raw files are is not a param (moving them reruns nothing): the data's identity is the
+    # known checksums (params.identity), which the arrays or raw files must match.
+    raw_dir = Path(sm.config["paths"]["data_raw"])
     arrays, origin = acquire_source(
-        source, raw_dir=Path(sm.params.raw_dir), fmnist_system_dir=sm.params.fmnist_system, download=sm.params.download
+        source,
+        raw_dir=raw_dir,
+        fmnist_system_dir=sm.config["paths"].get("fmnist_system"),
+        download=sm.config.get("data", {}).get("download", True),
     )
-    verify_known_checksums(source, arrays, origin)
-    meta = write_cache(arrays, sm.output.npz, sm.output.meta, source, origin)
+    verify_known_checksums(source, arrays, origin, raw_dir)
+    meta = write_cache(arrays, sm.output.npz, sm.output.meta, source)
     log.info(
         "%s from %s: train %s, test %s, file sha256 %s (%.1fs)",
         source,

@@ -1,0 +1,138 @@
+"""What code a workflow job runs, found from the source, and a hash of it that ignores non-behaviour.
+
+Snakemake does not know which ``fal`` modules a rule's script imports, so each rule carries a code hash
+in its params. The hash covers exactly the ``fal`` modules the script imports, transitively (found by
+reading ``import`` statements, function-level ones included, with every parent package's
+``__init__``), plus modules the caller names for imports made by name at run time (a strategy's method
+module, an FL algorithm's module). Each file is hashed in a normalised form: its syntax tree without
+docstrings or other bare string statements, so comments, docstrings, blank lines and formatting change
+nothing. Standard library only: the Snakefile calls it on every parse.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+PACKAGE = "fal"
+
+
+def module_file(root: Path, module: str) -> Path | None:
+    """The source file of a ``fal`` module (``pkg/__init__.py`` for a package); None when it is not one."""
+    if module != PACKAGE and not module.startswith(PACKAGE + "."):
+        return None
+    base = Path(root, *module.split("."))
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    return None
+
+
+def _package_of(root: Path, path: Path) -> str:
+    """Dotted package a file belongs to (for relative imports); '' for files outside ``fal``."""
+    rel = path.resolve().relative_to(Path(root).resolve()) if path.is_absolute() else path
+    parts = list(rel.with_suffix("").parts)
+    if not parts or parts[0] != PACKAGE:
+        return ""
+    return ".".join(parts[:-1]) if parts[-1] != "__init__" else ".".join(parts[:-1])
+
+
+def _imported_names(tree: ast.AST, package: str) -> set[str]:
+    """Module names an ``import`` could load, including ``from m import x`` as ``m.x`` (x may be a module)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names if alias.name != "*")
+    return names
+
+
+def _with_parents(module: str) -> list[str]:
+    parts = module.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+@cache
+def _direct_imports(root: str, path: str) -> tuple[str, ...]:
+    file = Path(path)
+    tree = ast.parse(file.read_text(), filename=str(file))
+    found = set()
+    for name in _imported_names(tree, _package_of(Path(root), file)):
+        for module in _with_parents(name):
+            if module_file(Path(root), module) is not None:
+                found.add(module)
+    return tuple(sorted(found))
+
+
+def imported_modules(root: Path, entry_files: Iterable[Path | str] = (), modules: Iterable[str] = ()) -> list[str]:
+    """Every ``fal`` module that running ``entry_files`` and importing ``modules`` loads, transitively."""
+    root = Path(root)
+    seen: set[str] = set()
+    todo = [Path(root, f) for f in entry_files]
+    pending_modules = [m for name in modules for m in _with_parents(name)]
+    while todo or pending_modules:
+        while pending_modules:
+            module = pending_modules.pop()
+            if module in seen:
+                continue
+            path = module_file(root, module)
+            if path is None:
+                raise ValueError(f"{module} is not a module of {PACKAGE}/ under {root}")
+            seen.add(module)
+            todo.append(path)
+        if todo:
+            path = todo.pop()
+            pending_modules.extend(m for m in _direct_imports(str(root), str(path)) if m not in seen)
+    return sorted(seen)
+
+
+@cache
+def normalised_source(path: str) -> str:
+    """The file's syntax tree without docstrings and bare string statements (comments and layout never
+    reach the tree): equal for two versions of a file that differ only in those."""
+    tree = ast.parse(Path(path).read_text(), filename=path)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list):
+            kept = [
+                stmt
+                for stmt in body
+                if not (
+                    isinstance(stmt, ast.Expr)
+                    and isinstance(stmt.value, ast.Constant)
+                    and isinstance(stmt.value.value, str)
+                )
+            ]
+            node.body = kept or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False)
+
+
+def code_files(root: Path, entry_files: Iterable[Path | str] = (), modules: Iterable[str] = ()) -> list[str]:
+    """Project-relative paths of the entry files and every module they load (what a code hash covers)."""
+    root = Path(root)
+    files = {str(Path(f)) for f in entry_files}
+    for module in imported_modules(root, entry_files, modules):
+        files.add(str(module_file(root, module).relative_to(root)))
+    return sorted(files)
+
+
+def code_hash(root: Path, entry_files: Iterable[Path | str] = (), modules: Iterable[str] = ()) -> str:
+    """A short hash of the normalised source of ``code_files``: it changes when behaviour can change."""
+    root = Path(root)
+    h = hashlib.sha256()
+    for rel in code_files(root, entry_files, modules):
+        h.update(rel.encode() + b"\0")
+        h.update(normalised_source(str(root / rel)).encode() + b"\0")
+    return h.hexdigest()[:16]

@@ -12,7 +12,7 @@ SNAKEMAKE_ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup data lint format dry-run report clean-results
+.PHONY: run test setup data lint format dry-run report clean-results gpu-check
 
 run: setup data
 	$(BIN)/snakemake --cores $(CORES) all $(SNAKEMAKE_ARGS)
@@ -63,3 +63,13 @@ report: setup
 
 clean-results:
 	rm -rf results .snakemake
+
+# The GPU path in one command with its own time budget (benchmarks/gpu_check.py; README "GPU check").
+# Needs no install step: it uses .venv when present, else the machine's python3 with its own torch.
+#   make gpu-check                                            # GPU machine: full check, 420 s budget
+#   make gpu-check GPU_CHECK_ARGS="--device cpu --smoke"      # CPU smoke mode (CI), under a minute
+GPU_CHECK_ARGS ?=
+GPU_CHECK_OUT ?= reports/gpu/$(shell date +%Y-%m-%d)
+GPU_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
+gpu-check:
+	$(GPU_PYTHON) benchmarks/gpu_check.py --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)

@@ -172,6 +172,18 @@ def resolve_strategies(config: Mapping[str, Any]) -> dict[str, StrategyConfig]:
     return {name: StrategyConfig.from_dict(name, spec or {}, f"strategies.{name}") for name, spec in strategies.items()}
 
 
+PAPER_AXES = ("initial_ratio", "query_ratio", "end_ratio", "num_clients", "fl_algorithm", "model")
+"""Protocol keys the papers themselves vary between tables (budgets, Tables 9, Figures 5 and 6)."""
+
+
+def runs_paper_constants(protocol: ProtocolConfig) -> bool:
+    """Whether ``protocol`` trains with the paper's constants (reference-spec §2, §4.1: rounds, local
+    epochs, batch, lr and its decay, momentum, weight decay, the local model's training), i.e.
+    ``ProtocolConfig()``'s values, whatever the top-level ``protocol:`` block of config.yaml says."""
+    paper = dataclasses.replace(ProtocolConfig(), **{key: getattr(protocol, key) for key in PAPER_AXES})
+    return protocol == paper
+
+
 def resolve_study(config: Mapping[str, Any], name: str) -> Study:
     """Resolve ``config['studies'][name]`` against the top-level defaults into a validated Study."""
     studies = config.get("studies") or {}
@@ -281,8 +293,7 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
         check(len(set(names)) == len(names), f"{where}.{key}", f"duplicates in {names}")
         outputs[key] = tuple(names)
     analysis = build_config(AnalysisConfig, raw.get("analysis"), f"{where}.analysis")
-    paper_protocol = ProtocolConfig.from_dict(config.get("protocol") or {}, "protocol")
-    uses_paper_protocol = protocol == paper_protocol and all(
+    uses_paper_protocol = runs_paper_constants(protocol) and all(
         s.lt_img_max is None and s.test_per_class is None for s in settings
     )
 

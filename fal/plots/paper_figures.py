@@ -1,7 +1,7 @@
 """The papers' figures from a study's metrics (and partition files for class frequencies and Fig. 4).
 
 Generic over what the study contains: one panel per setting (or per group of settings that differ only
-in the compared dimension), one line per strategy; G selectors solid, L dashed, G + L methods dotted.
+in the compared dimension), one line per strategy; G selectors solid, L dashed, methods using both models or neither (Random) dotted.
 Every function returns a matplotlib Figure; ``fal.plots.curves.save_figure`` writes PNG and PDF.
 """
 
@@ -90,7 +90,7 @@ def learning_curves(metrics: pd.DataFrame, info: dict, title: str, compare: str 
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
     fig.suptitle(
-        title + "\nsolid: global-model selector (G), dashed: local-only (L), dotted: methods using both", fontsize=10
+        title + "\nsolid: global-model selector (G), dashed: local-only (L), dotted: both models or neither (Random)", fontsize=10
     )
     fig.tight_layout()
     return fig

@@ -1,9 +1,10 @@
 """LoGo's per-round t-test winning rate and pairwise penalty matrix (reference-spec §8.4, P-LG Eq. 5–6).
 
-Faithful to LoGo's notebook by default: critical value 2.776 (4 degrees of freedom, although 4 seeds
-give 3), the first label set is skipped but the sum is still divided by the number of label sets R.
-``corrected`` divides by the number of rounds actually tested and uses the Student-t critical value
-for S − 1 degrees of freedom.
+Faithful to LoGo's notebook by default: the critical value is the two-sided 95 % Student-t value for S
+degrees of freedom (the notebook's constant 2.776 is that value for its 4 seeds, although S seeds give
+S − 1), the first label set is skipped but the sum is still divided by the number of label sets R.
+``corrected`` divides by the number of rounds actually tested and uses S − 1 degrees of freedom. With
+another seed count than LoGo's 4 the threshold follows the seeds instead of staying at 2.776.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 LOGO_T_CRITICAL = 2.776
+"""The notebook's constant: two-sided 95 % t for 4 degrees of freedom (its 4 seeds)."""
 
 
 @dataclass(frozen=True)
@@ -23,15 +25,15 @@ class WinRateOptions:
     """Skip the first label set (the shared random initial set) when counting wins."""
     divide_by: str = "all"
     """"all": divide by R, the number of label sets (LoGo's notebook); "tested": by the rounds tested."""
-    t_critical: float | None = LOGO_T_CRITICAL
-    """None: the two-sided 95 % Student-t value for S − 1 degrees of freedom."""
+    t_dof_offset: int = 0
+    """Degrees of freedom of the critical t value: S − offset for S seeds (0: LoGo's notebook, 1: correct)."""
 
     @classmethod
     def preset(cls, name: str) -> WinRateOptions:
         if name == "faithful":
             return cls()
         if name == "corrected":
-            return cls(skip_first=True, divide_by="tested", t_critical=None)
+            return cls(skip_first=True, divide_by="tested", t_dof_offset=1)
         raise ValueError(f"win-rate preset must be 'faithful' or 'corrected', got {name!r}")
 
 
@@ -49,7 +51,7 @@ def winning_rate(acc_i, acc_j, options: WinRateOptions = WinRateOptions()) -> fl
     rounds, seeds = a.shape
     if seeds < 2:
         return float("nan")
-    critical = options.t_critical if options.t_critical is not None else float(stats.t.ppf(0.975, seeds - 1))
+    critical = float(stats.t.ppf(0.975, seeds - options.t_dof_offset))
     d = a - b
     tested = d[1:] if options.skip_first else d
     mean = tested.mean(axis=1)

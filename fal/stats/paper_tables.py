@@ -251,6 +251,10 @@ def aulc_per_seed(values: pd.DataFrame, x_unit: str = "percent") -> pd.DataFrame
     return pd.DataFrame(rows, columns=[*keys, "aulc", "n_ratios"])
 
 
+SIGNIFICANCE = 0.05
+"""Table 1 marks a side "n.s." (not a significant winner) when its one-sided Wilcoxon p is at least this."""
+
+
 def table1(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """G vs L per method with both selectors: (winner, π⁺, one-sided Wilcoxon p, HL in pp) of AULC."""
     analysis = info.get("analysis", {})
@@ -335,7 +339,7 @@ def table1(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None) ->
     cells["mean"] = cells["hodges_lehmann"]
     cells["std"] = np.nan
     cells["text"] = [
-        f"({w}, {pi:.2f}, {p:.2f}, {hl:.0f})"
+        f"({w}{'' if p < SIGNIFICANCE else ' n.s.'}, {pi:.2f}, {p:.2f}, {hl:.0f})"
         for w, pi, p, hl in zip(cells["winner"], cells["positive_ratio"], cells["wilcoxon_p"], cells["hodges_lehmann"])
     ]
     return cells, areas

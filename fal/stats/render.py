@@ -13,10 +13,11 @@ TABLE_TITLES = {
     "table1": "FairFAL Table 1: G vs L query selectors, paired AULC statistics over seeds",
     **{name: layout.title for name, layout in ACCURACY_LAYOUTS.items()},
     "logo_table2": "LoGo Table 2: local and global EMD of the query sets (lower = more balanced)",
-    "logo_penalty": "LoGo's pairwise penalty matrix: row i beats column j in this many (summed) rounds",
+    "logo_penalty": "LoGo's pairwise penalty matrix: cell (i, j) = winning rate of row i over column j (share of AL rounds i wins by a paired t-test), summed over settings; last row: mean over i of column j",
 }
 TABLE_LEGENDS = {
-    "table1": "Cells: (winner, π⁺, one-sided exact Wilcoxon p, Hodges–Lehmann estimate of AULC(winner) − AULC(loser)). "
+    "table1": "Cells: (winner, π⁺, one-sided exact Wilcoxon p, Hodges–Lehmann estimate of AULC(winner) − AULC(loser)); "
+    "the winner is the side with the larger Hodges–Lehmann estimate, marked n.s. when p ≥ 0.05. "
     "AULC: trapezoidal area of final-round accuracy (%) over the labelled ratio (%), in pp·%. "
     "Δ compares the Hodges–Lehmann estimates signed as G − L, so a flipped winner shows.",
     "logo_table2": "EMD = ½·Σ_c |q_c − 1/C| (total variation to uniform; `analysis.emd: l1` drops the ½). Local: mean over "

@@ -151,3 +151,18 @@ def load_query_function(method: str) -> Callable:
     except KeyError:
         raise ValueError(f"unknown method {method!r}; available: {sorted(METHODS)}") from None
     return importlib.import_module(info.module).query
+
+
+def options_markdown(methods: dict[str, MethodInfo] | None = None) -> str:
+    """The README's table of every method option, from the declarations."""
+    rows = ["| method | option | default | allowed | meaning |", "|---|---|---|---|---|"]
+    for info in (methods or METHODS).values():
+        for option in info.options:
+            rows.append(
+                f"| `{info.name}` | `{option.name}` | `{option.default}` | {option.allowed()} | {option.meaning} |"
+            )
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(options_markdown())

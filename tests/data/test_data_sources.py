@@ -196,3 +196,45 @@ def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setattr(medmnist, "OCTMNIST", Offline)
     with pytest.raises(RuntimeError, match="downloading octmnist failed .*place the publisher's files"):
         acquire_source("octmnist", tmp_path, download=True)
+
+
+def test_every_source_has_known_checksums():
+    """Each source's identity (a rule param) is its declared checksums, never where it is read from."""
+    from fal.data.checksums import source_identity
+    from fal.data.datasets import SOURCES
+
+    for source in SOURCES:
+        identity = source_identity(source)
+        assert identity.get("array_sha256") or identity.get("raw_md5"), source
+
+
+@pytest.mark.parametrize("source", ["cifar10", "cifar100"])
+def test_raw_files_are_checked_against_the_publishers_md5(tmp_path, source, monkeypatch):
+    import hashlib
+
+    import fal.data.sources as sources
+
+    write_cifar_fixture(tmp_path, source)
+    arrays = read_cifar(tmp_path, source)
+    with pytest.raises(DataIntegrityError) as info:
+        verify_known_checksums(source, arrays, "fixture", tmp_path)
+    message = str(info.value)
+    first = next(iter(sources.KNOWN_RAW_MD5[source]))
+    assert str(tmp_path / first) in message and "publisher's" in message and "download it again" in message
+    # files whose MD5s are the declared ones pass
+    actual = {rel: hashlib.md5((tmp_path / rel).read_bytes()).hexdigest() for rel in sources.KNOWN_RAW_MD5[source]}
+    monkeypatch.setitem(sources.KNOWN_RAW_MD5, source, actual)
+    verify_known_checksums(source, arrays, "fixture", tmp_path)
+
+
+def test_cache_file_is_deterministic(tmp_path):
+    """A rebuilt cache has the same bytes (np.savez would stamp the time), so a rebuild reruns nothing."""
+    import time
+
+    write_cache(small_arrays(), tmp_path / "a.npz", tmp_path / "a.json", "fmnist")
+    time.sleep(2.1)  # the zip format's timestamps have a 2-second resolution
+    write_cache(small_arrays(), tmp_path / "b.npz", tmp_path / "b.json", "fmnist")
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    meta_a = json.loads((tmp_path / "a.json").read_text())
+    meta_b = json.loads((tmp_path / "b.json").read_text())
+    assert meta_a == {**meta_b, "file": "a.npz"} and "origin" not in meta_a

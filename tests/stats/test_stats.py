@@ -84,6 +84,11 @@ def test_winning_rate_faithful_and_corrected():
     a, b = _curves([[0, 0, 0, 0], list(d)])
     assert winning_rate(a, b) == pytest.approx(0.5)
     assert winning_rate(a, b, WinRateOptions.preset("corrected")) == 0.0
+    # 3 seeds: the notebook's rule (df = S) gives 3.182, not its 4-seed constant 2.776, so t = 3.0 is no win
+    d3 = np.array([0.732, 1.732, 2.732])
+    assert np.sqrt(3) * d3.mean() / d3.std(ddof=1) == pytest.approx(3.0, abs=1e-3)
+    a, b = _curves([[0, 0, 0], list(d3)])
+    assert winning_rate(a, b) == 0.0
 
 
 def test_penalty_matrix_of_constructed_case():

@@ -9,6 +9,8 @@ rule accuracy_table:
             f"{STAGED}/{{study}}/table_accuracy.csv",
             caption="../report/table_accuracy.rst",
             category="Tables",
+            subcategory="{study}",
+            labels={"study": "{study}", "table": "accuracy per cycle"},
         ),
         markdown=f"{STAGED}/{{study}}/table_accuracy.md",
     log:
@@ -37,6 +39,8 @@ rule accuracy_figure:
             f"{STAGED}/{{study}}/accuracy_curves.png",
             caption="../report/accuracy_curves.rst",
             category="Figures",
+            subcategory="{study}",
+            labels={"study": "{study}", "figure": "accuracy curves"},
         ),
         pdf=f"{STAGED}/{{study}}/accuracy_curves.pdf",
     log:

@@ -60,7 +60,9 @@ def test_files_named_in_the_readme_exist():
         for t in TICKED
         if re.fullmatch(r"[\w./-]+/[\w./-]*|[\w-]+\.(py|yaml|toml|smk|md|csv)", t.split()[0] if t.split() else "")
         and "<" not in t
-        and not t.startswith(("results/", "reports/", "data/", "/", "../", ".venv", "http", ".snakemake/", "init/", "shared/"))
+        and not t.startswith(
+            ("results/", "reports/", "data/", "/", "../", ".venv", "http", ".snakemake/", "init/", "shared/")
+        )
         and t not in GENERATED
     ]
     assert len(paths) >= 20

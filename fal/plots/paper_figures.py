@@ -90,7 +90,8 @@ def learning_curves(metrics: pd.DataFrame, info: dict, title: str, compare: str 
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
     fig.suptitle(
-        title + "\nsolid: global-model selector (G), dashed: local-only (L), dotted: both models or neither (Random)", fontsize=10
+        title + "\nsolid: global-model selector (G), dashed: local-only (L), dotted: both models or neither (Random)",
+        fontsize=10,
     )
     fig.tight_layout()
     return fig

@@ -148,7 +148,11 @@ def test_editing_figure_code_reruns_only_figures(tiny_project):
     original = edit(target)
     try:
         jobs = scheduled_jobs(snakemake(tiny_project, "-n", "all").stdout)
-        assert {rule for rule, _ in jobs} == {"paper_figure", "publish_report", "all"}  # accuracy_figure uses fal.plots.curves
+        assert {rule for rule, _ in jobs} == {
+            "paper_figure",
+            "publish_report",
+            "all",
+        }  # accuracy_figure uses fal.plots.curves
     finally:
         target.write_text(original)
 

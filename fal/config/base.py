@@ -19,19 +19,24 @@ def build_config(cls, mapping: Mapping[str, Any] | None, where: str):
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(mapping) - names)
     if unknown:
-        hints = [
-            f"{key!r} (did you mean {' or '.join(close)}?)"
-            if (close := difflib.get_close_matches(key, names, n=2))
-            else repr(key)
-            for key in unknown
-        ]
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(hints)}; allowed: {sorted(names)}")
+        raise ConfigError(unknown_keys(where, unknown, names))
     try:
         obj = cls(**mapping)
     except TypeError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     obj.validate(where)
     return obj
+
+
+def unknown_keys(where: str, unknown, allowed) -> str:
+    """ "<where>: unknown key(s) 'x' (did you mean y?); allowed: [...]"."""
+    hints = [
+        f"{key!r} (did you mean {' or '.join(close)}?)"
+        if (close := difflib.get_close_matches(str(key), list(allowed), n=2))
+        else repr(key)
+        for key in sorted(unknown)
+    ]
+    return f"{where}: unknown key(s) {', '.join(hints)}; allowed: {sorted(allowed)}"
 
 
 def check(condition: bool, where: str, message: str) -> None:

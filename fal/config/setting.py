@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fal.config.base import build_config, check, is_number
-from fal.config.protocol import ProtocolConfig
+from fal.config.protocol import MODELS, PROTOCOL_ALGORITHMS, ProtocolConfig
 from fal.data.budgets import compute_budget
 from fal.data.datasets import DATASETS, SOURCE_TEST_COUNTS, SOURCE_TRAIN_COUNTS
 from fal.data.longtail import longtail_counts
@@ -27,6 +27,10 @@ class SettingConfig:
     """Head-class size of the long tail; None = N_train / C (the paper). Smaller = reduced protocol."""
     test_per_class: int | None = None
     """Evaluate on the first n test images of each class; None = the full test set (the paper)."""
+    model: str | None = None
+    """The backbone when a study varies it (``protocol.model`` as a list, FairFAL Table 9); None = the protocol's."""
+    fl_algorithm: str | None = None
+    """The FL algorithm when a study varies it (``protocol.fl_algorithm`` as a list, Figure 5); None = the protocol's."""
 
     def validate(self, where: str) -> None:
         check(
@@ -72,6 +76,14 @@ class SettingConfig:
                 is_number(self.lt_img_max) and self.lt_img_max >= 1,
                 f"{where}.lt_img_max",
                 f"must be >= 1, got {self.lt_img_max!r}",
+            )
+        if self.model is not None:
+            check(self.model in MODELS, f"{where}.model", f"unknown model {self.model!r}; available: {list(MODELS)}")
+        if self.fl_algorithm is not None:
+            check(
+                self.fl_algorithm in PROTOCOL_ALGORITHMS,
+                f"{where}.fl_algorithm",
+                f"unknown FL algorithm {self.fl_algorithm!r}; available: {list(PROTOCOL_ALGORITHMS)}",
             )
         if self.test_per_class is not None:
             check(
@@ -142,6 +154,7 @@ class SettingConfig:
             parts.append(f"max{self.lt_img_max:g}")
         if self.test_per_class is not None:
             parts.append(f"test{self.test_per_class}")
+        parts += [value for value in (self.model, self.fl_algorithm) if value is not None]
         return "-".join(parts)
 
     @classmethod
@@ -149,7 +162,18 @@ class SettingConfig:
         return build_config(cls, mapping, where)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """As a plain dict; unset axis fields are left out, so that settings of studies without protocol
+        axes keep the params they had before the axes existed (and rerun nothing)."""
+        out = dataclasses.asdict(self)
+        for key in ("model", "fl_algorithm"):
+            if out[key] is None:
+                del out[key]
+        return out
+
+    def protocol(self, base: ProtocolConfig) -> ProtocolConfig:
+        """``base`` with this setting's axis values (model, FL algorithm) filled in."""
+        changes = {k: v for k, v in (("model", self.model), ("fl_algorithm", self.fl_algorithm)) if v is not None}
+        return dataclasses.replace(base, **changes) if changes else base
 
 
 PARTITIONS = {"dir_balance", "dir_balance_logo"}

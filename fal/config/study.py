@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fal.config.base import ConfigError, build_config, check
+from fal.config.base import ConfigError, build_config, check, unknown_keys
 from fal.config.fidelity import FidelityConfig
 from fal.config.protocol import ProtocolConfig
 from fal.config.setting import SettingConfig
@@ -100,8 +100,8 @@ class Study:
             "settings": {
                 s.id: {
                     **s.to_dict(),
-                    "model": protocol["model"],
-                    "fl_algorithm": getattr(s, "fl_algorithm", None) or fl_algorithm,
+                    "model": s.model or protocol["model"],
+                    "fl_algorithm": s.fl_algorithm or fl_algorithm,
                 }
                 for s in self.settings
             },
@@ -115,6 +115,10 @@ class Study:
             if setting.id == setting_id:
                 return setting
         raise ConfigError(f"study {self.name}: no setting {setting_id!r}; settings: {[s.id for s in self.settings]}")
+
+    def protocol_of(self, setting_id: str) -> ProtocolConfig:
+        """The protocol that trains ``setting_id``: the study's, with the setting's axis values."""
+        return self.setting(setting_id).protocol(self.protocol)
 
     def strategy(self, name: str) -> StrategyConfig:
         for strategy in self.strategies:
@@ -172,6 +176,9 @@ def resolve_strategies(config: Mapping[str, Any]) -> dict[str, StrategyConfig]:
     return {name: StrategyConfig.from_dict(name, spec or {}, f"strategies.{name}") for name, spec in strategies.items()}
 
 
+PROTOCOL_AXES = ("model", "fl_algorithm", "num_clients")
+"""Protocol keys a study may list (one setting per value)."""
+
 PAPER_AXES = ("initial_ratio", "query_ratio", "end_ratio", "num_clients", "fl_algorithm", "model")
 """Protocol keys the papers themselves vary between tables (budgets, Tables 9, Figures 5 and 6)."""
 
@@ -193,11 +200,29 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
     raw = studies[name] or {}
     unknown = sorted(set(raw) - _STUDY_KEYS)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_STUDY_KEYS)}")
+        raise ConfigError(unknown_keys(where, unknown, _STUDY_KEYS))
 
-    protocol = ProtocolConfig.from_dict(
-        _deep_merge(config.get("protocol") or {}, raw.get("protocol") or {}), f"{where}.protocol"
-    )
+    merged_protocol = _deep_merge(config.get("protocol") or {}, raw.get("protocol") or {})
+    # Protocol axes: a study may list several values of a key the papers vary (Table 9's backbones,
+    # Figure 5's FL algorithms, Figure 6's client counts); each value is its own setting.
+    axes = {}
+    for key in PROTOCOL_AXES:
+        value = (raw.get("protocol") or {}).get(key)
+        if isinstance(value, list):
+            check(
+                len(value) > 0 and len(set(map(str, value))) == len(value),
+                f"{where}.protocol.{key}",
+                f"needs distinct values, got {value}",
+            )
+            axes[key] = value
+            merged_protocol[key] = value[0]
+    for key in PROTOCOL_AXES:
+        check(
+            not isinstance((config.get("protocol") or {}).get(key), list),
+            f"protocol.{key}",
+            "a list is allowed only in a study's protocol block (it makes one setting per value)",
+        )
+    protocol = ProtocolConfig.from_dict(merged_protocol, f"{where}.protocol")
     # A study's fidelity block merges into the top-level one, like protocol (a bare preset name is {preset: name}).
     fidelity = FidelityConfig.from_dict(
         _deep_merge(_fidelity_mapping(config.get("fidelity")), _fidelity_mapping(raw.get("fidelity"))),
@@ -207,7 +232,7 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
     data = dict(raw.get("data") or {})
     unknown = sorted(set(data) - _DATA_KEYS)
     if unknown:
-        raise ConfigError(f"{where}.data: unknown key(s) {unknown}; allowed: {sorted(_DATA_KEYS)}")
+        raise ConfigError(unknown_keys(f"{where}.data", unknown, _DATA_KEYS))
 
     for key in ("datasets", "alpha", "seeds", "strategies"):
         if key not in raw:
@@ -215,9 +240,18 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
     datasets = _as_list(raw["datasets"])
     rhos = _as_list(raw.get("rho", [None]))
     alphas = _as_list(raw["alpha"])
-    clients = _as_list(raw.get("num_clients", protocol.num_clients))
+    check(
+        not ("num_clients" in axes and "num_clients" in raw),
+        f"{where}.num_clients",
+        "give the client counts once: as num_clients or as protocol.num_clients, not both",
+    )
+    clients = axes.get("num_clients") or _as_list(raw.get("num_clients", protocol.num_clients))
+    models = axes.get("model", [None])
+    algorithms = axes.get("fl_algorithm", [None])
     settings = []
-    for dataset, rho, alpha, num_clients in itertools.product(datasets, rhos, alphas, clients):
+    for dataset, rho, alpha, num_clients, model, algorithm in itertools.product(
+        datasets, rhos, alphas, clients, models, algorithms
+    ):
         spec = DATASETS.get(dataset)
         setting_rho = rho if (spec is None or spec.long_tailed) else None
         settings.append(
@@ -230,8 +264,12 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
                     "partition": raw.get("partition", "dir_balance"),
                     "lt_img_max": data.get("lt_img_max") if (spec is not None and spec.long_tailed) else None,
                     "test_per_class": data.get("test_per_class"),
+                    "model": model,
+                    "fl_algorithm": algorithm,
                 },
-                f"{where} setting ({dataset}, rho={rho}, alpha={alpha}, K={num_clients})",
+                f"{where} setting ({dataset}, rho={rho}, alpha={alpha}, K={num_clients}"
+                + "".join(f", {v}" for v in (model, algorithm) if v is not None)
+                + ")",
             )
         )
     for setting in settings:
@@ -266,7 +304,7 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
     for strategy_name in strategy_names:
         update = (known[strategy_name].federated or {}).get("algorithm", "fedavg")
         check(
-            update == "fedavg" or protocol.fl_algorithm == "fedavg",
+            update == "fedavg" or all(s.protocol(protocol).fl_algorithm == "fedavg" for s in settings),
             f"{where}.protocol.fl_algorithm",
             f"strategy {strategy_name} trains with its own local update ({update}), which runs on FedAvg "
             f"aggregation; use fl_algorithm: fedavg in this study or drop {strategy_name}",

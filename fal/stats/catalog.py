@@ -46,14 +46,22 @@ def describe_study(info: dict) -> str:
                     None if s.get("rho") is None else f"ρ={s['rho']:g}",
                     f"α={s['alpha']:g}",
                     f"{s['num_clients']} clients",
+                    s.get("model") if s.get("model") != p.get("model") else None,
+                    s.get("fl_algorithm")
+                    if (s.get("fl_algorithm") or "fedavg") != (p.get("fl_algorithm") or "fedavg")
+                    else None,
                 ],
             )
         )
         for s in info["settings"].values()
     )
+    description = info.get("description", "").strip()
+    if description and not description.endswith("."):
+        description += "."
+    models = sorted({s.get("model") or p["model"] for s in info["settings"].values()})
     return (
-        f"Study `{info['name']}`: {info.get('description', '').strip()} Settings: {settings}. "
+        f"Study {info['name']}: {description} Settings: {settings}. "
         f"Seeds {', '.join(map(str, seeds))} ({len(seeds)}). Protocol: {p['rounds']} rounds × {p['local_epochs']} local epochs, "
-        f"lr {p['lr']:g}, batch {p['batch_size']}, model {p['model']}, labelled {100 * p['initial_ratio']:g}% → {100 * p['end_ratio']:g}% "
+        f"lr {p['lr']:g}, batch {p['batch_size']}, model {', '.join(models)}, labelled {100 * p['initial_ratio']:g}% → {100 * p['end_ratio']:g}% "
         f"in steps of {100 * p['query_ratio']:g}%; fidelity preset {info.get('fidelity', 'faithful')}."
     )

@@ -133,6 +133,11 @@ def setting_of(wildcards):
     return study_of(wildcards).setting(wildcards.setting)
 
 
+def protocol_of(wildcards):
+    """The protocol of the job's setting: the study's, with the setting's axis values (model, FL algorithm)."""
+    return study_of(wildcards).protocol_of(wildcards.setting)
+
+
 def source_of(wildcards):
     return DATASETS[setting_of(wildcards).dataset].source
 
@@ -238,7 +243,7 @@ def query_code(wildcards):
 def train_code(wildcards):
     """The training script plus the module of the FL algorithm that trains this arm (loaded by name)."""
     strategy = None if wildcards.arm == "init" else study_of(wildcards).strategy(wildcards.arm).federated
-    algorithm = choose_algorithm(study_of(wildcards).protocol.fl_algorithm, strategy)
+    algorithm = choose_algorithm(protocol_of(wildcards).fl_algorithm, strategy)
     return script_code("train", ALGORITHMS[algorithm].implementation.split(":")[0])
 
 
@@ -318,7 +323,7 @@ def source_megabytes(source):
 
 def labelled_images(wildcards, cycle):
     """Labelled images over all clients in a (1-based) AL cycle."""
-    setting, protocol = setting_of(wildcards), study_of(wildcards).protocol
+    setting, protocol = setting_of(wildcards), protocol_of(wildcards)
     budget = compute_budget(
         setting.num_train(), setting.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio
     )
@@ -335,7 +340,7 @@ def evaluation_images(wildcards):
 
 def train_runtime(wildcards, attempt):
     """Minutes for one AL cycle: grows with rounds, local epochs and the cycle's labelled set."""
-    protocol = study_of(wildcards).protocol
+    protocol = protocol_of(wildcards)
     passes = protocol.rounds * (
         protocol.local_epochs * labelled_images(wildcards, int(wildcards.cycle)) + evaluation_images(wildcards)
     )
@@ -345,7 +350,7 @@ def train_runtime(wildcards, attempt):
 def query_runtime(wildcards, attempt):
     """Minutes for one query: scoring the training pool a few times, plus local-only models
     (Entropy-L, FairFAL) trained from scratch on the previous cycle's labelled set."""
-    local = study_of(wildcards).protocol.local_model
+    local = protocol_of(wildcards).local_model
     previous = labelled_images(wildcards, int(wildcards.cycle) - 1)
     passes = 4 * setting_of(wildcards).num_train() + local.epochs * previous
     return attempt * (10 + math.ceil(passes / GPU_IMAGE_PASSES_PER_MINUTE))

@@ -40,7 +40,7 @@ rule partition:
         runtime=small_job_runtime,
     params:
         setting=lambda wc: setting_of(wc).to_dict(),
-        protocol=lambda wc: study_of(wc).protocol.to_dict(),
+        protocol=lambda wc: protocol_of(wc).to_dict(),
         fidelity=lambda wc: study_of(wc).fidelity.to_dict(),
         code=script_code("partition"),
     script:

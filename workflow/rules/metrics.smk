@@ -19,7 +19,7 @@ rule run_metrics:
         setting=lambda wc: setting_of(wc).to_dict(),
         setting_id=lambda wc: wc.setting,
         strategy=lambda wc: study_of(wc).strategy(wc.strategy).to_dict(),
-        protocol=lambda wc: study_of(wc).protocol.to_dict(),
+        protocol=lambda wc: protocol_of(wc).to_dict(),
         code=script_code("run_metrics"),
     script:
         "../scripts/run_metrics.py"

@@ -30,7 +30,7 @@ rule train:
         gpu=1,
     params:
         setting=lambda wc: setting_of(wc).to_dict(),
-        protocol=lambda wc: study_of(wc).protocol.to_dict(),
+        protocol=lambda wc: protocol_of(wc).to_dict(),
         fidelity=lambda wc: study_of(wc).fidelity.to_dict(),
         federated=federated_of_arm,
         code=train_code,

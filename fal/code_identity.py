@@ -130,7 +130,12 @@ def code_files(root: Path, entry_files: Iterable[Path | str] = (), modules: Iter
 
 def code_hash(root: Path, entry_files: Iterable[Path | str] = (), modules: Iterable[str] = ()) -> str:
     """A short hash of the normalised source of ``code_files``: it changes when behaviour can change."""
-    root = Path(root)
+    return _code_hash(str(root), tuple(str(f) for f in entry_files), tuple(sorted(modules)))
+
+
+@cache
+def _code_hash(root_text: str, entry_files: tuple[str, ...], modules: tuple[str, ...]) -> str:
+    root = Path(root_text)
     h = hashlib.sha256()
     for rel in code_files(root, entry_files, modules):
         h.update(rel.encode() + b"\0")

@@ -130,7 +130,7 @@ def mutate(path: str, value):
 
 BAD_STUDY_CONFIGS = [
     ("studies.quick.bogus", 1, "studies.quick: unknown key(s) 'bogus'"),
-    ("studies.quick.datasets", ["svhn"], "unknown dataset 'svhn'"),
+    ("studies.quick.datasets", ["mnist"], "unknown dataset 'mnist'"),
     ("studies.quick.rho", [0.5], "rho"),
     ("studies.quick.alpha", [0], "alpha"),
     ("studies.quick.seeds", [1, 1], "duplicate seeds"),

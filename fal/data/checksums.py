@@ -23,7 +23,7 @@ KNOWN_ARRAY_SHA256: dict[str, dict[str, str]] = {
 }
 
 #: MD5 of the publishers' raw files, by path relative to the raw data directory (torchvision 0.29's
-#: CIFAR lists; MedMNIST's Zenodo record 10519652 as listed by medmnist 3.0.2's INFO).
+#: CIFAR and SVHN lists; MedMNIST's Zenodo record 10519652 as listed by medmnist 3.0.2's INFO).
 KNOWN_RAW_MD5: dict[str, dict[str, str]] = {
     "cifar10": {
         "cifar-10-batches-py/data_batch_1": "c99cafc152244af753f735de768cd75f",
@@ -39,6 +39,11 @@ KNOWN_RAW_MD5: dict[str, dict[str, str]] = {
     },
     "octmnist": {"medmnist/octmnist.npz": "c68d92d5b585d8d81f7112f81e2d0842"},
     "dermamnist": {"medmnist/dermamnist.npz": "0744692d530f8e62ec473284d019b0c7"},
+    "pathmnist": {"medmnist/pathmnist.npz": "a8b06965200029087d5bd730944a56c1"},
+    "svhn": {
+        "svhn/train_32x32.mat": "e26dedcc434d2e4c54c9b2d4a06d8373",
+        "svhn/test_32x32.mat": "eb5a983be6a315427106f1b164d9cef3",
+    },
 }
 
 

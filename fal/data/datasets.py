@@ -46,6 +46,11 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec("cifar100_lt", "cifar100", 100, 3, 32, _IMAGENET_MEAN, _IMAGENET_STD, True, "CIFAR-100-LT"),
         DatasetSpec("octmnist", "octmnist", 4, 1, 28, (0.5,), (0.5,), False, "OCTMNIST"),
         DatasetSpec("dermamnist", "dermamnist", 7, 3, 28, (0.5,), (0.5,), False, "DermaMNIST"),
+        # LoGo Table 3's other columns (reference-spec §1.2 "LG differences"): LoGo's own statistics
+        DatasetSpec(
+            "svhn", "svhn", 10, 3, 32, (0.4376821, 0.4437697, 0.47280442), (0.19803012, 0.20101562, 0.19703614), False, "SVHN"
+        ),
+        DatasetSpec("pathmnist", "pathmnist", 9, 3, 28, (0.5,), (0.5,), False, "PathMNIST"),
     ]
 }
 
@@ -62,6 +67,8 @@ SOURCE_TRAIN_COUNTS: dict[str, list[int]] = {
     "cifar100": [500] * 100,
     "octmnist": [33484, 10213, 7754, 46026],
     "dermamnist": [228, 359, 769, 80, 779, 4693, 99],
+    "svhn": [4948, 13861, 10585, 8497, 7458, 6882, 5727, 5595, 5045, 4659],  # label 10 → digit 0, as torchvision
+    "pathmnist": [9366, 9509, 10360, 10401, 8006, 12182, 7886, 9401, 12885],
 }
 SOURCE_TEST_COUNTS: dict[str, list[int]] = {
     "fmnist": [1000] * 10,
@@ -69,6 +76,8 @@ SOURCE_TEST_COUNTS: dict[str, list[int]] = {
     "cifar100": [100] * 100,
     "octmnist": [250] * 4,
     "dermamnist": [66, 103, 220, 23, 223, 1341, 29],
+    "svhn": [1744, 5099, 4149, 2882, 2523, 2384, 1977, 2019, 1660, 1595],
+    "pathmnist": [1338, 847, 339, 634, 1035, 592, 741, 421, 1233],
 }
 
 

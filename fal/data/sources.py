@@ -5,7 +5,7 @@ labels, no pickles) with a JSON sidecar that records the file's SHA-256 and each
 Loading re-checks the file checksum, so a truncated or edited cache fails loudly with its path.
 
 Readers accept the datasets' own on-disk formats: IDX (gzipped or not) for Fashion-MNIST, the
-``cifar-*-python`` batches that torchvision downloads, and MedMNIST's ``<flag>.npz``. Downloads go
+``cifar-*-python`` batches and SVHN's ``*_32x32.mat`` that torchvision downloads, and MedMNIST's ``<flag>.npz``. Downloads go
 through torchvision and medmnist, which check the publishers' MD5 sums.
 """
 
@@ -154,6 +154,28 @@ def read_cifar(root: Path, source: str) -> DatasetArrays:
     return DatasetArrays(train_images, train_labels, test_images, test_labels)
 
 
+def read_svhn(folder: Path) -> DatasetArrays:
+    """Read SVHN's ``train_32x32.mat`` and ``test_32x32.mat`` (what torchvision downloads; the ``extra``
+    split is not used). Images come as (32, 32, 3, N) and become NCHW; label 10 means digit 0, as in
+    torchvision (reference-spec §1.2)."""
+    from scipy.io import loadmat
+
+    out = {}
+    for split in ("train", "test"):
+        path = Path(folder) / f"{split}_32x32.mat"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found")
+        mat = loadmat(str(path))
+        images = np.asarray(mat["X"], dtype=np.uint8)
+        if images.ndim != 4 or images.shape[:3] != (32, 32, 3):
+            raise DataIntegrityError(f"{path}: X has shape {images.shape}, expected (32, 32, 3, N)")
+        labels = np.asarray(mat["y"]).reshape(-1).astype(np.int64)
+        labels[labels == 10] = 0
+        out[f"{split}_images"] = np.ascontiguousarray(images.transpose(3, 2, 0, 1))
+        out[f"{split}_labels"] = labels
+    return DatasetArrays(**out)
+
+
 def read_medmnist(npz_path: Path) -> DatasetArrays:
     """Read a MedMNIST ``<flag>.npz`` (28 px). Its ``val`` split is never used (§1.1)."""
     npz_path = Path(npz_path)
@@ -213,6 +235,16 @@ def acquire_source(
             cls = datasets.CIFAR10 if source == "cifar10" else datasets.CIFAR100
             _run_download(lambda: cls(str(raw_dir), train=True, download=True), source)
         return read_cifar(raw_dir, source), f"torchvision {source} ({folder})"
+
+    if source == "svhn":
+        folder = raw_dir / "svhn"
+        if not (folder / "train_32x32.mat").exists() or not (folder / "test_32x32.mat").exists():
+            _require_download(download, source, folder, "download it with torchvision on a machine with internet")
+            from torchvision import datasets
+
+            for split in ("train", "test"):
+                _run_download(lambda split=split: datasets.SVHN(str(folder), split=split, download=True), source)
+        return read_svhn(folder), f"torchvision SVHN ({folder})"
 
     # MedMNIST
     folder = raw_dir / "medmnist"

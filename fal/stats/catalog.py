@@ -16,7 +16,8 @@ TABLES = {
     "table9": "FairFAL Table 9: backbones",
     "logo_table2": "LoGo Table 2: local and global EMD of query class distributions",
     "logo_table3": "LoGo Table 3: accuracy as mean of the last 5 rounds",
-    "logo_penalty": "LoGo's pairwise penalty matrix (winning rates summed over settings)",
+    "logo_table4": "LoGo Table 4: ensembles of the global and local model vs LoGo (mean of the last 5 rounds)",
+    "logo_penalty": "LoGo penalty matrix: pairwise winning rates summed over settings",
 }
 
 FIGURES = {
@@ -26,7 +27,7 @@ FIGURES = {
     "figure4": "FairFAL Fig. 4: client × class counts of the partitions",
     "figure5": "FairFAL Fig. 5: accuracy curves per FL algorithm (FedAvg / FedProx / SCAFFOLD)",
     "figure6": "FairFAL Fig. 6: accuracy curves per number of clients",
-    "logo_penalty": "LoGo's pairwise penalty matrix as a heatmap",
+    "logo_penalty": "LoGo penalty matrix: pairwise winning rates as a heatmap",
 }
 
 FIGURES_NEEDING_PARTITIONS = {"figure2", "figure4"}
@@ -65,3 +66,33 @@ def describe_study(info: dict) -> str:
         f"lr {p['lr']:g}, batch {p['batch_size']}, model {', '.join(models)}, labelled {100 * p['initial_ratio']:g}% → {100 * p['end_ratio']:g}% "
         f"in steps of {100 * p['query_ratio']:g}%; fidelity preset {info.get('fidelity', 'faithful')}."
     )
+
+
+def paper_catalog(studies: dict) -> str:
+    """The README's catalog: each paper table and figure → the study that produces it → its target → what
+    it needs. ``studies``: name → ``fal.config.Study`` (resolved from config.yaml)."""
+    from fal.data.datasets import DATASETS
+
+    rows = ["| paper output | study | target | needs |", "|---|---|---|---|"]
+    for name, study in studies.items():
+        if not study.uses_paper_protocol:
+            continue  # reduced protocols (the quick preset) reproduce nothing published
+        downloads = sorted({DATASETS[s.dataset].source for s in study.settings} - {"fmnist"})
+        needs = "GPU" + (f", downloads: {', '.join(downloads)}" if downloads else "")
+        outputs = [(TABLES[t].split(":")[0], f"reports/tables/{name}/{t}.md") for t in study.tables]
+        outputs += [(FIGURES[f].split(":")[0], f"reports/figures/{name}/{f}.png") for f in study.figures]
+        for label, target in outputs:
+            rows.append(f"| {label} | `{name}` | `{target}` | {needs} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    from fal.config import resolve_study
+
+    config = yaml.safe_load(Path(sys.argv[1] if len(sys.argv) > 1 else "config.yaml").read_text())
+    print(paper_catalog({name: resolve_study(config, name) for name in config["studies"]}))

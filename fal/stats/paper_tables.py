@@ -164,6 +164,14 @@ ACCURACY_LAYOUTS: dict[str, AccuracyLayout] = {
         columns=("dataset", "rho", "labelled_ratio"),
         measure="last5",
     ),
+    "logo_table4": AccuracyLayout(
+        "LoGo Table 4: ensembles of the global and local model vs LoGo, accuracy (mean of the last 5 rounds)",
+        (("LoGo", "4"),),
+        blocks=("alpha", "num_clients", "model", "fl_algorithm"),
+        rows=("strategy",),
+        columns=("dataset", "rho", "labelled_ratio"),
+        measure="last5",
+    ),
 }
 
 
@@ -317,6 +325,8 @@ def table1(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None) ->
             ["dataset", "rho", "alpha", "num_clients", "model", "method", "variant"],
         )
         cells[f"published_{stat}"] = matched["published"]
+        if stat == "winner":
+            winner_source = matched["source"]
     cells["published"] = [
         "" if not w else f"({w}, {pi}, {p}, {hl})"
         for w, pi, p, hl in zip(
@@ -331,7 +341,7 @@ def table1(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None) ->
     signed = np.where(cells["winner"] == "G", cells["hodges_lehmann"], -cells["hodges_lehmann"])
     pub_signed = np.where(cells["published_winner"] == "G", cells["published_value"], -cells["published_value"])
     cells["difference"] = signed - pub_signed
-    cells["source"] = np.where(cells["published"] != "", "FairFAL Table 1", "")
+    cells["source"] = np.where(cells["published"] != "", winner_source, "")
     blocks = varying_keys(cells, ["num_clients", "model", "fl_algorithm"])
     cells["block"] = labels_of(cells, blocks) if blocks else ""
     cells["row"] = labels_of(cells, ["dataset", "rho", "alpha"])

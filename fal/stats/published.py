@@ -17,6 +17,7 @@ METHOD_ALIASES = {
     "kcenter": "coreset",
     "core_set": "coreset",
     "alfamix": "alfa_mix",
+    "kafal": "ksas",  # the papers' "KAFAL" row is KAFAL's query (KSAS); registry name ksas
 }
 """Registry names other spellings map to, so published rows match whatever a method is registered as."""
 

@@ -94,7 +94,7 @@ def test_read_cifar_fixture(tmp_path, source):
     assert out.train_labels[: len(labels)].tolist() == labels
 
 
-@pytest.mark.parametrize("flag, channels", [("octmnist", 1), ("dermamnist", 3)])
+@pytest.mark.parametrize("flag, channels", [("octmnist", 1), ("dermamnist", 3), ("pathmnist", 3)])
 def test_read_medmnist_fixture(tmp_path, flag, channels):
     rng = np.random.default_rng(2)
     shape = (6, 28, 28) if channels == 1 else (6, 28, 28, 3)
@@ -238,3 +238,50 @@ def test_cache_file_is_deterministic(tmp_path):
     meta_a = json.loads((tmp_path / "a.json").read_text())
     meta_b = json.loads((tmp_path / "b.json").read_text())
     assert meta_a == {**meta_b, "file": "a.npz"} and "origin" not in meta_a
+
+
+def write_svhn_fixture(folder, n_train: int = 12, n_test: int = 5):
+    """SVHN's real on-disk format: MATLAB files with X (32, 32, 3, N) uint8 and y (N, 1), 10 meaning digit 0."""
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(4)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        x = rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8)
+        y = rng.integers(1, 11, (n, 1)).astype(np.uint8)
+        savemat(str(folder / f"{split}_32x32.mat"), {"X": x, "y": y})
+        written[split] = (x, y)
+    return written
+
+
+def test_read_svhn_fixture(tmp_path):
+    from fal.data.sources import read_svhn
+
+    written = write_svhn_fixture(tmp_path / "svhn")
+    out = read_svhn(tmp_path / "svhn")
+    x, y = written["train"]
+    assert out.train_images.shape == (12, 3, 32, 32) and out.test_images.shape == (5, 3, 32, 32)
+    assert np.array_equal(out.train_images[3, 1], x[:, :, 1, 3])  # (H, W, C, N) → NCHW
+    expected = y.reshape(-1).astype(np.int64)
+    expected[expected == 10] = 0
+    assert np.array_equal(out.train_labels, expected) and out.train_labels.max() <= 9
+    acquired, origin = acquire_source("svhn", tmp_path, download=False)
+    assert np.array_equal(acquired.test_images, out.test_images) and "SVHN" in origin
+
+
+def test_missing_svhn_is_downloaded_through_torchvision(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    calls = []
+
+    class FakeSVHN:
+        def __init__(self, root, split="train", download=False):
+            calls.append((split, download))
+            write_svhn_fixture(tmp_path / "svhn")
+
+    monkeypatch.setattr(torchvision.datasets, "SVHN", FakeSVHN)
+    arrays, _ = acquire_source("svhn", tmp_path, download=True)
+    assert [c[0] for c in calls] == ["train", "test"] and arrays.train_images.shape == (12, 3, 32, 32)
+    with pytest.raises(FileNotFoundError, match="downloads are disabled"):
+        acquire_source("svhn", tmp_path / "empty", download=False)

@@ -72,7 +72,7 @@ def _bad(path: str, value):
     "config, message",
     [
         (_bad("studies.quick.strategies", ["random", "entropy_x"]), "unknown strategy 'entropy_x'"),
-        (_bad("studies.quick.datasets", ["svhn"]), "svhn"),
+        (_bad("studies.quick.datasets", ["mnist"]), "mnist"),
         (_bad("studies.quick.alpha", [0.1, -1]), "alpha"),
         (_bad("studies.quick.protocol", {"end_ratio": 0.05, "initial_ratio": 0.1}), "end_ratio"),
         (_bad("strategies.entropy_g", {"method": "entropy"}), "strategies.entropy_g.query_model"),
@@ -215,3 +215,23 @@ def test_every_test_config_dry_runs_as_a_user_would(name):
     proc = snakemake(ROOT, "-n", "all", "--configfile", f".test/config/{name}.yaml")
     study = next(iter(yaml.safe_load((ROOT / ".test" / "config" / f"{name}.yaml").read_text())["studies"]))
     assert f"study={study}" in proc.stdout + proc.stderr or f"results/{study}/" in proc.stdout + proc.stderr
+
+
+def test_every_defined_study_dry_runs_without_a_gpu(tmp_path):
+    """Every study in config.yaml plans its whole DAG (settings, protocol axes, strategies, cycles, tables,
+    figures) on a machine without a GPU. Seeds are cut to each study's first to keep the DAG small: the
+    other seeds repeat the same jobs."""
+    config = base_config()
+    for study in config["studies"].values():
+        study["seeds"] = study["seeds"][:1]
+    config["run_studies"] = list(config["studies"])
+    project = copy_project(tmp_path, config)
+    proc = snakemake(project, "-n", "all")
+    text = proc.stdout + proc.stderr
+    for name, study in config["studies"].items():
+        assert f"results/{name}/" in text, name
+        for table in study.get("tables", []):
+            assert f"reports/tables/{name}/{table}.md" in text, (name, table)
+        for figure in study.get("figures", []):
+            assert f"reports/figures/{name}/{figure}.png" in text, (name, figure)
+    assert re.search(r"^train\s+\d{4,}$", text, re.M), text[-1500:]

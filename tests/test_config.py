@@ -42,6 +42,11 @@ def test_schema_enums_match_the_library():
     runtime = SCHEMA["properties"]["runtime"]["properties"]
     assert sorted(runtime) == sorted(f.name for f in dataclasses.fields(RuntimeConfig))
     assert sorted(protocol["model"]["anyOf"][0]["enum"]) == sorted(MODELS)
+    from fal.config.protocol import FEDERATED_SCHEDULES, SCHEDULE_CHOICES
+
+    assert protocol["schedule"]["enum"] == sorted(FEDERATED_SCHEDULES) == list(SCHEDULE_CHOICES["schedule"])
+    for key in ("optimizer_scope", "lr_schedule"):
+        assert protocol[key]["enum"] == list(SCHEDULE_CHOICES[key])
     assert sorted(protocol["model"]["anyOf"][1]["items"]["enum"]) == sorted(MODELS)
     # the algorithm registry is the one list of FL algorithms: the schema leaves the choice to fal.config
     assert "enum" not in str(protocol["fl_algorithm"])

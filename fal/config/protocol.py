@@ -62,6 +62,21 @@ class ProtocolConfig:
     fedprox_mu: float = 0.01
     """FedProx's μ; the official default (the paper does not state it). Used only by fedprox."""
     local_model: LocalModelConfig = field(default_factory=LocalModelConfig)
+    # The federated schedule (reference-spec §4.1 for FairFAL's, §7.2 for KAFAL's native one; see
+    # FEDERATED_SCHEDULES). Defaults are FairFAL's.
+    schedule: str = "fairfal"
+    """Name of the schedule whose values fill in what the study's protocol block does not set."""
+    optimizer_scope: str = "round"
+    """"round": a fresh client optimiser every round (FairFAL); "cycle": each client's optimiser, with its
+    momentum buffers, persists across the rounds of a cycle (KAFAL's code, §7.2)."""
+    lr_schedule: str = "round"
+    """"round": lr × lr_decay after lr_decay_at of the rounds (FairFAL); "client_epoch": a MultiStepLR
+    stepped before each local epoch of a client, × lr_decay at each of lr_milestones of that client's
+    local epochs in the cycle (KAFAL's code, §7.2)."""
+    lr_milestones: tuple[int, ...] = (260,)
+    """Client-epoch milestones of lr_schedule "client_epoch"."""
+    last_round_all_clients: bool = False
+    """Every client trains in the cycle's last round, whatever client_fraction (KAFAL's code, §7.2)."""
 
     def validate(self, where: str) -> None:
         for key in ("num_clients", "rounds", "local_epochs", "batch_size"):
@@ -96,16 +111,33 @@ class ProtocolConfig:
             f"{where}.fedprox_mu",
             f"must be >= 0, got {self.fedprox_mu!r}",
         )
+        for key, allowed in SCHEDULE_CHOICES.items():
+            check(getattr(self, key) in allowed, f"{where}.{key}", f"must be one of {list(allowed)}, got {getattr(self, key)!r}")
+        check(
+            all(isinstance(m, int) and not isinstance(m, bool) and m >= 1 for m in self.lr_milestones),
+            f"{where}.lr_milestones",
+            f"must be whole numbers >= 1, got {list(self.lr_milestones)}",
+        )
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, Any] | None, where: str = "protocol") -> ProtocolConfig:
         mapping = dict(mapping or {})
         local = build_config(LocalModelConfig, mapping.pop("local_model", None), f"{where}.local_model")
+        if "lr_milestones" in mapping and isinstance(mapping["lr_milestones"], list):
+            mapping["lr_milestones"] = tuple(mapping["lr_milestones"])
         obj = build_config(cls, mapping, where)
         return dataclasses.replace(obj, local_model=local)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """As a plain dict. The schedule fields are left out while they hold FairFAL's defaults, so that
+        protocols that existed before them keep their params (and rerun nothing)."""
+        out = dataclasses.asdict(self)
+        for key in SCHEDULE_KEYS:
+            if out[key] == getattr(FAIRFAL_SCHEDULE_DEFAULTS, key):
+                del out[key]
+        if "lr_milestones" in out:
+            out["lr_milestones"] = list(out["lr_milestones"])
+        return out
 
     def num_cycles(self) -> int:
         return len(cycle_ratios(self.initial_ratio, self.query_ratio, self.end_ratio))
@@ -115,3 +147,43 @@ MODELS = {"cnn4conv", "mobilenet", "resnet18", "kafal_resnet8"}
 """Models of reference-spec §3.1–§3.4 (built by fal.federated.models.build_model)."""
 FL_ALGORITHMS = PROTOCOL_ALGORITHMS
 """Choices of protocol.fl_algorithm, from the algorithm registry (fal/federated/algorithms/registry.py)."""
+
+
+SCHEDULE_KEYS = ("schedule", "optimizer_scope", "lr_schedule", "lr_milestones", "last_round_all_clients")
+SCHEDULE_CHOICES = {
+    "schedule": ("fairfal", "kafal"),
+    "optimizer_scope": ("round", "cycle"),
+    "lr_schedule": ("round", "client_epoch"),
+    "last_round_all_clients": (False, True),
+}
+FAIRFAL_SCHEDULE_DEFAULTS = ProtocolConfig()
+
+FEDERATED_SCHEDULES: dict[str, dict[str, Any]] = {
+    "fairfal": {},  # ProtocolConfig's defaults (reference-spec §2, §4.1)
+    # KAFAL's native setting (reference-spec §7.2, KA:config.py and main.py): ResNet-8, 10 clients,
+    # 50 rounds of 40 local epochs, SGD lr 0.1 / momentum 0.9 / wd 5e-4, batch 128, 8 of 10 clients a
+    # round and all 10 in the last, per-client optimisers persisting across rounds, MultiStepLR([260])
+    # stepped before every local epoch, 10% initial labels then 5% per cycle up to 35%.
+    "kafal": {
+        "schedule": "kafal",
+        "model": "kafal_resnet8",
+        "num_clients": 10,
+        "client_fraction": 0.8,
+        "rounds": 50,
+        "local_epochs": 40,
+        "batch_size": 128,
+        "lr": 0.1,
+        "momentum": 0.9,
+        "weight_decay": 5e-4,
+        "lr_decay": 0.1,
+        "optimizer_scope": "cycle",
+        "lr_schedule": "client_epoch",
+        "lr_milestones": [260],
+        "last_round_all_clients": True,
+        "initial_ratio": 0.1,
+        "query_ratio": 0.05,
+        "end_ratio": 0.35,
+    },
+}
+"""Named federated schedules: a study's ``protocol: {schedule: kafal}`` starts from these values (its
+other protocol keys still override them)."""

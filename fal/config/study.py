@@ -11,7 +11,7 @@ from typing import Any
 
 from fal.config.base import ConfigError, build_config, check, unknown_keys
 from fal.config.fidelity import FidelityConfig
-from fal.config.protocol import ProtocolConfig
+from fal.config.protocol import FEDERATED_SCHEDULES, ProtocolConfig
 from fal.config.setting import SettingConfig
 from fal.config.strategy import StrategyConfig
 from fal.data.datasets import DATASETS
@@ -202,7 +202,15 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
     if unknown:
         raise ConfigError(unknown_keys(where, unknown, _STUDY_KEYS))
 
-    merged_protocol = _deep_merge(config.get("protocol") or {}, raw.get("protocol") or {})
+    schedule = (raw.get("protocol") or {}).get("schedule")
+    check(
+        schedule is None or schedule in FEDERATED_SCHEDULES,
+        f"{where}.protocol.schedule",
+        f"unknown federated schedule {schedule!r}; available: {sorted(FEDERATED_SCHEDULES)}",
+    )
+    # A named schedule's values sit between the top-level protocol and the study's own keys.
+    base_protocol = _deep_merge(config.get("protocol") or {}, FEDERATED_SCHEDULES.get(schedule or "fairfal", {}))
+    merged_protocol = _deep_merge(base_protocol, raw.get("protocol") or {})
     # Protocol axes: a study may list several values of a key the papers vary (Table 9's backbones,
     # Figure 5's FL algorithms, Figure 6's client counts); each value is its own setting.
     axes = {}

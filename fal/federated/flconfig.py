@@ -22,6 +22,17 @@ class FLConfig:
     algorithm: str = "fedavg"
     """A name from fal.federated.algorithms.registry.ALGORITHMS."""
     fedprox_mu: float = 0.01
+    optimizer_scope: str = "round"
+    """"round" (fresh client optimiser per round) or "cycle" (persists across rounds; KAFAL §7.2)."""
+    lr_schedule: str = "round"
+    """"round" (round_lr) or "client_epoch" (client_epoch_lr, stepped before every local epoch; KAFAL §7.2)."""
+    lr_milestones: tuple[int, ...] = (260,)
+    last_round_all_clients: bool = False
+
+    @property
+    def persistent(self) -> bool:
+        """Whether client state (optimiser, local-epoch count) crosses rounds: only the sequential trainer runs this."""
+        return self.optimizer_scope == "cycle" or self.lr_schedule == "client_epoch"
 
     @classmethod
     def from_protocol(cls, protocol: ProtocolConfig, fidelity: FidelityConfig) -> FLConfig:
@@ -38,6 +49,10 @@ class FLConfig:
             lr_decay_rule=fidelity.fl_lr_decay,
             algorithm=protocol.fl_algorithm,
             fedprox_mu=protocol.fedprox_mu,
+            optimizer_scope=protocol.optimizer_scope,
+            lr_schedule=protocol.lr_schedule,
+            lr_milestones=tuple(protocol.lr_milestones),
+            last_round_all_clients=protocol.last_round_all_clients,
         )
 
     def local_steps(self, size: int) -> int:
@@ -51,6 +66,15 @@ def round_lr(cfg: FLConfig, round_index: int) -> float:
     Official: decayed once ``round_index > int(lr_decay_at · rounds)`` (rounds 76–99 of 100). Paper: from
     ``round_index >= int(lr_decay_at · rounds)`` ("after round 75").
     """
+    if cfg.lr_schedule == "client_epoch":
+        return cfg.lr  # decayed per client local epoch instead (client_epoch_lr)
     milestone = int(cfg.rounds * cfg.lr_decay_at)
     decayed = round_index > milestone if cfg.lr_decay_rule == "official" else round_index >= milestone
     return cfg.lr * (cfg.lr_decay if decayed else 1.0)
+
+
+def client_epoch_lr(cfg: FLConfig, epoch: int) -> float:
+    """KAFAL's learning rate for a client's ``epoch``-th local epoch of the cycle (1-based): its
+    MultiStepLR is stepped once before every local epoch, so that epoch runs at lr × lr_decay^m with
+    m = the number of milestones <= epoch (reference-spec §7.2)."""
+    return cfg.lr * cfg.lr_decay ** sum(1 for milestone in cfg.lr_milestones if milestone <= epoch)

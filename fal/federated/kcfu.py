@@ -178,10 +178,13 @@ def kcfu_client_update(
     cfg: KCFUConfig,
     generator: torch.Generator,
     where: str,
+    optimizer: torch.optim.Optimizer | None = None,
+    before_epoch=None,
 ) -> float:
-    """Train ``model`` in place with KCFU on one client; return the mean of per-epoch mean losses."""
+    """Train ``model`` in place with KCFU on one client; return the mean of per-epoch mean losses.
+    ``optimizer``/``before_epoch``: a persistent client schedule (FedAvg.local_optimizer)."""
     teacher.eval()
-    optimizer = sgd_optimizer(model, lr, momentum, weight_decay)
+    optimizer = optimizer or sgd_optimizer(model, lr, momentum, weight_decay)
     data = LabelledSet.of(client.positions, client.labels, bank)
     counts = counts.to(bank.device)
     # Mixing draws (unlabelled order, β, partners) from a NumPy stream seeded off the client's generator.
@@ -202,7 +205,7 @@ def kcfu_client_update(
             value = value + compen if cfg.combination == "sum" else cfg.nu * value + (1 - cfg.nu) * compen
         return value
 
-    return mean_epoch_loss(model, optimizer, data, epochs, batch_size, generator, loss, where)
+    return mean_epoch_loss(model, optimizer, data, epochs, batch_size, generator, loss, where, before_epoch=before_epoch)
 
 
 @dataclass(frozen=True)
@@ -234,7 +237,8 @@ class KCFU(FedAvg):
     def client_update(
         self, model, k, client, bank, *, round_index, lr, global_model, generator, where, correction=None
     ):
-        return kcfu_client_update(
+        optimizer, before_epoch = self.local_optimizer(model, k, lr)
+        loss = kcfu_client_update(
             model,
             global_model,
             client,
@@ -250,4 +254,8 @@ class KCFU(FedAvg):
             cfg=self.options,
             generator=generator,
             where=where,
+            optimizer=optimizer,
+            before_epoch=before_epoch,
         )
+        self.finish_client(k, optimizer)
+        return loss

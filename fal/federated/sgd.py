@@ -109,10 +109,14 @@ def mean_epoch_loss(
     where: str,
     *,
     after_step: Callable[[], None] | None = None,
+    before_epoch: Callable[[int], None] | None = None,
 ) -> float:
-    """``epochs`` epochs of ``sgd_epoch``; the mean over epochs of each epoch's mean batch loss (as logged)."""
+    """``epochs`` epochs of ``sgd_epoch``; the mean over epochs of each epoch's mean batch loss (as logged).
+    ``before_epoch(epoch)`` (0-based) runs before each epoch (KAFAL's per-epoch lr schedule)."""
     epoch_losses = []
     for epoch in range(epochs):
+        if before_epoch is not None:
+            before_epoch(epoch)
         batch = sgd_epoch(
             model, optimizer, data, batch_size, generator, loss, f"{where}, epoch {epoch + 1}", after_step=after_step
         )

@@ -65,7 +65,8 @@ def run_training_stage(
     see ``StrategyConfig.resolved_federated``); ``keep_client_models`` returns every client's weights
     after its last-round local training (§5.3) in ``result.client_states``. ``trainer`` is
     "sequential" (the oracle) or "vectorised" (all clients of a round at once; see
-    RuntimeConfig.resolved_trainer); KCFU and kept client models run on the sequential trainer."""
+    RuntimeConfig.resolved_trainer); KCFU, kept client models and KAFAL's persistent client schedule run
+    on the sequential trainer."""
     spec = get_dataset_spec(setting.dataset)
     data = data or load_setting_data(arrays, partition, spec, setting.num_clients, device)
     lists = labelled_lists(labelled, setting.num_clients)
@@ -82,6 +83,17 @@ def run_training_stage(
         context = KCFUContext(clients, unlabelled, spec.num_classes, data.train_bank, federated)
         log.info("cycle %d: local updates use KAFAL's KCFU %s", cycle, federated)
     algorithm = make_algorithm(cfg, context)
+    if protocol.schedule != "fairfal":
+        log.info(
+            "cycle %d: %s federated schedule: client optimisers per %s, lr per %s (milestones %s), all clients "
+            "in the last round: %s",
+            cycle,
+            protocol.schedule,
+            cfg.optimizer_scope,
+            cfg.lr_schedule,
+            list(cfg.lr_milestones),
+            cfg.last_round_all_clients,
+        )
     log.info(
         "cycle %d: training %s on %s (seed %d) with %d labelled samples over %d clients, %d rounds × %d local "
         "epochs of %s, %s trainer, device %s",
@@ -122,8 +134,13 @@ def run_training_stage(
 
     if trainer not in ("sequential", "vectorised"):
         raise ValueError(f"unknown trainer {trainer!r}; use 'sequential' or 'vectorised'")
-    if trainer == "vectorised" and (not algorithm.vectorisable or keep_client_models):
-        log.info("cycle %d: %s and kept client models need the sequential trainer; using it", cycle, cfg.algorithm)
+    if trainer == "vectorised" and (not algorithm.vectorisable or keep_client_models or cfg.persistent):
+        log.info(
+            "cycle %d: %s, kept client models and KAFAL's persistent client schedule need the sequential "
+            "trainer; using it",
+            cycle,
+            cfg.algorithm,
+        )
         trainer = "sequential"
     if trainer == "vectorised":
         extra = {"options": vectorised_options or VectorisedOptions()}

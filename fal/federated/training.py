@@ -75,6 +75,8 @@ class RoundCheckpoint:
         """Why an existing checkpoint file was not used (for the job log), else None."""
         self.extra: dict | None = None
         """Algorithm state saved beside the model (SCAFFOLD's control variates), set by ``load``."""
+        self.schedule: dict | None = None
+        """The client schedule's state (KAFAL's persistent optimisers and epoch counts), set by ``load``."""
 
     def load(self) -> tuple[int, dict, list[dict]] | None:
         self.ignored_because = None
@@ -90,9 +92,12 @@ class RoundCheckpoint:
             self.ignored_because = "written for other inputs or parameters"
             return None
         self.extra = blob.get("extra")
+        self.schedule = blob.get("schedule")
         return int(blob["rounds_done"]), blob["model"], list(blob["rows"])
 
-    def save(self, rounds_done: int, state: dict, rows: list[dict], extra: dict | None = None) -> None:
+    def save(
+        self, rounds_done: int, state: dict, rows: list[dict], extra: dict | None = None, schedule: dict | None = None
+    ) -> None:
         from fal.io import torch_save
 
         blob = {
@@ -101,6 +106,7 @@ class RoundCheckpoint:
             "model": {k: v.detach().cpu() for k, v in state.items()},
             "rows": rows,
             "extra": extra,
+            "schedule": schedule,
         }
         torch_save(blob, self.path)
 
@@ -181,6 +187,7 @@ def resume_rounds(
     first_round, state, rows = resumed
     model.load_state_dict(state)
     algorithm.restore(checkpoint.extra, device)
+    algorithm.restore_schedule(checkpoint.schedule)
     if on_resume is not None:
         on_resume(first_round)
     return first_round, rows
@@ -211,7 +218,7 @@ def finish_round(
     rows.append(row)
     # Save before reporting, so a round that appears in the log is never recomputed.
     if checkpoint is not None and (r + 1) % checkpoint.every == 0 and r + 1 < cfg.rounds:
-        checkpoint.save(r + 1, model.state_dict(), rows, algorithm.checkpoint_state())
+        checkpoint.save(r + 1, model.state_dict(), rows, algorithm.checkpoint_state(), algorithm.schedule_state())
     if progress is not None:
         progress(row)
 
@@ -247,7 +254,7 @@ def train_sequential(
     client_states = None
     for r in range(first_round, cfg.rounds):
         lr = round_lr(cfg, r)
-        everyone = algorithm.all_clients_last_round and r == cfg.rounds - 1
+        everyone = (algorithm.all_clients_last_round or cfg.last_round_all_clients) and r == cfg.rounds - 1
         selected = select_clients(cfg, seed_keys, r, clients, everyone=everyone)
         corrections = algorithm.step_corrections(selected)
         global_start = {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -331,13 +331,15 @@ def train_vectorised(
     algorithm = algorithm or make_algorithm(cfg)
     if not algorithm.vectorisable:
         raise ValueError(f"{cfg.algorithm} has its own client update; train it with the sequential trainer")
+    if cfg.persistent:
+        raise ValueError("KAFAL's persistent client schedule (optimizer_scope/lr_schedule) needs the sequential trainer")
     first_round, rows = resume_rounds(model, algorithm, len(clients), checkpoint, on_resume, train_bank.device)
     step = VectorisedRound(model, options, algorithm.proximal_mu)
     start = time.perf_counter() - (rows[-1]["seconds"] if rows else 0.0)
     result = None
     for r in range(first_round, cfg.rounds):
         lr = round_lr(cfg, r)
-        everyone = algorithm.all_clients_last_round and r == cfg.rounds - 1
+        everyone = (algorithm.all_clients_last_round or cfg.last_round_all_clients) and r == cfg.rounds - 1
         selected = select_clients(cfg, seed_keys, r, clients, everyone=everyone)
         global_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         averaged, losses = train_round_vectorised(

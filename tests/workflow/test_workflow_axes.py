@@ -68,3 +68,11 @@ def test_fl_algorithms_and_client_counts_are_their_own_settings(axes_project):
     ]
     for figure in ("axes_algorithms/figure5", "axes_clients/figure6"):
         assert (axes_project / f"reports/figures/{figure}.png").stat().st_size > 10_000
+
+
+def test_kafal_schedule_runs_through_the_dag(axes_project):
+    log = next((axes_project / "results/axes_kafal_schedule/logs/train").glob("*/seed1/kafal_full/cycle2.log")).read_text()
+    assert "kafal federated schedule: client optimisers per cycle, lr per client_epoch (milestones [2])" in log
+    assert "sequential trainer" in log and "of kcfu" in log
+    table = (axes_project / "reports/tables/axes_kafal_schedule/table5_6.md").read_text()
+    assert "KAFAL" in table and "Random" in table

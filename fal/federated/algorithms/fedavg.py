@@ -16,6 +16,8 @@ included; integer buffers averaged then truncated).
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,7 +25,7 @@ import torch
 from torch import nn
 
 from fal.data.images import ImageBank
-from fal.federated.flconfig import FLConfig
+from fal.federated.flconfig import FLConfig, client_epoch_lr
 from fal.federated.sgd import LabelledSet, cross_entropy_loss, mean_epoch_loss, sgd_optimizer
 
 
@@ -56,14 +58,18 @@ def train_client(
     where: str,
     prox_mu: float = 0.0,
     scaffold_correction: dict[str, torch.Tensor] | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    before_epoch: Callable[[int], None] | None = None,
 ) -> float:
     """Train ``model`` in place on one client's labelled set; return the mean of per-epoch mean losses.
 
     ``prox_mu`` > 0 adds FedProx's proximal term towards the starting weights; ``scaffold_correction``
     (``c − c_k`` per floating state key) is subtracted, times lr, from the state after every SGD step.
+    ``optimizer`` (over ``model``'s parameters) and ``before_epoch`` come from a persistent schedule
+    (FedAvg.local_optimizer); by default a fresh SGD at ``lr``.
     """
     anchor = {name: p.detach().clone() for name, p in model.named_parameters()} if prox_mu > 0 else None
-    optimizer = sgd_optimizer(model, lr, momentum, weight_decay)
+    optimizer = optimizer or sgd_optimizer(model, lr, momentum, weight_decay)
     data = LabelledSet.of(client.positions, client.labels, bank)
 
     def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -79,7 +85,9 @@ def train_client(
                     value.sub_(lr * scaffold_correction[key])
 
     after = correct if scaffold_correction is not None else None
-    return mean_epoch_loss(model, optimizer, data, epochs, batch_size, generator, loss, where, after_step=after)
+    return mean_epoch_loss(
+        model, optimizer, data, epochs, batch_size, generator, loss, where, after_step=after, before_epoch=before_epoch
+    )
 
 
 class FedAvg:
@@ -93,6 +101,46 @@ class FedAvg:
     def __init__(self, cfg: FLConfig, context: Any = None):
         self.cfg = cfg
         self.context = context
+        self.client_optimizers: dict[int, dict] = {}
+        """KAFAL's schedule (optimizer_scope "cycle"): each client's optimiser state, kept across rounds."""
+        self.client_epochs: dict[int, int] = {}
+        """Local epochs each client has trained in this cycle (lr_schedule "client_epoch")."""
+
+    # -- the client schedule (FairFAL: fresh per round; KAFAL: persistent within the cycle) -------
+    def local_optimizer(self, model: nn.Module, k: int, lr: float):
+        """(optimizer over ``model``'s parameters, before-epoch hook or None) for client ``k``'s local training."""
+        cfg = self.cfg
+        optimizer = sgd_optimizer(model, lr, cfg.momentum, cfg.weight_decay)
+        if cfg.optimizer_scope == "cycle" and k in self.client_optimizers:
+            optimizer.load_state_dict(self.client_optimizers[k])  # momentum buffers carry over (§7.2)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+        if cfg.lr_schedule != "client_epoch":
+            return optimizer, None
+        done = self.client_epochs.get(k, 0)
+
+        def before_epoch(epoch: int) -> None:
+            for group in optimizer.param_groups:
+                group["lr"] = client_epoch_lr(cfg, done + epoch + 1)
+
+        return optimizer, before_epoch
+
+    def finish_client(self, k: int, optimizer: torch.optim.Optimizer) -> None:
+        """Record what crosses rounds after client ``k``'s local training."""
+        if self.cfg.optimizer_scope == "cycle":
+            self.client_optimizers[k] = copy.deepcopy(optimizer.state_dict())
+        self.client_epochs[k] = self.client_epochs.get(k, 0) + self.cfg.local_epochs
+
+    def schedule_state(self) -> dict | None:
+        """The client schedule's state for a round checkpoint (None when nothing crosses rounds)."""
+        if not self.cfg.persistent:
+            return None
+        return {"optimizers": {int(k): v for k, v in self.client_optimizers.items()}, "epochs": dict(self.client_epochs)}
+
+    def restore_schedule(self, blob: dict | None) -> None:
+        if blob:
+            self.client_optimizers = {int(k): v for k, v in blob["optimizers"].items()}
+            self.client_epochs = {int(k): int(v) for k, v in blob["epochs"].items()}
 
     # -- per cycle -------------------------------------------------------------------------------
     def start_cycle(self, model: nn.Module, num_clients: int) -> None:
@@ -130,7 +178,8 @@ class FedAvg:
         correction: dict[str, torch.Tensor] | None = None,
     ) -> float:
         """Train ``model`` (a copy of the global model) in place on client ``k``; return its loss."""
-        return train_client(
+        optimizer, before_epoch = self.local_optimizer(model, k, lr)
+        loss = train_client(
             model,
             client,
             bank,
@@ -143,7 +192,11 @@ class FedAvg:
             where=where,
             prox_mu=self.proximal_mu,
             scaffold_correction=correction,
+            optimizer=optimizer,
+            before_epoch=before_epoch,
         )
+        self.finish_client(k, optimizer)
+        return loss
 
     # -- server side -----------------------------------------------------------------------------
     def aggregate(

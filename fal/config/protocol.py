@@ -112,7 +112,11 @@ class ProtocolConfig:
             f"must be >= 0, got {self.fedprox_mu!r}",
         )
         for key, allowed in SCHEDULE_CHOICES.items():
-            check(getattr(self, key) in allowed, f"{where}.{key}", f"must be one of {list(allowed)}, got {getattr(self, key)!r}")
+            check(
+                getattr(self, key) in allowed,
+                f"{where}.{key}",
+                f"must be one of {list(allowed)}, got {getattr(self, key)!r}",
+            )
         check(
             all(isinstance(m, int) and not isinstance(m, bool) and m >= 1 for m in self.lr_milestones),
             f"{where}.lr_milestones",

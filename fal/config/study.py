@@ -147,6 +147,7 @@ _STUDY_KEYS = {
     "tables",
     "figures",
     "analysis",
+    "federated",
 }
 _DATA_KEYS = {"lt_img_max", "test_per_class"}
 
@@ -309,6 +310,15 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
         f"{where}.strategies",
         f"duplicate strategies in {strategy_names}",
     )
+    study_federated = raw.get("federated")
+    if study_federated is not None:
+        # The study's default FL update for strategies that bring none (the KAFAL paper trains every
+        # method with KCFU): a strategy's own ``federated`` block still wins.
+        check(isinstance(study_federated, dict), f"{where}.federated", "must be a mapping")
+        for strategy_name in strategy_names:
+            if not known[strategy_name].federated:
+                known[strategy_name] = dataclasses.replace(known[strategy_name], federated=dict(study_federated))
+                known[strategy_name].validate(f"{where}.federated (strategy {strategy_name})")
     for strategy_name in strategy_names:
         update = (known[strategy_name].federated or {}).get("algorithm", "fedavg")
         check(

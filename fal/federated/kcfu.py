@@ -205,7 +205,9 @@ def kcfu_client_update(
             value = value + compen if cfg.combination == "sum" else cfg.nu * value + (1 - cfg.nu) * compen
         return value
 
-    return mean_epoch_loss(model, optimizer, data, epochs, batch_size, generator, loss, where, before_epoch=before_epoch)
+    return mean_epoch_loss(
+        model, optimizer, data, epochs, batch_size, generator, loss, where, before_epoch=before_epoch
+    )
 
 
 @dataclass(frozen=True)

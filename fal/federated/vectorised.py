@@ -332,7 +332,9 @@ def train_vectorised(
     if not algorithm.vectorisable:
         raise ValueError(f"{cfg.algorithm} has its own client update; train it with the sequential trainer")
     if cfg.persistent:
-        raise ValueError("KAFAL's persistent client schedule (optimizer_scope/lr_schedule) needs the sequential trainer")
+        raise ValueError(
+            "KAFAL's persistent client schedule (optimizer_scope/lr_schedule) needs the sequential trainer"
+        )
     first_round, rows = resume_rounds(model, algorithm, len(clients), checkpoint, on_resume, train_bank.device)
     step = VectorisedRound(model, options, algorithm.proximal_mu)
     start = time.perf_counter() - (rows[-1]["seconds"] if rows else 0.0)

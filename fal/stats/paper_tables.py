@@ -164,6 +164,13 @@ ACCURACY_LAYOUTS: dict[str, AccuracyLayout] = {
         columns=("dataset", "rho", "labelled_ratio"),
         measure="last5",
     ),
+    "kafal_table2_3": AccuracyLayout(
+        "KAFAL Tables 2 and 3: CIFAR-10 / CIFAR-100 accuracy per labelled ratio in KAFAL's native setting",
+        (("KAFAL", "2"), ("KAFAL", "3")),
+        blocks=("alpha", "num_clients", "model", "fl_algorithm"),
+        rows=("strategy",),
+        columns=("dataset", "rho", "labelled_ratio"),
+    ),
     "logo_table4": AccuracyLayout(
         "LoGo Table 4: ensembles of the global and local model vs LoGo, accuracy (mean of the last 5 rounds)",
         (("LoGo", "4"),),

@@ -59,7 +59,9 @@ class Recorder(FedAvg):
         super().__init__(cfg, context)
         self.calls = []
 
-    def client_update(self, model, k, client, bank, *, round_index, lr, global_model, generator, where, correction=None):
+    def client_update(
+        self, model, k, client, bank, *, round_index, lr, global_model, generator, where, correction=None
+    ):
         optimizer, before_epoch = self.local_optimizer(model, k, lr)
         lrs = []
         for epoch in range(self.cfg.local_epochs):
@@ -76,7 +78,15 @@ def test_participation_and_per_client_epoch_lr():
     cfg = kafal_fl(rounds=3, client_fraction=0.8)
     algorithm = Recorder(cfg)
     train_sequential(
-        build_model("cnn4conv", SPEC, 0), clients, bank, test_bank, arrays.test_labels, 4, cfg, seed_keys=(3,), algorithm=algorithm
+        build_model("cnn4conv", SPEC, 0),
+        clients,
+        bank,
+        test_bank,
+        arrays.test_labels,
+        4,
+        cfg,
+        seed_keys=(3,),
+        algorithm=algorithm,
     )
     per_round = [[k for r, k, _ in algorithm.calls if r == rnd] for rnd in range(3)]
     assert [len(ks) for ks in per_round] == [8, 8, 10]  # int(10 · 0.8), then everyone in the last round
@@ -168,7 +178,12 @@ def test_kafal_schedule_in_a_study():
     config = tiny_study_config("axes")
     study = resolve_study(config, "axes_kafal_schedule")
     p = study.protocol
-    assert (p.schedule, p.optimizer_scope, p.lr_schedule, p.last_round_all_clients) == ("kafal", "cycle", "client_epoch", True)
+    assert (p.schedule, p.optimizer_scope, p.lr_schedule, p.last_round_all_clients) == (
+        "kafal",
+        "cycle",
+        "client_epoch",
+        True,
+    )
     assert (p.lr, p.weight_decay, p.client_fraction, p.batch_size) == (0.05, 5e-4, 0.8, 32)  # lr, batch: the study's
     assert p.rounds == 2 and p.model == "cnn4conv"  # the study's own keys override the schedule's
     assert {"schedule", "optimizer_scope", "lr_milestones"} <= set(p.to_dict())

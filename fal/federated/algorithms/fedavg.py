@@ -135,7 +135,10 @@ class FedAvg:
         """The client schedule's state for a round checkpoint (None when nothing crosses rounds)."""
         if not self.cfg.persistent:
             return None
-        return {"optimizers": {int(k): v for k, v in self.client_optimizers.items()}, "epochs": dict(self.client_epochs)}
+        return {
+            "optimizers": {int(k): v for k, v in self.client_optimizers.items()},
+            "epochs": dict(self.client_epochs),
+        }
 
     def restore_schedule(self, blob: dict | None) -> None:
         if blob:

@@ -137,6 +137,8 @@ rule publish_report:
         f"{REPORTS}/{{path}}",
     log:
         f"{RESULTS}/logs/publish_report/{{path}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/publish_report/{{path}}.tsv"
     conda:
         "../../envs/fal.yaml"
     resources:

@@ -61,6 +61,8 @@ class QueryStep:
     """The study's protocol (lr, momentum, batch size of models trained at query time)."""
     state: dict = field(default_factory=dict)
     """Strategy state carried over from the previous query step (JSON-serialisable)."""
+    new_model: Callable[[int], nn.Module] | None = None
+    """A model of the protocol's backbone from the given init seed, on the query device (QBC's committee)."""
     batch_size: int = 1000
     client_test: ClientTestSplits | None = None
     """Per-client test splits for diagnostics (FairFAL's client accuracies); None skips them."""

@@ -147,6 +147,7 @@ def run_query_stage(
         client_test=ClientTestSplits(data.test_bank, data.test_labels, data.client_tests),
         train_bank=data.train_bank,
         fresh_local_model=fresh_local_model,
+        new_model=lambda init_seed: build_model(protocol.model, spec, init_seed, device),
         protocol=protocol,
     )
     log.info(

@@ -58,6 +58,14 @@ def test_schema_enums_match_the_library():
     )
 
 
+def test_schema_table_and_figure_names_match_the_catalog():
+    from fal.stats.catalog import FIGURES, TABLES
+
+    study = SCHEMA["$defs"]["study"]["properties"]
+    assert sorted(study["tables"]["items"]["enum"]) == sorted(TABLES)
+    assert sorted(study["figures"]["items"]["enum"]) == sorted(FIGURES)
+
+
 def test_trainer_choice():
     assert RuntimeConfig().resolved_trainer("cpu") == "sequential"
     assert RuntimeConfig().resolved_trainer("cuda:0") == "vectorised"

@@ -119,9 +119,9 @@ def test_hand_written_option_tables_match_the_declarations():
 
 def test_paper_catalog_matches_config():
     from fal.config import resolve_study
-    from fal.stats.catalog import paper_catalog
+    from fal.stats.paper_catalog import paper_catalog
 
     begin = README.index("<!-- paper-catalog:begin")
     table = README[README.index("\n", begin) + 1 : README.index("<!-- paper-catalog:end -->")].strip()
     expected = paper_catalog({name: resolve_study(CONFIG, name) for name in CONFIG["studies"]})
-    assert table == expected, "regenerate with `python -m fal.stats.catalog`"
+    assert table == expected, "regenerate with `python -m fal.stats.paper_catalog`"

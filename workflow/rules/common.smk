@@ -300,7 +300,11 @@ def study_report_targets(name):
 
 
 def all_targets():
-    return [target for name in config["run_studies"] for target in study_report_targets(name)]
+    """Every study's published reports and their staged originals under results/: asking for the staged
+    files too means a fresh clone (committed reports, no results) runs the study, while a finished
+    study, or one copied in with its results, has nothing to do."""
+    reports = [target for name in config["run_studies"] for target in study_report_targets(name)]
+    return reports + [STAGED + target[len(REPORTS) :] for target in reports]
 
 
 # --- Cluster resources --------------------------------------------------------------------------

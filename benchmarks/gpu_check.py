@@ -257,7 +257,7 @@ def trainer_equivalence(device, budget: Budget) -> list[dict]:
 def query_contracts(device, budget: Budget) -> list[dict]:
     """Every registered method once on a small 3-client setting, on ``device``, against the contract."""
     from fal.config import FidelityConfig, ProtocolConfig, SettingConfig, StrategyConfig
-    from fal.data.build import build_partition, labelled_lists
+    from fal.data.build import build_partition
     from fal.federated.stage import run_training_stage
     from fal.strategies.registry import METHODS
     from fal.strategies.stage import run_query_stage
@@ -292,9 +292,6 @@ def query_contracts(device, budget: Budget) -> list[dict]:
         keep_client_models=True,
     )
     small = {"gcnal": {"steps": 20}, "ifal": {"kd_epochs": 3, "rknn_k": 10}, "logo": {"n_init": 2}}
-    budget_per_client = part.budget.per_client_query
-    before = labelled_lists(part.initial_labelled, 3)
-    train = part.partition[part.partition["split"] == "train"]
     rows = []
     for name, info in METHODS.items():
         if budget.left() < 1:
@@ -304,8 +301,8 @@ def query_contracts(device, budget: Budget) -> list[dict]:
         if info.query_models:
             spec["query_model"] = "global"
         start = time.perf_counter()
-        try:
-            out = run_query_stage(
+        try:  # the query stage checks the contract itself (fal.strategies.stage.check_outcome) and raises
+            run_query_stage(
                 setting=setting,
                 protocol=protocol,
                 fidelity=fidelity,
@@ -321,18 +318,7 @@ def query_contracts(device, budget: Budget) -> list[dict]:
                 log=LOG,
                 client_states=trained.result.client_states,
             )
-            after = labelled_lists(out.labelled, 3)
-            problems = []
-            for client in range(3):
-                new = after[client][:budget_per_client]
-                own = set(train.loc[train["client"] == client, "position"].tolist())
-                if len(after[client]) != len(before[client]) + budget_per_client:
-                    problems.append(f"client {client}: not the exact budget")
-                if len(np.unique(after[client])) != len(after[client]):
-                    problems.append(f"client {client}: duplicates")
-                if set(new.tolist()) & set(before[client].tolist()) or not set(new.tolist()) <= own:
-                    problems.append(f"client {client}: labelled or foreign samples")
-            status = "pass" if not problems else "FAIL: " + "; ".join(problems)
+            status = "pass"
         except Exception as exc:  # report and go on: one broken method must not hide the others
             status = f"FAIL: {type(exc).__name__}: {exc}"
         rows.append({"check": f"query {name}", "status": status, "seconds": round(time.perf_counter() - start, 2)})

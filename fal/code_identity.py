@@ -38,7 +38,7 @@ def _package_of(root: Path, path: Path) -> str:
     parts = list(rel.with_suffix("").parts)
     if not parts or parts[0] != PACKAGE:
         return ""
-    return ".".join(parts[:-1]) if parts[-1] != "__init__" else ".".join(parts[:-1])
+    return ".".join(parts[:-1])  # a module's package, and also a package's own for its __init__
 
 
 def _imported_names(tree: ast.AST, package: str) -> set[str]:

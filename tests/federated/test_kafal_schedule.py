@@ -144,31 +144,25 @@ def test_resumed_cycle_equals_uninterrupted(tmp_path):
     arrays, bank, test_bank, clients = bank_and_clients(num_clients=3, per_client=16)
     cfg = kafal_fl(rounds=3, client_fraction=0.7)
     path = tmp_path / "ck.pt"
-    full = train_sequential(
-        build_model("cnn4conv", SPEC, 1),
-        clients,
-        bank,
-        test_bank,
-        arrays.test_labels,
-        4,
-        cfg,
-        seed_keys=(2,),
-        checkpoint=RoundCheckpoint(path, 1, "job"),
-    )
+
+    def run(**extra):
+        return train_sequential(
+            build_model("cnn4conv", SPEC, 1),
+            clients,
+            bank,
+            test_bank,
+            arrays.test_labels,
+            4,
+            cfg,
+            seed_keys=(2,),
+            checkpoint=RoundCheckpoint(path, 1, "job"),
+            **extra,
+        )
+
+    full = run()
     assert path.exists()  # saved after round 2: the resumed run below does round 3 only
     resumed_from = []
-    resumed = train_sequential(
-        build_model("cnn4conv", SPEC, 1),
-        clients,
-        bank,
-        test_bank,
-        arrays.test_labels,
-        4,
-        cfg,
-        seed_keys=(2,),
-        checkpoint=RoundCheckpoint(path, 1, "job"),
-        on_resume=resumed_from.append,
-    )
+    resumed = run(on_resume=resumed_from.append)
     assert resumed_from == [2]
     for key in full.state_dict:
         assert torch.equal(full.state_dict[key], resumed.state_dict[key]), key

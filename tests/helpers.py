@@ -62,8 +62,10 @@ def trained_setting(
     local_epochs: int = 1,
     local_model_epochs: int,
     keep_client_models: bool = False,
+    federated: dict | None = None,
 ) -> TrainedSetting:
-    """A ``num_clients``-client, 4-class setting (octmnist's shape: 1 channel) trained for one cycle."""
+    """A ``num_clients``-client, 4-class setting (octmnist's shape: 1 channel) trained for one cycle
+    (``federated``: a strategy's resolved training algorithm; default plain FedAvg)."""
     from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
     from fal.data.build import build_partition
     from fal.federated.stage import run_training_stage
@@ -96,6 +98,7 @@ def trained_setting(
         device="cpu",
         log=LOG,
         keep_client_models=keep_client_models,
+        federated=federated,
     )
     return TrainedSetting(arrays, setting, protocol, fidelity, part, out.result.state_dict, out.result.client_states)
 

@@ -58,6 +58,19 @@ def test_schema_enums_match_the_library():
     )
 
 
+def test_schema_federated_and_analysis_blocks_match_the_library():
+    from fal.config.strategy import _FL_CHOICES, STRATEGY_FL_UPDATES
+    from fal.config.study import AnalysisConfig
+
+    federated = SCHEMA["$defs"]["federated"]["properties"]
+    assert federated["algorithm"]["enum"] == list(STRATEGY_FL_UPDATES)
+    assert sorted(federated) == sorted({"algorithm", *(k for options in STRATEGY_FL_UPDATES.values() for k in options)})
+    for key, choices in _FL_CHOICES.items():
+        assert federated[key].get("enum", [True, False]) == list(choices), key
+    analysis = SCHEMA["$defs"]["study"]["properties"]["analysis"]["properties"]
+    assert sorted(analysis) == sorted(f.name for f in dataclasses.fields(AnalysisConfig))
+
+
 def test_schema_table_and_figure_names_match_the_catalog():
     from fal.stats.catalog import FIGURES, TABLES
 

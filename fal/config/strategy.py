@@ -23,22 +23,26 @@ STRATEGY_FL_UPDATES: dict[str, dict[str, Any]] = {
         "nu": 0.5,  # paper's trade-off ν (only used by combination "convex")
         "combination": "sum",  # sum: client + compensation (code) | convex: ν·client + (1-ν)·compensation (paper)
         "mix_partner": "batch",  # batch: one partner index per batch (code) | sample: one per sample (paper)
-        "gamma_weights": "normalised",  # normalised: N/n_c over present classes, summed to 1 (code) | ratio: N/n_c (paper)
+        "gamma_weights": "normalised",  # normalised: N/n_c over present classes, summed to 1 (code) | ratio: N/n_c (paper) | uniform: 1/C (KAFAL §4.3.1's ablation)
         "gamma_labels": "mixed",  # mixed: teacher argmax on mixed inputs (code) | unmixed: on x1', x2' (paper)
         "kl_reduction": "class_mean",  # class_mean: KL/C (code) | sum: KL (paper)
         "beta": 2.0,  # mixing weight β ~ Beta(beta, beta)
         "all_clients_last_round": True,  # every client trains in the last round (code), whatever client_fraction
         "train_cycle1": True,  # cycle 1 trained with KCFU too (code and paper); false = the shared FedAvg cycle 1
+        "compensation": True,  # false: the balanced-softmax client loss alone (KAFAL Table 1's "Baseline")
+        "mix_unlabelled": True,  # false: distil on the unlabelled images unmixed, β = 1 (Table 1's "KCFU w/o mix")
     },
 }
 _FL_CHOICES: dict[str, tuple] = {
     "combination": ("sum", "convex"),
     "mix_partner": ("batch", "sample"),
-    "gamma_weights": ("normalised", "ratio"),
+    "gamma_weights": ("normalised", "ratio", "uniform"),
     "gamma_labels": ("mixed", "unmixed"),
     "kl_reduction": ("class_mean", "sum"),
     "all_clients_last_round": (True, False),
     "train_cycle1": (True, False),
+    "compensation": (True, False),
+    "mix_unlabelled": (True, False),
 }
 
 
@@ -94,6 +98,13 @@ class StrategyConfig:
                 f"{where}.local_model",
                 f"method {self.method} with query_model {self.query_model!r} uses no local model; drop local_model or use query_model: local",
             )
+        if info.trains_with and self.uses_local_model:
+            check(
+                self.local_model_kind == "last_round",
+                f"{where}.local_model",
+                f"method {self.method} queries with a model trained with its {info.trains_with} module: with "
+                f"query_model local it needs local_model: last_round (the client's model), got {self.local_model_kind!r}",
+            )
         check(isinstance(self.federated, dict), f"{where}.federated", "must be a mapping")
         algorithm = self.federated.get("algorithm", "fedavg")
         check(
@@ -136,10 +147,12 @@ class StrategyConfig:
 
     @property
     def local_model_kind(self) -> str | None:
-        """The resolved local query model kind, or None when the strategy uses none."""
+        """The resolved local query model kind, or None when the strategy uses none. A method that trains
+        a module with the model (LL4AL) queries the client's model that trained it (last_round)."""
         if not self.uses_local_model:
             return None
-        return self.local_model or METHODS[self.method].local_model or "scratch"
+        info = METHODS[self.method]
+        return self.local_model or info.local_model or ("last_round" if info.trains_with else "scratch")
 
     @property
     def needs_client_models(self) -> bool:
@@ -147,19 +160,23 @@ class StrategyConfig:
         return self.local_model_kind == "last_round"
 
     def resolved_federated(self) -> dict[str, Any]:
-        """The training algorithm of this strategy's cycles with every option filled in."""
+        """The training algorithm of this strategy's cycles with every option filled in; with
+        ``loss_prediction`` (the method's options) when the method trains a loss module (LL4AL)."""
         algorithm = self.federated.get("algorithm", "fedavg")
-        return {
+        resolved = {
             "algorithm": algorithm,
             **STRATEGY_FL_UPDATES[algorithm],
             **{k: v for k, v in self.federated.items() if k != "algorithm"},
         }
+        if METHODS[self.method].trains_with == "loss_prediction":
+            resolved["loss_prediction"] = self.resolved_options()
+        return resolved
 
     @property
     def trains_own_cycle1(self) -> bool:
         """Whether cycle 1 is trained for this strategy alone (not the shared FedAvg arm "init")."""
         fl = self.resolved_federated()
-        return fl["algorithm"] != "fedavg" and bool(fl.get("train_cycle1", False))
+        return "loss_prediction" in fl or (fl["algorithm"] != "fedavg" and bool(fl.get("train_cycle1", False)))
 
     @property
     def selector(self) -> str:
@@ -183,6 +200,17 @@ class StrategyConfig:
                 continue
             parts.append(f"{key}={value:g}" if is_number(value) else f"{key}={value}")
         return ",".join(parts)
+
+    @property
+    def update_variant(self) -> str:
+        """Federated options that differ from the update's defaults, e.g. "compensation=False" (how
+        KAFAL Table 1 tells its update variants apart)."""
+        defaults = STRATEGY_FL_UPDATES.get(self.federated.get("algorithm", "fedavg"), {})
+        return ",".join(
+            f"{key}={value}"
+            for key, value in sorted(self.federated.items())
+            if key != "algorithm" and defaults.get(key) != value
+        )
 
     def resolved_options(self) -> dict[str, Any]:
         return {**METHODS[self.method].defaults, **self.options}

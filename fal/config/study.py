@@ -31,6 +31,11 @@ class AnalysisConfig:
     """None: each table's own convention (final round; LoGo Table 3: mean of the last 5 rounds); or final / last5."""
     compare_published: bool | None = None
     """Show published values beside reproduced ones; None = only when the study runs the paper's protocol and data."""
+    reference_strategy: str | None = None
+    """KAFAL Table 1 (``kafal_table1``): the strategy whose accuracy after ``reference_round`` rounds of
+    cycle 1 the others must reach (the paper: KCFU)."""
+    reference_round: int = 15
+    """KAFAL Table 1's benchmark round (the paper: 15)."""
 
     def validate(self, where: str) -> None:
         for key, allowed in {
@@ -42,9 +47,20 @@ class AnalysisConfig:
         }.items():
             value = getattr(self, key)
             check(value in allowed, f"{where}.{key}", f"must be one of {[a for a in allowed]}, got {value!r}")
+        check(
+            isinstance(self.reference_round, int)
+            and not isinstance(self.reference_round, bool)
+            and self.reference_round >= 1,
+            f"{where}.reference_round",
+            f"must be a whole number >= 1, got {self.reference_round!r}",
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """As a plain dict; KAFAL Table 1's keys only when set, so studies without it keep their params."""
+        out = dataclasses.asdict(self)
+        if self.reference_strategy is None and self.reference_round == 15:
+            del out["reference_strategy"], out["reference_round"]
+        return out
 
 
 RESERVED_STUDY_NAMES = {"tables", "figures", "published"}
@@ -94,6 +110,7 @@ class Study:
                     "label": s.display_name,
                     "selector": s.selector,
                     "variant": s.variant,
+                    **({"update": s.update_variant} if s.update_variant else {}),
                 }
                 for s in self.strategies
             ],
@@ -187,8 +204,10 @@ PAPER_AXES = ("initial_ratio", "query_ratio", "end_ratio", "num_clients", "fl_al
 def runs_paper_constants(protocol: ProtocolConfig) -> bool:
     """Whether ``protocol`` trains with the paper's constants (reference-spec §2, §4.1: rounds, local
     epochs, batch, lr and its decay, momentum, weight decay, the local model's training), i.e.
-    ``ProtocolConfig()``'s values, whatever the top-level ``protocol:`` block of config.yaml says."""
-    paper = dataclasses.replace(ProtocolConfig(), **{key: getattr(protocol, key) for key in PAPER_AXES})
+    ``ProtocolConfig()``'s values, or those of its named schedule (KAFAL's paper: §7.2), whatever the
+    top-level ``protocol:`` block of config.yaml says."""
+    constants = ProtocolConfig.from_dict(dict(FEDERATED_SCHEDULES.get(protocol.schedule, {})))
+    paper = dataclasses.replace(constants, **{key: getattr(protocol, key) for key in PAPER_AXES})
     return protocol == paper
 
 
@@ -349,6 +368,18 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
         check(len(set(names)) == len(names), f"{where}.{key}", f"duplicates in {names}")
         outputs[key] = tuple(names)
     analysis = build_config(AnalysisConfig, raw.get("analysis"), f"{where}.analysis")
+    if "kafal_table1" in outputs["tables"]:
+        check(
+            analysis.reference_strategy in strategy_names,
+            f"{where}.analysis.reference_strategy",
+            f"kafal_table1 needs the strategy whose accuracy the others must reach, one of {list(strategy_names)}; "
+            f"got {analysis.reference_strategy!r}",
+        )
+        check(
+            analysis.reference_round <= protocol.rounds,
+            f"{where}.analysis.reference_round",
+            f"({analysis.reference_round}) must be <= protocol.rounds ({protocol.rounds})",
+        )
     uses_paper_protocol = runs_paper_constants(protocol) and all(
         s.lt_img_max is None and s.test_per_class is None for s in settings
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from fal.config import FidelityConfig, ProtocolConfig
 
@@ -28,11 +29,19 @@ class FLConfig:
     """"round" (round_lr) or "client_epoch" (client_epoch_lr, stepped before every local epoch; KAFAL §7.2)."""
     lr_milestones: tuple[int, ...] = (260,)
     last_round_all_clients: bool = False
+    loss_prediction: Any = None
+    """A ``fal.federated.loss_prediction.LossPredictionConfig`` when a loss module is trained with the
+    model (LL4AL), else None. Set by the training stage from the strategy, not by the protocol."""
 
     @property
     def persistent(self) -> bool:
         """Whether client state (optimiser, local-epoch count) crosses rounds: only the sequential trainer runs this."""
         return self.optimizer_scope == "cycle" or self.lr_schedule == "client_epoch"
+
+    @property
+    def sequential_only(self) -> bool:
+        """Whether only the sequential trainer runs this (persistent client state, or a loss module's joint loss)."""
+        return self.persistent or self.loss_prediction is not None
 
     @classmethod
     def from_protocol(cls, protocol: ProtocolConfig, fidelity: FidelityConfig) -> FLConfig:

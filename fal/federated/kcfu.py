@@ -19,6 +19,10 @@ Where the official code differs from the paper ([P≠C] in §7.2), both exist as
 | ``kl_reduction`` | ``class_mean``: mean over classes of p_t(log p_t − log p_s), i.e. KL/C | ``sum``: KL |
 | ``combination`` | ``sum``: client + compensation (= 2 × the ν = 0.5 mix) | ``convex``: ν·client + (1−ν)·compensation |
 
+The paper's ablations (its §4.3.1, Table 1) are options too: ``compensation: false`` (the
+balanced-softmax loss alone, "Baseline"), ``mix_unlabelled: false`` (distillation on the unlabelled
+images unmixed, β = 1, "KCFU w/o mix") and ``gamma_weights: uniform`` (Γ = 1/C).
+
 Both switch the compensation off in the first communication round of a cycle (paper Alg. 1, "if t
 equals 1"; code: round 0). Classes a client does not hold get Γ weight 0 in both variants (the paper's
 N/n is undefined there; the code masks them). The teacher runs in eval mode. Local optimisation is the
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -54,6 +59,8 @@ class KCFUConfig:
     beta: float = 2.0
     all_clients_last_round: bool = True
     train_cycle1: bool = True
+    compensation: bool = True
+    mix_unlabelled: bool = True
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, Any]) -> KCFUConfig:
@@ -72,9 +79,14 @@ def balanced_softmax_loss(logits: torch.Tensor, targets: torch.Tensor, counts: t
     return F.cross_entropy(logits + log_prior(counts).to(logits.device), targets)
 
 
+def balanced_softmax_per_sample(logits: torch.Tensor, targets: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """The per-sample terms of ``balanced_softmax_loss`` (LL4AL's targets under KCFU)."""
+    return F.cross_entropy(logits + log_prior(counts).to(logits.device), targets, reduction="none")
+
+
 def gamma_class_weights(counts: torch.Tensor, mode: str) -> torch.Tensor:
     """Γ per pseudo-label class: N/n_c ("ratio", paper) or N/(n_c + 1e−6) scaled to sum 1 over the
-    present classes ("normalised", code); 0 for classes with n_c = 0."""
+    present classes ("normalised", code), 0 for classes with n_c = 0; or 1/C for every class ("uniform")."""
     counts = counts.to(torch.float64)
     present = counts > 0
     total = counts.sum()
@@ -83,8 +95,10 @@ def gamma_class_weights(counts: torch.Tensor, mode: str) -> torch.Tensor:
     elif mode == "normalised":
         w = torch.where(present, total / (counts + 1e-6), torch.zeros_like(counts))
         w = w / w.sum()
+    elif mode == "uniform":  # KAFAL §4.3.1's ablation: Γ fixed to 1/C, every class alike
+        w = torch.full_like(counts, 1.0 / len(counts))
     else:
-        raise ValueError(f"unknown gamma_weights {mode!r} (normalised or ratio)")
+        raise ValueError(f"unknown gamma_weights {mode!r} (normalised, ratio or uniform)")
     return w.to(torch.float32)
 
 
@@ -180,26 +194,34 @@ def kcfu_client_update(
     where: str,
     optimizer: torch.optim.Optimizer | None = None,
     before_epoch=None,
+    labelled_loss=None,
 ) -> float:
     """Train ``model`` in place with KCFU on one client; return the mean of per-epoch mean losses.
-    ``optimizer``/``before_epoch``: a persistent client schedule (FedAvg.local_optimizer)."""
+    ``optimizer``/``before_epoch``: a persistent client schedule (FedAvg.local_optimizer);
+    ``labelled_loss``: replaces the balanced-softmax batch loss (LL4AL's joint loss over it)."""
     teacher.eval()
     optimizer = optimizer or sgd_optimizer(model, lr, momentum, weight_decay)
     data = LabelledSet.of(client.positions, client.labels, bank)
     counts = counts.to(bank.device)
     # Mixing draws (unlabelled order, β, partners) from a NumPy stream seeded off the client's generator.
     rng = numpy_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
-    compensate = round_index > 0 and len(unlabelled) > 0
+    compensate = cfg.compensation and round_index > 0 and len(unlabelled) > 0
     cycler = _Cycler(unlabelled, rng) if compensate else None
 
     def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        logits, _ = net(x)
-        value = balanced_softmax_loss(logits, y, counts)
+        if labelled_loss is None:
+            logits, _ = net(x)
+            value = balanced_softmax_loss(logits, y, counts)
+        else:
+            value = labelled_loss(net, x, y)
         if compensate:
             u = cycler.take(batch_size)
             u_flips = torch.from_numpy(rng.random(len(u)) < 0.5)
             xu = bank.batch(torch.from_numpy(u), u_flips)
-            beta = torch.from_numpy(rng.beta(cfg.beta, cfg.beta, size=len(u)).astype(np.float32))
+            if cfg.mix_unlabelled:
+                beta = torch.from_numpy(rng.beta(cfg.beta, cfg.beta, size=len(u)).astype(np.float32))
+            else:  # β = 1: each image distilled as it is, Γ from its own pseudo-label
+                beta = torch.ones(len(u))
             partner = torch.from_numpy(mix_partners(len(u), cfg.mix_partner, rng)).to(bank.device)
             compen = compensation_loss(net, teacher, xu, beta, partner, counts, cfg)
             value = value + compen if cfg.combination == "sum" else cfg.nu * value + (1 - cfg.nu) * compen
@@ -258,6 +280,7 @@ class KCFU(FedAvg):
             where=where,
             optimizer=optimizer,
             before_epoch=before_epoch,
+            labelled_loss=self.labelled_loss(round_index, partial(balanced_softmax_per_sample, counts=self.counts[k])),
         )
         self.finish_client(k, optimizer)
         return loss

@@ -18,7 +18,7 @@ from fal.data.views import SettingData, load_setting_data
 from fal.federated.algorithms.registry import choose_algorithm, make_algorithm
 from fal.federated.flconfig import FLConfig
 from fal.federated.kcfu import KCFUContext
-from fal.federated.models import build_model
+from fal.federated.loss_prediction import LossPredictionConfig, build_strategy_model
 from fal.federated.training import ClientData, FLResult, RoundCheckpoint, train_sequential
 from fal.federated.vectorised import VectorisedOptions, train_vectorised
 from fal.seeding import derive_seed
@@ -65,16 +65,19 @@ def run_training_stage(
     see ``StrategyConfig.resolved_federated``); ``keep_client_models`` returns every client's weights
     after its last-round local training (§5.3) in ``result.client_states``. ``trainer`` is
     "sequential" (the oracle) or "vectorised" (all clients of a round at once; see
-    RuntimeConfig.resolved_trainer); KCFU, kept client models and KAFAL's persistent client schedule run
-    on the sequential trainer."""
+    RuntimeConfig.resolved_trainer); KCFU, kept client models, KAFAL's persistent client schedule and
+    LL4AL's loss module (``federated["loss_prediction"]``) run on the sequential trainer."""
     spec = get_dataset_spec(setting.dataset)
     data = data or load_setting_data(arrays, partition, spec, setting.num_clients, device)
     lists = labelled_lists(labelled, setting.num_clients)
     clients = [ClientData(positions=pos, labels=data.train_labels[pos]) for pos in lists]
-    model = build_model(protocol.model, spec, model_init_seed(seed, cycle, fidelity), device)
     federated = dict(federated or {"algorithm": "fedavg"})
+    loss_prediction = federated.get("loss_prediction")
+    model = build_strategy_model(protocol.model, spec, model_init_seed(seed, cycle, fidelity), device, loss_prediction)
     cfg = replace(
-        FLConfig.from_protocol(protocol, fidelity), algorithm=choose_algorithm(protocol.fl_algorithm, federated)
+        FLConfig.from_protocol(protocol, fidelity),
+        algorithm=choose_algorithm(protocol.fl_algorithm, federated),
+        loss_prediction=None if loss_prediction is None else LossPredictionConfig.from_dict(loss_prediction),
     )
     context = None
     if cfg.algorithm == "kcfu":
@@ -83,6 +86,13 @@ def run_training_stage(
         context = KCFUContext(clients, unlabelled, spec.num_classes, data.train_bank, federated)
         log.info("cycle %d: local updates use KAFAL's KCFU %s", cycle, federated)
     algorithm = make_algorithm(cfg, context)
+    if cfg.loss_prediction is not None:
+        log.info(
+            "cycle %d: a loss-prediction module (LL4AL, %d parameters) trains with the model: %s",
+            cycle,
+            sum(p.numel() for p in model.loss_module.parameters()),
+            loss_prediction,
+        )
     if protocol.schedule != "fairfal":
         log.info(
             "cycle %d: %s federated schedule: client optimisers per %s, lr per %s (milestones %s), all clients "
@@ -134,10 +144,10 @@ def run_training_stage(
 
     if trainer not in ("sequential", "vectorised"):
         raise ValueError(f"unknown trainer {trainer!r}; use 'sequential' or 'vectorised'")
-    if trainer == "vectorised" and (not algorithm.vectorisable or keep_client_models or cfg.persistent):
+    if trainer == "vectorised" and (not algorithm.vectorisable or keep_client_models or cfg.sequential_only):
         log.info(
-            "cycle %d: %s, kept client models and KAFAL's persistent client schedule need the sequential "
-            "trainer; using it",
+            "cycle %d: %s, kept client models, KAFAL's persistent client schedule and loss modules need the "
+            "sequential trainer; using it",
             cycle,
             cfg.algorithm,
         )

@@ -331,9 +331,10 @@ def train_vectorised(
     algorithm = algorithm or make_algorithm(cfg)
     if not algorithm.vectorisable:
         raise ValueError(f"{cfg.algorithm} has its own client update; train it with the sequential trainer")
-    if cfg.persistent:
+    if cfg.sequential_only:
         raise ValueError(
-            "KAFAL's persistent client schedule (optimizer_scope/lr_schedule) needs the sequential trainer"
+            "KAFAL's persistent client schedule (optimizer_scope/lr_schedule) and LL4AL's loss module need the "
+            "sequential trainer"
         )
     first_round, rows = resume_rounds(model, algorithm, len(clients), checkpoint, on_resume, train_bank.device)
     step = VectorisedRound(model, options, algorithm.proximal_mu)

@@ -494,11 +494,104 @@ def penalty_table(
 # Registry
 
 
+# ------------------------------------------------------------------------------------------------
+# KAFAL Table 1: communication rounds to reach KCFU's accuracy
+
+
+def rounds_to_reach(curve: pd.Series, benchmark: float) -> float:
+    """The first round (index of ``curve``, ascending) whose accuracy is >= ``benchmark``; NaN if none."""
+    reached = curve.index[curve.to_numpy() >= benchmark - 1e-9]
+    return float(reached[0]) if len(reached) else float("nan")
+
+
+def kafal_table1(
+    metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rounds of cycle 1 each strategy's federated update needs to reach the test accuracy the reference
+    strategy (``analysis.reference_strategy``, the paper's KCFU) has after ``analysis.reference_round``
+    rounds. Cells use the seed-mean accuracy curves; the per-seed values compare each seed's curve with
+    that seed's own benchmark. Not reached within the cycle's rounds: "> R"."""
+    analysis = info.get("analysis", {})
+    reference, at = analysis.get("reference_strategy"), int(analysis.get("reference_round", 15))
+    strategies = {s["name"] for s in info["strategies"]}
+    if reference not in strategies:
+        raise ValueError(
+            f"kafal_table1 needs analysis.reference_strategy, one of {sorted(strategies)}; got {reference!r}"
+        )
+    rounds = metrics.loc[
+        (metrics["metric"] == "test_acc") & (metrics["cycle"] == 1), ["setting", "strategy", "seed", "round", "value"]
+    ].astype({"round": int})
+    strategy_frame = _strategy_frame(info).drop(columns="variant")
+    strategy_frame["variant"] = [s.get("update", "") for s in info["strategies"]]
+
+    def needed(curves: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+        out = []
+        for key, group in curves.groupby(keys, sort=False):
+            key = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+            bench_keys = {**key, "strategy": reference}
+            bench = curves
+            for k, v in bench_keys.items():
+                bench = bench[bench[k] == v]
+            bench = bench.loc[bench["round"] == at, "value"]
+            for strategy, curve in group.groupby("strategy", sort=False):
+                series = curve.set_index("round")["value"].sort_index()
+                out.append(
+                    {
+                        **key,
+                        "strategy": strategy,
+                        "rounds": rounds_to_reach(series, float(bench.iloc[0])) if len(bench) else float("nan"),
+                        "benchmark": float(bench.iloc[0]) if len(bench) else float("nan"),
+                        "of_rounds": int(series.index.max()),
+                    }
+                )
+        return pd.DataFrame(out, columns=[*keys, "strategy", "rounds", "benchmark", "of_rounds"])
+
+    per_seed = needed(rounds, ["setting", "seed"])
+    mean_curves = rounds.groupby(["setting", "strategy", "round"], sort=False)["value"].mean().reset_index()
+    cells = needed(mean_curves, ["setting"])
+    n_seeds = rounds.groupby(["setting", "strategy"])["seed"].nunique().rename("n_seeds").reset_index()
+    cells = (
+        cells.merge(n_seeds, on=["setting", "strategy"])
+        .merge(_setting_frame(info), on="setting", how="left")
+        .merge(strategy_frame, on="strategy", how="inner")
+    )
+    per_seed = per_seed.merge(_setting_frame(info), on="setting", how="left").merge(
+        strategy_frame, on="strategy", how="inner"
+    )
+    cells = cells.assign(mean=cells["rounds"], std=0.0, labelled_ratio=100 * info["protocol"]["initial_ratio"])
+    cells = match_published(
+        cells,
+        published if info.get("compare_published", True) else None,
+        [("KAFAL", "1")],
+        "rounds_to_reference",
+        ["dataset", "rho", "alpha", "num_clients", "model", "method", "variant"],
+    )
+    cells["difference"] = cells["mean"] - cells["published_value"]
+    blocks = varying_keys(cells, ["alpha", "num_clients", "model", "fl_algorithm"])
+    cells["block"] = labels_of(cells, blocks) if blocks else ""
+    cells["row"] = labels_of(cells, ["strategy"])
+    cells["column"] = labels_of(cells, ["dataset", *varying_keys(cells, ["rho"])])
+    cells["text"] = [
+        "–" if np.isnan(b) else f"> {n}" if np.isnan(r) else f"{r:.0f}"
+        for r, b, n in zip(cells["rounds"], cells["benchmark"], cells["of_rounds"])
+    ]
+    order = {s["name"]: i for i, s in enumerate(info["strategies"])}
+    setting_order = {s: i for i, s in enumerate(info["settings"])}
+    cells = (
+        cells.assign(_o=cells["strategy"].map(order), _s=cells["setting"].map(setting_order))
+        .sort_values(["_o", "_s"], kind="stable")
+        .drop(columns=["_o", "_s"])
+        .reset_index(drop=True)
+    )
+    return cells, per_seed
+
+
 TABLE_BUILDERS: dict[str, Callable[[pd.DataFrame, dict, pd.DataFrame | None], tuple[pd.DataFrame, pd.DataFrame]]] = {
     "table1": table1,
     **{name: (lambda m, i, p, _n=name: accuracy_table(m, i, _n, p)) for name in ACCURACY_LAYOUTS},
     "logo_table2": logo_table2,
     "logo_penalty": penalty_table,
+    "kafal_table1": kafal_table1,
 }
 
 

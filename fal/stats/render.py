@@ -13,6 +13,7 @@ TABLE_TITLES = {
     "table1": "FairFAL Table 1: G vs L query selectors, paired AULC statistics over seeds",
     **{name: layout.title for name, layout in ACCURACY_LAYOUTS.items()},
     "logo_table2": "LoGo Table 2: local and global EMD of the query sets (lower = more balanced)",
+    "kafal_table1": "KAFAL Table 1: communication rounds each federated update needs to reach the reference update's accuracy",
     "logo_penalty": "LoGo's pairwise penalty matrix: cell (i, j) = winning rate of row i over column j (share of AL rounds i wins by a paired t-test), summed over settings; last row: mean over i of column j",
 }
 TABLE_LEGENDS = {
@@ -22,6 +23,8 @@ TABLE_LEGENDS = {
     "Δ compares the Hodges–Lehmann estimates signed as G − L, so a flipped winner shows.",
     "logo_table2": "EMD = ½·Σ_c |q_c − 1/C| (total variation to uniform; `analysis.emd: l1` drops the ½). Local: mean over "
     "clients of each client's query set; global: all clients' queries together. The first column is the random initial set.",
+    "kafal_table1": "Cells: the first round of cycle 1 at which the seed-mean test accuracy reaches the reference strategy's "
+    "(`analysis.reference_strategy`) seed-mean accuracy at round `analysis.reference_round`; > R: not within the cycle's R rounds.",
     "logo_penalty": "win^{ij} per setting from a paired t-test over seeds at every AL round (LoGo's notebook conventions unless "
     "`analysis.win_rate: corrected`), summed over settings; last row: mean over the other strategies of each column.",
 }
@@ -142,6 +145,7 @@ def to_csv_frame(cells: pd.DataFrame) -> pd.DataFrame:
             *SETTING_KEYS,
             *STRATEGY_KEYS,
             "labelled_ratio",
+            "benchmark",
             "statistic",
             "winner",
             "positive_ratio",

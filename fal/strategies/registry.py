@@ -86,6 +86,9 @@ class MethodInfo:
     local_model: str | None = None
     """Default local query model kind (fal.config.LOCAL_MODEL_KINDS) of a method that always uses
     one; None for methods that use one only with ``query_model: local`` (then "scratch")."""
+    trains_with: str | None = None
+    """A module trained jointly with the model in every cycle, configured by the method's options:
+    "loss_prediction" (LL4AL, fal.federated.loss_prediction); None for methods that only query."""
     module: str = field(default="", compare=False)
     """Dotted module that declares it (filled in by discovery); its ``query`` function runs the method."""
 

@@ -15,7 +15,7 @@ from fal.data.datasets import get_dataset_spec
 from fal.data.sources import DatasetArrays
 from fal.data.views import SettingData, load_setting_data
 from fal.federated.local import LocalTrainingConfig, last_round_models, scratch_models
-from fal.federated.models import build_model
+from fal.federated.loss_prediction import build_strategy_model
 from fal.seeding import derive_seed
 from fal.strategies.base import (
     ClientPool,
@@ -83,15 +83,20 @@ def run_query_stage(
         len(data.train_labels), setting.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio
     )
 
-    global_model = build_model(protocol.model, spec, 0, device)
+    loss_prediction = strategy.resolved_federated().get("loss_prediction")
+
+    def make_model(init_seed: int):  # the protocol's backbone, with LL4AL's loss module when the strategy trains one
+        return build_strategy_model(protocol.model, spec, init_seed, device, loss_prediction)
+
+    global_model = make_model(0)
     global_model.load_state_dict(global_state)
     global_model.eval()
 
     # One shared random init for every client's local-only model of this step (§5.1). It does not
     # depend on the strategy, so L-selectors see the same local models at the first query step.
     local_init_seed = derive_seed(seed, "local_init", cycle)
-    init_state = build_model(protocol.model, spec, local_init_seed, device).state_dict()
-    build = lambda: build_model(protocol.model, spec, local_init_seed, device)  # noqa: E731
+    init_state = make_model(local_init_seed).state_dict()
+    build = lambda: make_model(local_init_seed)  # noqa: E731
     kind = strategy.local_model_kind or "scratch"
     if kind == "last_round":
         if client_states is None:
@@ -147,7 +152,7 @@ def run_query_stage(
         client_test=ClientTestSplits(data.test_bank, data.test_labels, data.client_tests),
         train_bank=data.train_bank,
         fresh_local_model=fresh_local_model,
-        new_model=lambda init_seed: build_model(protocol.model, spec, init_seed, device),
+        new_model=make_model,
         protocol=protocol,
     )
     log.info(

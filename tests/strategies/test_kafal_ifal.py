@@ -221,6 +221,89 @@ def test_compensation_is_off_in_the_first_round_and_on_later():
     assert calls == [4, 4]  # one unlabelled batch of the labelled batch size per labelled batch
 
 
+def _kcfu_setup():
+    from fal.data.datasets import get_dataset_spec
+    from fal.data.images import ImageBank
+
+    arrays = synthetic_arrays(num_classes=4, per_class=8, test_per_class=2, size=16)
+    bank = ImageBank(arrays.train_images, (0.5,), (0.25,), "cpu")
+    client = ClientData(positions=np.arange(8), labels=arrays.train_labels[:8])
+    counts = torch.bincount(torch.tensor(client.labels), minlength=4)
+    return bank, client, counts, get_dataset_spec("octmnist")
+
+
+def _kcfu_run(cfg, round_index, teacher=None):
+    bank, client, counts, spec = _kcfu_setup()
+    model = _tiny_cnn(spec)
+    kcfu_client_update(
+        model,
+        teacher or _tiny_cnn(spec),
+        client,
+        np.arange(8, 30),
+        counts,
+        bank,
+        epochs=1,
+        batch_size=4,
+        lr=0.01,
+        momentum=0.9,
+        weight_decay=0.0,
+        round_index=round_index,
+        cfg=cfg,
+        generator=torch_generator(1),
+        where="t",
+    )
+    return model
+
+
+def test_gamma_uniform_is_one_over_c():
+    assert gamma_class_weights(torch.tensor([6, 2, 0, 4]), "uniform").tolist() == [0.25] * 4
+
+
+def test_without_compensation_a_later_round_trains_as_the_first():
+    """KAFAL Table 1's "Baseline": the balanced loss alone, so round 1 trains exactly as round 0 does."""
+
+    class Exploding(nn.Module):
+        def forward(self, x):
+            raise AssertionError("no teacher without the compensation term")
+
+    baseline = _kcfu_run(KCFUConfig(compensation=False), 1, Exploding())
+    first_round = _kcfu_run(KCFUConfig(), 0)
+    assert all(torch.equal(a, b) for a, b in zip(baseline.state_dict().values(), first_round.state_dict().values()))
+    assert not all(
+        torch.equal(a, b)
+        for a, b in zip(baseline.state_dict().values(), _kcfu_run(KCFUConfig(), 1).state_dict().values())
+    )
+
+
+@pytest.mark.parametrize("mix", [True, False])
+def test_mix_unlabelled_false_distils_on_the_images_themselves(mix):
+    """KAFAL Table 1's "KCFU w/o mix": every teacher input is an unlabelled image (flipped or not), never a blend."""
+    bank, _, _, spec = _kcfu_setup()
+    seen = []
+
+    class Recording(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = _tiny_cnn(spec)
+
+        def forward(self, x):
+            seen.append(x.detach().clone())
+            return self.inner(x)
+
+    _kcfu_run(KCFUConfig(mix_unlabelled=mix), 1, Recording())
+    positions = torch.arange(8, 30)
+    candidates = torch.cat(
+        [
+            bank.batch(positions, torch.zeros(22, dtype=torch.bool)),
+            bank.batch(positions, torch.ones(22, dtype=torch.bool)),
+        ]
+    ).flatten(1)
+    inputs = torch.cat(seen).flatten(1)
+    is_image = [bool(((candidates - row).abs().amax(dim=1) < 1e-6).any()) for row in inputs]
+    # With mixing, only the batch's partner itself (mixed with itself) stays an image.
+    assert all(is_image) if not mix else sum(is_image) <= len(seen)
+
+
 def _tiny_cnn(spec):
     class Tiny(nn.Module):
         def __init__(self):

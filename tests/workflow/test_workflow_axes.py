@@ -77,4 +77,10 @@ def test_kafal_schedule_runs_through_the_dag(axes_project):
     assert "kafal federated schedule: client optimisers per cycle, lr per client_epoch (milestones [2])" in log
     assert "sequential trainer" in log and "of kcfu" in log
     table = (axes_project / "reports/tables/axes_kafal_schedule/table5_6.md").read_text()
-    assert "KAFAL" in table and "Random" in table
+    assert "KAFAL" in table and "Random" in table and "LL4AL" in table
+    # LL4AL: its own cycle 1 with the loss module under KCFU, queried with the clients' last-round models.
+    ll4al = axes_project / "results/axes_kafal_schedule/logs/train"
+    cycle1 = next(ll4al.glob("*/seed1/ll4al_l_lastround/cycle1.log")).read_text()
+    assert "a loss-prediction module (LL4AL" in cycle1 and "of kcfu" in cycle1
+    query = next((axes_project / "results/axes_kafal_schedule/logs/query").glob("*/seed1/ll4al_l_lastround/cycle2.log"))
+    assert "method ll4al, query model local, local model last_round" in query.read_text()

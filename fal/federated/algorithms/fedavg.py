@@ -26,7 +26,8 @@ from torch import nn
 
 from fal.data.images import ImageBank
 from fal.federated.flconfig import FLConfig, client_epoch_lr
-from fal.federated.sgd import LabelledSet, cross_entropy_loss, mean_epoch_loss, sgd_optimizer
+from fal.federated.loss_prediction import PerSampleLoss, cross_entropy_per_sample, joint_loss
+from fal.federated.sgd import LabelledSet, LossFunction, cross_entropy_loss, mean_epoch_loss, sgd_optimizer
 
 
 def proximal_term(params: dict[str, torch.Tensor], anchor: dict[str, torch.Tensor], mu: float) -> torch.Tensor:
@@ -60,20 +61,22 @@ def train_client(
     scaffold_correction: dict[str, torch.Tensor] | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     before_epoch: Callable[[int], None] | None = None,
+    labelled_loss: LossFunction | None = None,
 ) -> float:
     """Train ``model`` in place on one client's labelled set; return the mean of per-epoch mean losses.
 
     ``prox_mu`` > 0 adds FedProx's proximal term towards the starting weights; ``scaffold_correction``
     (``c − c_k`` per floating state key) is subtracted, times lr, from the state after every SGD step.
     ``optimizer`` (over ``model``'s parameters) and ``before_epoch`` come from a persistent schedule
-    (FedAvg.local_optimizer); by default a fresh SGD at ``lr``.
+    (FedAvg.local_optimizer); by default a fresh SGD at ``lr``. ``labelled_loss`` replaces the batch
+    cross-entropy (LL4AL's joint loss, FedAvg.labelled_loss).
     """
     anchor = {name: p.detach().clone() for name, p in model.named_parameters()} if prox_mu > 0 else None
     optimizer = optimizer or sgd_optimizer(model, lr, momentum, weight_decay)
     data = LabelledSet.of(client.positions, client.labels, bank)
 
     def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        value = cross_entropy_loss(net, x, y)
+        value = (labelled_loss or cross_entropy_loss)(net, x, y)
         if anchor is not None:
             value = value + proximal_term(dict(net.named_parameters()), anchor, prox_mu)
         return value
@@ -145,6 +148,15 @@ class FedAvg:
             self.client_optimizers = {int(k): v for k, v in blob["optimizers"].items()}
             self.client_epochs = {int(k): int(v) for k, v in blob["epochs"].items()}
 
+    def labelled_loss(self, round_index: int, criterion: PerSampleLoss) -> LossFunction | None:
+        """The batch loss on labelled data when a loss module trains with the model (LL4AL's joint loss
+        over ``criterion``'s per-sample losses), else None (the update's own loss)."""
+        cfg = self.cfg.loss_prediction
+        if cfg is None:
+            return None
+        detach = cfg.detaches(round_index, self.cfg.rounds)
+        return lambda net, x, y: joint_loss(net, x, y, criterion, cfg, detach)
+
     # -- per cycle -------------------------------------------------------------------------------
     def start_cycle(self, model: nn.Module, num_clients: int) -> None:
         """Called once per cycle before its rounds, from the cycle's initial model (also when resuming)."""
@@ -197,6 +209,7 @@ class FedAvg:
             scaffold_correction=correction,
             optimizer=optimizer,
             before_epoch=before_epoch,
+            labelled_loss=self.labelled_loss(round_index, cross_entropy_per_sample),
         )
         self.finish_client(k, optimizer)
         return loss

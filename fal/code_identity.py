@@ -41,10 +41,33 @@ def _package_of(root: Path, path: Path) -> str:
     return ".".join(parts[:-1])  # a module's package, and also a package's own for its __init__
 
 
+def _is_type_checking_block(node: ast.AST) -> bool:
+    """``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``): imports for annotations only, never run."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _run_nodes(tree: ast.AST):
+    """Every node of ``tree`` except the bodies of ``if TYPE_CHECKING:`` blocks (their ``else`` runs)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        if _is_type_checking_block(node):
+            todo.extend(node.orelse)
+        else:
+            todo.extend(ast.iter_child_nodes(node))
+
+
 def _imported_names(tree: ast.AST, package: str) -> set[str]:
-    """Module names an ``import`` could load, including ``from m import x`` as ``m.x`` (x may be a module)."""
+    """Module names an ``import`` could load, including ``from m import x`` as ``m.x`` (x may be a module);
+    imports under ``if TYPE_CHECKING:`` never run and are left out."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _run_nodes(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):

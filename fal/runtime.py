@@ -13,8 +13,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fal.config import RuntimeConfig
+if TYPE_CHECKING:  # annotations only: a job that imports this module does not load fal.config
+    from fal.config import RuntimeConfig
 
 
 def resolve_device(device: str):

@@ -261,6 +261,7 @@ class KCFU(FedAvg):
     def client_update(
         self, model, k, client, bank, *, round_index, lr, global_model, generator, where, correction=None
     ):
+        self.start_client(model, k)
         optimizer, before_epoch = self.local_optimizer(model, k, lr)
         loss = kcfu_client_update(
             model,
@@ -282,5 +283,5 @@ class KCFU(FedAvg):
             before_epoch=before_epoch,
             labelled_loss=self.labelled_loss(round_index, partial(balanced_softmax_per_sample, counts=self.counts[k])),
         )
-        self.finish_client(k, optimizer)
+        self.finish_client(k, optimizer, model)
         return loss

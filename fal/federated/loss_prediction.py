@@ -20,7 +20,10 @@ epochs, here the feature maps are detached from round ⌊detach_after · rounds�
 
 The module is a submodule (``loss_module``) of the model, so its weights travel with the model: saved
 in model files and checkpoints, copied to clients, averaged by FedAvg with everything else, and kept in
-every last-round client model. The model's own ``forward`` is unchanged; the taps are read with
+every last-round client model. The KAFAL paper's "a loss prediction module for each client model" has a
+second reading, ``module_scope: client``: each client keeps its own module across the rounds of a cycle
+(restored over the global copy before its local training, saved in round checkpoints); the global
+model's module is then the unused average. The model's own ``forward`` is unchanged; the taps are read with
 forward hooks held only during one call.
 """
 
@@ -48,6 +51,7 @@ class LossPredictionConfig:
     margin: float = 1.0
     width: int = 128
     detach_after: float = 0.6
+    module_scope: str = "federated"
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, Any]) -> LossPredictionConfig:

@@ -35,6 +35,13 @@ METHOD = MethodInfo(
             minimum=0,
             maximum=1,
         ),
+        Option(
+            "module_scope",
+            "federated",
+            "federated: the module is averaged with the rest of the model; client: each client keeps its own "
+            "module across a cycle's rounds (the other reading of the KAFAL paper's 'for each client model')",
+            choices=("federated", "client"),
+        ),
     ),
 )
 

@@ -69,7 +69,7 @@ class Recorder(FedAvg):
                 before_epoch(epoch)
             lrs.append(optimizer.param_groups[0]["lr"])
         self.calls.append((round_index, k, lrs))
-        self.finish_client(k, optimizer)
+        self.finish_client(k, optimizer, model)
         return 0.0
 
 

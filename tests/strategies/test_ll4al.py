@@ -116,6 +116,7 @@ def test_config():
         "margin": 1.0,
         "width": 128,
         "detach_after": 0.6,
+        "module_scope": "federated",
     }
     assert (
         "loss_prediction"

@@ -108,6 +108,11 @@ class FedAvg:
         """KAFAL's schedule (optimizer_scope "cycle"): each client's optimiser state, kept across rounds."""
         self.client_epochs: dict[int, int] = {}
         """Local epochs each client has trained in this cycle (lr_schedule "client_epoch")."""
+        self.client_modules: dict[int, dict] = {}
+        """LL4AL with ``module_scope: client``: each client's own loss module, kept across the rounds of a cycle."""
+
+    def _keeps_client_modules(self) -> bool:
+        return self.cfg.loss_prediction is not None and self.cfg.loss_prediction.module_scope == "client"
 
     # -- the client schedule (FairFAL: fresh per round; KAFAL: persistent within the cycle) -------
     def local_optimizer(self, model: nn.Module, k: int, lr: float):
@@ -128,25 +133,35 @@ class FedAvg:
 
         return optimizer, before_epoch
 
-    def finish_client(self, k: int, optimizer: torch.optim.Optimizer) -> None:
+    def start_client(self, model: nn.Module, k: int) -> None:
+        """What client ``k`` brings to its local training besides the global weights: its own loss module
+        (LL4AL, ``module_scope: client``) once it has trained one."""
+        if self._keeps_client_modules() and k in self.client_modules:
+            model.loss_module.load_state_dict(self.client_modules[k])
+
+    def finish_client(self, k: int, optimizer: torch.optim.Optimizer, model: nn.Module) -> None:
         """Record what crosses rounds after client ``k``'s local training."""
         if self.cfg.optimizer_scope == "cycle":
             self.client_optimizers[k] = copy.deepcopy(optimizer.state_dict())
         self.client_epochs[k] = self.client_epochs.get(k, 0) + self.cfg.local_epochs
+        if self._keeps_client_modules():
+            self.client_modules[k] = {n: v.detach().clone() for n, v in model.loss_module.state_dict().items()}
 
     def schedule_state(self) -> dict | None:
         """The client schedule's state for a round checkpoint (None when nothing crosses rounds)."""
-        if not self.cfg.persistent:
+        if not self.cfg.persistent and not self._keeps_client_modules():
             return None
         return {
             "optimizers": {int(k): v for k, v in self.client_optimizers.items()},
             "epochs": dict(self.client_epochs),
+            "modules": {int(k): v for k, v in self.client_modules.items()},
         }
 
     def restore_schedule(self, blob: dict | None) -> None:
         if blob:
             self.client_optimizers = {int(k): v for k, v in blob["optimizers"].items()}
             self.client_epochs = {int(k): int(v) for k, v in blob["epochs"].items()}
+            self.client_modules = {int(k): v for k, v in blob.get("modules", {}).items()}
 
     def labelled_loss(self, round_index: int, criterion: PerSampleLoss) -> LossFunction | None:
         """The batch loss on labelled data when a loss module trains with the model (LL4AL's joint loss
@@ -193,6 +208,7 @@ class FedAvg:
         correction: dict[str, torch.Tensor] | None = None,
     ) -> float:
         """Train ``model`` (a copy of the global model) in place on client ``k``; return its loss."""
+        self.start_client(model, k)
         optimizer, before_epoch = self.local_optimizer(model, k, lr)
         loss = train_client(
             model,
@@ -211,7 +227,7 @@ class FedAvg:
             before_epoch=before_epoch,
             labelled_loss=self.labelled_loss(round_index, cross_entropy_per_sample),
         )
-        self.finish_client(k, optimizer)
+        self.finish_client(k, optimizer, model)
         return loss
 
     # -- server side -----------------------------------------------------------------------------

@@ -174,28 +174,7 @@ def test_compensation_is_off_in_the_first_round_and_on_later():
         def forward(self, x):
             raise AssertionError("the teacher must not be used in round 0")
 
-    from fal.data.images import ImageBank
-
-    arrays = synthetic_arrays(num_classes=4, per_class=8, test_per_class=2, size=16)
-    bank = ImageBank(arrays.train_images, (0.5,), (0.25,), "cpu")
-    client = ClientData(positions=np.arange(8), labels=arrays.train_labels[:8])
-    counts = torch.bincount(torch.tensor(client.labels), minlength=4)
-    kwargs = dict(epochs=1, batch_size=4, lr=0.01, momentum=0.9, weight_decay=0.0, cfg=KCFUConfig(), where="t")
-    from fal.data.datasets import get_dataset_spec
-
-    spec = get_dataset_spec("octmnist")
-    model = _tiny_cnn(spec)
-    kcfu_client_update(
-        model,
-        Exploding(),
-        client,
-        np.arange(8, 30),
-        counts,
-        bank,
-        round_index=0,
-        generator=torch_generator(1),
-        **kwargs,
-    )
+    _kcfu_run(KCFUConfig(), 0, Exploding())
     calls = []
 
     class Counting(nn.Module):
@@ -207,17 +186,7 @@ def test_compensation_is_off_in_the_first_round_and_on_later():
             calls.append(len(x))
             return self.inner(x)
 
-    kcfu_client_update(
-        _tiny_cnn(spec),
-        Counting(_tiny_cnn(spec)),
-        client,
-        np.arange(8, 30),
-        counts,
-        bank,
-        round_index=1,
-        generator=torch_generator(1),
-        **kwargs,
-    )
+    _kcfu_run(KCFUConfig(), 1, Counting(_tiny_cnn(_kcfu_setup()[3])))
     assert calls == [4, 4]  # one unlabelled batch of the labelled batch size per labelled batch
 
 

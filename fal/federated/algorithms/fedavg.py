@@ -8,6 +8,9 @@ An algorithm changes that round only through the hooks below:
   ``restore`` (that state in the round checkpoint);
 - client side: ``proximal_mu`` (FedProx's loss term), ``step_corrections`` (subtracted, times lr, from
   the client's state after every SGD step), or a whole ``client_update`` (KCFU; not vectorisable);
+- shared by every client update (sequential trainer only): ``labelled_loss`` (LL4AL's joint loss when a
+  loss module trains with the model), ``start_client``/``finish_client`` (what crosses rounds per
+  client: KAFAL's persistent optimisers, LL4AL's per-client modules);
 - server side: ``aggregate`` (the new global state from the clients' final states).
 
 FedAvg: plain cross-entropy SGD per client, size-weighted average of every state entry (BN buffers

@@ -28,14 +28,15 @@ def build_config(cls, mapping: Mapping[str, Any] | None, where: str):
     return obj
 
 
+def did_you_mean(value, allowed) -> str:
+    """ " (did you mean y?)" when ``value`` is close to one of ``allowed``, else ""."""
+    close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=2)
+    return f" (did you mean {' or '.join(close)}?)" if close else ""
+
+
 def unknown_keys(where: str, unknown, allowed) -> str:
     """ "<where>: unknown key(s) 'x' (did you mean y?); allowed: [...]"."""
-    hints = [
-        f"{key!r} (did you mean {' or '.join(close)}?)"
-        if (close := difflib.get_close_matches(str(key), list(allowed), n=2))
-        else repr(key)
-        for key in sorted(unknown)
-    ]
+    hints = [f"{key!r}{did_you_mean(key, allowed)}" for key in sorted(unknown)]
     return f"{where}: unknown key(s) {', '.join(hints)}; allowed: {sorted(allowed)}"
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fal.config.base import ConfigError, build_config, check, unknown_keys
+from fal.config.base import ConfigError, build_config, check, did_you_mean, unknown_keys
 from fal.config.fidelity import FidelityConfig
 from fal.config.protocol import FEDERATED_SCHEDULES, ProtocolConfig
 from fal.config.setting import SettingConfig
@@ -369,11 +369,12 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
         outputs[key] = tuple(names)
     analysis = build_config(AnalysisConfig, raw.get("analysis"), f"{where}.analysis")
     if "kafal_table1" in outputs["tables"]:
+        reference = analysis.reference_strategy
         check(
-            analysis.reference_strategy in strategy_names,
+            reference in strategy_names,
             f"{where}.analysis.reference_strategy",
             f"kafal_table1 needs the strategy whose accuracy the others must reach, one of {list(strategy_names)}; "
-            f"got {analysis.reference_strategy!r}",
+            f"got {reference!r}{did_you_mean(reference, strategy_names)}",
         )
         check(
             analysis.reference_round <= protocol.rounds,

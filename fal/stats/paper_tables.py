@@ -525,25 +525,21 @@ def kafal_table1(
     strategy_frame["variant"] = [s.get("update", "") for s in info["strategies"]]
 
     def needed(curves: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+        at_reference = curves[(curves["strategy"] == reference) & (curves["round"] == at)]
+        benchmarks = {tuple(row[k] for k in keys): float(row["value"]) for _, row in at_reference.iterrows()}
         out = []
-        for key, group in curves.groupby(keys, sort=False):
-            key = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-            bench_keys = {**key, "strategy": reference}
-            bench = curves
-            for k, v in bench_keys.items():
-                bench = bench[bench[k] == v]
-            bench = bench.loc[bench["round"] == at, "value"]
-            for strategy, curve in group.groupby("strategy", sort=False):
-                series = curve.set_index("round")["value"].sort_index()
-                out.append(
-                    {
-                        **key,
-                        "strategy": strategy,
-                        "rounds": rounds_to_reach(series, float(bench.iloc[0])) if len(bench) else float("nan"),
-                        "benchmark": float(bench.iloc[0]) if len(bench) else float("nan"),
-                        "of_rounds": int(series.index.max()),
-                    }
-                )
+        for key, curve in curves.groupby([*keys, "strategy"], sort=False):
+            benchmark = benchmarks.get(key[:-1], float("nan"))  # NaN (reference round not run): never reached
+            series = curve.set_index("round")["value"].sort_index()
+            out.append(
+                {
+                    **dict(zip(keys, key[:-1])),
+                    "strategy": key[-1],
+                    "rounds": rounds_to_reach(series, benchmark),
+                    "benchmark": benchmark,
+                    "of_rounds": int(series.index.max()),
+                }
+            )
         return pd.DataFrame(out, columns=[*keys, "strategy", "rounds", "benchmark", "of_rounds"])
 
     per_seed = needed(rounds, ["setting", "seed"])

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from helpers import copy_project, snakemake, tiny_study_config
+from helpers import run_tiny_study, tiny_study_config
 
 from fal.config import ConfigError, resolve_study
 
@@ -42,9 +42,7 @@ def test_axes_resolve_to_one_setting_per_value():
 
 @pytest.fixture(scope="module")
 def axes_project(tmp_path_factory, data_cache):
-    project = copy_project(tmp_path_factory.mktemp("axes"), tiny_study_config("axes", data_cache))
-    snakemake(project, "all")
-    return project
+    return run_tiny_study(tmp_path_factory.mktemp("axes"), data_cache, "axes")
 
 
 def test_backbones_are_compared_in_table9(axes_project):

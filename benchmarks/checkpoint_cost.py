@@ -19,13 +19,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 
 from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
+from fal.config.datasets import get_dataset_spec
 from fal.data.build import build_partition, labelled_lists
-from fal.data.datasets import get_dataset_spec
-from fal.data.sources import read_fmnist
+from fal.data.sources.fmnist import read_fmnist
 from fal.data.views import load_setting_data
 from fal.federated.flconfig import FLConfig
 from fal.federated.models import build_model
-from fal.federated.training import ClientData, RoundCheckpoint, train_sequential
+from fal.federated.training import ClientData, FederatedCycle, RoundCheckpoint, TrainingHooks, train_sequential
 
 
 def main() -> None:
@@ -62,15 +62,17 @@ def main() -> None:
             model = build_model("cnn4conv", spec, 1, args.device)
             start = time.perf_counter()
             train_sequential(
-                model,
-                clients,
-                data.train_bank,
-                data.test_bank,
-                data.test_labels,
-                spec.num_classes,
-                cfg,
-                seed_keys=(1,),
-                checkpoint=checkpoint,
+                FederatedCycle(
+                    model,
+                    clients,
+                    data.train_bank,
+                    data.test_bank,
+                    data.test_labels,
+                    spec.num_classes,
+                    cfg,
+                    seed_keys=(1,),
+                ),
+                TrainingHooks(checkpoint=checkpoint),
             )
             return time.perf_counter() - start
 

@@ -28,16 +28,15 @@ import torch
 import yaml
 
 from fal.config import FidelityConfig, ProtocolConfig, SettingConfig, resolve_strategies
+from fal.config.datasets import get_dataset_spec
 from fal.data.build import build_partition, unlabelled_pool
-from fal.data.datasets import get_dataset_spec
-from fal.data.sources import read_fmnist
+from fal.data.sources.fmnist import read_fmnist
 from fal.data.views import load_setting_data
 from fal.federated.local import LocalTrainingConfig, last_round_models, scratch_models, train_local_only
 from fal.federated.models import build_model
 from fal.seeding import numpy_rng, torch_generator
 from fal.strategies.base import ClientPool, QueryStep
-from fal.strategies.registry import load_query_function
-from fal.strategies.stage import check_outcome
+from fal.strategies.stage import check_outcome, load_query_function
 
 ROOT = Path(__file__).resolve().parents[1]
 

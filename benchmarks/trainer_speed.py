@@ -24,6 +24,7 @@ import json
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -32,14 +33,14 @@ import numpy as np
 import torch
 
 from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig, SettingConfig
-from fal.data.budgets import compute_budget
-from fal.data.datasets import get_dataset_spec
+from fal.config.budgets import compute_budget
+from fal.config.datasets import get_dataset_spec
 from fal.data.images import ImageBank
 from fal.federated.flconfig import FLConfig
 from fal.federated.models import build_model
-from fal.federated.training import ClientData, train_sequential
+from fal.federated.training import ClientData, FederatedCycle, Trainer, TrainingHooks, train_sequential
 from fal.federated.vectorised import VectorisedOptions, train_vectorised
-from fal.runtime import configure
+from fal.job import configure
 
 
 def per_client_labelled(dataset: str, rho: float, clients: int, ratio: float, protocol: ProtocolConfig) -> int:
@@ -53,20 +54,11 @@ def per_client_labelled(dataset: str, rho: float, clients: int, ratio: float, pr
 def time_cycle(trainer, args, spec, cfg, clients, bank, test_bank, test_labels, device, options) -> dict:
     model = build_model(args.model, spec, 0, device)
     stamps = []
-    extra = {"options": options} if trainer is train_vectorised else {}
+    run: Trainer = partial(train_vectorised, options=options) if trainer is train_vectorised else trainer
     start, cpu_start = time.perf_counter(), time.process_time()
-    trainer(
-        model,
-        clients,
-        bank,
-        test_bank,
-        test_labels,
-        spec.num_classes,
-        cfg,
-        seed_keys=(1, "bench"),
-        eval_batch_size=args.eval_batch,
-        progress=lambda _row: stamps.append(time.perf_counter()),
-        **extra,
+    run(
+        FederatedCycle(model, clients, bank, test_bank, test_labels, spec.num_classes, cfg, seed_keys=(1, "bench")),
+        TrainingHooks(eval_batch_size=args.eval_batch, progress=lambda _row: stamps.append(time.perf_counter())),
     )
     if device.type == "cuda":
         torch.cuda.synchronize()

@@ -57,7 +57,7 @@ def _run_nodes(tree: ast.AST):
     while todo:
         node = todo.pop()
         yield node
-        if _is_type_checking_block(node):
+        if isinstance(node, ast.If) and _is_type_checking_block(node):
             todo.extend(node.orelse)
         else:
             todo.extend(ast.iter_child_nodes(node))
@@ -138,7 +138,7 @@ def normalised_source(path: str) -> str:
                     and isinstance(stmt.value.value, str)
                 )
             ]
-            node.body = kept or [ast.Pass()]
+            node.body = kept or [ast.Pass()]  # type: ignore[attr-defined]  # nodes with a docstring have a body
     return ast.dump(tree, annotate_fields=False)
 
 
@@ -147,7 +147,9 @@ def code_files(root: Path, entry_files: Iterable[Path | str] = (), modules: Iter
     root = Path(root)
     files = {str(Path(f)) for f in entry_files}
     for module in imported_modules(root, entry_files, modules):
-        files.add(str(module_file(root, module).relative_to(root)))
+        path = module_file(root, module)
+        if path is not None:
+            files.add(str(path.relative_to(root)))
     return sorted(files)
 
 

@@ -10,7 +10,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +115,7 @@ def load_state_dict(path: str | os.PathLike) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def fingerprint(values: Any, files: list[str | os.PathLike] = ()) -> str:
+def fingerprint(values: Any, files: Sequence[str | os.PathLike] = ()) -> str:
     """SHA-256 of JSON-serialisable ``values`` and the bytes of ``files``: identifies a job's inputs."""
     import hashlib
 

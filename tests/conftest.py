@@ -18,7 +18,7 @@ FMNIST_SYSTEM_DIR = Path(os.environ.get("FAL_FMNIST_DIR", "/usr/share/datasets/f
 @pytest.fixture(scope="session")
 def fmnist_arrays():
     """Real Fashion-MNIST from Debian's dataset-fashion-mnist (`make test` installs it)."""
-    from fal.data.sources import read_fmnist
+    from fal.data.sources.fmnist import read_fmnist
 
     if not (FMNIST_SYSTEM_DIR / "train-images-idx3-ubyte.gz").exists():
         pytest.skip(

@@ -2,43 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any, NamedTuple
+
 import numpy as np
 
-
-def synthetic_arrays(
-    num_classes: int = 4,
-    per_class: int = 60,
-    test_per_class: int = 20,
-    channels: int = 1,
-    size: int = 28,
-    seed: int = 0,
-):
-    """Class-dependent uint8 images that a small CNN can learn: class c brightens band c."""
-    from fal.data.sources import DatasetArrays
-
-    rng = np.random.default_rng(seed)
-
-    def make(n_per_class):
-        labels = np.repeat(np.arange(num_classes), n_per_class)
-        images = rng.integers(0, 60, size=(len(labels), channels, size, size), dtype=np.uint8)
-        band = size // num_classes
-        for i, c in enumerate(labels):
-            images[i, :, c * band : (c + 1) * band, :] += 150
-        order = rng.permutation(len(labels))
-        return images[order], labels[order].astype(np.int64)
-
-    train_images, train_labels = make(per_class)
-    test_images, test_labels = make(test_per_class)
-    return DatasetArrays(train_images, train_labels, test_images, test_labels)
-
+from fal.data.synthetic import synthetic_arrays
+from fal.data.views import Compute, StageInputs
 
 # ---------------------------------------------------------------------------------------------
 # A small synthetic setting after one trained cycle, queried through the real query stage
 
-import logging  # noqa: E402
-from typing import Any, NamedTuple  # noqa: E402
-
 LOG = logging.getLogger("test")
+CPU = Compute("cpu", LOG)
+"""Where the tests' stages compute."""
 
 
 class TrainedSetting(NamedTuple):
@@ -87,16 +64,8 @@ def trained_setting(
     fidelity = FidelityConfig()
     part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
     out = run_training_stage(
-        setting=setting,
-        protocol=protocol,
-        fidelity=fidelity,
-        seed=1,
-        cycle=1,
-        arrays=arrays,
-        partition=part.partition,
-        labelled=part.initial_labelled,
-        device="cpu",
-        log=LOG,
+        StageInputs(setting, protocol, fidelity, 1, 1, arrays, part.partition, part.initial_labelled),
+        CPU,
         keep_client_models=keep_client_models,
         federated=federated,
     )
@@ -118,20 +87,22 @@ def query(
     from fal.strategies.stage import run_query_stage
 
     strategy = StrategyConfig.from_dict(as_name or name, spec, path or name)
+    inputs = StageInputs(
+        trained.setting,
+        trained.protocol,
+        fidelity or trained.fidelity,
+        seed,
+        1,
+        trained.arrays,
+        trained.part.partition,
+        trained.part.initial_labelled,
+    )
     return run_query_stage(
-        setting=trained.setting,
-        protocol=trained.protocol,
-        fidelity=fidelity or trained.fidelity,
+        inputs,
+        CPU,
         strategy=strategy,
-        seed=seed,
-        cycle=1,
-        arrays=trained.arrays,
-        partition=trained.part.partition,
-        labelled=trained.part.initial_labelled,
         global_state=trained.state_dict,
-        previous_state=previous_state or {},
-        device="cpu",
-        log=LOG,
+        previous_state=previous_state,
         client_states=trained.client_states,
     )
 

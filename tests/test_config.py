@@ -21,8 +21,8 @@ from fal.config import (
     RuntimeConfig,
     resolve_study,
 )
-from fal.data.datasets import DATASETS
-from fal.strategies.registry import METHODS
+from fal.config.datasets import DATASETS
+from fal.config.methods import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
@@ -72,7 +72,7 @@ def test_schema_federated_and_analysis_blocks_match_the_library():
 
 
 def test_schema_table_and_figure_names_match_the_catalog():
-    from fal.stats.catalog import FIGURES, TABLES
+    from fal.config.outputs import FIGURES, TABLES
 
     study = SCHEMA["$defs"]["study"]["properties"]
     assert sorted(study["tables"]["items"]["enum"]) == sorted(TABLES)
@@ -227,7 +227,7 @@ def test_natural_dataset_rejects_rho():
 
 
 def test_tables_figures_and_analysis_options():
-    from fal.stats.catalog import FIGURES, TABLES
+    from fal.config.outputs import FIGURES, TABLES
 
     study = SCHEMA["$defs"]["study"]["properties"]
     assert sorted(study["tables"]["items"]["enum"]) == sorted(TABLES)

@@ -47,8 +47,8 @@ GRAPH = {m: imports_of(m) for m in MODULES}
 
 
 def test_graph_sees_real_imports():
-    assert "fal.data.datasets" in GRAPH["fal.data.build"]
-    assert "fal.strategies.registry" in GRAPH["fal.strategies.stage"]
+    assert "fal.config.datasets" in GRAPH["fal.data.build"]
+    assert "fal.config.methods" in GRAPH["fal.strategies.stage"]
 
 
 def test_no_import_cycle_inside_fal():
@@ -72,54 +72,53 @@ def test_no_import_cycle_inside_fal():
             visit(module)
 
 
-CATALOGS = {
-    "fal.data",
-    "fal.data.datasets",
-    "fal.data.budgets",
-    "fal.data.longtail",
-    "fal.strategies",
-    "fal.strategies.registry",
-    "fal.federated",
-    "fal.federated.algorithms",
-    "fal.federated.algorithms.registry",
-}
-"""Torch-free declarations (datasets, budgets, methods, FL algorithms) that configuration may read."""
+CONFIG_LAYER = {m for m in MODULES if m == "fal.config" or m.startswith("fal.config.")}
+"""The bottom layer: configuration and the torch-free catalogs (datasets, methods, FL algorithms, paper
+outputs, budgets), which read the stage packages' declarations from their source, never by importing."""
 
 LEAVES = {
     "fal.seeding": set(),
     "fal.io": set(),
     "fal.schemas": {"fal.io"},
-    "fal.data.datasets": {"fal.data"},
-    "fal.data.budgets": {"fal.data"},
-    "fal.strategies.registry": {"fal.strategies"},
-    "fal.federated.algorithms.registry": {"fal.federated", "fal.federated.algorithms"},
-    "fal.stats.catalog": {"fal.data", "fal.data.datasets", "fal.stats"},
+    "fal.code_identity": set(),
+    "fal.config.base": set(),
+    "fal.config.declarations": set(),
+    "fal.config.budgets": set(),
+    "fal.config.algorithms": set(),
+    "fal.config.datasets": {"fal.config.declarations"},
+    "fal.config.methods": {"fal.config.declarations"},
+    "fal.config.outputs": {"fal.config.declarations", "fal.config.datasets"},
     # leaf config modules: the shared checks, each other's leaves and the catalogs; never study resolution
-    "fal.config.base": {"fal.config"},
-    "fal.config.protocol": {"fal.config", "fal.config.base"} | CATALOGS,
-    "fal.config.fidelity": {"fal.config", "fal.config.base"},
-    "fal.config.runtime": {"fal.config", "fal.config.base"},
-    "fal.config.setting": {"fal.config", "fal.config.base", "fal.config.protocol"} | CATALOGS,
-    "fal.config.strategy": {"fal.config", "fal.config.base"} | CATALOGS,
+    "fal.config.fidelity": {"fal.config.base"},
+    "fal.config.runtime": {"fal.config.base"},
+    "fal.config.protocol": {"fal.config.base", "fal.config.budgets", "fal.config.algorithms"},
+    "fal.config.strategy": {"fal.config.base", "fal.config.methods"},
 }
 
 
 def test_leaf_modules_import_only_what_they_are_allowed():
     for module, allowed in LEAVES.items():
-        assert GRAPH[module] <= allowed | {"fal"}, f"{module} imports {sorted(GRAPH[module] - allowed - {'fal'})}"
+        found = GRAPH[module] - {"fal", "fal.config"}
+        assert found <= allowed, f"{module} imports {sorted(found - allowed)}"
 
 
-def test_configuration_imports_no_stage_code():
-    """fal.config (the Snakefile reads it at parse time) reaches only configuration and catalogs: no
-    torch-using stage module (data building, training, strategies, statistics)."""
+def test_configuration_is_the_bottom_layer():
+    """fal.config (the Snakefile reads it at parse time) imports nothing of the stage packages (data,
+    federated, strategies, stats, plots): it reads their declarations from the source files."""
     reached, todo = set(), ["fal.config"]
     while todo:
         module = todo.pop()
         for dep in GRAPH[module] - reached:
             reached.add(dep)
             todo.append(dep)
-    allowed = {m for m in MODULES if m.startswith("fal.config")} | CATALOGS | {"fal", "fal.stats", "fal.stats.catalog"}
-    assert reached <= allowed, sorted(reached - allowed)
+    assert reached <= CONFIG_LAYER | {"fal"}, sorted(reached - CONFIG_LAYER)
+
+
+def test_stage_packages_do_not_import_the_workflow_helpers():
+    """Only workflow scripts set up jobs (fal.job) and hash code (fal.code_identity)."""
+    for module in MODULES:
+        if module.startswith(("fal.data", "fal.federated", "fal.strategies", "fal.stats", "fal.plots")):
+            assert not GRAPH[module] & {"fal.job", "fal.code_identity"}, module
 
 
 def test_library_never_imports_snakemake():

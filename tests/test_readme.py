@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from fal.config import STRATEGY_FL_UPDATES, FidelityConfig
-from fal.strategies.registry import METHODS, options_markdown
+from fal.config.methods import METHODS, options_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -98,7 +98,7 @@ def test_strategies_named_in_the_strategy_table_exist():
 def test_generated_option_table_matches_the_declarations():
     begin = README.index("<!-- method-options:begin")
     table = README[README.index("\n", begin) + 1 : README.index("<!-- method-options:end -->")].strip()
-    assert table == options_markdown(), "regenerate with `python -m fal.strategies.registry`"
+    assert table == options_markdown(), "regenerate with `python -m fal.config.methods`"
 
 
 def test_hand_written_option_tables_match_the_declarations():
@@ -119,9 +119,9 @@ def test_hand_written_option_tables_match_the_declarations():
 
 def test_paper_catalog_matches_config():
     from fal.config import resolve_study
-    from fal.stats.paper_catalog import paper_catalog
+    from fal.config.docs import paper_catalog
 
     begin = README.index("<!-- paper-catalog:begin")
     table = README[README.index("\n", begin) + 1 : README.index("<!-- paper-catalog:end -->")].strip()
     expected = paper_catalog({name: resolve_study(CONFIG, name) for name in CONFIG["studies"]})
-    assert table == expected, "regenerate with `python -m fal.stats.paper_catalog`"
+    assert table == expected, "regenerate with `python -m fal.config.docs`"

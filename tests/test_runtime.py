@@ -15,7 +15,7 @@ HOLDER = textwrap.dedent(
     import sys
     from pathlib import Path
     sys.path.insert(0, {root!r})
-    from fal.runtime import claim_least_busy_gpu
+    from fal.job import claim_least_busy_gpu
     print(claim_least_busy_gpu({count}, Path({lock_dir!r})), flush=True)
     sys.stdin.readline()  # hold the claim until the test closes stdin
     """

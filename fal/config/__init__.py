@@ -6,8 +6,8 @@ here imports torch, so the Snakefile can use it cheaply.
 
 Layers: ``base`` (errors and checks) <- the leaf modules ``protocol``, ``fidelity``, ``setting``,
 ``strategy``, ``runtime`` (each imports only ``base``, each other's leaves and the torch-free catalogs
-``fal.data.datasets``, ``fal.data.budgets``, ``fal.data.longtail``, ``fal.strategies.registry``,
-``fal.federated.algorithms.registry``) <- ``study`` (study resolution). ``tests/test_layers.py`` checks it.
+``fal.config.datasets``, ``fal.config.budgets``, ``fal.data.longtail``, ``fal.strategies.registry``,
+``fal.config.algorithms``) <- ``study`` (study resolution). ``tests/test_layers.py`` checks it.
 The names below are the package's public interface.
 """
 

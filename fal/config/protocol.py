@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fal.config.algorithms import PROTOCOL_ALGORITHMS
 from fal.config.base import build_config, check, is_number
-from fal.data.budgets import cycle_ratios
-from fal.federated.algorithms.registry import PROTOCOL_ALGORITHMS
+from fal.config.budgets import cycle_ratios
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class ProtocolConfig:
     end_ratio: float = 0.45
     model: str = "cnn4conv"
     fl_algorithm: str = "fedavg"
-    """An algorithm of fal/federated/algorithms/registry.py chosen by the protocol (FL_ALGORITHMS)."""
+    """An algorithm of fal/config/algorithms.py chosen by the protocol (FL_ALGORITHMS)."""
     fedprox_mu: float = 0.01
     """FedProx's μ; the official default (the paper does not state it). Used only by fedprox."""
     local_model: LocalModelConfig = field(default_factory=LocalModelConfig)
@@ -150,7 +150,7 @@ class ProtocolConfig:
 MODELS = {"cnn4conv", "mobilenet", "resnet18", "kafal_resnet8"}
 """Models of reference-spec §3.1–§3.4 (built by fal.federated.models.build_model)."""
 FL_ALGORITHMS = PROTOCOL_ALGORITHMS
-"""Choices of protocol.fl_algorithm, from the algorithm registry (fal/federated/algorithms/registry.py)."""
+"""Choices of protocol.fl_algorithm, from the algorithm registry (fal/config/algorithms.py)."""
 
 
 SCHEDULE_KEYS = ("schedule", "optimizer_scope", "lr_schedule", "lr_milestones", "last_round_all_clients")

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from fal.config.base import build_config, check, is_number
+from fal.config.budgets import compute_budget
+from fal.config.datasets import DATASETS, SOURCES, longtail_counts
 from fal.config.protocol import MODELS, PROTOCOL_ALGORITHMS, ProtocolConfig
-from fal.data.budgets import compute_budget
-from fal.data.datasets import DATASETS, SOURCE_TEST_COUNTS, SOURCE_TRAIN_COUNTS
-from fal.data.longtail import longtail_counts
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class SettingConfig:
         spec = DATASETS[self.dataset]
         if spec.long_tailed:
             check(
-                is_number(self.rho) and self.rho >= 1,
+                self.rho is not None and is_number(self.rho) and self.rho >= 1,
                 f"{where}.rho",
                 f"dataset {self.dataset} is long-tailed and needs rho >= 1, got {self.rho!r}",
             )
@@ -95,8 +94,9 @@ class SettingConfig:
     def num_train(self) -> int:
         """Training-subset size implied by the dataset, rho and lt_img_max."""
         spec = DATASETS[self.dataset]
-        counts = SOURCE_TRAIN_COUNTS[spec.source]
+        counts = SOURCES[spec.source].train_counts
         if spec.long_tailed:
+            assert self.rho is not None  # validate() requires it for long-tailed datasets
             return sum(longtail_counts(sum(counts), len(counts), self.rho, self.lt_img_max))
         return sum(counts)
 
@@ -104,14 +104,14 @@ class SettingConfig:
         """Fail before anything runs when the data cannot support the protocol."""
         source = DATASETS[self.dataset].source
         if self.lt_img_max is not None:
-            most = max(SOURCE_TRAIN_COUNTS[source])
+            most = max(SOURCES[source].train_counts)
             check(
                 self.lt_img_max <= most,
                 f"{where}.data.lt_img_max",
                 f"{self.lt_img_max:g} exceeds the {most} training images per class of {source}",
             )
         if self.test_per_class is not None:
-            fewest = min(SOURCE_TEST_COUNTS[source])
+            fewest = min(SOURCES[source].test_counts)
             check(
                 self.test_per_class <= fewest,
                 f"{where}.data.test_per_class",
@@ -172,7 +172,9 @@ class SettingConfig:
 
     def protocol(self, base: ProtocolConfig) -> ProtocolConfig:
         """``base`` with this setting's axis values (model, FL algorithm) filled in."""
-        changes = {k: v for k, v in (("model", self.model), ("fl_algorithm", self.fl_algorithm)) if v is not None}
+        changes: dict[str, Any] = {
+            k: v for k, v in (("model", self.model), ("fl_algorithm", self.fl_algorithm)) if v is not None
+        }
         return dataclasses.replace(base, **changes) if changes else base
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fal.config.base import build_config, check, is_number
-from fal.strategies.registry import METHODS
+from fal.config.methods import METHODS
 
 LOCAL_MODEL_KINDS = ("scratch", "last_round", "finetune")
 """The L query model (reference-spec §5): trained from a shared random init (§5.1), the client's model

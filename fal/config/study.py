@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fal.config.base import ConfigError, build_config, check, did_you_mean, unknown_keys
+from fal.config.datasets import DATASETS
 from fal.config.fidelity import FidelityConfig
 from fal.config.protocol import FEDERATED_SCHEDULES, ProtocolConfig
 from fal.config.setting import SettingConfig
 from fal.config.strategy import StrategyConfig
-from fal.data.datasets import DATASETS
 
 
 @dataclass(frozen=True)
@@ -83,15 +83,15 @@ class Study:
     fidelity: FidelityConfig
     table_ratios: tuple[float, ...] | None
     tables: tuple[str, ...] = ()
-    """Paper tables this study produces (names in fal.stats.catalog.TABLES)."""
+    """Paper tables this study produces (names in fal.config.outputs.TABLES)."""
     figures: tuple[str, ...] = ()
-    """Paper figures this study produces (names in fal.stats.catalog.FIGURES)."""
+    """Paper figures this study produces (names in fal.config.outputs.FIGURES)."""
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     uses_paper_protocol: bool = False
     """True when protocol and data are the paper's (no reductions): published values are then comparable."""
 
     def analysis_info(self) -> dict[str, Any]:
-        """Plain data about the study for the analysis code (fal.stats.paper_tables, fal.plots.paper_figures)."""
+        """Plain data about the study for the analysis code (fal.stats.papers, fal.plots.papers)."""
         compare = self.analysis.compare_published
         protocol = self.protocol.to_dict()
         fl_algorithm = next(
@@ -351,7 +351,7 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
     if table_ratios is not None:
         table_ratios = tuple(float(r) for r in _as_list(table_ratios))
 
-    from fal.stats.catalog import FIGURES, TABLES
+    from fal.config.outputs import FIGURES, TABLES
 
     check(
         name not in RESERVED_STUDY_NAMES,

@@ -20,11 +20,12 @@ import pandas as pd
 import torch
 
 from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
-from fal.data.budgets import Budget, compute_budget
-from fal.data.datasets import get_dataset_spec
-from fal.data.longtail import balanced_test_subset, longtail_counts, select_longtail
+from fal.config.budgets import Budget, compute_budget
+from fal.config.datasets import get_dataset_spec, longtail_counts
+from fal.data.longtail import balanced_test_subset, select_longtail
 from fal.data.partition import PartitionResult, dir_balance, dir_balance_logo
 from fal.seeding import derive_seed
+
 
 @dataclass(frozen=True)
 class PartitionOutputs:
@@ -34,7 +35,9 @@ class PartitionOutputs:
     summary: dict
 
 
-def _partition_generators(setting: SettingConfig, fidelity: FidelityConfig, seed: int, split: str) -> tuple[torch.Generator, random.Random]:
+def _partition_generators(
+    setting: SettingConfig, fidelity: FidelityConfig, seed: int, split: str
+) -> tuple[torch.Generator, random.Random]:
     """FairFAL's partition seeds its own generators with 0 (faithful) whatever the run seed; LoGo's
     uses the run-seeded global RNGs, so it always follows the run seed."""
     if setting.partition == "dir_balance" and fidelity.partition_seed == "fixed":
@@ -44,16 +47,29 @@ def _partition_generators(setting: SettingConfig, fidelity: FidelityConfig, seed
     return torch.Generator().manual_seed(internal), random.Random(internal)
 
 
-def _partition(setting: SettingConfig, labels: np.ndarray, num_classes: int, generators, flip_draws: int, proportions=None) -> PartitionResult:
+def _partition(
+    setting: SettingConfig, labels: np.ndarray, num_classes: int, generators, flip_draws: int, proportions=None
+) -> PartitionResult:
     torch_gen, py_random = generators
     if setting.partition == "dir_balance":
         return dir_balance(
-            labels, setting.num_clients, num_classes, setting.alpha,
-            torch_generator=torch_gen, py_random=py_random, flip_draws=flip_draws, proportions=proportions,
+            labels,
+            setting.num_clients,
+            num_classes,
+            setting.alpha,
+            torch_generator=torch_gen,
+            py_random=py_random,
+            flip_draws=flip_draws,
+            proportions=proportions,
         )
     return dir_balance_logo(
-        labels, setting.num_clients, num_classes, setting.alpha,
-        torch_generator=torch_gen, py_random=py_random, proportions=proportions,
+        labels,
+        setting.num_clients,
+        num_classes,
+        setting.alpha,
+        torch_generator=torch_gen,
+        py_random=py_random,
+        proportions=proportions,
     )
 
 
@@ -73,6 +89,7 @@ def build_partition(
     numpy_stream = np.random.RandomState(seed)  # the official global NumPy RNG after np.random.seed(seed)
 
     if spec.long_tailed:
+        assert setting.rho is not None  # SettingConfig.validate requires it
         counts = longtail_counts(len(train_labels), num_classes, setting.rho, setting.lt_img_max)
         train_view = select_longtail(train_labels, counts, numpy_stream)
         if fidelity.lt_query_view_mismatch:
@@ -91,9 +108,16 @@ def build_partition(
 
     # The official loop iterates over the augmented training view before the Dirichlet draw.
     flip_draws = len(subset_labels) if fidelity.partition_seed == "fixed" else 0
-    train_part = _partition(setting, subset_labels, num_classes, _partition_generators(setting, fidelity, seed, "train"), flip_draws)
+    train_part = _partition(
+        setting, subset_labels, num_classes, _partition_generators(setting, fidelity, seed, "train"), flip_draws
+    )
     test_part = _partition(
-        setting, eval_labels, num_classes, _partition_generators(setting, fidelity, seed, "test"), 0, proportions=train_part.proportions
+        setting,
+        eval_labels,
+        num_classes,
+        _partition_generators(setting, fidelity, seed, "test"),
+        0,
+        proportions=train_part.proportions,
     )
 
     budget = compute_budget(
@@ -129,7 +153,9 @@ def build_partition(
     initial = []
     for client, members in enumerate(train_part.clients):
         chosen = numpy_stream.choice(np.array(members, dtype=np.int64), budget.per_client_initial, replace=False)
-        initial.append(pd.DataFrame({"client": client, "position": chosen, "rank": np.arange(len(chosen)), "cycle_added": 1}))
+        initial.append(
+            pd.DataFrame({"client": client, "position": chosen, "rank": np.arange(len(chosen)), "cycle_added": 1})
+        )
     initial_labelled = pd.concat(initial, ignore_index=True)
 
     summary = {
@@ -212,7 +238,9 @@ def unlabelled_pool(client_positions: np.ndarray, labelled: np.ndarray, order: s
     return np.asarray(pool, dtype=np.int64)
 
 
-def extend_labelled(previous: pd.DataFrame, new_positions: dict[int, np.ndarray], cycle: int, num_clients: int) -> pd.DataFrame:
+def extend_labelled(
+    previous: pd.DataFrame, new_positions: dict[int, np.ndarray], cycle: int, num_clients: int
+) -> pd.DataFrame:
     """The next labelled set: per client, the newly queried positions first, then the old ones."""
     frames = []
     for client in range(num_clients):
@@ -225,5 +253,9 @@ def extend_labelled(previous: pd.DataFrame, new_positions: dict[int, np.ndarray]
             raise ValueError(f"client {client}: query returned duplicate positions")
         positions = np.concatenate([new, old["position"].to_numpy(dtype=np.int64)])
         added = np.concatenate([np.full(len(new), cycle), old["cycle_added"].to_numpy()])
-        frames.append(pd.DataFrame({"client": client, "position": positions, "rank": np.arange(len(positions)), "cycle_added": added}))
+        frames.append(
+            pd.DataFrame(
+                {"client": client, "position": positions, "rank": np.arange(len(positions)), "cycle_added": added}
+            )
+        )
     return pd.concat(frames, ignore_index=True)

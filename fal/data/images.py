@@ -8,8 +8,20 @@ fastest (1.5× for training, 2–3× for inference of the 4-layer CNN on one CPU
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 import torch
+
+
+class ImageSource(Protocol):
+    """What training, evaluation and scoring read images through: an ``ImageBank`` or a view of one."""
+
+    device: torch.device
+
+    def __len__(self) -> int: ...
+
+    def batch(self, index: torch.Tensor, flip: torch.Tensor | None = None) -> torch.Tensor: ...
 
 
 class ImageBank:

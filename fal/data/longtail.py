@@ -1,28 +1,12 @@
 """Long-tailed training subsets (reference-spec §1.3).
 
-Class ``i`` keeps ``int(img_max * (1/rho) ** (i / (C - 1)))`` images (IEEE double, truncation), class 0
-being the head. The subset is stored class by class: class 0's block first, each block in the order
+Class ``i`` keeps ``fal.config.datasets.longtail_counts(...)[i]`` images, class 0 being the head. The subset is stored class by class: class 0's block first, each block in the order
 of a per-class shuffle drawn from a NumPy ``RandomState``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-
-def longtail_counts(num_train: int, num_classes: int, rho: float, img_max: float | None = None) -> list[int]:
-    """Per-class image counts of the exponential profile.
-
-    ``img_max`` defaults to ``num_train / num_classes`` as a float (6000.0 for Fashion-MNIST); a smaller
-    value keeps the same profile on fewer images (reduced protocols).
-    """
-    if rho < 1:
-        raise ValueError(f"rho (imbalance ratio head/tail) must be >= 1, got {rho}")
-    if num_classes < 2:
-        raise ValueError(f"a long tail needs at least 2 classes, got {num_classes}")
-    imb_factor = 1.0 / rho
-    top = float(num_train) / num_classes if img_max is None else float(img_max)
-    return [int(top * (imb_factor ** (i / (num_classes - 1.0)))) for i in range(num_classes)]
 
 
 def select_longtail(labels: np.ndarray, counts: list[int], rng: np.random.RandomState) -> np.ndarray:

@@ -214,6 +214,8 @@ def dir_balance_logo(
         p = _dirichlet_rows(k, c, alpha, torch_generator)
         eps = min(1, k / c, c / k) / 1000
         row_sum, col_sum = p.sum(1), p.sum(0)
+        row_target: float
+        col_target: float
         if alpha < 10:
             row_target, col_target = 1, k / c
             while torch.any(row_sum <= row_target - eps) or torch.any(col_sum <= col_target - eps):
@@ -248,7 +250,8 @@ def dir_balance_logo(
                     pools[cls] = list(set(pools[cls]) - set(drawn))
             if sum(len(v) for v in pools.values()) == 0:
                 break
-        for client in np.flatnonzero(per_client.sum(axis=1) <= cap - 1):
+        for short in np.flatnonzero(per_client.sum(axis=1) <= cap - 1):
+            client = int(short)
             need = cap - len(clients[client])
             added = 0
             for cls in range(c):

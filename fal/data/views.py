@@ -1,15 +1,19 @@
-"""A setting's images on the compute device: training view, query view and evaluation set by position."""
+"""A setting's images on the compute device (training view, query view and evaluation set by position),
+and the input bundle the training and query stages take."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
+from fal.config.datasets import DatasetSpec, get_dataset_spec
 from fal.data.build import client_pools, client_test_positions
-from fal.data.datasets import DatasetSpec
-from fal.data.sources import DatasetArrays
+from fal.data.cache import DatasetArrays
 from fal.data.images import ImageBank
 
 
@@ -31,7 +35,9 @@ class SettingData:
         return len(self.pools)
 
 
-def load_setting_data(arrays: DatasetArrays, partition: pd.DataFrame, spec: DatasetSpec, num_clients: int, device) -> SettingData:
+def load_setting_data(
+    arrays: DatasetArrays, partition: pd.DataFrame, spec: DatasetSpec, num_clients: int, device
+) -> SettingData:
     train = partition[partition["split"] == "train"].sort_values("position")
     test = partition[partition["split"] == "test"].sort_values("position")
     for name, frame in (("train", train), ("test", test)):
@@ -41,7 +47,11 @@ def load_setting_data(arrays: DatasetArrays, partition: pd.DataFrame, spec: Data
     train_src = train["source_index"].to_numpy(dtype=np.int64)
     query_src = train["query_source_index"].to_numpy(dtype=np.int64)
     train_bank = ImageBank(arrays.train_images[train_src], mean, std, device)
-    query_bank = train_bank if np.array_equal(train_src, query_src) else ImageBank(arrays.train_images[query_src], mean, std, device)
+    query_bank = (
+        train_bank
+        if np.array_equal(train_src, query_src)
+        else ImageBank(arrays.train_images[query_src], mean, std, device)
+    )
     test_bank = ImageBank(arrays.test_images[test["source_index"].to_numpy(dtype=np.int64)], mean, std, device)
     labels = train["label"].to_numpy(dtype=np.int64)
     if not np.array_equal(labels, arrays.train_labels[train_src]):
@@ -56,3 +66,40 @@ def load_setting_data(arrays: DatasetArrays, partition: pd.DataFrame, spec: Data
         pools=client_pools(partition, num_clients),
         client_tests=client_test_positions(partition, num_clients),
     )
+
+
+@dataclass(frozen=True)
+class StageInputs:
+    """What one training or query job reads, in one bundle: its run's configuration (setting, protocol,
+    fidelity, seed), the AL cycle, the source's arrays, the partition and the cycle's labelled set.
+    ``data`` is the setting's images on the device when the caller already has them (tests and
+    benchmarks reuse one across stages); otherwise ``setting_data`` builds them."""
+
+    setting: SettingConfig
+    protocol: ProtocolConfig
+    fidelity: FidelityConfig
+    seed: int
+    cycle: int
+    arrays: DatasetArrays
+    partition: pd.DataFrame
+    labelled: pd.DataFrame
+    data: SettingData | None = None
+
+    @property
+    def spec(self) -> DatasetSpec:
+        return get_dataset_spec(self.setting.dataset)
+
+    def setting_data(self, device: Any) -> SettingData:
+        if self.data is not None:
+            return self.data
+        return load_setting_data(self.arrays, self.partition, self.spec, self.setting.num_clients, device)
+
+
+@dataclass(frozen=True)
+class Compute:
+    """Where and how a stage computes: the device, the job's logger and the no-grad batch size. None of
+    it changes the results (beyond floating-point noise between devices)."""
+
+    device: Any
+    log: logging.Logger
+    inference_batch_size: int = 128

@@ -21,7 +21,7 @@ class FLConfig:
     client_fraction: float
     lr_decay_rule: str = "official"
     algorithm: str = "fedavg"
-    """A name from fal.federated.algorithms.registry.ALGORITHMS."""
+    """A name from fal.config.algorithms.ALGORITHMS."""
     fedprox_mu: float = 0.01
     optimizer_scope: str = "round"
     """"round" (fresh client optimiser per round) or "cycle" (persists across rounds; KAFAL §7.2)."""

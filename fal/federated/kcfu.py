@@ -214,7 +214,7 @@ def kcfu_client_update(
             value = balanced_softmax_loss(logits, y, counts)
         else:
             value = labelled_loss(net, x, y)
-        if compensate:
+        if cycler is not None:  # compensate
             u = cycler.take(batch_size)
             u_flips = torch.from_numpy(rng.random(len(u)) < 0.5)
             xu = bank.batch(torch.from_numpy(u), u_flips)

@@ -3,7 +3,7 @@
 The KAFAL paper's LL4AL baseline (its §4.1: "we train a loss prediction module for each client
 model"; the KAFAL repository has no LL4AL code) attaches a small module to the backbone's intermediate
 feature maps that learns to predict each sample's classification loss, trained jointly with the model
-in every client's local update. Its query (fal.strategies.ll4al) takes the samples with the largest
+in every client's local update. Its query (fal.strategies.methods.ll4al) takes the samples with the largest
 predicted loss.
 
 Module (Yoo & Kweon's LossNet): per tapped stage, global average pooling → Linear(channels → width) →
@@ -32,20 +32,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fal.data.datasets import DatasetSpec
+from fal.config.datasets import DatasetSpec
 from fal.federated.models import CNN4Conv, KafalResNet8, MobileNet, ResNet18, build_model
 from fal.seeding import derive_seed
 
 
 @dataclass(frozen=True)
 class LossPredictionConfig:
-    """The LL4AL method's options (declared with their meanings in fal.strategies.ll4al)."""
+    """The LL4AL method's options (declared with their meanings in fal.strategies.methods.ll4al)."""
 
     weight: float = 1.0
     margin: float = 1.0
@@ -135,7 +135,7 @@ def logits_and_predicted_loss(
         logits, _ = model(x)
     if detach_maps:
         maps = [m.detach() for m in maps]
-    return logits, model.loss_module(maps)
+    return logits, cast(nn.Module, model.loss_module)(maps)
 
 
 def margin_ranking_loss(predicted: torch.Tensor, target: torch.Tensor, margin: float) -> torch.Tensor:

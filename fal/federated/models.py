@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fal.data.datasets import DatasetSpec
+from fal.config.datasets import DatasetSpec
 
 
 def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -103,7 +103,7 @@ class _BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.shortcut = None
         if stride != 1 or in_planes != planes:
-            layers = [nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)]
+            layers: list[nn.Module] = [nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)]
             if shortcut_bn:
                 layers.append(nn.BatchNorm2d(planes))
             self.shortcut = nn.Sequential(*layers)
@@ -192,6 +192,7 @@ def build_model(name: str, spec: DatasetSpec, init_seed: int, device: torch.devi
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
+        model: nn.Module
         if name == "cnn4conv":
             model = CNN4Conv(spec.channels, spec.num_classes, spec.image_size)
         elif name == "mobilenet":
@@ -202,7 +203,7 @@ def build_model(name: str, spec: DatasetSpec, init_seed: int, device: torch.devi
             model = KafalResNet8(spec.channels, spec.num_classes)
         else:
             raise ValueError(f"unknown model {name!r}")
-    return model.to(device=device, memory_format=torch.channels_last)
+    return model.to(device).to(memory_format=torch.channels_last)
 
 
 def count_parameters(model: nn.Module) -> int:

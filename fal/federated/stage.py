@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+from torch import nn
 
-from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
+from fal.config import FidelityConfig
+from fal.config.algorithms import choose_algorithm
 from fal.data.build import labelled_lists
-from fal.data.datasets import get_dataset_spec
-from fal.data.sources import DatasetArrays
-from fal.data.views import SettingData, load_setting_data
-from fal.federated.algorithms.registry import choose_algorithm, make_algorithm
+from fal.data.views import Compute, StageInputs
+from fal.federated.algorithms import make_algorithm
 from fal.federated.flconfig import FLConfig
 from fal.federated.kcfu import KCFUContext
 from fal.federated.loss_prediction import LossPredictionConfig, build_strategy_model
-from fal.federated.training import ClientData, FLResult, RoundCheckpoint, train_sequential
+from fal.federated.training import (
+    ClientData,
+    FederatedCycle,
+    FLResult,
+    RoundCheckpoint,
+    Trainer,
+    TrainingHooks,
+    train_sequential,
+)
 from fal.federated.vectorised import VectorisedOptions, train_vectorised
 from fal.seeding import derive_seed
 
@@ -42,34 +50,33 @@ class TrainingOutputs:
 
 
 def run_training_stage(
+    inputs: StageInputs,
+    compute: Compute,
     *,
-    setting: SettingConfig,
-    protocol: ProtocolConfig,
-    fidelity: FidelityConfig,
-    seed: int,
-    cycle: int,
-    arrays: DatasetArrays,
-    partition: pd.DataFrame,
-    labelled: pd.DataFrame,
-    device,
-    log: logging.Logger,
-    inference_batch_size: int = 128,
-    data: SettingData | None = None,
-    checkpoint: RoundCheckpoint | None = None,
     federated: Mapping[str, Any] | None = None,
     keep_client_models: bool = False,
     trainer: str = "sequential",
     vectorised_options: VectorisedOptions | None = None,
+    checkpoint: RoundCheckpoint | None = None,
 ) -> TrainingOutputs:
-    """Train one cycle. ``federated`` is a strategy's resolved FL algorithm (fedavg or KAFAL's kcfu,
-    see ``StrategyConfig.resolved_federated``); ``keep_client_models`` returns every client's weights
-    after its last-round local training (§5.3) in ``result.client_states``. ``trainer`` is
-    "sequential" (the oracle) or "vectorised" (all clients of a round at once; see
-    RuntimeConfig.resolved_trainer); KCFU, kept client models, KAFAL's persistent client schedule and
-    LL4AL's loss module (``federated["loss_prediction"]``) run on the sequential trainer."""
-    spec = get_dataset_spec(setting.dataset)
-    data = data or load_setting_data(arrays, partition, spec, setting.num_clients, device)
-    lists = labelled_lists(labelled, setting.num_clients)
+    """Train cycle ``inputs.cycle``. ``federated`` is a strategy's resolved FL algorithm (fedavg or
+    KAFAL's kcfu, see ``StrategyConfig.resolved_federated``); ``keep_client_models`` returns every
+    client's weights after its last-round local training (§5.3) in ``result.client_states``. ``trainer``
+    is "sequential" (the oracle) or "vectorised" (all clients of a round at once, with
+    ``vectorised_options``; see RuntimeConfig.resolved_trainer); KCFU, kept client models, KAFAL's
+    persistent client schedule and LL4AL's loss module (``federated["loss_prediction"]``) run on the
+    sequential trainer. ``checkpoint`` saves the rounds so that a killed job resumes."""
+    setting, protocol, fidelity, seed, cycle = (
+        inputs.setting,
+        inputs.protocol,
+        inputs.fidelity,
+        inputs.seed,
+        inputs.cycle,
+    )
+    device, log = compute.device, compute.log
+    spec = inputs.spec
+    data = inputs.setting_data(device)
+    lists = labelled_lists(inputs.labelled, setting.num_clients)
     clients = [ClientData(positions=pos, labels=data.train_labels[pos]) for pos in lists]
     federated = dict(federated or {"algorithm": "fedavg"})
     loss_prediction = federated.get("loss_prediction")
@@ -90,7 +97,7 @@ def run_training_stage(
         log.info(
             "cycle %d: a loss-prediction module (LL4AL, %d parameters) trains with the model: %s",
             cycle,
-            sum(p.numel() for p in model.loss_module.parameters()),
+            sum(p.numel() for p in cast(nn.Module, model.loss_module).parameters()),
             loss_prediction,
         )
     if protocol.schedule != "fairfal":
@@ -139,7 +146,7 @@ def run_training_stage(
             cycle,
             rounds_done,
             cfg.rounds,
-            checkpoint.path,
+            checkpoint.path if checkpoint is not None else "-",
         )
 
     if trainer not in ("sequential", "vectorised"):
@@ -152,25 +159,26 @@ def run_training_stage(
             cfg.algorithm,
         )
         trainer = "sequential"
-    if trainer == "vectorised":
-        extra = {"options": vectorised_options or VectorisedOptions()}
-    else:
-        extra = {"keep_client_models": keep_client_models}
-    result = (train_vectorised if trainer == "vectorised" else train_sequential)(
-        model,
-        clients,
-        data.train_bank,
-        data.test_bank,
-        data.test_labels,
-        spec.num_classes,
-        cfg,
-        seed_keys=(seed, "train", cycle),
-        eval_batch_size=inference_batch_size,
-        progress=progress,
-        checkpoint=checkpoint,
-        on_resume=resumed,
-        algorithm=algorithm,
-        **extra,
+    run: Trainer = (
+        partial(train_vectorised, options=vectorised_options or VectorisedOptions())
+        if trainer == "vectorised"
+        else partial(train_sequential, keep_client_models=keep_client_models)
+    )
+    result = run(
+        FederatedCycle(
+            model,
+            clients,
+            data.train_bank,
+            data.test_bank,
+            data.test_labels,
+            spec.num_classes,
+            cfg,
+            seed_keys=(seed, "train", cycle),
+            algorithm=algorithm,
+        ),
+        TrainingHooks(
+            eval_batch_size=compute.inference_batch_size, progress=progress, checkpoint=checkpoint, on_resume=resumed
+        ),
     )
     if checkpoint is not None and checkpoint.ignored_because:
         log.warning(

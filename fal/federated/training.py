@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -28,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fal.data.images import ImageBank
+from fal.data.images import ImageBank, ImageSource
+from fal.federated.algorithms import make_algorithm
 from fal.federated.algorithms.fedavg import FedAvg
-from fal.federated.algorithms.registry import make_algorithm
 from fal.federated.flconfig import FLConfig, round_lr
 from fal.seeding import numpy_rng, torch_generator
 
@@ -126,7 +127,7 @@ class FLResult:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, bank: ImageBank, labels: np.ndarray, num_classes: int, batch_size: int) -> EvalResult:
+def evaluate(model: nn.Module, bank: ImageSource, labels: np.ndarray, num_classes: int, batch_size: int) -> EvalResult:
     """Accuracy and mean loss of ``model`` (eval mode) on every image of ``bank``."""
     model.eval()
     labels_t = torch.tensor(np.asarray(labels), dtype=torch.long, device=bank.device)
@@ -184,6 +185,7 @@ def resume_rounds(
     resumed = checkpoint.load() if checkpoint is not None else None
     if resumed is None:
         return 0, []
+    assert checkpoint is not None
     first_round, state, rows = resumed
     model.load_state_dict(state)
     algorithm.restore(checkpoint.extra, device)
@@ -223,32 +225,63 @@ def finish_round(
         progress(row)
 
 
-def train_sequential(
-    model: nn.Module,
-    clients: list[ClientData],
-    train_bank: ImageBank,
-    test_bank: ImageBank,
-    test_labels: np.ndarray,
-    num_classes: int,
-    cfg: FLConfig,
-    *,
-    seed_keys: tuple,
-    eval_batch_size: int = 128,
-    progress: Callable[[dict], None] | None = None,
-    checkpoint: RoundCheckpoint | None = None,
-    on_resume: Callable[[int], None] | None = None,
-    algorithm: FedAvg | None = None,
-    keep_client_models: bool = False,
-) -> FLResult:
-    """Run ``cfg.rounds`` rounds of ``algorithm`` (default: ``cfg.algorithm`` from the registry) from
-    ``model``'s current weights (modified in place), one client after another.
+@dataclass
+class FederatedCycle:
+    """One AL cycle's federated training problem, as every trainer takes it: the model (trained in
+    place from its current weights), each client's labelled data, the image banks, the protocol, the
+    algorithm (default: ``cfg.algorithm`` from the registry) and the keys every random draw derives from."""
 
-    With ``checkpoint``, state is saved every ``checkpoint.every`` rounds and a matching saved state
-    is resumed from (``on_resume`` is told the number of rounds already done). ``keep_client_models``
-    returns each client's last-round weights (§5.3).
+    model: nn.Module
+    clients: list[ClientData]
+    train_bank: ImageBank
+    test_bank: ImageBank
+    test_labels: np.ndarray
+    num_classes: int
+    cfg: FLConfig
+    seed_keys: tuple
+    algorithm: FedAvg | None = None
+
+
+@dataclass
+class TrainingHooks:
+    """How a trainer evaluates, reports and persists a cycle while it runs; none of it changes the result.
+
+    With ``checkpoint``, state is saved every ``checkpoint.every`` rounds and a matching saved state is
+    resumed from (``on_resume`` is told the number of rounds already done); ``progress`` gets each
+    round's row."""
+
+    eval_batch_size: int = 128
+    progress: Callable[[dict], None] | None = None
+    checkpoint: RoundCheckpoint | None = None
+    on_resume: Callable[[int], None] | None = None
+
+
+class Trainer(Protocol):
+    """The one trainer interface: ``train_sequential`` and ``train_vectorised`` (with their own options
+    bound, e.g. ``functools.partial(train_vectorised, options=...)``)."""
+
+    def __call__(self, cycle: FederatedCycle, hooks: TrainingHooks) -> FLResult: ...
+
+
+def train_sequential(
+    cycle: FederatedCycle, hooks: TrainingHooks | None = None, *, keep_client_models: bool = False
+) -> FLResult:
+    """Run ``cfg.rounds`` rounds of the cycle's algorithm, one client after another (the oracle the
+    vectorised trainer is tested against). ``keep_client_models`` returns each client's last-round
+    weights (§5.3) in ``client_states``.
     """
-    algorithm = algorithm or make_algorithm(cfg)
-    first_round, rows = resume_rounds(model, algorithm, len(clients), checkpoint, on_resume, train_bank.device)
+    hooks = hooks or TrainingHooks()
+    model, clients, train_bank, cfg, seed_keys = (
+        cycle.model,
+        cycle.clients,
+        cycle.train_bank,
+        cycle.cfg,
+        cycle.seed_keys,
+    )
+    test_bank, test_labels, num_classes = cycle.test_bank, cycle.test_labels, cycle.num_classes
+    eval_batch_size, checkpoint, progress = hooks.eval_batch_size, hooks.checkpoint, hooks.progress
+    algorithm = cycle.algorithm or make_algorithm(cfg)
+    first_round, rows = resume_rounds(model, algorithm, len(clients), checkpoint, hooks.on_resume, train_bank.device)
     start = time.perf_counter() - (rows[-1]["seconds"] if rows else 0.0)
     result = None
     client_states = None

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,14 +34,15 @@ from torch import nn
 from torch.func import functional_call, grad_and_value, vmap
 
 from fal.data.images import ImageBank
+from fal.federated.algorithms import make_algorithm
 from fal.federated.algorithms.fedavg import FedAvg, proximal_term
-from fal.federated.algorithms.registry import make_algorithm
 from fal.federated.flconfig import FLConfig, round_lr
 from fal.federated.sgd import NonFiniteLossError
 from fal.federated.training import (
     ClientData,
+    FederatedCycle,
     FLResult,
-    RoundCheckpoint,
+    TrainingHooks,
     evaluate,
     finish_round,
     resume_rounds,
@@ -59,7 +59,7 @@ class VectorisedOptions:
     """"off", "default" (torch.compile of the batched gradient step) or "reduce-overhead" (with CUDA graphs)."""
     precision: str = "fp32"
     """"bf16" autocasts the forward pass to bfloat16; "fp32"/"tf32" compute it in float32 (TF32 is a
-    process-wide CUDA switch, set by fal.runtime.configure)."""
+    process-wide CUDA switch, set by fal.job.configure)."""
 
 
 @dataclass
@@ -198,7 +198,7 @@ def _sgd_(
     if weight_decay != 0:
         torch._foreach_add_(grads, params, alpha=weight_decay)
     if momentum != 0:
-        if first:
+        if first or momenta is None:  # momenta is None only at the first step
             momenta = [g.clone() for g in grads]
         else:
             torch._foreach_mul_(momenta, momentum)
@@ -280,7 +280,7 @@ def train_round_vectorised(
                 for k in params:
                     params[k].index_copy_(0, rows, p[k])
                 for i, k in enumerate(names):
-                    if new_m is not None:
+                    if new_m is not None and momenta is not None:
                         momenta[k].index_copy_(0, rows, new_m[i])
                 for k in b:
                     buffers[k].index_copy_(0, rows, b[k])
@@ -310,25 +310,21 @@ def _client_losses(
 
 
 def train_vectorised(
-    model: nn.Module,
-    clients: list[ClientData],
-    train_bank: ImageBank,
-    test_bank: ImageBank,
-    test_labels: np.ndarray,
-    num_classes: int,
-    cfg: FLConfig,
-    *,
-    seed_keys: tuple,
-    eval_batch_size: int = 128,
-    progress: Callable[[dict], None] | None = None,
-    checkpoint: RoundCheckpoint | None = None,
-    on_resume: Callable[[int], None] | None = None,
-    options: VectorisedOptions = VectorisedOptions(),
-    algorithm: FedAvg | None = None,
+    cycle: FederatedCycle, hooks: TrainingHooks | None = None, *, options: VectorisedOptions = VectorisedOptions()
 ) -> FLResult:
-    """Drop-in replacement for ``train_sequential`` (same arguments, outputs, checkpoints and randomness)
-    for algorithms whose client update is SGD with the hooks (``algorithm.vectorisable``)."""
-    algorithm = algorithm or make_algorithm(cfg)
+    """Drop-in replacement for ``train_sequential`` (same cycle, hooks, outputs, checkpoints and
+    randomness) for algorithms whose client update is SGD with the hooks (``algorithm.vectorisable``)."""
+    hooks = hooks or TrainingHooks()
+    model, clients, train_bank, cfg, seed_keys = (
+        cycle.model,
+        cycle.clients,
+        cycle.train_bank,
+        cycle.cfg,
+        cycle.seed_keys,
+    )
+    test_bank, test_labels, num_classes = cycle.test_bank, cycle.test_labels, cycle.num_classes
+    eval_batch_size, checkpoint, progress = hooks.eval_batch_size, hooks.checkpoint, hooks.progress
+    algorithm = cycle.algorithm or make_algorithm(cfg)
     if not algorithm.vectorisable:
         raise ValueError(f"{cfg.algorithm} has its own client update; train it with the sequential trainer")
     if cfg.sequential_only:
@@ -336,7 +332,7 @@ def train_vectorised(
             "KAFAL's persistent client schedule (optimizer_scope/lr_schedule) and LL4AL's loss module need the "
             "sequential trainer"
         )
-    first_round, rows = resume_rounds(model, algorithm, len(clients), checkpoint, on_resume, train_bank.device)
+    first_round, rows = resume_rounds(model, algorithm, len(clients), checkpoint, hooks.on_resume, train_bank.device)
     step = VectorisedRound(model, options, algorithm.proximal_mu)
     start = time.perf_counter() - (rows[-1]["seconds"] if rows else 0.0)
     result = None

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from fal.data.datasets import DATASET_LABELS
+from fal.config.datasets import DATASET_LABELS
 from fal.stats.metrics import final_accuracy
 
 

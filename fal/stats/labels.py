@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from fal.data.datasets import DATASET_LABELS
+from fal.config.datasets import DATASET_LABELS
 
 INFINITE_ALPHA = 1000.0
 """A Dirichlet α at or above this matches LoGo's "α = ∞" rows (the code approximates ∞ with a large value)."""

@@ -6,28 +6,10 @@ import math
 
 import pandas as pd
 
+from fal.config.outputs import TABLES
+from fal.stats.cells import SETTING_KEYS, STRATEGY_KEYS
 from fal.stats.labels import ordered_unique
-from fal.stats.paper_tables import ACCURACY_LAYOUTS, SETTING_KEYS, STRATEGY_KEYS
 
-TABLE_TITLES = {
-    "table1": "FairFAL Table 1: G vs L query selectors, paired AULC statistics over seeds",
-    **{name: layout.title for name, layout in ACCURACY_LAYOUTS.items()},
-    "logo_table2": "LoGo Table 2: local and global EMD of the query sets (lower = more balanced)",
-    "kafal_table1": "KAFAL Table 1: communication rounds each federated update needs to reach the reference update's accuracy",
-    "logo_penalty": "LoGo's pairwise penalty matrix: cell (i, j) = winning rate of row i over column j (share of AL rounds i wins by a paired t-test), summed over settings; last row: mean over i of column j",
-}
-TABLE_LEGENDS = {
-    "table1": "Cells: (winner, π⁺, one-sided exact Wilcoxon p, Hodges–Lehmann estimate of AULC(winner) − AULC(loser)); "
-    "the winner is the side with the larger Hodges–Lehmann estimate, marked n.s. when p ≥ 0.05. "
-    "AULC: trapezoidal area of final-round accuracy (%) over the labelled ratio (%), in pp·%. "
-    "Δ compares the Hodges–Lehmann estimates signed as G − L, so a flipped winner shows.",
-    "logo_table2": "EMD = ½·Σ_c |q_c − 1/C| (total variation to uniform; `analysis.emd: l1` drops the ½). Local: mean over "
-    "clients of each client's query set; global: all clients' queries together. The first column is the random initial set.",
-    "kafal_table1": "Cells: the first round of cycle 1 at which the seed-mean test accuracy reaches the reference strategy's "
-    "(`analysis.reference_strategy`) seed-mean accuracy at round `analysis.reference_round`; > R: not within the cycle's R rounds.",
-    "logo_penalty": "win^{ij} per setting from a paired t-test over seeds at every AL round (LoGo's notebook conventions unless "
-    "`analysis.win_rate: corrected`), summed over settings; last row: mean over the other strategies of each column.",
-}
 ACCURACY_LEGEND = "Cells: test accuracy (%) of the global model, mean ± sample sd over seeds."
 PUBLISHED_LEGEND = "Where the paper published the cell: [paper value, Δ = reproduced − published]."
 
@@ -51,11 +33,12 @@ def _grid(block: pd.DataFrame) -> tuple[list[str], list[str], dict[tuple[str, st
 
 
 def _legend(name: str) -> str:
-    return TABLE_LEGENDS.get(name, ACCURACY_LEGEND)
+    """How to read the table's cells: its declared legend, else the accuracy tables' one."""
+    return TABLES[name].legend or ACCURACY_LEGEND
 
 
 def to_markdown(cells: pd.DataFrame, name: str, caption: str) -> str:
-    lines = [f"# {TABLE_TITLES[name]}", "", caption, "", f"{_legend(name)} {PUBLISHED_LEGEND}", ""]
+    lines = [f"# {TABLES[name].heading}", "", caption, "", f"{_legend(name)} {PUBLISHED_LEGEND}", ""]
     if cells.empty:
         lines += ["*This study has no runs that fill this table.*", ""]
         return "\n".join(lines)
@@ -110,12 +93,12 @@ def latex_escape(text: str) -> str:
 def to_latex(cells: pd.DataFrame, name: str, caption: str) -> str:
     """A booktabs table per block, written by hand (no jinja2 dependency)."""
     label = f"tab:{name}"
-    lines = [f"% {TABLE_TITLES[name]}", r"% needs \usepackage{booktabs}"]
+    lines = [f"% {TABLES[name].heading}", r"% needs \usepackage{booktabs}"]
     if cells.empty:
         return "\n".join(lines + ["% this study has no runs that fill this table", ""])
     for k, (block_name, block) in enumerate(cells.groupby("block", sort=False)):
         rows, cols, grid = _grid(block)
-        title = TABLE_TITLES[name] + (f" ({block_name})" if block_name else "")
+        title = TABLES[name].heading + (f" ({block_name})" if block_name else "")
         lines += [
             r"\begin{table}[t]",
             r"\centering",
@@ -164,11 +147,11 @@ def to_html(cells: pd.DataFrame, name: str, caption: str) -> str:
     parts = [
         "<!DOCTYPE html>",
         '<html><head><meta charset="utf-8">',
-        f"<title>{html.escape(TABLE_TITLES[name])}</title>",
+        f"<title>{html.escape(TABLES[name].heading)}</title>",
         "<style>body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse;margin-bottom:1.5em}"
         " th,td{border:1px solid #ccc;padding:3px 7px;text-align:right} th:first-child,td:first-child{text-align:left}"
         " .pub{color:#555;font-size:11px}</style></head><body>",
-        f"<h2>{html.escape(TABLE_TITLES[name])}</h2>",
+        f"<h2>{html.escape(TABLES[name].heading)}</h2>",
         f"<p>{html.escape(caption)}</p>",
         f"<p>{html.escape(_legend(name))} {html.escape(PUBLISHED_LEGEND)}</p>",
     ]

@@ -70,7 +70,7 @@ class QueryStep:
     def client_rng(self, client: int) -> np.random.Generator:
         return numpy_rng(*self.seed_keys, "query", client)
 
-    def query_model(self, kind: str, pool: ClientPool) -> nn.Module:
+    def query_model(self, kind: str | None, pool: ClientPool) -> nn.Module:
         if kind == "global":
             return self.global_model
         if kind == "local":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 from torch import nn
@@ -24,7 +26,7 @@ def forward(
     if not logits:
         params = next(model.parameters())
         dim = getattr(model, "embedding_dim", 0)
-        num_out = model.linear.out_features if hasattr(model, "linear") else 0
+        num_out = cast(nn.Linear, model.linear).out_features if hasattr(model, "linear") else 0
         return params.new_zeros((0, num_out)), params.new_zeros((0, dim))
     return torch.cat(logits), torch.cat(features)
 

@@ -152,6 +152,7 @@ def kmeans(
         result = _lloyd(x, sq, x[seeds].clone(), max_iter, tol)
         if best is None or result.inertia < best.inertia:
             best = result
+    assert best is not None  # n_init >= 1
     return best
 
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import logging
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from fal.config import FidelityConfig, ProtocolConfig, SettingConfig, StrategyConfig
-from fal.data.budgets import compute_budget
+from fal.config import StrategyConfig
+from fal.config.budgets import compute_budget
+from fal.config.methods import METHODS
 from fal.data.build import extend_labelled, labelled_lists, unlabelled_pool
-from fal.data.datasets import get_dataset_spec
-from fal.data.sources import DatasetArrays
-from fal.data.views import SettingData, load_setting_data
+from fal.data.views import Compute, StageInputs
 from fal.federated.local import LocalTrainingConfig, last_round_models, scratch_models
 from fal.federated.loss_prediction import build_strategy_model
 from fal.seeding import derive_seed
@@ -23,7 +23,15 @@ from fal.strategies.base import (
     QueryOutcome,
     QueryStep,
 )
-from fal.strategies.registry import load_query_function
+
+
+def load_query_function(method: str) -> Callable[[QueryStep, StrategyConfig], QueryOutcome]:
+    """The ``query`` function of a registered method (its module is imported only now)."""
+    try:
+        info = METHODS[method]
+    except KeyError:
+        raise ValueError(f"unknown method {method!r}; available: {sorted(METHODS)}") from None
+    return importlib.import_module(info.module).query
 
 
 class StrategyContractError(RuntimeError):
@@ -55,30 +63,29 @@ def check_outcome(outcome: QueryOutcome, pools: list[ClientPool], budget: int, s
 
 
 def run_query_stage(
+    inputs: StageInputs,
+    compute: Compute,
     *,
-    setting: SettingConfig,
-    protocol: ProtocolConfig,
-    fidelity: FidelityConfig,
     strategy: StrategyConfig,
-    seed: int,
-    cycle: int,
-    arrays: DatasetArrays,
-    partition: pd.DataFrame,
-    labelled: pd.DataFrame,
     global_state: dict,
-    previous_state: dict,
-    device,
-    log: logging.Logger,
-    inference_batch_size: int = 128,
-    data: SettingData | None = None,
+    previous_state: dict | None = None,
     client_states: dict[int, dict] | None = None,
 ) -> QueryStageOutputs:
-    """Query with ``strategy`` using cycle ``cycle``'s model; the result is cycle ``cycle + 1``'s labelled set.
-
-    ``client_states``: the training stage's last-round client models (needed when the strategy's
-    local model kind is ``last_round``)."""
-    spec = get_dataset_spec(setting.dataset)
-    data = data or load_setting_data(arrays, partition, spec, setting.num_clients, device)
+    """Query with ``strategy`` using cycle ``inputs.cycle``'s model (``global_state``); the result is cycle
+    ``inputs.cycle + 1``'s labelled set. ``previous_state``: what the previous query of this strategy
+    carried over (FairFAL's γ̄); ``client_states``: the training stage's last-round client models (needed
+    when the strategy's local model kind is ``last_round``)."""
+    setting, protocol, fidelity, seed, cycle = (
+        inputs.setting,
+        inputs.protocol,
+        inputs.fidelity,
+        inputs.seed,
+        inputs.cycle,
+    )
+    device, log, labelled = compute.device, compute.log, inputs.labelled
+    previous_state = previous_state or {}
+    spec = inputs.spec
+    data = inputs.setting_data(device)
     budget = compute_budget(
         len(data.train_labels), setting.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio
     )
@@ -148,7 +155,7 @@ def run_query_stage(
         seed_keys=(seed, strategy.name, cycle),
         fidelity=fidelity,
         state=dict(previous_state),
-        batch_size=inference_batch_size,
+        batch_size=compute.inference_batch_size,
         client_test=ClientTestSplits(data.test_bank, data.test_labels, data.client_tests),
         train_bank=data.train_bank,
         fresh_local_model=fresh_local_model,

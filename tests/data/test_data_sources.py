@@ -7,19 +7,18 @@ import pickle
 import numpy as np
 import pytest
 
-from fal.data.sources import (
+from fal.data.cache import (
     DataIntegrityError,
     DatasetArrays,
-    acquire_source,
     array_sha256,
     load_cache,
-    read_cifar,
-    read_fmnist,
-    read_idx,
-    read_medmnist,
     verify_known_checksums,
     write_cache,
 )
+from fal.data.sources import acquire_source
+from fal.data.sources.cifar import read_cifar
+from fal.data.sources.fmnist import read_fmnist, read_idx
+from fal.data.sources.medmnist import read_medmnist
 
 
 def write_idx(path, array: np.ndarray, compress: bool) -> None:
@@ -119,7 +118,7 @@ def test_missing_raw_files_with_downloads_disabled(tmp_path):
     with pytest.raises(FileNotFoundError, match="downloads are disabled"):
         acquire_source("cifar10", tmp_path, download=False)
     with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
-        acquire_source("fmnist", tmp_path, fmnist_system_dir=tmp_path / "none", download=False)
+        acquire_source("fmnist", tmp_path, {"fmnist_system": tmp_path / "none"}, download=False)
 
 
 def small_arrays():
@@ -200,30 +199,31 @@ def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
 
 def test_every_source_has_known_checksums():
     """Each source's identity (a rule param) is its declared checksums, never where it is read from."""
-    from fal.data.checksums import source_identity
-    from fal.data.datasets import SOURCES
+    from fal.config.datasets import SOURCES
 
-    for source in SOURCES:
-        identity = source_identity(source)
-        assert identity.get("array_sha256") or identity.get("raw_md5"), source
+    for source in SOURCES.values():
+        identity = source.identity
+        assert identity.get("array_sha256") or identity.get("raw_md5"), source.name
 
 
 @pytest.mark.parametrize("source", ["cifar10", "cifar100"])
 def test_raw_files_are_checked_against_the_publishers_md5(tmp_path, source, monkeypatch):
+    import dataclasses
     import hashlib
 
-    import fal.data.sources as sources
+    from fal.config import datasets
 
     write_cifar_fixture(tmp_path, source)
     arrays = read_cifar(tmp_path, source)
     with pytest.raises(DataIntegrityError) as info:
         verify_known_checksums(source, arrays, "fixture", tmp_path)
     message = str(info.value)
-    first = next(iter(sources.KNOWN_RAW_MD5[source]))
+    first = next(iter(datasets.SOURCES[source].raw_md5))
     assert str(tmp_path / first) in message and "publisher's" in message and "download it again" in message
     # files whose MD5s are the declared ones pass
-    actual = {rel: hashlib.md5((tmp_path / rel).read_bytes()).hexdigest() for rel in sources.KNOWN_RAW_MD5[source]}
-    monkeypatch.setitem(sources.KNOWN_RAW_MD5, source, actual)
+    spec = datasets.SOURCES[source]
+    actual = {rel: hashlib.md5((tmp_path / rel).read_bytes()).hexdigest() for rel in spec.raw_md5}
+    monkeypatch.setitem(datasets.SOURCES, source, dataclasses.replace(spec, raw_md5=actual))
     verify_known_checksums(source, arrays, "fixture", tmp_path)
 
 
@@ -256,7 +256,7 @@ def write_svhn_fixture(folder, n_train: int = 12, n_test: int = 5):
 
 
 def test_read_svhn_fixture(tmp_path):
-    from fal.data.sources import read_svhn
+    from fal.data.sources.svhn import read_svhn
 
     written = write_svhn_fixture(tmp_path / "svhn")
     out = read_svhn(tmp_path / "svhn")

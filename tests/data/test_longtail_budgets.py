@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from fal.data.budgets import compute_budget, cycle_ratios
-from fal.data.longtail import balanced_test_subset, longtail_counts, select_longtail
+from fal.config.budgets import compute_budget, cycle_ratios
+from fal.config.datasets import longtail_counts
+from fal.data.longtail import balanced_test_subset, select_longtail
 
 
 def test_fmnist_lt_counts_match_spec():

@@ -20,7 +20,9 @@ import pytest
 from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
 from fal.data.build import build_partition, client_pools
 
-EXPECTED = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "official_fmnist_lt_partition.json").read_text())["cases"]
+EXPECTED = json.loads(
+    (Path(__file__).resolve().parents[1] / "fixtures" / "official_fmnist_lt_partition.json").read_text()
+)["cases"]
 
 
 def sha(array) -> str:

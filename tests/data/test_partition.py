@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
+from fal.config.datasets import longtail_counts
 from fal.data.build import build_partition, client_pools, extend_labelled, labelled_lists
-from fal.data.longtail import longtail_counts
 from fal.data.partition import dir_balance, dir_balance_logo
 
 CLASS_COUNTS = {

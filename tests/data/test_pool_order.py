@@ -17,6 +17,7 @@ from helpers import LOG, trained_setting
 
 from fal.config import FidelityConfig, StrategyConfig
 from fal.data.build import extend_labelled, labelled_lists, unlabelled_pool
+from fal.data.views import Compute, StageInputs
 from fal.strategies.stage import run_query_stage
 
 
@@ -91,19 +92,20 @@ FAIRFAL = StrategyConfig.from_dict("fairfal", {"method": "fairfal"}, "strategies
 
 def _query(trained, labelled, cycle, fidelity, previous_state=None):
     return run_query_stage(
-        setting=trained.setting,
-        protocol=trained.protocol,
-        fidelity=fidelity,
+        StageInputs(
+            setting=trained.setting,
+            protocol=trained.protocol,
+            fidelity=fidelity,
+            seed=1,
+            cycle=cycle,
+            arrays=trained.arrays,
+            partition=trained.part.partition,
+            labelled=labelled,
+        ),
+        Compute(device="cpu", log=LOG),
         strategy=FAIRFAL,
-        seed=1,
-        cycle=cycle,
-        arrays=trained.arrays,
-        partition=trained.part.partition,
-        labelled=labelled,
         global_state=trained.state_dict,
         previous_state=previous_state or {},
-        device="cpu",
-        log=LOG,
     )
 
 

@@ -9,9 +9,10 @@ import torch
 from test_vectorised import fl, run
 
 from fal.config import FL_ALGORITHMS
+from fal.config.algorithms import ALGORITHMS, choose_algorithm
+from fal.federated.algorithms import algorithm_class, make_algorithm
 from fal.federated.algorithms.fedavg import FedAvg
 from fal.federated.algorithms.fednova import FedNova, momentum_norm
-from fal.federated.algorithms.registry import ALGORITHMS, algorithm_class, choose_algorithm, make_algorithm
 from fal.federated.training import train_sequential
 
 

@@ -3,18 +3,18 @@
 import numpy as np
 import pytest
 import torch
-from helpers import synthetic_arrays
 
 from fal.config import FidelityConfig, ProtocolConfig
-from fal.data.datasets import DATASETS
+from fal.config.datasets import DATASETS
 from fal.data.images import ImageBank
+from fal.data.synthetic import synthetic_arrays
 from fal.federated.algorithms.fedavg import train_client
 from fal.federated.algorithms.fedavg import weighted_average as average_states
 from fal.federated.flconfig import FLConfig, round_lr
 from fal.federated.local import LocalTrainingConfig, train_local_only
 from fal.federated.models import build_model, count_parameters
 from fal.federated.sgd import NonFiniteLossError
-from fal.federated.training import ClientData, evaluate, train_sequential
+from fal.federated.training import ClientData, FederatedCycle, evaluate, train_sequential
 from fal.seeding import torch_generator
 
 SPEC = DATASETS["fmnist_lt"]
@@ -149,7 +149,11 @@ def test_fedavg_is_deterministic_learns_and_logs_every_round():
     for _ in range(2):
         model = build_model("cnn4conv", spec, 1)
         runs.append(
-            train_sequential(model, clients, bank, test_bank, arrays.test_labels, 4, small_fl(), seed_keys=(1, "t", 1))
+            train_sequential(
+                FederatedCycle(
+                    model, clients, bank, test_bank, arrays.test_labels, 4, small_fl(), seed_keys=(1, "t", 1)
+                )
+            )
         )
     a, b = runs
     assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)
@@ -167,7 +171,9 @@ def test_fedavg_equals_manual_average_of_client_updates():
     cfg = small_fl(rounds=1)
     model = build_model("cnn4conv", spec, 2)
     start = {k: v.clone() for k, v in model.state_dict().items()}
-    result = train_sequential(model, clients, bank, test_bank, arrays.test_labels, 4, cfg, seed_keys=(9,))
+    result = train_sequential(
+        FederatedCycle(model, clients, bank, test_bank, arrays.test_labels, 4, cfg, seed_keys=(9,))
+    )
     states = []
     for k, client in enumerate(clients):
         local = build_model("cnn4conv", spec, 2)
@@ -213,14 +219,16 @@ def test_nan_loss_fails_with_round_and_client():
     )
     with pytest.raises(NonFiniteLossError, match=r"round 1, client \d"):
         train_sequential(
-            build_model("cnn4conv", DATASETS["octmnist"], 0),
-            clients,
-            bank,
-            test_bank,
-            arrays.test_labels,
-            4,
-            cfg,
-            seed_keys=(0,),
+            FederatedCycle(
+                build_model("cnn4conv", DATASETS["octmnist"], 0),
+                clients,
+                bank,
+                test_bank,
+                arrays.test_labels,
+                4,
+                cfg,
+                seed_keys=(0,),
+            )
         )
 
 

@@ -15,12 +15,12 @@ from helpers import tiny_study_config
 from test_federated import bank_and_clients, small_fl
 
 from fal.config import ConfigError, ProtocolConfig, resolve_study
-from fal.data.datasets import DATASETS
+from fal.config.datasets import DATASETS
 from fal.federated.algorithms.fedavg import FedAvg
 from fal.federated.flconfig import client_epoch_lr, round_lr
 from fal.federated.models import build_model
 from fal.federated.sgd import LabelledSet, cross_entropy_loss, sgd_epoch
-from fal.federated.training import RoundCheckpoint, train_sequential
+from fal.federated.training import FederatedCycle, RoundCheckpoint, TrainingHooks, train_sequential
 from fal.seeding import torch_generator
 
 SPEC = DATASETS["octmnist"]
@@ -78,15 +78,17 @@ def test_participation_and_per_client_epoch_lr():
     cfg = kafal_fl(rounds=3, client_fraction=0.8)
     algorithm = Recorder(cfg)
     train_sequential(
-        build_model("cnn4conv", SPEC, 0),
-        clients,
-        bank,
-        test_bank,
-        arrays.test_labels,
-        4,
-        cfg,
-        seed_keys=(3,),
-        algorithm=algorithm,
+        FederatedCycle(
+            build_model("cnn4conv", SPEC, 0),
+            clients,
+            bank,
+            test_bank,
+            arrays.test_labels,
+            4,
+            cfg,
+            seed_keys=(3,),
+            algorithm=algorithm,
+        )
     )
     per_round = [[k for r, k, _ in algorithm.calls if r == rnd] for rnd in range(3)]
     assert [len(ks) for ks in per_round] == [8, 8, 10]  # int(10 · 0.8), then everyone in the last round
@@ -122,20 +124,24 @@ def test_persistent_optimiser_equals_one_optimiser_across_rounds():
     arrays, bank, test_bank, clients = bank_and_clients(num_clients=1, per_client=24)
     cfg = kafal_fl(rounds=2, local_epochs=2)
     result = train_sequential(
-        build_model("cnn4conv", SPEC, 5), clients, bank, test_bank, arrays.test_labels, 4, cfg, seed_keys=(8,)
+        FederatedCycle(
+            build_model("cnn4conv", SPEC, 5), clients, bank, test_bank, arrays.test_labels, 4, cfg, seed_keys=(8,)
+        )
     )
     manual = manual_persistent_run(cfg, clients, bank, 5, (8,))
     for key, value in manual.items():
         assert torch.allclose(value.float(), result.state_dict[key].float(), atol=1e-6), key
     fresh = train_sequential(
-        build_model("cnn4conv", SPEC, 5),
-        clients,
-        bank,
-        test_bank,
-        arrays.test_labels,
-        4,
-        dataclasses.replace(cfg, optimizer_scope="round"),
-        seed_keys=(8,),
+        FederatedCycle(
+            build_model("cnn4conv", SPEC, 5),
+            clients,
+            bank,
+            test_bank,
+            arrays.test_labels,
+            4,
+            dataclasses.replace(cfg, optimizer_scope="round"),
+            seed_keys=(8,),
+        )
     )
     assert not all(torch.equal(fresh.state_dict[k], result.state_dict[k]) for k in manual)  # momentum mattered
 
@@ -145,18 +151,12 @@ def test_resumed_cycle_equals_uninterrupted(tmp_path):
     cfg = kafal_fl(rounds=3, client_fraction=0.7)
     path = tmp_path / "ck.pt"
 
-    def run(**extra):
+    def run(on_resume=None):
         return train_sequential(
-            build_model("cnn4conv", SPEC, 1),
-            clients,
-            bank,
-            test_bank,
-            arrays.test_labels,
-            4,
-            cfg,
-            seed_keys=(2,),
-            checkpoint=RoundCheckpoint(path, 1, "job"),
-            **extra,
+            FederatedCycle(
+                build_model("cnn4conv", SPEC, 1), clients, bank, test_bank, arrays.test_labels, 4, cfg, seed_keys=(2,)
+            ),
+            TrainingHooks(checkpoint=RoundCheckpoint(path, 1, "job"), on_resume=on_resume),
         )
 
     full = run()

@@ -10,11 +10,11 @@ import pytest
 import torch
 from test_federated import bank_and_clients, small_fl
 
-from fal.data.datasets import DATASETS
-from fal.federated.algorithms.registry import make_algorithm
+from fal.config.datasets import DATASETS
+from fal.federated.algorithms import make_algorithm
 from fal.federated.loss_prediction import LossPredictionConfig, attach_loss_module
 from fal.federated.models import build_model
-from fal.federated.training import RoundCheckpoint, train_sequential
+from fal.federated.training import FederatedCycle, RoundCheckpoint, TrainingHooks, train_sequential
 from fal.federated.vectorised import train_vectorised
 
 SPEC = DATASETS["octmnist"]
@@ -29,11 +29,15 @@ def model():
     return attach_loss_module(build_model("cnn4conv", SPEC, 3), LossPredictionConfig(width=8), 3)
 
 
-def run(cfg, data, **extra):
+def run(cfg, data, keep_client_models=False, hooks=None):
     arrays, bank, test_bank, clients = data
     algorithm = make_algorithm(cfg)
     result = train_sequential(
-        model(), clients, bank, test_bank, arrays.test_labels, 4, cfg, seed_keys=(4,), algorithm=algorithm, **extra
+        FederatedCycle(
+            model(), clients, bank, test_bank, arrays.test_labels, 4, cfg, seed_keys=(4,), algorithm=algorithm
+        ),
+        hooks,
+        keep_client_models=keep_client_models,
     )
     return result, algorithm
 
@@ -62,10 +66,12 @@ def test_client_scope_keeps_each_clients_own_module(data):
 def test_resumed_cycle_with_client_modules_equals_uninterrupted(data, tmp_path):
     cfg = fl("client", 3)
     path = tmp_path / "ck.pt"
-    full, _ = run(cfg, data, checkpoint=RoundCheckpoint(path, 1, "job"))
+    full, _ = run(cfg, data, hooks=TrainingHooks(checkpoint=RoundCheckpoint(path, 1, "job")))
     assert path.exists()
     resumed_from = []
-    resumed, _ = run(cfg, data, checkpoint=RoundCheckpoint(path, 1, "job"), on_resume=resumed_from.append)
+    resumed, _ = run(
+        cfg, data, hooks=TrainingHooks(checkpoint=RoundCheckpoint(path, 1, "job"), on_resume=resumed_from.append)
+    )
     assert resumed_from == [2]
     for key in full.state_dict:
         assert torch.equal(full.state_dict[key], resumed.state_dict[key]), key
@@ -74,4 +80,6 @@ def test_resumed_cycle_with_client_modules_equals_uninterrupted(data, tmp_path):
 def test_vectorised_trainer_refuses_a_loss_module(data):
     arrays, bank, test_bank, clients = data
     with pytest.raises(ValueError, match="LL4AL's loss module need the sequential trainer"):
-        train_vectorised(model(), clients, bank, test_bank, arrays.test_labels, 4, fl("federated", 1), seed_keys=(4,))
+        train_vectorised(
+            FederatedCycle(model(), clients, bank, test_bank, arrays.test_labels, 4, fl("federated", 1), seed_keys=(4,))
+        )

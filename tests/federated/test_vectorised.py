@@ -5,15 +5,16 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from helpers import synthetic_arrays
 
-from fal.data.datasets import DATASETS
+from fal.config.datasets import DATASETS
 from fal.data.images import ImageBank
+from fal.data.synthetic import synthetic_arrays
+from fal.data.views import Compute, StageInputs
 from fal.federated.algorithms.scaffold import ScaffoldState
 from fal.federated.flconfig import FLConfig
 from fal.federated.models import build_model
 from fal.federated.sgd import NonFiniteLossError
-from fal.federated.training import ClientData, RoundCheckpoint, train_sequential
+from fal.federated.training import ClientData, FederatedCycle, RoundCheckpoint, TrainingHooks, train_sequential
 from fal.federated.vectorised import _schedule, train_vectorised
 
 SPEC = DATASETS["octmnist"]  # 1 channel, 28 px, 4 classes
@@ -57,7 +58,8 @@ def run(trainer, cfg, sizes, model_name="cnn4conv", checkpoint=None, double=True
     if double:
         model = model.double()
     return trainer(
-        model, clients, bank, test_bank, arrays.test_labels, 4, cfg, seed_keys=(4, "t"), checkpoint=checkpoint
+        FederatedCycle(model, clients, bank, test_bank, arrays.test_labels, 4, cfg, seed_keys=(4, "t")),
+        TrainingHooks(checkpoint=checkpoint),
     )
 
 
@@ -164,7 +166,7 @@ def test_bf16_option_is_refused_on_cpu():
 
     with pytest.raises(ValueError, match="bf16.*CUDA"):
         run(
-            lambda *a, **k: train_vectorised(*a, **k, options=VectorisedOptions(precision="bf16")),
+            lambda cycle, hooks: train_vectorised(cycle, hooks, options=VectorisedOptions(precision="bf16")),
             fl(rounds=1),
             (8, 8),
             double=False,
@@ -213,16 +215,17 @@ def test_training_stage_runs_either_trainer_with_every_algorithm():
         part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
         out = {
             trainer: run_training_stage(
-                setting=setting,
-                protocol=protocol,
-                fidelity=fidelity,
-                seed=1,
-                cycle=1,
-                arrays=arrays,
-                partition=part.partition,
-                labelled=part.initial_labelled,
-                device="cpu",
-                log=log,
+                StageInputs(
+                    setting=setting,
+                    protocol=protocol,
+                    fidelity=fidelity,
+                    seed=1,
+                    cycle=1,
+                    arrays=arrays,
+                    partition=part.partition,
+                    labelled=part.initial_labelled,
+                ),
+                Compute(device="cpu", log=log),
                 trainer=trainer,
             )
             for trainer in ("sequential", "vectorised")
@@ -232,16 +235,17 @@ def test_training_stage_runs_either_trainer_with_every_algorithm():
         assert any(f"of {algorithm}, vectorised trainer" in m for m in messages)
     with pytest.raises(ValueError, match="unknown trainer"):
         run_training_stage(
-            setting=setting,
-            protocol=protocol,
-            fidelity=fidelity,
-            seed=1,
-            cycle=1,
-            arrays=arrays,
-            partition=part.partition,
-            labelled=part.initial_labelled,
-            device="cpu",
-            log=log,
+            StageInputs(
+                setting=setting,
+                protocol=protocol,
+                fidelity=fidelity,
+                seed=1,
+                cycle=1,
+                arrays=arrays,
+                partition=part.partition,
+                labelled=part.initial_labelled,
+            ),
+            Compute(device="cpu", log=log),
             trainer="threads",
         )
 

@@ -11,7 +11,8 @@ import yaml
 
 from fal.config import ConfigError, resolve_study
 from fal.schemas import METRICS_SCHEMA
-from fal.stats.paper_tables import build_table, rounds_to_reach
+from fal.stats.papers import build_table
+from fal.stats.papers.kafal import rounds_to_reach
 from fal.stats.published import load_published
 from fal.stats.render import to_markdown
 

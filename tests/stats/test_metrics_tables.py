@@ -7,8 +7,8 @@ import pytest
 
 from fal.io import SchemaError, atomic_path, read_parquet, write_parquet
 from fal.schemas import METRICS_SCHEMA
+from fal.stats.accuracy_summary import accuracy_markdown, accuracy_summary
 from fal.stats.metrics import CycleRecord, final_accuracy, run_metrics
-from fal.stats.tables import accuracy_markdown, accuracy_summary
 
 
 def cycle(t, accs, query=None):

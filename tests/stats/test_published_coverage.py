@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from fal.config import resolve_study
-from fal.data.datasets import DATASETS
-from fal.stats.paper_tables import build_table
+from fal.config.datasets import DATASETS
+from fal.stats.papers import build_table
 from fal.stats.published import load_published
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,19 +7,19 @@ import torch
 from helpers import ROOT, assert_query_contract, query, trained_setting
 
 from fal.config import ConfigError, StrategyConfig
+from fal.config.datasets import get_dataset_spec
+from fal.config.methods import METHODS
 from fal.data.build import labelled_lists
-from fal.data.datasets import get_dataset_spec
 from fal.data.views import load_setting_data
 from fal.federated.models import build_model
-from fal.strategies.alfamix import caps, class_anchors, closed_form_alpha, find_candidates
-from fal.strategies.badge import FactoredEmbedding, kmeanspp_seeding
-from fal.strategies.gcnal import LowRankAdjacency, train_gcn
 from fal.strategies.inference import forward
 from fal.strategies.kcenter import kcenter_greedy
 from fal.strategies.kmeans import kmeans, kmeans_plusplus, nearest_to_centres
-from fal.strategies.least_confidence import confidence_scores
-from fal.strategies.margin import margin_scores
-from fal.strategies.registry import METHODS
+from fal.strategies.methods.alfamix import caps, class_anchors, closed_form_alpha, find_candidates
+from fal.strategies.methods.badge import FactoredEmbedding, kmeanspp_seeding
+from fal.strategies.methods.gcnal import LowRankAdjacency, train_gcn
+from fal.strategies.methods.least_confidence import confidence_scores
+from fal.strategies.methods.margin import margin_scores
 
 METHOD_NAMES = ["margin", "conf", "coreset", "badge", "gcnal", "alfamix"]
 STRATEGIES = {f"{m}_{q[0]}": {"method": m, "query_model": q} for m in METHOD_NAMES for q in ("global", "local")}
@@ -335,7 +335,7 @@ def test_alfamix_anchors_and_candidates():
 
 
 def test_alfamix_head_option(setting_state, monkeypatch):
-    import fal.strategies.alfamix as alfamix
+    import fal.strategies.methods.alfamix as alfamix
 
     with pytest.raises(ConfigError, match="classifier_head"):
         run(setting_state, "alfamix_g", options={"classifier_head": "mine"})

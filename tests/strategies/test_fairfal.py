@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from fal.strategies.fairfal import (
+from fal.strategies.kcenter import kcenter_greedy
+from fal.strategies.methods.fairfal import (
     balanced_multiset,
     class_quotas,
     discrepancy,
@@ -15,7 +16,6 @@ from fal.strategies.fairfal import (
     two_stage_select,
     uncertainty,
 )
-from fal.strategies.kcenter import kcenter_greedy
 
 
 def test_quotas_fmnist_example_from_spec():
@@ -146,7 +146,8 @@ def test_two_stage_takes_most_uncertain_then_diverse():
 from types import SimpleNamespace  # noqa: E402
 
 from fal.config import ConfigError, StrategyConfig  # noqa: E402
-from fal.strategies.fairfal import (  # noqa: E402
+from fal.config.methods import METHODS  # noqa: E402
+from fal.strategies.methods.fairfal import (  # noqa: E402
     _ClientOutputs,
     class_wise_select,
     client_picks,
@@ -155,7 +156,6 @@ from fal.strategies.fairfal import (  # noqa: E402
     uncertainty_model_is_global,
     unlabelled_embedding,
 )
-from fal.strategies.registry import METHODS  # noqa: E402
 
 DEFAULTS = METHODS["fairfal"].defaults
 

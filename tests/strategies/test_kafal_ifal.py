@@ -15,12 +15,13 @@ from helpers import (
     query,
     run_tiny_study,
     snakemake,
-    synthetic_arrays,
     trained_setting,
 )
 from torch import nn
 
 from fal.config import ConfigError, ProtocolConfig, StrategyConfig
+from fal.data.synthetic import synthetic_arrays
+from fal.data.views import Compute, StageInputs
 from fal.federated.algorithms.fedavg import train_client
 from fal.federated.flconfig import FLConfig, round_lr
 from fal.federated.kcfu import (
@@ -32,11 +33,11 @@ from fal.federated.kcfu import (
     mix_partners,
 )
 from fal.federated.stage import run_training_stage
-from fal.federated.training import ClientData, train_sequential
+from fal.federated.training import ClientData, FederatedCycle, train_sequential
 from fal.seeding import torch_generator
-from fal.strategies.ifal import ifal_select, otsu_threshold, rknn_distribution, wasserstein_rows
 from fal.strategies.kd_local import kd_loss
-from fal.strategies.ksas import ksas_scores
+from fal.strategies.methods.ifal import ifal_select, otsu_threshold, rknn_distribution, wasserstein_rows
+from fal.strategies.methods.ksas import ksas_scores
 
 LOG = logging.getLogger("test")
 
@@ -191,7 +192,7 @@ def test_compensation_is_off_in_the_first_round_and_on_later():
 
 
 def _kcfu_setup():
-    from fal.data.datasets import get_dataset_spec
+    from fal.config.datasets import get_dataset_spec
     from fal.data.images import ImageBank
 
     arrays = synthetic_arrays(num_classes=4, per_class=8, test_per_class=2, size=16)
@@ -293,7 +294,7 @@ def _tiny_cnn(spec):
 
 
 def test_last_round_client_models_equal_the_clients_last_local_training():
-    from fal.data.datasets import get_dataset_spec
+    from fal.config.datasets import get_dataset_spec
     from fal.data.images import ImageBank
     from fal.federated.models import build_model
 
@@ -318,27 +319,24 @@ def test_last_round_client_models_equal_the_clients_last_local_training():
     )
     keys = (1, "train", 1)
     full = train_sequential(
-        build_model("cnn4conv", spec, 7),
-        clients,
-        bank,
-        test,
-        arrays.test_labels,
-        4,
-        cfg,
-        seed_keys=keys,
+        FederatedCycle(
+            build_model("cnn4conv", spec, 7), clients, bank, test, arrays.test_labels, 4, cfg, seed_keys=keys
+        ),
         keep_client_models=True,
     )
     assert sorted(full.client_states) == [0, 1]
     # direct computation: the global model after round 1, then each client's round-2 local training
     after_one = train_sequential(
-        build_model("cnn4conv", spec, 7),
-        clients,
-        bank,
-        test,
-        arrays.test_labels,
-        4,
-        FLConfig(**{**cfg.__dict__, "rounds": 1}),
-        seed_keys=keys,
+        FederatedCycle(
+            build_model("cnn4conv", spec, 7),
+            clients,
+            bank,
+            test,
+            arrays.test_labels,
+            4,
+            FLConfig(**{**cfg.__dict__, "rounds": 1}),
+            seed_keys=keys,
+        )
     )
     for k, client in enumerate(clients):
         local = build_model("cnn4conv", spec, 7)
@@ -364,7 +362,9 @@ def test_last_round_client_models_equal_the_clients_last_local_training():
             expected = sum(full.client_states[k][name].double() * w for k, w in enumerate(weights))
             torch.testing.assert_close(value.double(), expected, rtol=1e-5, atol=1e-6)
     plain = train_sequential(
-        build_model("cnn4conv", spec, 7), clients, bank, test, arrays.test_labels, 4, cfg, seed_keys=keys
+        FederatedCycle(
+            build_model("cnn4conv", spec, 7), clients, bank, test, arrays.test_labels, 4, cfg, seed_keys=keys
+        )
     )
     assert plain.client_states is None
     for name, value in plain.state_dict.items():  # keeping the client models changes nothing
@@ -516,16 +516,17 @@ def test_kcfu_training_stage_keeps_every_client_with_partial_participation(train
     protocol = ProtocolConfig.from_dict({**protocol.to_dict(), "client_fraction": 0.5, "local_model": {"epochs": 3}})
     strategy = StrategyConfig.from_dict("kafal_full", {"method": "ksas", "federated": {"algorithm": "kcfu"}}, "s")
     out = run_training_stage(
-        setting=setting,
-        protocol=protocol,
-        fidelity=fidelity,
-        seed=1,
-        cycle=1,
-        arrays=arrays,
-        partition=part.partition,
-        labelled=part.initial_labelled,
-        device="cpu",
-        log=LOG,
+        StageInputs(
+            setting=setting,
+            protocol=protocol,
+            fidelity=fidelity,
+            seed=1,
+            cycle=1,
+            arrays=arrays,
+            partition=part.partition,
+            labelled=part.initial_labelled,
+        ),
+        Compute(device="cpu", log=LOG),
         keep_client_models=True,
         federated=strategy.resolved_federated(),
     )

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from helpers import assert_query_contract, query, trained_setting
 
 from fal.config import ConfigError, StrategyConfig
-from fal.data.datasets import get_dataset_spec
+from fal.config.datasets import get_dataset_spec
 from fal.federated.loss_prediction import (
     LossPredictionConfig,
     attach_loss_module,
@@ -23,7 +23,7 @@ from fal.federated.loss_prediction import (
     predicted_losses,
 )
 from fal.federated.models import build_model
-from fal.strategies.ll4al import top_predicted_loss
+from fal.strategies.methods.ll4al import top_predicted_loss
 
 
 def test_margin_ranking_loss_by_hand():

@@ -7,10 +7,10 @@ import torch
 from helpers import assert_query_contract, query, trained_setting
 
 from fal.config import ConfigError, StrategyConfig
-from fal.strategies.badge import FactoredEmbedding, kmeanspp_seeding
-from fal.strategies.ensembles import averaged_embedding, rank_badge, rank_merge
 from fal.strategies.kmeans import kmeans, kmeans_plusplus, lloyd
-from fal.strategies.logo import cluster_wise_picks, macro_embedding, select
+from fal.strategies.methods.badge import FactoredEmbedding, kmeanspp_seeding
+from fal.strategies.methods.ensembles import averaged_embedding, rank_badge, rank_merge
+from fal.strategies.methods.logo import cluster_wise_picks, macro_embedding, select
 
 # ------------------------------------------------------------------------------------------------
 # k-means

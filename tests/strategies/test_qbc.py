@@ -9,7 +9,7 @@ import torch
 from helpers import assert_query_contract, query, trained_setting
 
 from fal.config import ConfigError, StrategyConfig
-from fal.strategies.qbc import consensus_entropy, kl_to_mean, rank, vote_entropy
+from fal.strategies.methods.qbc import consensus_entropy, kl_to_mean, rank, vote_entropy
 
 
 def test_vote_entropy_by_hand():

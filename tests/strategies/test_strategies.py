@@ -94,7 +94,7 @@ def test_fairfal_diagnostics_and_state(setting_state):
 def test_random_takes_the_whole_pool_when_it_is_smaller_than_the_budget():
     """The contract allows a pool smaller than the budget (``dir_balance_logo`` can leave one); Random
     then takes all of it instead of failing."""
-    from fal.strategies.random import query as random_query
+    from fal.strategies.methods.random import query as random_query
 
     pool = ClientPool(
         client=0, labelled=np.array([1, 2]), labelled_labels=np.array([0, 1]), unlabelled=np.array([7, 3, 5])

@@ -15,8 +15,8 @@ from helpers import ROOT, copy_project, snakemake, tiny_study_config
 
 from fal.code_identity import imported_modules
 from fal.config import resolve_study
-from fal.federated.algorithms.registry import ALGORITHMS, choose_algorithm
-from fal.strategies.registry import METHODS
+from fal.config.algorithms import ALGORITHMS, choose_algorithm
+from fal.config.methods import METHODS
 
 pytestmark = pytest.mark.workflow
 

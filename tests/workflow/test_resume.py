@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import SNAKEMAKE, copy_project, snakemake, synthetic_arrays, tiny_study_config
+from helpers import SNAKEMAKE, copy_project, snakemake, tiny_study_config
 
-from fal.data.datasets import DATASETS
+from fal.config.datasets import DATASETS
 from fal.data.images import ImageBank
+from fal.data.synthetic import synthetic_arrays
 from fal.federated.flconfig import FLConfig
 from fal.federated.models import build_model
-from fal.federated.training import ClientData, RoundCheckpoint, train_sequential
+from fal.federated.training import ClientData, FederatedCycle, RoundCheckpoint, TrainingHooks, train_sequential
 
 # ------------------------------------------------------------------------------------------------
 # The checkpoint itself
@@ -56,17 +57,8 @@ def train(problem, checkpoint=None, stop_after=None, on_resume=None):
 
     model = build_model("cnn4conv", DATASETS["octmnist"], 5)
     return train_sequential(
-        model,
-        clients,
-        bank,
-        test_bank,
-        arrays.test_labels,
-        4,
-        cfg,
-        seed_keys=(1, "x"),
-        progress=progress,
-        checkpoint=checkpoint,
-        on_resume=on_resume,
+        FederatedCycle(model, clients, bank, test_bank, arrays.test_labels, 4, cfg, seed_keys=(1, "x")),
+        TrainingHooks(progress=progress, checkpoint=checkpoint, on_resume=on_resume),
     )
 
 

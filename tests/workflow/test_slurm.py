@@ -1,6 +1,6 @@
 """The SLURM profile end to end on a real single-node cluster (Debian's slurm-wlm and munge).
 
-A tiny study runs once locally and once through ``--profile workflow/profiles/slurm`` (sbatch, the
+A tiny study runs once locally and once through ``--profile profiles/slurm`` (sbatch, the
 plugin's srun job step, squeue status checks, grouped short jobs, ``--gpus=1`` on fake GPUs); its
 results must be identical. Skipped, with the reason, where a cluster cannot be started (not root,
 packages not installable). The daemons run from a temporary folder and are stopped by their PIDs.
@@ -79,7 +79,7 @@ def test_tiny_study_through_the_slurm_profile_equals_the_local_run(cluster, tmp_
     cmd = [
         str(SNAKEMAKE),
         "--profile",
-        "workflow/profiles/slurm",
+        "profiles/slurm",
         "--workflow-profile",
         "none",
         # one node, no shared-FS cache delays: check early and often (the profile's values suit a real cluster)

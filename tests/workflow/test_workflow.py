@@ -144,7 +144,7 @@ def test_paper_tables_figures_and_report(tiny_project):
 
 
 def test_editing_figure_code_reruns_only_figures(tiny_project):
-    target = tiny_project / "fal/plots/paper_figures.py"
+    target = tiny_project / "fal/plots/panels.py"
     original = edit(target)
     try:
         jobs = scheduled_jobs(snakemake(tiny_project, "-n", "all").stdout)
@@ -164,7 +164,7 @@ def edit(path: Path) -> str:
 
 
 def test_editing_table_code_reruns_only_the_table(tiny_project):
-    target = tiny_project / "fal/stats/tables.py"
+    target = tiny_project / "fal/stats/accuracy_summary.py"
     original = edit(target)
     try:
         rules = {rule for rule, _ in scheduled_jobs(snakemake(tiny_project, "-n", "all").stdout)}

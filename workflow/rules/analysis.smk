@@ -86,11 +86,14 @@ rule paper_table:
         f"{BENCH}/paper_table/{{table}}.tsv"
     conda:
         "../../envs/fal.yaml"
+    resources:
+        mem_mb=small_job_mem_mb,
+        runtime=small_job_runtime,
     params:
         info=analysis_info,
         caption=table_caption,
         published=file_digest(PUBLISHED),
-        code=script_code("paper_table"),
+        code=paper_table_code,
     script:
         "../scripts/paper_table.py"
 
@@ -114,11 +117,14 @@ rule paper_figure:
         f"{BENCH}/paper_figure/{{figure}}.tsv"
     conda:
         "../../envs/fal.yaml"
+    resources:
+        mem_mb=small_job_mem_mb,
+        runtime=small_job_runtime,
     params:
         info=analysis_info,
         caption=figure_caption,
         partition_settings=figure_partition_settings,
-        code=script_code("paper_figure"),
+        code=paper_figure_code,
     script:
         "../scripts/paper_figure.py"
 

@@ -1,4 +1,4 @@
-# Shared helpers, path templates and input functions (Snakemake's lint wants functions here).
+# Configuration validation, path templates, wildcard constraints and input functions.
 import hashlib
 import math
 import sys
@@ -10,55 +10,23 @@ from snakemake.utils import validate
 PROJECT_ROOT = Path(workflow.basedir)
 
 
-def schema_problem(config):
-    """The config's first schema violation in one line: key path, bad value, what is allowed (the
-    jsonschema message Snakemake prints dumps whole sub-schemas)."""
-    import difflib
-
-    import jsonschema
-    import yaml
-
-    schema = yaml.safe_load((PROJECT_ROOT / "workflow/schemas/config.schema.yaml").read_text())
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
-    while error.context:  # oneOf/anyOf: the branch that got furthest
-        error = jsonschema.exceptions.best_match(error.context)
-    where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
-    if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
-        unknown = sorted(set(error.instance) - set(allowed))
-        hints = [
-            f"{key!r}"
-            + (
-                f" (did you mean {' or '.join(close)}?)"
-                if (close := difflib.get_close_matches(key, allowed, n=2))
-                else ""
-            )
-            for key in unknown
-        ]
-        return f"{where}: unknown key(s) {', '.join(hints)}; allowed: {allowed}"
-    if error.validator == "enum":
-        close = difflib.get_close_matches(str(error.instance), [str(v) for v in error.validator_value], n=2)
-        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-        return f"{where}: {error.instance!r} is not allowed{hint}; allowed: {list(error.validator_value)}"
-    return f"{where}: {error.message}"
-
-
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
+
+from fal.config import ConfigError, RuntimeConfig, resolve_study  # noqa: E402
+from fal.config.schema import schema_problem  # noqa: E402
 
 try:
     validate(config, schema="../schemas/config.schema.yaml")
 except WorkflowError:
     raise WorkflowError(f"Invalid configuration: {schema_problem(config)}") from None
 
-from fal.config import ConfigError, RuntimeConfig, resolve_study  # noqa: E402
-from fal.data.budgets import compute_budget  # noqa: E402
-from fal.data.datasets import DATASETS, SOURCE_TEST_COUNTS, SOURCE_TRAIN_COUNTS, SOURCES  # noqa: E402
-from fal.stats.catalog import FIGURES, FIGURES_NEEDING_PARTITIONS, TABLES, describe_study  # noqa: E402
 from fal.code_identity import code_hash as source_code_hash  # noqa: E402
-from fal.data.checksums import source_identity  # noqa: E402
-from fal.federated.algorithms.registry import ALGORITHMS, choose_algorithm  # noqa: E402
-from fal.strategies.registry import METHODS  # noqa: E402
+from fal.config.algorithms import ALGORITHMS, choose_algorithm  # noqa: E402
+from fal.config.budgets import compute_budget  # noqa: E402
+from fal.config.datasets import DATASETS, SOURCES  # noqa: E402
+from fal.config.methods import METHODS  # noqa: E402
+from fal.config.outputs import FIGURES, FIGURES_NEEDING_PARTITIONS, TABLES, describe_study  # noqa: E402
 
 try:
     STUDIES = {name: resolve_study(config, name) for name in config["studies"]}
@@ -106,23 +74,9 @@ wildcard_constraints:
     figure="|".join(FIGURES),
 
 
-def script_code(script, *modules):
-    """Code identity of a rule: a hash of its script and of every ``fal`` module the script imports,
-    transitively (read from the source; fal/code_identity.py), plus ``modules`` it imports by name at
-    run time. Normalised, so comment, docstring and formatting edits rerun nothing; editing a module
-    reruns exactly the rules whose scripts import it. Snakemake does not track imports by itself."""
-    return source_code_hash(PROJECT_ROOT, [f"workflow/scripts/{script}.py"], modules)
-
-
 PUBLISHED = "workflow/published/values.csv"
 TABLE_FILES = {"markdown": "md", "csv": "csv", "latex": "tex", "html": "html"}
 FIGURE_FILES = {"png": "png", "pdf": "pdf"}
-
-
-def file_digest(relpath):
-    """SHA-256 of a project file's bytes: the param that reruns a rule reading it (the input is marked
-    ``ancient`` so that a checkout or clone, which renews its mtime, reruns nothing)."""
-    return hashlib.sha256((PROJECT_ROOT / relpath).read_bytes()).hexdigest()[:16]
 
 
 def study_of(wildcards):
@@ -234,19 +188,6 @@ def study_run_metrics(wildcards):
     ]
 
 
-def query_code(wildcards):
-    """The query script plus the strategy's method module (loaded by name): editing one method reruns
-    only its own queries."""
-    return script_code("query", METHODS[study_of(wildcards).strategy(wildcards.strategy).method].module)
-
-
-def train_code(wildcards):
-    """The training script plus the module of the FL algorithm that trains this arm (loaded by name)."""
-    strategy = None if wildcards.arm == "init" else study_of(wildcards).strategy(wildcards.arm).federated
-    algorithm = choose_algorithm(protocol_of(wildcards).fl_algorithm, strategy)
-    return script_code("train", ALGORITHMS[algorithm].implementation.split(":")[0])
-
-
 def analysis_info(wildcards):
     return study_of(wildcards).analysis_info()
 
@@ -254,7 +195,7 @@ def analysis_info(wildcards):
 def output_caption(kind, wildcards):
     """What was run, for the report and the tables: the study, its seeds, protocol and fidelity."""
     name = wildcards.table if kind == "table" else wildcards.figure
-    title = (TABLES if kind == "table" else FIGURES)[name]
+    title = (TABLES if kind == "table" else FIGURES)[name].title
     return f"{title}. {describe_study(study_of(wildcards).analysis_info())}"
 
 
@@ -305,78 +246,3 @@ def all_targets():
     study, or one copied in with its results, has nothing to do."""
     reports = [target for name in config["run_studies"] for target in study_report_targets(name)]
     return reports + [STAGED + target[len(REPORTS) :] for target in reports]
-
-
-# --- Cluster resources --------------------------------------------------------------------------
-# What a job asks a scheduler for (SLURM: --time, --mem, --gpus; the workstation profile: `gpu`
-# slots). Local runs without --resources ignore them, and none is a param, so changing them reruns
-# nothing and changes no result. Estimates are generous for one GPU; a job that runs out of time or
-# memory is retried (the profiles' `retries`) with `attempt` times as much, and a retried training
-# job resumes from its last round checkpoint.
-GPU_IMAGE_PASSES_PER_MINUTE = 300_000
-"""Images through the 4-conv CNN (forward and backward) per minute that runtimes are budgeted for:
-a conservative figure for one GPU. Slower hardware: raise runtimes with --set-resources."""
-
-
-def source_megabytes(source):
-    """Size of a source dataset's uint8 arrays (train + test), in MB."""
-    spec = next(s for s in DATASETS.values() if s.source == source)
-    images = sum(SOURCE_TRAIN_COUNTS[source]) + sum(SOURCE_TEST_COUNTS[source])
-    return math.ceil(images * spec.channels * spec.image_size**2 / 1e6)
-
-
-def labelled_images(wildcards, cycle):
-    """Labelled images over all clients in a (1-based) AL cycle."""
-    setting, protocol = setting_of(wildcards), protocol_of(wildcards)
-    budget = compute_budget(
-        setting.num_train(), setting.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio
-    )
-    return setting.num_clients * (budget.per_client_initial + budget.per_client_query * (cycle - 1))
-
-
-def evaluation_images(wildcards):
-    setting = setting_of(wildcards)
-    source = DATASETS[setting.dataset].source
-    if setting.test_per_class is not None:
-        return setting.test_per_class * len(SOURCE_TEST_COUNTS[source])
-    return sum(SOURCE_TEST_COUNTS[source])
-
-
-def train_runtime(wildcards, attempt):
-    """Minutes for one AL cycle: grows with rounds, local epochs and the cycle's labelled set."""
-    protocol = protocol_of(wildcards)
-    passes = protocol.rounds * (
-        protocol.local_epochs * labelled_images(wildcards, int(wildcards.cycle)) + evaluation_images(wildcards)
-    )
-    return attempt * (10 + math.ceil(passes / GPU_IMAGE_PASSES_PER_MINUTE))
-
-
-def query_runtime(wildcards, attempt):
-    """Minutes for one query: scoring the training pool a few times, plus local-only models
-    (Entropy-L, FairFAL) trained from scratch on the previous cycle's labelled set."""
-    local = protocol_of(wildcards).local_model
-    previous = labelled_images(wildcards, int(wildcards.cycle) - 1)
-    passes = 4 * setting_of(wildcards).num_train() + local.epochs * previous
-    return attempt * (10 + math.ceil(passes / GPU_IMAGE_PASSES_PER_MINUTE))
-
-
-def gpu_job_mem_mb(wildcards, attempt):
-    """Host memory of a training/query job: torch with CUDA (~4 GB) plus the dataset several times."""
-    return attempt * (6000 + 8 * source_megabytes(source_of(wildcards)))
-
-
-def data_job_mem_mb(wildcards, attempt):
-    """Host memory of dataset preparation and partitioning (no torch model)."""
-    source = wildcards.source if "source" in wildcards.keys() else source_of(wildcards)
-    return attempt * (2000 + 8 * source_megabytes(source))
-
-
-def small_job_mem_mb(wildcards, attempt):
-    """Metrics, tables and figures: Parquet files of a few MB."""
-    return attempt * 2000
-
-
-def small_job_runtime(wildcards, attempt):
-    """Minutes for partitioning, metrics, tables and figures (seconds of work each; a grouped
-    SLURM job adds them up layer by layer, so keep this small)."""
-    return attempt * 5

@@ -16,7 +16,7 @@ rule prepare_dataset:
         runtime=lambda wc, attempt: attempt * 30,  # may download the raw dataset
     params:
         # the data's identity: the known checksums the data must match (not where they are read from)
-        identity=lambda wc: source_identity(wc.source),
+        identity=lambda wc: SOURCES[wc.source].identity,
         code=script_code("prepare_dataset"),
     script:
         "../scripts/prepare_dataset.py"

@@ -3,15 +3,15 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type: ignore[name-defined]  # noqa: F821
 
 from fal.io import read_parquet
+from fal.job import job_logger, logged_failures
 from fal.plots.curves import save_figure
-from fal.plots.paper_figures import build_figure
-from fal.runtime import job_logger, logged_failures
+from fal.plots.papers import build_figure
 from fal.schemas import METRICS_SCHEMA, PARTITION_SCHEMA
 
-sm = snakemake  # noqa: F821
+sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
 with logged_failures(job_logger("paper_figure", sm.log[0])) as log:
     metrics = read_parquet(sm.input.metrics, METRICS_SCHEMA)
     partitions = {

@@ -3,16 +3,16 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type: ignore[name-defined]  # noqa: F821
 
 from fal.io import atomic_path, read_parquet, write_text_atomic
-from fal.runtime import job_logger, logged_failures
+from fal.job import job_logger, logged_failures
 from fal.schemas import METRICS_SCHEMA
-from fal.stats.paper_tables import build_table
+from fal.stats.papers import build_table
 from fal.stats.published import load_published
 from fal.stats.render import to_csv_frame, to_html, to_latex, to_markdown
 
-sm = snakemake  # noqa: F821
+sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
 with logged_failures(job_logger("paper_table", sm.log[0])) as log:
     metrics = read_parquet(sm.input.metrics, METRICS_SCHEMA)
     published = load_published(sm.input.published)

@@ -3,16 +3,16 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type: ignore[name-defined]  # noqa: F821
 
 from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
 from fal.data.build import build_partition
-from fal.data.sources import load_cache
+from fal.data.cache import load_cache
 from fal.io import write_json_atomic, write_parquet
-from fal.runtime import Stopwatch, job_logger, logged_failures
+from fal.job import Stopwatch, job_logger, logged_failures
 from fal.schemas import LABELLED_SCHEMA, PARTITION_SCHEMA
 
-sm = snakemake  # noqa: F821
+sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
 with logged_failures(job_logger("partition", sm.log[0])) as log:
     clock = Stopwatch()
     setting = SettingConfig.from_dict(sm.params.setting)

@@ -3,12 +3,13 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type: ignore[name-defined]  # noqa: F821
 
-from fal.data.sources import acquire_source, verify_known_checksums, write_cache
-from fal.runtime import Stopwatch, job_logger, logged_failures
+from fal.data.cache import verify_known_checksums, write_cache
+from fal.data.sources import acquire_source
+from fal.job import Stopwatch, job_logger, logged_failures
 
-sm = snakemake  # noqa: F821
+sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
 with logged_failures(job_logger("prepare_dataset", sm.log[0])) as log:
     clock = Stopwatch()
     source = sm.wildcards.source
@@ -18,7 +19,7 @@ with logged_failures(job_logger("prepare_dataset", sm.log[0])) as log:
     arrays, origin = acquire_source(
         source,
         raw_dir=raw_dir,
-        fmnist_system_dir=sm.config["paths"].get("fmnist_system"),
+        paths=sm.config["paths"],
         download=sm.config.get("data", {}).get("download", True),
     )
     verify_known_checksums(source, arrays, origin, raw_dir)

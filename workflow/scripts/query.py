@@ -3,39 +3,39 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type: ignore[name-defined]  # noqa: F821
 
 from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig, SettingConfig, StrategyConfig
-from fal.data.sources import load_cache
+from fal.data.cache import load_cache
+from fal.data.views import Compute, StageInputs
 from fal.io import load_client_states, load_state_dict, read_json, read_parquet, write_json_atomic, write_parquet
-from fal.runtime import Stopwatch, configure, job_logger, logged_failures
+from fal.job import Stopwatch, configure, job_logger, logged_failures
 from fal.schemas import LABELLED_SCHEMA, PARTITION_SCHEMA, QUERY_SCHEMA
 from fal.strategies.stage import run_query_stage
 
-sm = snakemake  # noqa: F821
+sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
 with logged_failures(job_logger("query", sm.log[0])) as log:
     clock = Stopwatch()
     runtime = RuntimeConfig.from_dict({**sm.config.get("runtime", {}), "threads": sm.threads})
     device = configure(runtime)
     strategy_dict = dict(sm.params.strategy)
     strategy = StrategyConfig.from_dict(strategy_dict.pop("name"), strategy_dict, f"strategies.{sm.wildcards.strategy}")
-    previous_state = read_json(sm.input.state) if "state" in sm.input.keys() else {}
-    cycle = int(sm.wildcards.cycle) - 1  # the cycle whose model is queried
-    out = run_query_stage(
+    inputs = StageInputs(
         setting=SettingConfig.from_dict(sm.params.setting),
         protocol=ProtocolConfig.from_dict(sm.params.protocol),
         fidelity=FidelityConfig.from_dict(sm.params.fidelity),
-        strategy=strategy,
         seed=int(sm.wildcards.seed),
-        cycle=cycle,
+        cycle=int(sm.wildcards.cycle) - 1,  # the cycle whose model is queried
         arrays=load_cache(sm.input.data, sm.input.data_meta),
         partition=read_parquet(sm.input.partition, PARTITION_SCHEMA),
         labelled=read_parquet(sm.input.labelled, LABELLED_SCHEMA),
+    )
+    out = run_query_stage(
+        inputs,
+        Compute(device, log, runtime.inference_batch(device)),
+        strategy=strategy,
         global_state=load_state_dict(sm.input.model),
-        previous_state=previous_state,
-        device=device,
-        log=log,
-        inference_batch_size=runtime.inference_batch(device),
+        previous_state=read_json(sm.input.state) if "state" in sm.input.keys() else {},
         client_states=load_client_states(sm.input.client_models) if "client_models" in sm.input.keys() else None,
     )
     write_parquet(out.diagnostics, sm.output.diagnostics, QUERY_SCHEMA)

@@ -3,13 +3,13 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type: ignore[name-defined]  # noqa: F821
 
 from fal.config import ProtocolConfig, StrategyConfig
-from fal.data.budgets import compute_budget
-from fal.data.datasets import get_dataset_spec
+from fal.config.budgets import compute_budget
+from fal.config.datasets import get_dataset_spec
 from fal.io import read_parquet, write_parquet
-from fal.runtime import job_logger, logged_failures
+from fal.job import job_logger, logged_failures
 from fal.schemas import (
     EVALUATION_SCHEMA,
     LABELLED_SCHEMA,
@@ -20,7 +20,7 @@ from fal.schemas import (
 )
 from fal.stats.metrics import CycleRecord, run_metrics
 
-sm = snakemake  # noqa: F821
+sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
 with logged_failures(job_logger("run_metrics", sm.log[0])) as log:
     setting = sm.params.setting
     strategy_dict = dict(sm.params.strategy)

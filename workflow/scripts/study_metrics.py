@@ -3,15 +3,15 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type: ignore[name-defined]  # noqa: F821
 
 import pandas as pd
 
 from fal.io import read_parquet, write_parquet
-from fal.runtime import job_logger, logged_failures
+from fal.job import job_logger, logged_failures
 from fal.schemas import METRICS_SCHEMA
 
-sm = snakemake  # noqa: F821
+sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
 with logged_failures(job_logger("study_metrics", sm.log[0])) as log:
     frames = [read_parquet(path, METRICS_SCHEMA) for path in sm.input]
     metrics = pd.concat(frames, ignore_index=True)

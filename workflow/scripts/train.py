@@ -4,18 +4,19 @@ arms whose queries need them, every client's last-round model."""
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # noqa: F821
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type: ignore[name-defined]  # noqa: F821
 
 from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig, SettingConfig
-from fal.data.sources import load_cache
+from fal.data.cache import load_cache
+from fal.data.views import Compute, StageInputs
 from fal.federated.stage import run_training_stage
 from fal.federated.training import RoundCheckpoint
 from fal.federated.vectorised import VectorisedOptions
 from fal.io import fingerprint, read_parquet, save_client_states, save_state_dict, write_parquet
-from fal.runtime import configure, job_logger, logged_failures
+from fal.job import configure, job_logger, logged_failures
 from fal.schemas import EVALUATION_SCHEMA, LABELLED_SCHEMA, PARTITION_SCHEMA, ROUNDS_SCHEMA
 
-sm = snakemake  # noqa: F821
+sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
 with logged_failures(job_logger("train", sm.log[0])) as log:
     runtime = RuntimeConfig.from_dict({**sm.config.get("runtime", {}), "threads": sm.threads})
     device = configure(runtime)
@@ -29,7 +30,7 @@ with logged_failures(job_logger("train", sm.log[0])) as log:
             runtime.checkpoint_every,
             fingerprint(job, [sm.input.labelled, sm.input.partition, sm.input.data_meta]),
         )
-    out = run_training_stage(
+    inputs = StageInputs(
         setting=SettingConfig.from_dict(sm.params.setting),
         protocol=ProtocolConfig.from_dict(sm.params.protocol),
         fidelity=FidelityConfig.from_dict(sm.params.fidelity),
@@ -38,16 +39,19 @@ with logged_failures(job_logger("train", sm.log[0])) as log:
         arrays=load_cache(sm.input.data, sm.input.data_meta),
         partition=read_parquet(sm.input.partition, PARTITION_SCHEMA),
         labelled=read_parquet(sm.input.labelled, LABELLED_SCHEMA),
-        device=device,
-        log=log,
-        inference_batch_size=runtime.inference_batch(device),
-        checkpoint=checkpoint,
+    )
+    out = run_training_stage(
+        inputs,
+        Compute(device, log, runtime.inference_batch(device)),
         federated=dict(sm.params.federated),
         keep_client_models="client_models" in sm.output.keys(),
         trainer=runtime.resolved_trainer(device),
         vectorised_options=VectorisedOptions(compile=runtime.compile, precision=runtime.precision),
+        checkpoint=checkpoint,
     )
     if "client_models" in sm.output.keys():
+        if out.result.client_states is None:
+            raise RuntimeError("the trainer kept no client models although this arm's queries read them")
         save_client_states(out.result.client_states, sm.output.client_models)
     write_parquet(out.result.rounds, sm.output.rounds, ROUNDS_SCHEMA)
     write_parquet(out.evaluation, sm.output.evaluation, EVALUATION_SCHEMA)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -35,7 +35,7 @@ from fal.federated.sgd import LabelledSet, LossFunction, cross_entropy_loss, mea
 
 def proximal_term(params: dict[str, torch.Tensor], anchor: dict[str, torch.Tensor], mu: float) -> torch.Tensor:
     """``(μ/2)·Σ ||w − w_global||²`` over the given parameters (not buffers)."""
-    total = sum(((params[name] - anchor[name]) ** 2).sum() for name in anchor)
+    total = cast(torch.Tensor, sum(((params[name] - anchor[name]) ** 2).sum() for name in anchor))
     return 0.5 * mu * total
 
 
@@ -43,7 +43,7 @@ def weighted_average(states: list[dict[str, torch.Tensor]], weights: list[float]
     """Weighted average of every state entry, accumulated in float64; integer buffers are truncated back."""
     averaged = {}
     for key, reference in states[0].items():
-        acc = sum(state[key].to(torch.float64) * w for state, w in zip(states, weights))
+        acc = cast(torch.Tensor, sum(state[key].to(torch.float64) * w for state, w in zip(states, weights)))
         averaged[key] = acc.to(reference.dtype) if reference.is_floating_point() else acc.trunc().to(reference.dtype)
     return averaged
 
@@ -84,13 +84,17 @@ def train_client(
             value = value + proximal_term(dict(net.named_parameters()), anchor, prox_mu)
         return value
 
-    def correct() -> None:
-        with torch.no_grad():
-            for key, value in model.state_dict().items():
-                if key in scaffold_correction:
-                    value.sub_(lr * scaffold_correction[key])
+    after = None
+    if scaffold_correction is not None:
+        correction = scaffold_correction
 
-    after = correct if scaffold_correction is not None else None
+        def correct() -> None:
+            with torch.no_grad():
+                for key, value in model.state_dict().items():
+                    if key in correction:
+                        value.sub_(lr * correction[key])
+
+        after = correct
     return mean_epoch_loss(
         model, optimizer, data, epochs, batch_size, generator, loss, where, after_step=after, before_epoch=before_epoch
     )
@@ -140,7 +144,7 @@ class FedAvg:
         """What client ``k`` brings to its local training besides the global weights: its own loss module
         (LL4AL, ``module_scope: client``) once it has trained one."""
         if self._keeps_client_modules() and k in self.client_modules:
-            model.loss_module.load_state_dict(self.client_modules[k])
+            cast(nn.Module, model.loss_module).load_state_dict(self.client_modules[k])
 
     def finish_client(self, k: int, optimizer: torch.optim.Optimizer, model: nn.Module) -> None:
         """Record what crosses rounds after client ``k``'s local training."""
@@ -148,7 +152,8 @@ class FedAvg:
             self.client_optimizers[k] = copy.deepcopy(optimizer.state_dict())
         self.client_epochs[k] = self.client_epochs.get(k, 0) + self.cfg.local_epochs
         if self._keeps_client_modules():
-            self.client_modules[k] = {n: v.detach().clone() for n, v in model.loss_module.state_dict().items()}
+            module = cast(nn.Module, model.loss_module)
+            self.client_modules[k] = {n: v.detach().clone() for n, v in module.state_dict().items()}
 
     def schedule_state(self) -> dict | None:
         """The client schedule's state for a round checkpoint (None when nothing crosses rounds)."""

@@ -89,6 +89,8 @@ class Scaffold(FedAvg):
         return {"scaffold": self.state.to_blob()}
 
     def restore(self, blob: dict | None, device) -> None:
+        if blob is None:
+            raise ValueError("the round checkpoint holds no SCAFFOLD control variates")
         self.state = ScaffoldState.from_blob(blob["scaffold"], device)
 
     def step_corrections(self, selected: list[int]) -> dict[str, torch.Tensor]:

@@ -1,0 +1,1 @@
+"""The parts of ``benchmarks/gpu_check.py``, one module each (a–f), and what they share."""

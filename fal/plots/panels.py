@@ -1,0 +1,284 @@
+"""The panels the papers' figures are drawn from: a study's metrics (and partition files for class
+frequencies and client × class counts). The figures themselves are declared per paper in
+``fal.plots.papers``.
+
+Generic over what the study contains: one panel per setting (or per group of settings that differ only
+in the compared dimension), one line per strategy; G selectors solid, L dashed, methods using both models or neither (Random) dotted.
+Every function returns a matplotlib Figure; ``fal.plots.curves.save_figure`` writes PNG and PDF.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from fal.stats.cells import per_seed_accuracy
+from fal.stats.labels import key_label, strategy_label
+from fal.stats.logo import WinRateOptions, penalty_matrix
+
+LINESTYLES = {"G": "-", "L": "--"}
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
+
+
+def _setting_title(row, keys=("dataset", "rho", "alpha", "num_clients")) -> str:
+    return ", ".join(key_label(k, row[k]) for k in keys)
+
+
+def _palette(labels: list[str]) -> dict[str, tuple]:
+    return dict(zip(labels, sns.color_palette("colorblind", max(len(labels), 1))))
+
+
+def _seeds_text(n: int) -> str:
+    return f"mean ± sd over {n} seed{'s' if n != 1 else ''}"
+
+
+def _method_key(row) -> str:
+    """Colour key: the method (with variant), so G and L of one method share a colour."""
+    return row["label"] + (f" [{row['variant']}]" if row["variant"] else "")
+
+
+def learning_curves(metrics: pd.DataFrame, info: dict, title: str, compare: str | None = None) -> plt.Figure:
+    """Accuracy (%) against labelled ratio (%), mean ± sd over seeds (FairFAL Figs. 1, 3, 5, 6).
+
+    One panel per group of settings; ``compare`` names a setting attribute (num_clients, fl_algorithm)
+    drawn in one panel with different markers instead of separate panels (Figs. 5 and 6).
+    """
+    acc = per_seed_accuracy(metrics, info, info.get("analysis", {}).get("accuracy") or "final")
+    acc["line"] = [strategy_label(r) for _, r in acc.iterrows()]
+    acc["colour"] = [_method_key(r) for _, r in acc.iterrows()]
+    panel_keys = [k for k in ("dataset", "rho", "alpha", "num_clients") if k != compare]
+    panel_keys += [k for k in ("model", "fl_algorithm") if k != compare and acc[k].astype(str).nunique() > 1]
+    acc["panel"] = [_setting_title(r, panel_keys) for _, r in acc.iterrows()]
+    panels = list(dict.fromkeys(acc["panel"]))
+    compared = list(dict.fromkeys(acc[compare])) if compare else [None]
+    colours = _palette(list(dict.fromkeys(acc["colour"])))
+    sns.set_theme(style="whitegrid", context="paper")
+    ncols = min(len(panels), 3)
+    nrows = int(np.ceil(len(panels) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.8 * ncols, 3.9 * nrows), squeeze=False)
+    for ax, panel in zip(axes.flat, panels):
+        sub = acc[acc["panel"] == panel]
+        ratios = sorted(sub["labelled_ratio"].unique())
+        for k, value in enumerate(compared):
+            part = sub if compare is None else sub[sub[compare] == value]
+            for line, rows in part.groupby("line", sort=False):
+                first = rows.iloc[0]
+                stats = rows.groupby("labelled_ratio")["accuracy"].agg(["mean", "std"]).fillna(0.0)
+                label = line if compare is None else f"{line}, {key_label(compare, value)}"
+                ax.errorbar(
+                    stats.index,
+                    stats["mean"],
+                    yerr=stats["std"],
+                    label=label,
+                    color=colours[first["colour"]],
+                    linestyle=LINESTYLES.get(first["selector"], ":"),
+                    marker=MARKERS[k % len(MARKERS)],
+                    markersize=4,
+                    capsize=2.5,
+                    linewidth=1.4,
+                    elinewidth=0.8,
+                )
+        n_seeds = sub.groupby(["strategy", "labelled_ratio"])["seed"].nunique().max()
+        ax.set_title(f"{panel}\n{_seeds_text(n_seeds)}", fontsize=9)
+        ax.set_xlabel("Labelled samples (% of training set)")
+        ax.set_ylabel("Test accuracy (%)")
+        ax.set_xticks(ratios)
+        ax.legend(fontsize=7, frameon=False, loc="lower right")
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    fig.suptitle(
+        title + "\nsolid: global-model selector (G), dashed: local-only (L), dotted: both models or neither (Random)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def class_groups(num_classes: int) -> dict[str, list[int]]:
+    """Majority / intermediate / minority thirds of the class ranking: 3 / 4 / 3 classes for C = 10."""
+    top = int(round(0.3 * num_classes))
+    bottom = int(round(0.3 * num_classes))
+    return {
+        "majority": list(range(top)),
+        "intermediate": list(range(top, num_classes - bottom)),
+        "minority": list(range(num_classes - bottom, num_classes)),
+    }
+
+
+def sampling_shares(metrics: pd.DataFrame, class_counts: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Cumulative share (%) of queried samples in each class group, per (setting, strategy, seed, cycle).
+
+    Classes are ranked by their frequency in the setting's training set (``class_counts``); group
+    shares are cumulated over all queries up to and including that cycle's.
+    """
+    queried = metrics[metrics["metric"] == "queried_count"]
+    rows = []
+    for (setting, strategy, seed), block in queried.groupby(["setting", "strategy", "seed"], sort=False):
+        counts = np.asarray(class_counts[setting], dtype=float)
+        ranking = np.argsort(-counts, kind="stable")
+        groups = class_groups(len(counts))
+        per_cycle = block.pivot_table(
+            index=["cycle", "labelled_ratio"], columns="class", values="value", aggfunc="sum", fill_value=0.0
+        )
+        per_cycle = per_cycle.reindex(columns=range(len(counts)), fill_value=0.0).cumsum()
+        for (cycle, ratio), row in per_cycle.iterrows():
+            total = row.sum()
+            for group, ranks in groups.items():
+                share = 100.0 * row[ranking[ranks]].sum() / total if total else np.nan
+                rows.append(
+                    (
+                        setting,
+                        strategy,
+                        seed,
+                        cycle,
+                        ratio,
+                        group,
+                        share,
+                        100.0 * counts[ranking[ranks]].sum() / counts.sum(),
+                    )
+                )
+    return pd.DataFrame(
+        rows, columns=["setting", "strategy", "seed", "cycle", "labelled_ratio", "group", "share", "train_share"]
+    )
+
+
+def sampling_proportions(
+    metrics: pd.DataFrame, info: dict, class_counts: dict[str, np.ndarray], title: str
+) -> plt.Figure:
+    """FairFAL Fig. 2: rows = settings, columns = class groups, lines = strategies; dashed grey = training-set share."""
+    shares = sampling_shares(metrics, class_counts)
+    labels = {s["name"]: strategy_label(s) for s in info["strategies"]}
+    settings = [s for s in info["settings"] if s in set(shares["setting"])]
+    groups = ["majority", "intermediate", "minority"]
+    colours = _palette([labels[s["name"]] for s in info["strategies"]])
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, axes = plt.subplots(max(len(settings), 1), 3, figsize=(13, 3.4 * max(len(settings), 1)), squeeze=False)
+    for r, setting in enumerate(settings):
+        attrs = info["settings"][setting]
+        sub = shares[shares["setting"] == setting]
+        for c, group in enumerate(groups):
+            ax = axes[r][c]
+            part = sub[sub["group"] == group]
+            for strategy in [s["name"] for s in info["strategies"]]:
+                rows = part[part["strategy"] == strategy]
+                if rows.empty:
+                    continue
+                stats = rows.groupby("labelled_ratio")["share"].agg(["mean", "std"]).fillna(0.0)
+                ax.errorbar(
+                    stats.index,
+                    stats["mean"],
+                    yerr=stats["std"],
+                    label=labels[strategy],
+                    color=colours[labels[strategy]],
+                    marker="o",
+                    markersize=4,
+                    capsize=2.5,
+                    linewidth=1.4,
+                )
+            if len(part):
+                ax.axhline(
+                    part["train_share"].iloc[0],
+                    color="grey",
+                    linestyle="--",
+                    linewidth=1,
+                    label="share in training set",
+                )
+            n = len(class_groups(len(class_counts[setting]))[group])
+            row = {
+                "dataset": attrs["dataset"],
+                "rho": np.nan if attrs.get("rho") is None else attrs["rho"],
+                "alpha": attrs["alpha"],
+                "num_clients": attrs["num_clients"],
+            }
+            ax.set_title(f"{_setting_title(row)}\n{group} classes ({n} by training frequency)", fontsize=9)
+            ax.set_xlabel("Labelled samples (% of training set)")
+            ax.set_ylabel("Cumulative share of queried samples (%)")
+            ax.set_xticks(sorted(part["labelled_ratio"].unique()))
+        axes[r][-1].legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1))
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def partition_heatmaps(partitions: dict[str, pd.DataFrame], info: dict, title: str) -> plt.Figure:
+    """FairFAL Fig. 4: training images per client (rows) and class (columns), one panel per setting."""
+    settings = [s for s in info["settings"] if s in partitions]
+    sns.set_theme(style="white", context="paper")
+    ncols = min(len(settings), 2)
+    nrows = int(np.ceil(len(settings) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, 4.6 * nrows), squeeze=False)
+    for ax, setting in zip(axes.flat, settings):
+        part = partitions[setting]
+        train = part[part["split"] == "train"]
+        table = train.groupby(["client", "label"]).size().unstack(fill_value=0)
+        attrs = info["settings"][setting]
+        num_classes = int(part["label"].max()) + 1
+        table = table.reindex(index=range(attrs["num_clients"]), columns=range(num_classes), fill_value=0)
+        annotate = table.size <= 200
+        sns.heatmap(
+            table,
+            ax=ax,
+            cmap="viridis",
+            annot=annotate,
+            fmt="d",
+            annot_kws={"fontsize": 6},
+            cbar_kws={"label": "training images"},
+        )
+        row = {
+            "dataset": attrs["dataset"],
+            "rho": np.nan if attrs.get("rho") is None else attrs["rho"],
+            "alpha": attrs["alpha"],
+            "num_clients": attrs["num_clients"],
+        }
+        ax.set_title(_setting_title(row), fontsize=9)
+        ax.set_xlabel("Class")
+        ax.set_ylabel("Client")
+    for ax in axes.flat[len(settings) :]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def penalty_heatmap(metrics: pd.DataFrame, info: dict, title: str) -> plt.Figure:
+    """LoGo's pairwise penalty matrix: cell (i, j) = Σ over settings of win^{ij}; last row: mean defeated."""
+    analysis = info.get("analysis", {})
+    acc = per_seed_accuracy(metrics, info, analysis.get("accuracy") or "final")
+    matrix = penalty_matrix(acc, WinRateOptions.preset(analysis.get("win_rate", "faithful")))
+    labels = {s["name"]: strategy_label(s) for s in info["strategies"]}
+    matrix = matrix.rename(index=labels, columns=labels)
+    mask = np.zeros(matrix.shape, dtype=bool)
+    for k in range(matrix.shape[1]):
+        mask[k, k] = True
+    n = len(matrix.columns)
+    sns.set_theme(style="white", context="paper")
+    fig, ax = plt.subplots(figsize=(1.1 * n + 3, 0.8 * n + 2))
+    sns.heatmap(
+        matrix,
+        mask=mask,
+        annot=True,
+        fmt=".2f",
+        cmap="rocket_r",
+        vmin=0,
+        ax=ax,
+        cbar_kws={"label": f"win rate summed over {acc['setting'].nunique()} setting(s)"},
+    )
+    ax.axhline(n, color="white", linewidth=3)
+    ax.set_xlabel("Strategy j (defeated)")
+    ax.set_ylabel("Strategy i (winner)")
+    ax.set_title(
+        f"{title}\n{acc['seed'].nunique()} seeds, win-rate convention: {analysis.get('win_rate', 'faithful')}",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def class_counts_from_partition(partition: pd.DataFrame) -> np.ndarray:
+    train = partition[partition["split"] == "train"]
+    return np.bincount(train["label"].to_numpy().astype(int), minlength=int(partition["label"].max()) + 1)

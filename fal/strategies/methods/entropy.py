@@ -1,0 +1,32 @@
+"""Entropy sampling (reference-spec §6.2) with the global (G) or local-only (L) model.
+
+Score = Σ_c p_c log p_c (minus the entropy, with 0·log 0 = 0); the b lowest scores, i.e. the most
+uncertain samples, are queried. A stable sort breaks exact ties by pool order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from fal.config import StrategyConfig
+from fal.config.methods import MethodInfo
+from fal.strategies.base import QueryOutcome, QueryStep
+from fal.strategies.inference import probabilities
+
+METHOD = MethodInfo(name="entropy", label="Entropy", query_models=("global", "local"))
+
+
+def negative_entropy(probs: torch.Tensor) -> torch.Tensor:
+    logs = torch.where(probs > 0, probs.log(), torch.zeros_like(probs))
+    return (probs * logs).sum(dim=1)
+
+
+def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
+    selected = {}
+    for pool in step.pools:
+        model = step.query_model(strategy.query_model, pool)
+        scores = negative_entropy(probabilities(model, step.query_bank, pool.unlabelled, step.batch_size))
+        order = np.argsort(scores.cpu().numpy(), kind="stable")[: step.budget]
+        selected[pool.client] = pool.unlabelled[order]
+    return QueryOutcome(selected=selected)

@@ -1,0 +1,32 @@
+"""Margin sampling (reference-spec §6.3) with the global (G) or local-only (L) model.
+
+Score = p_(1) − p_(2), the gap between the two largest class probabilities; the b smallest gaps are
+queried. A stable sort breaks exact ties by pool order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from fal.config import StrategyConfig
+from fal.config.methods import MethodInfo
+from fal.strategies.base import QueryOutcome, QueryStep
+from fal.strategies.inference import probabilities
+
+METHOD = MethodInfo(name="margin", label="Margin", query_models=("global", "local"))
+
+
+def margin_scores(probs: torch.Tensor) -> torch.Tensor:
+    top2 = probs.topk(2, dim=1).values
+    return top2[:, 0] - top2[:, 1]
+
+
+def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
+    selected = {}
+    for pool in step.pools:
+        model = step.query_model(strategy.query_model, pool)
+        scores = margin_scores(probabilities(model, step.query_bank, pool.unlabelled, step.batch_size))
+        order = np.argsort(scores.cpu().numpy(), kind="stable")[: step.budget]
+        selected[pool.client] = pool.unlabelled[order]
+    return QueryOutcome(selected=selected)

@@ -1,0 +1,21 @@
+"""Random sampling (reference-spec §6.1): b unlabelled samples uniformly, without replacement."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fal.config import StrategyConfig
+from fal.config.methods import MethodInfo
+from fal.strategies.base import QueryOutcome, QueryStep
+
+METHOD = MethodInfo(name="random", label="Random")
+
+
+def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
+    selected = {}
+    for pool in step.pools:
+        rng = step.client_rng(pool.client)
+        # A pool smaller than the budget (the contract allows it) gives all of it.
+        size = min(step.budget, len(pool.unlabelled))
+        selected[pool.client] = rng.choice(pool.unlabelled, size=size, replace=False).astype(np.int64)
+    return QueryOutcome(selected=selected)

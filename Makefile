@@ -1,6 +1,6 @@
 # Two entry points, each self-contained on a fresh machine:
 #   make run    set up (venv, pinned packages, Fashion-MNIST) and run the quick preset
-#   make test   set up and run the test suite
+#   make test   set up and run the test suite (make test-fast: without the end-to-end workflow tests)
 # Both are idempotent and quiet when everything is already in place.
 
 PYTHON ?= python3
@@ -12,13 +12,17 @@ SNAKEMAKE_ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup data lint format dry-run report clean-results gpu-check
+.PHONY: run test test-fast setup data lint format dry-run report clean-results gpu-check docs
 
 run: setup data
 	$(BIN)/snakemake --cores $(CORES) all $(SNAKEMAKE_ARGS)
 
 test: setup data
 	$(BIN)/python -m pytest -q tests
+
+# Everything but the end-to-end workflow tests (marked `workflow`): under 2 minutes, the loop while editing fal/.
+test-fast: setup data
+	$(BIN)/python -m pytest -q -m "not workflow" tests
 
 setup: $(STAMP)
 
@@ -42,12 +46,19 @@ data:
 	  fi; \
 	fi
 
-# Style and workflow checks (CI runs these before the tests): ruff (lint + format), snakefmt, snakemake --lint.
+# Style, type and workflow checks (CI runs these before the tests): ruff (lint + format), snakefmt,
+# snakemake --lint, mypy (fal/ and workflow/scripts/, pyproject's [tool.mypy]), generated docs up to date.
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check .
 	$(BIN)/snakemake --lint --workflow-profile none
+	$(BIN)/mypy
+	$(BIN)/python -m fal.config.docs --check
+
+# Rewrite the generated blocks of docs/ (method options, paper catalog, datasets) from the declarations.
+docs: setup
+	$(BIN)/python -m fal.config.docs
 
 # Apply the formatters (what `make lint` checks).
 format: setup
@@ -64,7 +75,7 @@ report: setup
 clean-results:
 	rm -rf results .snakemake
 
-# The GPU path in one command with its own time budget (benchmarks/gpu_check.py; README "GPU check").
+# The GPU path in one command with its own time budget (benchmarks/gpu_check.py; docs/cluster.md, "GPU check").
 # Needs no install step: it uses .venv when present, else the machine's python3 with its own torch.
 #   make gpu-check                                            # GPU machine: full check, 420 s budget
 #   make gpu-check GPU_CHECK_ARGS="--device cpu --smoke"      # CPU smoke mode (CI), under a minute

@@ -73,7 +73,7 @@ def main() -> None:
     pool_all = data.pools[args.client]
     n_labelled = 9 * part.budget.per_client_initial  # 45% of R, per client
     labelled = numpy_rng(1, "bench_labelled").choice(pool_all, size=n_labelled, replace=False)
-    pool = ClientPool(args.client, labelled, data.train_labels[labelled], unlabelled_pool(pool_all, labelled))
+    pool = ClientPool(args.client, labelled, data.train_labels[labelled], unlabelled_pool(pool_all, labelled), budget)
 
     cfg = LocalTrainingConfig.from_protocol(protocol, fidelity)
     global_model = build_model("cnn4conv", spec, 11, device)
@@ -125,7 +125,6 @@ def main() -> None:
         return QueryStep(
             cycle=8,
             num_classes=spec.num_classes,
-            budget=budget,
             pools=[pool],
             global_model=global_model,
             local_models=models,

@@ -40,16 +40,23 @@ def trained_setting(
     local_model_epochs: int,
     keep_client_models: bool = False,
     federated: dict | None = None,
+    partition_file: list[list[int]] | None = None,
+    protocol: dict | None = None,
 ) -> TrainedSetting:
     """A ``num_clients``-client, 4-class setting (octmnist's shape: 1 channel) trained for one cycle
-    (``federated``: a strategy's resolved training algorithm; default plain FedAvg)."""
+    (``federated``: a strategy's resolved training algorithm; default plain FedAvg; ``partition_file``:
+    client lists of a file partition; ``protocol``: overrides of the protocol)."""
     from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
+    from fal.config.partition_file import partition_digest
     from fal.data.build import build_partition
     from fal.federated.stage import run_training_stage
 
     arrays = synthetic_arrays(num_classes=4, per_class=per_class, test_per_class=test_per_class)
-    setting = SettingConfig(dataset="octmnist", alpha=0.5, num_clients=num_clients)
-    protocol = ProtocolConfig.from_dict(
+    file_fields = {}
+    if partition_file is not None:
+        file_fields = {"partition": "file", "partition_digest": partition_digest(partition_file)}
+    setting = SettingConfig(dataset="octmnist", alpha=0.5, num_clients=num_clients, **file_fields)
+    protocol_config = ProtocolConfig.from_dict(
         {
             "num_clients": num_clients,
             "rounds": rounds,
@@ -59,17 +66,22 @@ def trained_setting(
             "query_ratio": 0.1,
             "end_ratio": 0.3,
             "local_model": {"epochs": local_model_epochs},
+            **(protocol or {}),
         }
     )
     fidelity = FidelityConfig()
-    part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
+    part = build_partition(
+        setting, protocol_config, fidelity, 1, arrays.train_labels, arrays.test_labels, partition_file
+    )
     out = run_training_stage(
-        StageInputs(setting, protocol, fidelity, 1, 1, arrays, part.partition, part.initial_labelled),
+        StageInputs(setting, protocol_config, fidelity, 1, 1, arrays, part.partition, part.initial_labelled),
         CPU,
         keep_client_models=keep_client_models,
         federated=federated,
     )
-    return TrainedSetting(arrays, setting, protocol, fidelity, part, out.result.state_dict, out.result.client_states)
+    return TrainedSetting(
+        arrays, setting, protocol_config, fidelity, part, out.result.state_dict, out.result.client_states
+    )
 
 
 def query(
@@ -113,11 +125,11 @@ def assert_query_contract(trained: TrainedSetting, out) -> None:
     from fal.data.build import labelled_lists
 
     num_clients, part = trained.setting.num_clients, trained.part
-    budget = part.budget.per_client_query
     before = labelled_lists(part.initial_labelled, num_clients)
     after = labelled_lists(out.labelled, num_clients)
     train = part.partition[part.partition["split"] == "train"]
     for client in range(num_clients):
+        budget = part.budgets.query[client]  # the client's own budget (equal, or its share of its data)
         new = after[client][:budget]
         assert len(after[client]) == len(before[client]) + budget  # exact budget
         assert len(np.unique(after[client])) == len(after[client])  # no duplicates
@@ -138,7 +150,7 @@ import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
-COPIED = ["Snakefile", "config.yaml", "workflow", "fal", "envs", "profiles"]
+COPIED = ["Snakefile", "config.yaml", "workflow", "fal", "envs", "profiles", ".test"]
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True, profile: str = "none") -> subprocess.CompletedProcess:

@@ -84,7 +84,7 @@ LEAVES = {
     "fal.config.base": set(),
     "fal.config.declarations": set(),
     "fal.config.budgets": set(),
-    "fal.config.algorithms": set(),
+    "fal.config.algorithms": {"fal.config.declarations"},
     "fal.config.datasets": {"fal.config.declarations"},
     "fal.config.methods": {"fal.config.declarations"},
     "fal.config.outputs": {"fal.config.declarations", "fal.config.datasets"},

@@ -19,8 +19,8 @@ def double_bank(bank):
     """The same images in float64 batches (with a float64 model the trainers agree to ~1e-13)."""
 
     class DoubleBank(type(bank)):
-        def batch(self, index, flip=None):
-            return super().batch(index, flip).double()
+        def batch(self, index, flip=None, offsets=None):
+            return super().batch(index, flip, offsets).double()
 
     bank.__class__ = DoubleBank
     return bank

@@ -1,36 +1,59 @@
-"""Every FL algorithm, one line each: the name a config uses, the class that implements it, where it is chosen.
+"""The FL algorithm registry: every algorithm declares itself in its own module, found here by reading.
 
-This module imports no torch, so configuration validation (fal.config) and the docs check can read it
-cheaply; ``fal.federated.algorithms.make_algorithm`` imports the class only when a trainer needs it.
-Adding an algorithm = one module with a subclass of ``fal.federated.algorithms.fedavg.FedAvg`` + one
-line here (CONTRIBUTING.md).
+A module of ``fal/federated/algorithms/`` holds a top-level ``ALGORITHM = AlgorithmInfo(...)`` beside its
+class (a subclass of ``fal.federated.algorithms.fedavg.FedAvg``). This module finds the declarations by
+parsing the files (``fal.config.declarations``) without importing them, so configuration validation
+stays torch-free, the config's choices derive from the declarations, and adding an algorithm touches no
+other code (nor any job's code hash: a training job hashes the module of the algorithm it runs).
+``fal.federated.algorithms.make_algorithm`` imports the class only when a trainer needs it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
+
+from fal.config.declarations import FAL_ROOT, module_name, modules_in, read_declarations
+
+ALGORITHMS_DIR = FAL_ROOT / "federated" / "algorithms"
 
 
 @dataclass(frozen=True)
 class AlgorithmInfo:
-    implementation: str
-    """``module:Class``."""
+    name: str
+    """The name configs use (``protocol.fl_algorithm`` or a strategy's ``federated.algorithm``)."""
+    cls: str
+    """The class in the declaring module that implements it."""
     summary: str
     chosen_by: str
     """"protocol": ``protocol.fl_algorithm``; "strategy": a strategy's ``federated.algorithm`` (it brings
     its own client update and runs on FedAvg's aggregation under ``protocol.fl_algorithm: fedavg``)."""
+    module: str = field(default="", compare=False)
+    """The declaring module (filled in by discovery)."""
+
+    @property
+    def implementation(self) -> str:
+        """``module:Class``."""
+        return f"{self.module}:{self.cls}"
 
 
-ALGORITHMS: dict[str, AlgorithmInfo] = {
-    "fedavg": AlgorithmInfo("fal.federated.algorithms.fedavg:FedAvg", "FedAvg (§4.1)", "protocol"),
-    "fedprox": AlgorithmInfo("fal.federated.algorithms.fedprox:FedProx", "FedProx, proximal term μ (§4.2)", "protocol"),
-    "scaffold": AlgorithmInfo(
-        "fal.federated.algorithms.scaffold:Scaffold", "SCAFFOLD control variates (§4.3)", "protocol"
-    ),
-    "fednova": AlgorithmInfo("fal.federated.algorithms.fednova:FedNova", "FedNova normalised averaging", "protocol"),
-    "kcfu": AlgorithmInfo("fal.federated.kcfu:KCFU", "KAFAL's KCFU client update (§7.1-§7.2)", "strategy"),
-}
+def discover_algorithms(directory: Path = ALGORITHMS_DIR) -> dict[str, AlgorithmInfo]:
+    """Every algorithm declared in ``directory``'s modules, by name; FedAvg first (the default)."""
+    found: dict[str, AlgorithmInfo] = {}
+    for path in modules_in(directory):
+        for declared in read_declarations(path, "ALGORITHM", {"AlgorithmInfo": AlgorithmInfo}):
+            if declared.name in found:
+                raise ValueError(f"FL algorithm {declared.name!r} is declared twice ({path})")
+            if declared.chosen_by not in ("protocol", "strategy"):
+                raise ValueError(f"{path}: chosen_by must be 'protocol' or 'strategy', got {declared.chosen_by!r}")
+            found[declared.name] = replace(declared, module=module_name(path))
+    if "fedavg" not in found:
+        raise ValueError(f"no FedAvg declaration in {directory}")
+    return {"fedavg": found.pop("fedavg"), **found}
+
+
+ALGORITHMS: dict[str, AlgorithmInfo] = discover_algorithms()
 
 PROTOCOL_ALGORITHMS = tuple(name for name, info in ALGORITHMS.items() if info.chosen_by == "protocol")
 """The choices of ``protocol.fl_algorithm``."""

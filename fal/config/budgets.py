@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -50,3 +52,37 @@ def compute_budget(
         per_client_query=int(reference * query_ratio / num_clients),
         ratios=cycle_ratios(initial_ratio, query_ratio, end_ratio),
     )
+
+
+BUDGET_RULES = ("equal", "per_client")
+"""``protocol.budget_rule``: FairFAL's equal per-client budget, or KAFAL's share of each client's data."""
+
+
+@dataclass(frozen=True)
+class ClientBudgets:
+    """What each client labels: ``initial[c]`` in cycle 1, ``query[c]`` at every query step."""
+
+    initial: tuple[int, ...]
+    query: tuple[int, ...]
+
+    def labelled(self, client: int, cycle: int) -> int:
+        """Client ``client``'s labelled samples in (1-based) cycle ``cycle``."""
+        return self.initial[client] + self.query[client] * (cycle - 1)
+
+
+def client_budgets(
+    rule: str, num_train: int, client_sizes: Sequence[int], initial_ratio: float, query_ratio: float
+) -> ClientBudgets:
+    """Per-client budgets under ``rule``: "equal" = FairFAL's int(R·ratio/K) for every client (§2.1),
+    "per_client" = KAFAL's ceil(ratio·n_c) of each client's n_c training images (KA:main.py:
+    ``np.ceil((BASE / NUM_TRAIN) * total_data_num)``, the same float product)."""
+    if rule == "equal":
+        budget = compute_budget(num_train, len(client_sizes), initial_ratio, query_ratio, initial_ratio)
+        k = len(client_sizes)
+        return ClientBudgets((budget.per_client_initial,) * k, (budget.per_client_query,) * k)
+    if rule == "per_client":
+        return ClientBudgets(
+            tuple(math.ceil(initial_ratio * n) for n in client_sizes),
+            tuple(math.ceil(query_ratio * n) for n in client_sizes),
+        )
+    raise ValueError(f"unknown budget rule {rule!r}; one of {list(BUDGET_RULES)}")

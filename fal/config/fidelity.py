@@ -39,6 +39,14 @@ class FidelityConfig:
     """§6.0: the unlabelled pool (and so the stored labelled lists) in the official code's CPython set
     order ("official") or ascending ("ascending"). Not only a tie-breaker: FairFAL's class-balanced
     resampling draws by list position."""
+    kcfu_teacher_bn: str = "train"
+    """§7.2: KCFU's teacher (the global model) normalises each mixed batch with that batch's statistics
+    ("train": the official server model is never put in eval mode during training, so the distillation
+    term is exactly 0 at a client's first step after a broadcast) or with its running statistics ("eval")."""
+    kcfu_distillation_pool: str = "initial"
+    """§7.2: KCFU distils on each client's initial unlabelled pool, samples labelled since included
+    ("initial": the official code appends the new loaders to a list that training reads at index [c],
+    a bookkeeping bug) or on its current unlabelled pool ("current")."""
 
     def validate(self, where: str) -> None:
         check(
@@ -75,6 +83,8 @@ _FIDELITY_CHOICES: dict[str, tuple] = {
     "fairfal_prototype_similarity": ("cosine", "inner"),
     "fairfal_gamma_bar": ("first_query", "every_query"),
     "pool_order": ("official", "ascending"),
+    "kcfu_teacher_bn": ("train", "eval"),
+    "kcfu_distillation_pool": ("initial", "current"),
 }
 
 FIDELITY_PRESETS: dict[str, dict[str, Any]] = {
@@ -88,6 +98,8 @@ FIDELITY_PRESETS: dict[str, dict[str, Any]] = {
         "fairfal_prototype_similarity": "cosine",
         "fairfal_gamma_bar": "first_query",
         "pool_order": "official",
+        "kcfu_teacher_bn": "train",
+        "kcfu_distillation_pool": "initial",
     },
     "corrected": {
         "lt_query_view_mismatch": False,
@@ -99,6 +111,8 @@ FIDELITY_PRESETS: dict[str, dict[str, Any]] = {
         "fairfal_prototype_similarity": "cosine",
         "fairfal_gamma_bar": "first_query",
         "pool_order": "ascending",
+        "kcfu_teacher_bn": "train",
+        "kcfu_distillation_pool": "current",
     },
 }
 

@@ -6,7 +6,7 @@ parsing the files (``fal.config.declarations``) without importing them, so confi
 stays torch-free and cheap, and
 adding, removing or editing one method's declaration touches no other method's code (nor its code hash,
 so no other method's jobs rerun). Options are declared once, with type, default, range or choices and
-meaning; validation, the README's option tables and the defaults all come from here.
+meaning; validation, the docs' option table (docs/methods.md) and the defaults all come from here.
 """
 
 from __future__ import annotations
@@ -127,18 +127,3 @@ def discover_methods(directory: Path = METHODS_DIR) -> dict[str, MethodInfo]:
 
 
 METHODS: dict[str, MethodInfo] = discover_methods()
-
-
-def options_markdown(methods: dict[str, MethodInfo] | None = None) -> str:
-    """The README's table of every method option, from the declarations."""
-    rows = ["| method | option | default | allowed | meaning |", "|---|---|---|---|---|"]
-    for info in (methods or METHODS).values():
-        for option in info.options:
-            rows.append(
-                f"| `{info.name}` | `{option.name}` | `{option.default}` | {option.allowed()} | {option.meaning} |"
-            )
-    return "\n".join(rows)
-
-
-if __name__ == "__main__":
-    print(options_markdown())

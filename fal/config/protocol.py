@@ -9,7 +9,7 @@ from typing import Any
 
 from fal.config.algorithms import PROTOCOL_ALGORITHMS
 from fal.config.base import build_config, check, is_number
-from fal.config.budgets import cycle_ratios
+from fal.config.budgets import BUDGET_RULES, cycle_ratios
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,14 @@ class ProtocolConfig:
     """Client-epoch milestones of lr_schedule "client_epoch"."""
     last_round_all_clients: bool = False
     """Every client trains in the cycle's last round, whatever client_fraction (KAFAL's code, §7.2)."""
+    transform: str = "fairfal"
+    """The images' training transform and normalisation (TRANSFORMS): "fairfal" = random horizontal flip,
+    the dataset's own mean/std (§1.2); "kafal" = flip + RandomCrop(32, padding=4) on the training batches
+    (labelled and distillation alike) and CIFAR's mean/std everywhere (KAFAL's code, §1.2)."""
+    budget_rule: str = "equal"
+    """How many samples each client labels (BUDGET_RULES): "equal" = int(R·ratio/K) for every client, R the
+    training-set size rounded to hundreds (FairFAL, §2.1); "per_client" = ceil(ratio·n_c), n_c the
+    client's training images (KAFAL's code: 10 % then 5 % of each client's data)."""
 
     def validate(self, where: str) -> None:
         for key in ("num_clients", "rounds", "local_epochs", "batch_size"):
@@ -147,17 +155,52 @@ class ProtocolConfig:
         return len(cycle_ratios(self.initial_ratio, self.query_ratio, self.end_ratio))
 
 
+@dataclass(frozen=True)
+class Transform:
+    """How training batches are augmented and every image normalised (reference-spec §1.2)."""
+
+    crop_padding: int
+    """RandomCrop(size, padding=crop_padding) on the training batches: zero padding of the uint8 image,
+    then a crop at offsets uniform in 0..2·padding per sample; 0 = no crop."""
+    mean: tuple[float, ...] | None
+    """Normalisation mean per channel; None = the dataset's own (DatasetSpec). KAFAL's code is CIFAR-only:
+    on data with another number of channels the dataset's own statistics are used (``normalisation``)."""
+    std: tuple[float, ...] | None
+
+    def normalisation(self, spec_mean: tuple[float, ...], spec_std: tuple[float, ...]) -> tuple[tuple, tuple]:
+        """(mean, std) for a dataset whose own statistics are ``spec_mean``, ``spec_std``."""
+        if self.mean is None or self.std is None or len(self.mean) != len(spec_mean):
+            return spec_mean, spec_std
+        return self.mean, self.std
+
+
+TRANSFORMS: dict[str, Transform] = {
+    "fairfal": Transform(crop_padding=0, mean=None, std=None),  # flip, the dataset's statistics
+    "kafal": Transform(crop_padding=4, mean=(0.4914, 0.4822, 0.4465), std=(0.2023, 0.1994, 0.2010)),  # KA:main.py
+}
+"""Every ``protocol.transform``; all of them flip the training batches at random."""
+
 MODELS = {"cnn4conv", "mobilenet", "resnet18", "kafal_resnet8"}
 """Models of reference-spec §3.1–§3.4 (built by fal.federated.models.build_model)."""
 FL_ALGORITHMS = PROTOCOL_ALGORITHMS
 """Choices of protocol.fl_algorithm, from the algorithm registry (fal/config/algorithms.py)."""
 
 
-SCHEDULE_KEYS = ("schedule", "optimizer_scope", "lr_schedule", "lr_milestones", "last_round_all_clients")
+SCHEDULE_KEYS = (
+    "schedule",
+    "optimizer_scope",
+    "lr_schedule",
+    "lr_milestones",
+    "last_round_all_clients",
+    "transform",
+    "budget_rule",
+)
 SCHEDULE_CHOICES = {
     "schedule": ("fairfal", "kafal"),
     "optimizer_scope": ("round", "cycle"),
     "lr_schedule": ("round", "client_epoch"),
+    "transform": tuple(TRANSFORMS),
+    "budget_rule": BUDGET_RULES,
     "last_round_all_clients": (False, True),
 }
 FAIRFAL_SCHEDULE_DEFAULTS = ProtocolConfig()
@@ -184,6 +227,8 @@ FEDERATED_SCHEDULES: dict[str, dict[str, Any]] = {
         "lr_schedule": "client_epoch",
         "lr_milestones": [260],
         "last_round_all_clients": True,
+        "transform": "kafal",
+        "budget_rule": "per_client",
         "initial_ratio": 0.1,
         "query_ratio": 0.05,
         "end_ratio": 0.35,

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fal.config.base import build_config, check, is_number
-from fal.config.budgets import compute_budget
+from fal.config.base import build_config, check, did_you_mean, is_number
+from fal.config.budgets import client_budgets
 from fal.config.datasets import DATASETS, SOURCES, longtail_counts
+from fal.config.partition_file import PARTITION_KINDS
 from fal.config.protocol import MODELS, PROTOCOL_ALGORITHMS, ProtocolConfig
 
 
@@ -30,12 +31,16 @@ class SettingConfig:
     """The backbone when a study varies it (``protocol.model`` as a list, FairFAL Table 9); None = the protocol's."""
     fl_algorithm: str | None = None
     """The FL algorithm when a study varies it (``protocol.fl_algorithm`` as a list, Figure 5); None = the protocol's."""
+    partition_digest: str | None = None
+    """With ``partition: file``: the digest of the file's client lists (its identity; fal.config.partition_file)."""
+    client_sizes: tuple[int, ...] | None = None
+    """With ``partition: file``: each client's training images (read from the file; not a param)."""
 
     def validate(self, where: str) -> None:
         check(
             self.dataset in DATASETS,
             f"{where}.dataset",
-            f"unknown dataset {self.dataset!r}; available: {sorted(DATASETS)}",
+            f"unknown dataset {self.dataset!r}{did_you_mean(self.dataset, DATASETS)}; available: {sorted(DATASETS)}",
         )
         spec = DATASETS[self.dataset]
         if spec.long_tailed:
@@ -70,6 +75,17 @@ class SettingConfig:
             f"{where}.partition",
             f"unknown partition {self.partition!r}; available: {sorted(PARTITIONS)}",
         )
+        if self.partition == "file":
+            check(
+                self.partition_digest is not None,
+                f"{where}.partition",
+                "a file partition is given as {kind: file, path: <your copy of the file>}",
+            )
+            check(
+                not spec.long_tailed,
+                f"{where}.partition",
+                f"a partition file indexes the source's whole training set; use {spec.source}, not {self.dataset}",
+            )
         if self.lt_img_max is not None:
             check(
                 is_number(self.lt_img_max) and self.lt_img_max >= 1,
@@ -118,28 +134,38 @@ class SettingConfig:
                 f"{self.test_per_class} exceeds the {fewest} test images of {source}'s smallest class",
             )
         num_train = self.num_train()
-        budget = compute_budget(
-            num_train, self.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio
-        )
-        pool = num_train // self.num_clients
-        needed = budget.per_client_initial + budget.per_client_query * (budget.num_cycles - 1)
+        num_cycles = protocol.num_cycles()
+        sizes = self.expected_client_sizes()
+        budgets = client_budgets(protocol.budget_rule, num_train, sizes, protocol.initial_ratio, protocol.query_ratio)
         check(
-            budget.per_client_initial >= 1 and budget.per_client_query >= 1,
+            min(budgets.initial) >= 1 and min(budgets.query) >= 1,
             f"{where}.protocol",
             f"setting {self.id}: {num_train} training images over {self.num_clients} clients give an empty per-client "
-            f"budget (initial {budget.per_client_initial}, query {budget.per_client_query}); raise initial_ratio/query_ratio or use fewer clients",
+            f"budget (initial {min(budgets.initial)}, query {min(budgets.query)}); raise initial_ratio/query_ratio or use "
+            f"fewer clients",
         )
+        for client, size in enumerate(sizes):
+            needed = budgets.labelled(client, num_cycles)
+            holder = f"client {client}" if self.client_sizes is not None else "the smallest client"
+            check(
+                needed <= size,
+                f"{where}.protocol.end_ratio",
+                f"setting {self.id}: {holder} holds {size} images ({self.partition}) but {num_cycles} cycles label "
+                f"{budgets.initial[client]} + {budgets.query[client]} × {num_cycles - 1} = {needed}; "
+                f"lower end_ratio or query_ratio",
+            )
+
+    def expected_client_sizes(self) -> tuple[int, ...]:
+        """Each client's training images: the file's, else the smallest the partition can give (FairFAL's
+        equal split; LoGo's caps clients at ceil(N/K) and tops up the small ones, §1.5, so the smallest
+        holds at least N − (K−1)·ceil(N/K))."""
+        if self.client_sizes is not None:
+            return self.client_sizes
+        num_train, k = self.num_train(), self.num_clients
+        smallest = num_train // k
         if self.partition == "dir_balance_logo":
-            # LoGo's partition caps clients at ceil(N/K) and tops up the small ones (§1.5): sizes are
-            # near-equal, and the smallest client holds at least N - (K-1)·ceil(N/K) images.
-            pool = num_train - (self.num_clients - 1) * -(-num_train // self.num_clients)
-        check(
-            needed <= pool,
-            f"{where}.protocol.end_ratio",
-            f"setting {self.id}: the smallest client holds {pool} images ({self.partition}) but {budget.num_cycles} cycles "
-            f"label {budget.per_client_initial} + {budget.per_client_query} × {budget.num_cycles - 1} = {needed}; "
-            f"lower end_ratio or query_ratio",
-        )
+            smallest = num_train - (k - 1) * -(-num_train // k)
+        return (smallest,) * k
 
     @property
     def id(self) -> str:
@@ -148,7 +174,9 @@ class SettingConfig:
         if self.rho is not None:
             parts.append(f"rho{self.rho:g}")
         parts += [f"alpha{self.alpha:g}", f"K{self.num_clients}"]
-        if self.partition != "dir_balance":
+        if self.partition == "file":
+            parts.append(f"file{(self.partition_digest or '')[:8]}")
+        elif self.partition != "dir_balance":
             parts.append(self.partition)
         if self.lt_img_max is not None:
             parts.append(f"max{self.lt_img_max:g}")
@@ -165,9 +193,10 @@ class SettingConfig:
         """As a plain dict; unset axis fields are left out, so that settings of studies without protocol
         axes keep the params they had before the axes existed (and rerun nothing)."""
         out = dataclasses.asdict(self)
-        for key in ("model", "fl_algorithm"):
+        for key in ("model", "fl_algorithm", "partition_digest"):
             if out[key] is None:
                 del out[key]
+        del out["client_sizes"]  # follows from the digest
         return out
 
     def protocol(self, base: ProtocolConfig) -> ProtocolConfig:
@@ -178,7 +207,7 @@ class SettingConfig:
         return dataclasses.replace(base, **changes) if changes else base
 
 
-PARTITIONS = {"dir_balance", "dir_balance_logo"}
+PARTITIONS = set(PARTITION_KINDS)
 
 
 #

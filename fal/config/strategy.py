@@ -18,7 +18,7 @@ global model (§5.2, LoGo's ``ft_*``)."""
 
 STRATEGY_FL_UPDATES: dict[str, dict[str, Any]] = {
     "fedavg": {},
-    # KAFAL's KCFU local update (reference-spec §7.1-§7.2, fal/federated/kcfu.py); defaults = official code.
+    # KAFAL's KCFU local update (reference-spec §7.1-§7.2, fal/federated/algorithms/kcfu.py); defaults = official code.
     "kcfu": {
         "nu": 0.5,  # paper's trade-off ν (only used by combination "convex")
         "combination": "sum",  # sum: client + compensation (code) | convex: ν·client + (1-ν)·compensation (paper)

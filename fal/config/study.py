@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fal.config.base import ConfigError, build_config, check, did_you_mean, unknown_keys
-from fal.config.datasets import DATASETS
+from fal.config.datasets import DATASETS, SOURCES
 from fal.config.fidelity import FidelityConfig
+from fal.config.partition_file import PARTITION_KINDS, PartitionFileError, partition_digest, read_partition_file
 from fal.config.protocol import FEDERATED_SCHEDULES, ProtocolConfig
 from fal.config.setting import SettingConfig
 from fal.config.strategy import StrategyConfig
@@ -187,6 +188,50 @@ def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[st
     return merged
 
 
+def _partition_spec(value: Any, where: str) -> dict[str, Any]:
+    """A study's ``partition``: a kind's name, or ``{kind: file, path: ...}``."""
+    spec = {"kind": value} if isinstance(value, str) else dict(value or {})
+    unknown = sorted(set(spec) - {"kind", "path"})
+    if unknown:
+        raise ConfigError(unknown_keys(where, unknown, {"kind", "path"}))
+    kind = spec.get("kind")
+    check(
+        kind in PARTITION_KINDS,
+        f"{where}.kind" if not isinstance(value, str) else where,
+        f"unknown partition {kind!r}{did_you_mean(kind, PARTITION_KINDS)}; available: {list(PARTITION_KINDS)}",
+    )
+    check(
+        (kind == "file") == ("path" in spec),
+        where,
+        "a file partition needs its path ({kind: file, path: ...}); other kinds take none",
+    )
+    return spec
+
+
+def _partition_fields(spec: Mapping[str, Any], dataset: str, num_clients: int, where: str) -> dict[str, Any]:
+    """The setting fields of a partition: its kind, and for a file the digest and client sizes of its
+    lists, read and checked now (before any job runs)."""
+    if spec["kind"] != "file":
+        return {"partition": spec["kind"]}
+    source = DATASETS[dataset].source if dataset in DATASETS else None
+    if source is None:
+        return {"partition": "file", "partition_digest": "unknown-dataset"}  # the dataset check names it
+    try:
+        clients = read_partition_file(spec["path"], sum(SOURCES[source].train_counts), num_clients)
+    except PartitionFileError as exc:
+        raise ConfigError(f"{where}.path: {exc}") from None
+    return {
+        "partition": "file",
+        "partition_digest": partition_digest(clients),
+        "client_sizes": tuple(len(c) for c in clients),
+    }
+
+
+def partition_file_path(config: Mapping[str, Any], study: str) -> str:
+    """Where a study's partition file is (read by the partition job; not a param: its digest is)."""
+    return str(_partition_spec(config["studies"][study].get("partition"), f"studies.{study}.partition")["path"])
+
+
 def resolve_strategies(config: Mapping[str, Any]) -> dict[str, StrategyConfig]:
     strategies = config.get("strategies") or {}
     if not isinstance(strategies, Mapping):
@@ -274,6 +319,7 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
         "give the client counts once: as num_clients or as protocol.num_clients, not both",
     )
     clients = axes.get("num_clients") or _as_list(raw.get("num_clients", protocol.num_clients))
+    partition = _partition_spec(raw.get("partition", "dir_balance"), f"{where}.partition")
     models = axes.get("model", [None])
     algorithms = axes.get("fl_algorithm", [None])
     settings = []
@@ -289,7 +335,7 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
                     "rho": setting_rho,
                     "alpha": alpha,
                     "num_clients": num_clients,
-                    "partition": raw.get("partition", "dir_balance"),
+                    **_partition_fields(partition, dataset, num_clients, f"{where}.partition"),
                     "lt_img_max": data.get("lt_img_max") if (spec is not None and spec.long_tailed) else None,
                     "test_per_class": data.get("test_per_class"),
                     "model": model,
@@ -363,7 +409,9 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
         names = _as_list(raw.get(key, []))
         for item in names:
             check(
-                item in known_names, f"{where}.{key}", f"unknown {key[:-1]} {item!r}; available: {sorted(known_names)}"
+                item in known_names,
+                f"{where}.{key}",
+                f"unknown {key[:-1]} {item!r}{did_you_mean(item, known_names)}; available: {sorted(known_names)}",
             )
         check(len(set(names)) == len(names), f"{where}.{key}", f"duplicates in {names}")
         outputs[key] = tuple(names)

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 
 from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
-from fal.config.budgets import Budget, compute_budget
+from fal.config.budgets import Budget, ClientBudgets, client_budgets, compute_budget
 from fal.config.datasets import get_dataset_spec, longtail_counts
 from fal.data.longtail import balanced_test_subset, select_longtail
 from fal.data.partition import PartitionResult, dir_balance, dir_balance_logo
@@ -32,6 +32,8 @@ class PartitionOutputs:
     partition: pd.DataFrame
     initial_labelled: pd.DataFrame
     budget: Budget
+    budgets: ClientBudgets
+    """Each client's initial and per-query budget (protocol.budget_rule)."""
     summary: dict
 
 
@@ -40,18 +42,30 @@ def _partition_generators(
 ) -> tuple[torch.Generator, random.Random]:
     """FairFAL's partition seeds its own generators with 0 (faithful) whatever the run seed; LoGo's
     uses the run-seeded global RNGs, so it always follows the run seed."""
-    if setting.partition == "dir_balance" and fidelity.partition_seed == "fixed":
+    if setting.partition in ("dir_balance", "file") and fidelity.partition_seed == "fixed":
         internal = 0
     else:
         internal = derive_seed(seed, "partition", split)
     return torch.Generator().manual_seed(internal), random.Random(internal)
 
 
+def file_partition(clients: list[list[int]], labels: np.ndarray, num_classes: int) -> PartitionResult:
+    """A partition read from a file (fal.config.partition_file): each client's positions as the file
+    lists them; its client × class shares split the test set (``dir_balance`` with these proportions)."""
+    counts = np.stack([np.bincount(labels[np.asarray(c, dtype=np.int64)], minlength=num_classes) for c in clients])
+    divisor = torch.clamp(torch.tensor(counts.sum(axis=0), dtype=torch.float32), min=1.0)
+    return PartitionResult(
+        clients=[list(map(int, c)) for c in clients],
+        counts=counts.astype(np.int64),
+        proportions=torch.from_numpy(counts).float() / divisor,
+    )
+
+
 def _partition(
     setting: SettingConfig, labels: np.ndarray, num_classes: int, generators, flip_draws: int, proportions=None
 ) -> PartitionResult:
     torch_gen, py_random = generators
-    if setting.partition == "dir_balance":
+    if setting.partition in ("dir_balance", "file"):  # a file's test split: dir_balance with its proportions
         return dir_balance(
             labels,
             setting.num_clients,
@@ -80,8 +94,10 @@ def build_partition(
     seed: int,
     train_labels: np.ndarray,
     test_labels: np.ndarray,
+    partition_file: list[list[int]] | None = None,
 ) -> PartitionOutputs:
-    """Compute the setting's subset, partition and initial labelled set from the source labels."""
+    """Compute the setting's subset, partition and initial labelled set from the source labels
+    (``partition_file``: the client lists of a ``partition: file`` setting, already checked)."""
     spec = get_dataset_spec(setting.dataset)
     num_classes = spec.num_classes
     train_labels = np.asarray(train_labels, dtype=np.int64)
@@ -106,11 +122,16 @@ def build_partition(
     test_view = balanced_test_subset(test_labels, setting.test_per_class)
     eval_labels = test_labels[test_view]
 
-    # The official loop iterates over the augmented training view before the Dirichlet draw.
-    flip_draws = len(subset_labels) if fidelity.partition_seed == "fixed" else 0
-    train_part = _partition(
-        setting, subset_labels, num_classes, _partition_generators(setting, fidelity, seed, "train"), flip_draws
-    )
+    if setting.partition == "file":
+        if partition_file is None:
+            raise ValueError(f"setting {setting.id} is partitioned by a file: pass its client lists")
+        train_part = file_partition(partition_file, subset_labels, num_classes)
+    else:
+        # The official loop iterates over the augmented training view before the Dirichlet draw.
+        flip_draws = len(subset_labels) if fidelity.partition_seed == "fixed" else 0
+        train_part = _partition(
+            setting, subset_labels, num_classes, _partition_generators(setting, fidelity, seed, "train"), flip_draws
+        )
     test_part = _partition(
         setting,
         eval_labels,
@@ -123,7 +144,14 @@ def build_partition(
     budget = compute_budget(
         len(subset_labels), setting.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio
     )
-    _check_budget_fits(budget, train_part, setting)
+    budgets = client_budgets(
+        protocol.budget_rule,
+        len(subset_labels),
+        [len(c) for c in train_part.clients],
+        protocol.initial_ratio,
+        protocol.query_ratio,
+    )
+    _check_budget_fits(budgets, budget.num_cycles, train_part, setting)
 
     rows = []
     for split, part, view, qview in (
@@ -152,7 +180,7 @@ def build_partition(
 
     initial = []
     for client, members in enumerate(train_part.clients):
-        chosen = numpy_stream.choice(np.array(members, dtype=np.int64), budget.per_client_initial, replace=False)
+        chosen = numpy_stream.choice(np.array(members, dtype=np.int64), budgets.initial[client], replace=False)
         initial.append(
             pd.DataFrame({"client": client, "position": chosen, "rank": np.arange(len(chosen)), "cycle_added": 1})
         )
@@ -173,23 +201,28 @@ def build_partition(
             "per_client_initial": budget.per_client_initial,
             "per_client_query": budget.per_client_query,
             "labelled_ratios": list(budget.ratios),
+            **(
+                {"rule": protocol.budget_rule, "initial": list(budgets.initial), "query": list(budgets.query)}
+                if protocol.budget_rule != "equal"
+                else {}
+            ),
         },
         "fidelity": fidelity.to_dict(),
     }
-    return PartitionOutputs(partition, initial_labelled, budget, summary)
+    return PartitionOutputs(partition, initial_labelled, budget, budgets, summary)
 
 
-def _check_budget_fits(budget: Budget, part: PartitionResult, setting: SettingConfig) -> None:
-    needed = budget.per_client_initial + budget.per_client_query * (budget.num_cycles - 1)
+def _check_budget_fits(budgets: ClientBudgets, num_cycles: int, part: PartitionResult, setting: SettingConfig) -> None:
     for client, members in enumerate(part.clients):
+        needed = budgets.labelled(client, num_cycles)
         if len(members) < needed:
             raise ValueError(
                 f"setting {setting.id}: client {client} holds {len(members)} samples but the protocol labels "
-                f"{budget.per_client_initial} + {budget.per_client_query} × {budget.num_cycles - 1} = {needed} "
-                f"per client; lower protocol.end_ratio or query_ratio, or use fewer clients"
+                f"{budgets.initial[client]} + {budgets.query[client]} × {num_cycles - 1} = {needed} "
+                f"for it; lower protocol.end_ratio or query_ratio, or use fewer clients"
             )
-    if budget.per_client_initial < 1:
-        raise ValueError(f"setting {setting.id}: the initial labelled set is empty (R × initial_ratio / K < 1)")
+    if min(budgets.initial) < 1:
+        raise ValueError(f"setting {setting.id}: an initial labelled set is empty (initial_ratio too small)")
 
 
 def client_pools(partition: pd.DataFrame, num_clients: int) -> list[np.ndarray]:

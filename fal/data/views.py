@@ -12,6 +12,7 @@ import pandas as pd
 
 from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
 from fal.config.datasets import DatasetSpec, get_dataset_spec
+from fal.config.protocol import TRANSFORMS
 from fal.data.build import client_pools, client_test_positions
 from fal.data.cache import DatasetArrays
 from fal.data.images import ImageBank
@@ -36,17 +37,25 @@ class SettingData:
 
 
 def load_setting_data(
-    arrays: DatasetArrays, partition: pd.DataFrame, spec: DatasetSpec, num_clients: int, device
+    arrays: DatasetArrays,
+    partition: pd.DataFrame,
+    spec: DatasetSpec,
+    num_clients: int,
+    device,
+    transform: str = "fairfal",
 ) -> SettingData:
+    """The setting's images on ``device``, normalised and (the training view) augmented as the protocol's
+    ``transform`` says (``fal.config.protocol.TRANSFORMS``)."""
     train = partition[partition["split"] == "train"].sort_values("position")
     test = partition[partition["split"] == "test"].sort_values("position")
     for name, frame in (("train", train), ("test", test)):
         if not np.array_equal(frame["position"].to_numpy(), np.arange(len(frame))):
             raise ValueError(f"partition table: {name} positions are not 0..{len(frame) - 1}")
-    mean, std = spec.channel_mean(), spec.channel_std()
+    augment = TRANSFORMS[transform]
+    mean, std = augment.normalisation(spec.channel_mean(), spec.channel_std())
     train_src = train["source_index"].to_numpy(dtype=np.int64)
     query_src = train["query_source_index"].to_numpy(dtype=np.int64)
-    train_bank = ImageBank(arrays.train_images[train_src], mean, std, device)
+    train_bank = ImageBank(arrays.train_images[train_src], mean, std, device, crop_padding=augment.crop_padding)
     query_bank = (
         train_bank
         if np.array_equal(train_src, query_src)
@@ -92,7 +101,9 @@ class StageInputs:
     def setting_data(self, device: Any) -> SettingData:
         if self.data is not None:
             return self.data
-        return load_setting_data(self.arrays, self.partition, self.spec, self.setting.num_clients, device)
+        return load_setting_data(
+            self.arrays, self.partition, self.spec, self.setting.num_clients, device, self.protocol.transform
+        )
 
 
 @dataclass(frozen=True)

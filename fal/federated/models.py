@@ -88,15 +88,13 @@ class MobileNet(nn.Module):
 
 
 class _BasicBlock(nn.Module):
-    """conv3×3 → BN → ReLU → conv3×3 → BN, plus the (1×1 conv + BN when the shape changes) shortcut, ReLU.
-
-    With ``residual=False`` (KAFAL's ResNet-8, §3.4) the shortcut is built but never used, and the
-    block ends without the final ReLU, as in the official code.
+    """conv3×3 → BN → ReLU → conv3×3 → BN, plus the shortcut, then ReLU: relu(branch + shortcut). The
+    shortcut is the identity, or a 1×1 conv (+ BN with ``shortcut_bn``; KAFAL's ResNet-8 has none) when
+    the shape changes.
     """
 
-    def __init__(self, in_planes: int, planes: int, stride: int, residual: bool = True, shortcut_bn: bool = True):
+    def __init__(self, in_planes: int, planes: int, stride: int, shortcut_bn: bool = True):
         super().__init__()
-        self.residual = residual
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
@@ -110,8 +108,6 @@ class _BasicBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
-        if not self.residual:
-            return out
         identity = x if self.shortcut is None else self.shortcut(x)
         return torch.relu(out + identity)
 
@@ -152,9 +148,11 @@ class ResNet18(nn.Module):
 
 
 class KafalResNet8(nn.Module):
-    """KAFAL's "ResNet-8" (§3.4): stem conv 3×3 (16), three non-residual basic blocks (16, 32, 64; strides
-    1, 2, 2) whose 1×1 shortcut convs exist but are unused, then BN, ReLU, global average pool (the
-    official AvgPool(8) at 32 px), 64-d embedding, linear head with PyTorch's default init.
+    """KAFAL's "ResNet-8" (§3.4, KA:models/preact_resnet.py:preact_resnet8_cifar): stem conv 3×3 (16),
+    three residual basic blocks (16, 32, 64; strides 1, 2, 2; relu(branch + shortcut), the shortcut the
+    identity in stage 1 and a 1×1 stride-2 conv without BN in stages 2 and 3), then BN, ReLU, global
+    average pool (the official AvgPool(8) at 32 px), 64-d embedding, linear head with PyTorch's default
+    init.
 
     Convolutions start from N(0, 2/(k·k·out_channels)); BN weight 1, bias 0.
     """
@@ -163,9 +161,9 @@ class KafalResNet8(nn.Module):
         super().__init__()
         self.stem = nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)
         self.layers = nn.Sequential(
-            _BasicBlock(16, 16, 1, residual=False, shortcut_bn=False),
-            _BasicBlock(16, 32, 2, residual=False, shortcut_bn=False),
-            _BasicBlock(32, 64, 2, residual=False, shortcut_bn=False),
+            _BasicBlock(16, 16, 1, shortcut_bn=False),
+            _BasicBlock(16, 32, 2, shortcut_bn=False),
+            _BasicBlock(32, 64, 2, shortcut_bn=False),
         )
         self.bn = nn.BatchNorm2d(64)
         self.embedding_dim = 64

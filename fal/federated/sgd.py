@@ -1,7 +1,8 @@
 """The one local SGD epoch loop: FL clients, KCFU clients, local-only, fine-tuned and KD local models.
 
 Every model the official codes train on a client's labelled set does the same per epoch: a fresh
-permutation and one flip coin per sample from the client's generator (in that order), then one
+permutation and one flip coin per sample from the client's generator (in that order; then, only when
+the training images are random-cropped (KAFAL's transform), one crop offset pair per sample), then one
 optimizer step per mini-batch in permutation order (last batch kept). What differs (the loss, an lr
 schedule, a correction after each step) is passed in, so the random draws and the order of floating
 point operations are the same wherever the loop is used.
@@ -81,12 +82,14 @@ def sgd_epoch(
     n = len(data)
     order = torch.randperm(n, generator=generator)
     flips = torch.rand(n, generator=generator) < 0.5
+    offsets = data.bank.crop_offsets(n, generator)  # None (no draw) unless the bank crops
     losses = []
     for start in range(0, n, batch_size):
         if before_step is not None:
             before_step()
         index = order[start : start + batch_size]
-        x = data.bank.batch(data.positions[index], flips[start : start + batch_size])
+        crops = None if offsets is None else offsets[start : start + batch_size]
+        x = data.bank.batch(data.positions[index], flips[start : start + batch_size], crops)
         optimizer.zero_grad(set_to_none=True)
         value = loss(model, x, data.labels[index.to(data.bank.device)])
         check_finite(value, where)

@@ -16,8 +16,8 @@ from fal.config.algorithms import choose_algorithm
 from fal.data.build import labelled_lists
 from fal.data.views import Compute, StageInputs
 from fal.federated.algorithms import make_algorithm
+from fal.federated.algorithms.kcfu import KCFUContext
 from fal.federated.flconfig import FLConfig
-from fal.federated.kcfu import KCFUContext
 from fal.federated.loss_prediction import LossPredictionConfig, build_strategy_model
 from fal.federated.training import (
     ClientData,
@@ -41,6 +41,19 @@ def model_init_seed(seed: int, cycle: int, fidelity: FidelityConfig) -> int:
     if cycle == 1 and fidelity.shared_cycle1_init:
         return derive_seed("model_init", 1)
     return derive_seed(seed, "model_init", cycle)
+
+
+def kcfu_distillation_pools(
+    pools: list[np.ndarray], labelled: pd.DataFrame, num_clients: int, mode: str
+) -> list[np.ndarray]:
+    """Each client's pool KCFU distils on, ascending (KAFAL's own loop): its pool less its current
+    labelled set ("current"), or less its cycle-1 labelled set ("initial": the official code distils on
+    the pool it started the trial with, samples labelled since then included; §7.2)."""
+    if mode == "initial":
+        labelled = labelled[labelled["cycle_added"] == 1]
+    elif mode != "current":
+        raise ValueError(f"unknown distillation pool {mode!r} (initial or current)")
+    return [np.setdiff1d(pool, known) for pool, known in zip(pools, labelled_lists(labelled, num_clients))]
 
 
 @dataclass
@@ -88,9 +101,14 @@ def run_training_stage(
     )
     context = None
     if cfg.algorithm == "kcfu":
-        # KAFAL's compensation term samples each client's unlabelled pool (ascending: KAFAL's own loop).
-        unlabelled = [np.setdiff1d(pool, c.positions) for pool, c in zip(data.pools, clients)]
-        context = KCFUContext(clients, unlabelled, spec.num_classes, data.train_bank, federated)
+        # KAFAL's compensation term samples each client's unlabelled pool (ascending: KAFAL's own loop):
+        # the pool at the start of the trial (faithful) or the current one (fidelity.kcfu_distillation_pool).
+        unlabelled = kcfu_distillation_pools(
+            data.pools, inputs.labelled, setting.num_clients, fidelity.kcfu_distillation_pool
+        )
+        context = KCFUContext(
+            clients, unlabelled, spec.num_classes, data.train_bank, federated, teacher_bn=fidelity.kcfu_teacher_bn
+        )
         log.info("cycle %d: local updates use KAFAL's KCFU %s", cycle, federated)
     algorithm = make_algorithm(cfg, context)
     if cfg.loss_prediction is not None:
@@ -151,10 +169,12 @@ def run_training_stage(
 
     if trainer not in ("sequential", "vectorised"):
         raise ValueError(f"unknown trainer {trainer!r}; use 'sequential' or 'vectorised'")
-    if trainer == "vectorised" and (not algorithm.vectorisable or keep_client_models or cfg.sequential_only):
+    if trainer == "vectorised" and (
+        not algorithm.vectorisable or keep_client_models or cfg.sequential_only or data.train_bank.crop_padding
+    ):
         log.info(
-            "cycle %d: %s, kept client models, KAFAL's persistent client schedule and loss modules need the "
-            "sequential trainer; using it",
+            "cycle %d: %s, kept client models, KAFAL's persistent client schedule and transform, and loss modules "
+            "need the sequential trainer; using it",
             cycle,
             cfg.algorithm,
         )

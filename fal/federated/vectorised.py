@@ -332,6 +332,8 @@ def train_vectorised(
             "KAFAL's persistent client schedule (optimizer_scope/lr_schedule) and LL4AL's loss module need the "
             "sequential trainer"
         )
+    if train_bank.crop_padding:
+        raise ValueError("random crops of the training images (protocol.transform: kafal) need the sequential trainer")
     first_round, rows = resume_rounds(model, algorithm, len(clients), checkpoint, hooks.on_resume, train_bank.device)
     step = VectorisedRound(model, options, algorithm.proximal_mu)
     start = time.perf_counter() - (rows[-1]["seconds"] if rows else 0.0)

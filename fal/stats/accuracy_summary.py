@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from fal.stats.cells import ratio_label
 from fal.stats.metrics import final_accuracy
 
 
@@ -31,20 +32,21 @@ def accuracy_summary(
     return grouped.reset_index(drop=True)
 
 
-def _ratio_label(ratio: float) -> str:
-    return f"{ratio:g}%"
-
-
-def accuracy_markdown(summary: pd.DataFrame, title: str, caption: str) -> str:
+def accuracy_markdown(
+    summary: pd.DataFrame, title: str, caption: str, shares: dict[tuple[str, float], float] | None = None
+) -> str:
     """One Markdown table per setting: Method | Sel | one column per labelled ratio (mean ± sd).
 
     The best mean of each column is bold (unless the column is a tie, e.g. the shared cycle 1).
+    ``shares`` (``fal.stats.cells.labelled_shares``): the real labelled share of each (setting, ratio)
+    under per-client budgets, shown in the column header.
     """
+    shares = shares or {}
     lines = [f"# {title}", "", caption, ""]
     for setting, block in summary.groupby("setting", sort=False):
         ratios = sorted(block["labelled_ratio"].unique())
         lines += [f"## {setting}", ""]
-        header = ["Method", "Sel"] + [_ratio_label(r) for r in ratios]
+        header = ["Method", "Sel"] + [ratio_label(r, shares.get((str(setting), float(r)))) for r in ratios]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "|".join(["---", "---"] + ["---:"] * len(ratios)) + "|")
         best = block.groupby("labelled_ratio")["mean"].max()

@@ -89,6 +89,23 @@ def select_ratios(values: pd.DataFrame, which: str, table_ratios) -> pd.DataFram
     return values
 
 
+def labelled_shares(metrics: pd.DataFrame) -> dict[tuple[str, float], float]:
+    """(setting, nominal labelled ratio) → the real labelled share (%) where the runs recorded one
+    (per-client budgets round each client's share up); empty under FairFAL's equal budgets."""
+    shares = metrics[metrics["metric"] == "labelled_share"]
+    if shares.empty:
+        return {}
+    mean = shares.groupby(["setting", "labelled_ratio"])["value"].mean()
+    return {(str(s), float(r)): float(v) for (s, r), v in mean.items()}
+
+
+def ratio_label(ratio: float, share: float | None) -> str:
+    """A labelled-ratio column: "10%", or "10% (10.01% labelled)" when the real share differs."""
+    if share is None or abs(share - ratio) < 0.005:
+        return f"{ratio:g}%"
+    return f"{ratio:g}% ({share:.2f}% labelled)"
+
+
 # ------------------------------------------------------------------------------------------------
 # Accuracy tables
 
@@ -150,6 +167,14 @@ def accuracy_table(
     ] or list(layout.columns[-1:])
     cells["row"] = labels_of(cells, row_keys)
     cells["column"] = labels_of(cells, col_keys)
+    shares = labelled_shares(metrics)
+    if shares and "labelled_ratio" in col_keys:  # per-client budgets: say what was really labelled
+        others = [k for k in col_keys if k != "labelled_ratio"]
+        prefix = labels_of(cells, others) if others else [""] * len(cells)
+        cells["column"] = [
+            ", ".join(filter(None, [p, ratio_label(r, shares.get((s, float(r))))]))
+            for p, s, r in zip(prefix, cells["setting"], cells["labelled_ratio"])
+        ]
     cells["text"] = [_fmt(m, s, n) for m, s, n in zip(cells["mean"], cells["std"], cells["n_seeds"])]
     cells = _order_columns(cells, col_keys)
     return cells, values

@@ -6,6 +6,8 @@ Metric names:
   ``class_test_acc``;
 - per client and class: ``labelled_count`` (the cycle's labelled set), ``queried_count`` (what the
   query that produced this cycle's labelled set chose);
+- per cycle, under per-client budgets (``protocol.budget_rule: per_client``): ``labelled_share``, the
+  labelled share of the training set in percent (the cycle's nominal ``labelled_ratio`` besides it);
 - strategy diagnostics of that query, e.g. FairFAL's ``fairfal_s``, ``fairfal_d``, ``fairfal_gamma``,
   ``fairfal_gamma_bar``, ``fairfal_m1_global``, ``fairfal_m2_global``, ``fairfal_quota``, and
   ``local_model_epochs``, ``client_test_acc_global`` / ``_local``.
@@ -44,7 +46,10 @@ def run_metrics(
     labels: np.ndarray,
     num_classes: int,
     cycles: list[CycleRecord],
+    num_train: int | None = None,
 ) -> pd.DataFrame:
+    """The run's tidy metrics; with ``num_train`` (per-client budgets) also each cycle's real
+    ``labelled_share`` (%), which differs from the nominal ratio by the budgets' rounding."""
     frames = []
     for rec in cycles:
         parts = []
@@ -73,6 +78,9 @@ def run_metrics(
         parts.append(long.assign(metric="labelled_count", value=long["value"].astype(float)))
         if rec.query is not None and len(rec.query):
             parts.append(rec.query[["client", "class", "metric", "value"]])
+        if num_train is not None:
+            share = 100.0 * len(rec.labelled) / num_train
+            parts.append(pd.DataFrame({"metric": ["labelled_share"], "value": [share]}))
         frame = pd.concat(parts, ignore_index=True)
         frame["cycle"] = rec.cycle
         frame["labelled_ratio"] = rec.labelled_ratio

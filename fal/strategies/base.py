@@ -29,6 +29,9 @@ class ClientPool:
     """Unlabelled positions of the client in the fidelity's ``pool_order`` (``fal.data.build.unlabelled_pool``):
     the official CPython set order by default, ascending when corrected. Picks are indices into this
     array, so its order becomes the stored labelled list's order, which FairFAL's resampling reads."""
+    budget: int
+    """How many samples this client labels at this step (``protocol.budget_rule``: FairFAL's equal
+    budget, or KAFAL's share of the client's data); a pool smaller than it is taken whole."""
 
 
 @dataclass
@@ -45,8 +48,8 @@ class QueryStep:
     cycle: int
     """Cycle whose trained global model is queried; the outcome becomes cycle ``cycle + 1``'s labelled set."""
     num_classes: int
-    budget: int
     pools: list[ClientPool]
+    """Each client's pools and budget."""
     global_model: nn.Module
     local_models: ClientModels
     """The strategy's L models (§5): local-only, fine-tuned or last-round (``fal.federated.local``)."""

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from fal.config import StrategyConfig
-from fal.config.budgets import compute_budget
+from fal.config.budgets import client_budgets
 from fal.config.methods import METHODS
 from fal.data.build import extend_labelled, labelled_lists, unlabelled_pool
 from fal.data.views import Compute, StageInputs
@@ -45,12 +45,12 @@ class QueryStageOutputs:
     state: dict
 
 
-def check_outcome(outcome: QueryOutcome, pools: list[ClientPool], budget: int, strategy: str) -> None:
-    """Exact budget, no duplicates, only unlabelled samples of the client's own pool."""
+def check_outcome(outcome: QueryOutcome, pools: list[ClientPool], strategy: str) -> None:
+    """Each client's exact budget, no duplicates, only unlabelled samples of the client's own pool."""
     for pool in pools:
         chosen = np.asarray(outcome.selected.get(pool.client, []), dtype=np.int64)
         where = f"strategy {strategy}, client {pool.client}"
-        expected = min(budget, len(pool.unlabelled))
+        expected = min(pool.budget, len(pool.unlabelled))
         if len(chosen) != expected:
             raise StrategyContractError(f"{where}: returned {len(chosen)} indices, the budget is {expected}")
         if len(np.unique(chosen)) != len(chosen):
@@ -86,8 +86,12 @@ def run_query_stage(
     previous_state = previous_state or {}
     spec = inputs.spec
     data = inputs.setting_data(device)
-    budget = compute_budget(
-        len(data.train_labels), setting.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio
+    budgets = client_budgets(
+        protocol.budget_rule,
+        len(data.train_labels),
+        [len(pool) for pool in data.pools],
+        protocol.initial_ratio,
+        protocol.query_ratio,
     )
 
     loss_prediction = strategy.resolved_federated().get("loss_prediction")
@@ -134,20 +138,20 @@ def run_query_stage(
                 labelled=labelled_positions,
                 labelled_labels=data.train_labels[labelled_positions],
                 unlabelled=unlabelled,
+                budget=budgets.query[client],
             )
         )
     for pool in pools:
-        if len(pool.unlabelled) < budget.per_client_query:
+        if len(pool.unlabelled) < pool.budget:
             log.warning(
                 "client %d has %d unlabelled samples, fewer than the budget %d: the query takes all of them",
                 pool.client,
                 len(pool.unlabelled),
-                budget.per_client_query,
+                pool.budget,
             )
     step = QueryStep(
         cycle=cycle,
         num_classes=spec.num_classes,
-        budget=budget.per_client_query,
         pools=pools,
         global_model=global_model,
         local_models=local_models,
@@ -162,11 +166,12 @@ def run_query_stage(
         new_model=make_model,
         protocol=protocol,
     )
+    per_client = sorted(set(budgets.query))
     log.info(
-        "cycle %d → %d: querying %d per client with %s (method %s, query model %s, local model %s) on %s seed %d",
+        "cycle %d → %d: querying %s per client with %s (method %s, query model %s, local model %s) on %s seed %d",
         cycle,
         cycle + 1,
-        step.budget,
+        per_client[0] if len(per_client) == 1 else list(budgets.query),
         strategy.name,
         strategy.method,
         strategy.query_model or "-",
@@ -175,7 +180,7 @@ def run_query_stage(
         seed,
     )
     outcome = load_query_function(strategy.method)(step, strategy)
-    check_outcome(outcome, pools, step.budget, strategy.name)
+    check_outcome(outcome, pools, strategy.name)
 
     rows = [dict(r) for r in outcome.diagnostics]
     for pool in pools:

@@ -23,8 +23,8 @@ SPEC = DATASETS["octmnist"]  # 1 channel, 28 px, 4 classes
 class DoubleBank(ImageBank):
     """Float64 batches: with a float64 model, the trainers then agree to ~1e-13, not just float32 noise."""
 
-    def batch(self, index, flip=None):
-        return super().batch(index, flip).double()
+    def batch(self, index, flip=None, offsets=None):
+        return super().batch(index, flip, offsets).double()
 
 
 def setup(sizes, bank_class=ImageBank):

@@ -23,8 +23,7 @@ from fal.config import ConfigError, ProtocolConfig, StrategyConfig
 from fal.data.synthetic import synthetic_arrays
 from fal.data.views import Compute, StageInputs
 from fal.federated.algorithms.fedavg import train_client
-from fal.federated.flconfig import FLConfig, round_lr
-from fal.federated.kcfu import (
+from fal.federated.algorithms.kcfu import (
     KCFUConfig,
     balanced_softmax_loss,
     compensation_loss,
@@ -32,6 +31,7 @@ from fal.federated.kcfu import (
     kcfu_client_update,
     mix_partners,
 )
+from fal.federated.flconfig import FLConfig, round_lr
 from fal.federated.stage import run_training_stage
 from fal.federated.training import ClientData, FederatedCycle, train_sequential
 from fal.seeding import torch_generator
@@ -202,7 +202,7 @@ def _kcfu_setup():
     return bank, client, counts, get_dataset_spec("octmnist")
 
 
-def _kcfu_run(cfg, round_index, teacher=None):
+def _kcfu_run(cfg, round_index, teacher=None, teacher_bn="eval"):
     bank, client, counts, spec = _kcfu_setup()
     model = _tiny_cnn(spec)
     kcfu_client_update(
@@ -221,6 +221,7 @@ def _kcfu_run(cfg, round_index, teacher=None):
         cfg=cfg,
         generator=torch_generator(1),
         where="t",
+        teacher_bn=teacher_bn,
     )
     return model
 

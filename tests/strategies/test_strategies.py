@@ -97,23 +97,31 @@ def test_random_takes_the_whole_pool_when_it_is_smaller_than_the_budget():
     from fal.strategies.methods.random import query as random_query
 
     pool = ClientPool(
-        client=0, labelled=np.array([1, 2]), labelled_labels=np.array([0, 1]), unlabelled=np.array([7, 3, 5])
+        client=0,
+        labelled=np.array([1, 2]),
+        labelled_labels=np.array([0, 1]),
+        unlabelled=np.array([7, 3, 5]),
+        budget=5,
     )
-    step = SimpleNamespace(pools=[pool], budget=5, client_rng=lambda c: np.random.default_rng(c))
+    step = SimpleNamespace(pools=[pool], client_rng=lambda c: np.random.default_rng(c))
     out = random_query(step, None)
     assert sorted(out.selected[0].tolist()) == [3, 5, 7]
-    check_outcome(out, [pool], 5, "random")
+    check_outcome(out, [pool], "random")
 
 
 def test_contract_violations_are_reported():
     pools = [
         ClientPool(
-            client=0, labelled=np.array([1, 2]), labelled_labels=np.array([0, 1]), unlabelled=np.array([3, 4, 5])
+            client=0,
+            labelled=np.array([1, 2]),
+            labelled_labels=np.array([0, 1]),
+            unlabelled=np.array([3, 4, 5]),
+            budget=2,
         )
     ]
     with pytest.raises(StrategyContractError, match="budget is 2"):
-        check_outcome(QueryOutcome(selected={0: np.array([3])}), pools, 2, "x")
+        check_outcome(QueryOutcome(selected={0: np.array([3])}), pools, "x")
     with pytest.raises(StrategyContractError, match="duplicate"):
-        check_outcome(QueryOutcome(selected={0: np.array([3, 3])}), pools, 2, "x")
+        check_outcome(QueryOutcome(selected={0: np.array([3, 3])}), pools, "x")
     with pytest.raises(StrategyContractError, match="labelled or not in the client's pool"):
-        check_outcome(QueryOutcome(selected={0: np.array([1, 3])}), pools, 2, "x")
+        check_outcome(QueryOutcome(selected={0: np.array([1, 3])}), pools, "x")

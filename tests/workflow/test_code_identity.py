@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ from helpers import ROOT, copy_project, snakemake, tiny_study_config
 from fal.code_identity import imported_modules
 from fal.config import resolve_study
 from fal.config.algorithms import ALGORITHMS, choose_algorithm
+from fal.config.datasets import SOURCES
 from fal.config.methods import METHODS
+from fal.config.outputs import FIGURES, TABLES
 
 pytestmark = pytest.mark.workflow
 
@@ -64,7 +67,7 @@ def key(job: dict) -> tuple:
 
 def job_modules(project: Path, study, job: dict) -> set[str]:
     """The fal modules a job's script imports, transitively, plus those it loads by name (the
-    strategy's method module, the arm's FL algorithm)."""
+    strategy's method module, the arm's FL algorithm, the source's dataset module, the paper's module)."""
     rule, wildcards = job["rule"], dict(job["wildcards"])
     if rule not in SCRIPTS:
         return set()
@@ -75,7 +78,13 @@ def job_modules(project: Path, study, job: dict) -> set[str]:
         arm = wildcards["arm"]
         federated = None if arm == "init" else study.strategy(arm).federated
         algorithm = choose_algorithm(study.protocol.fl_algorithm, federated)
-        by_name = [ALGORITHMS[algorithm].implementation.split(":")[0]]
+        by_name = [ALGORITHMS[algorithm].module]
+    if SCRIPTS[rule] == "prepare_dataset":
+        by_name = [SOURCES[wildcards["source"]].module]
+    if SCRIPTS[rule] == "paper_table":
+        by_name = [TABLES[wildcards["table"]].module]
+    if SCRIPTS[rule] == "paper_figure":
+        by_name = [FIGURES[wildcards["figure"]].module]
     return set(imported_modules(project, [f"workflow/scripts/{SCRIPTS[rule]}.py"], by_name))
 
 
@@ -112,6 +121,12 @@ def test_every_job_ran_only_code_its_hash_covers(finished):
             wildcards["strategy"] = log.parent.name
         if rule == "train":
             wildcards["arm"] = log.parent.name
+        if rule == "prepare_dataset":
+            wildcards["source"] = log.stem
+        if rule == "paper_table":
+            wildcards["table"] = log.stem
+        if rule == "paper_figure":
+            wildcards["figure"] = log.stem
         static = job_modules(finished, study, {"rule": rule, "wildcards": tuple(wildcards.items())})
         assert set(used.group(1).split()) <= static, (log, set(used.group(1).split()) - static)
         checked += 1
@@ -199,29 +214,54 @@ def test_a_fresh_clone_with_the_results_copied_in_reruns_nothing(finished, tmp_p
     assert dry_run_jobs(clone) == []
 
 
-def readme_block(marker: str) -> str:
-    """The README code block whose first line is ``marker``."""
-    blocks = re.findall(r"```\w*\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
-    return next(block for block in blocks if block.startswith(marker))
+def recipe(section: str) -> tuple[str, str]:
+    """CONTRIBUTING.md's recipe ``section``: (the path of its new module, the module's source)."""
+    text = (ROOT / "CONTRIBUTING.md").read_text().split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    path = re.search(r"^1\. `([\w/]+\.py)`", text, re.M).group(1)
+    block = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    return path, textwrap.dedent(block)
 
 
-def test_adding_a_method_as_the_readme_says_reruns_nothing(finished):
-    module = readme_block("# fal/strategies/logit_norm.py")
-    strategies = yaml.safe_load(readme_block("# config.yaml, under strategies:"))
-    target = finished / "fal/strategies/logit_norm.py"
+@pytest.mark.parametrize(
+    "section, line, expected",
+    [
+        # the recipe's one line: a strategy in the study, the algorithm or dataset of a study, a table
+        (
+            "A query method",
+            {"strategies": {"logit_norm_g": {"method": "logit_norm", "query_model": "global"}}},
+            "query",
+        ),
+        ("An FL algorithm", {"protocol": {"fl_algorithm": "fedavg_uniform"}}, "train"),
+        ("A dataset", {"datasets": ["kmnist_lt"]}, "prepare_dataset"),
+        ("A paper table or figure", {"tables": ["table5_6", "ifal_table2"]}, "paper_table"),
+    ],
+)
+def test_each_contributing_recipe_adds_one_module_that_reruns_nothing(finished, section, line, expected):
+    """Followed as CONTRIBUTING.md writes it: the new module alone schedules nothing on a finished study,
+    and a study using it (the recipe's one line) plans the new kind of job."""
+    relpath, source = recipe(section)
+    target = finished / relpath
     config_path = finished / "config.yaml"
     config_text = config_path.read_text()
-    target.write_text(module)
+    target.write_text(source)
     try:
+        assert dry_run_jobs(finished) == [], section
         config = yaml.safe_load(config_text)
-        config["strategies"].update(strategies)
-        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-        assert dry_run_jobs(finished) == []
-        # and the new method is usable: a study with it plans its queries
-        config["studies"]["tiny"]["strategies"] = ["random", *strategies]
-        (finished / "with_method.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-        jobs = dry_run_jobs(finished, "--configfile", "with_method.yaml")
-        assert {dict(j["wildcards"]).get("strategy") for j in jobs if j["rule"] == "query"} == set(strategies)
+        study = config["studies"]["tiny"]
+        for key, value in line.items():
+            if key == "strategies":
+                config["strategies"].update(value)
+                study["strategies"] = ["random", *value]
+            elif key == "protocol":
+                study["protocol"].update(value)
+            else:
+                study[key] = value
+        (finished / "with_recipe.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        jobs = dry_run_jobs(finished, "--configfile", "with_recipe.yaml")
+        assert expected in {job["rule"] for job in jobs}, section
+        if section == "A paper table or figure":  # only the new table and its publication
+            assert {job["rule"] for job in jobs} == {"paper_table", "publish_report", "all"}
+            assert {dict(j["wildcards"]).get("table") for j in jobs if j["rule"] == "paper_table"} == {"ifal_table2"}
     finally:
         target.unlink()
         config_path.write_text(config_text)

@@ -222,7 +222,7 @@ def test_two_studies_run_at_the_same_time(tmp_path, data_cache):
                 "none",
                 "--cores",
                 "1",
-                "--nolock",  # as the README says: Snakemake's lock clean-up races between two runs in one folder
+                "--nolock",  # as docs/running.md says: Snakemake's lock clean-up races between two runs in one folder
                 "all",
                 "--config",
                 f'run_studies=["{name}"]',

@@ -17,7 +17,7 @@ rule prepare_dataset:
     params:
         # the data's identity: the known checksums the data must match (not where they are read from)
         identity=lambda wc: SOURCES[wc.source].identity,
-        code=script_code("prepare_dataset"),
+        code=prepare_dataset_code,
     script:
         "../scripts/prepare_dataset.py"
 

@@ -10,6 +10,11 @@ def script_code(script, *modules):
     return source_code_hash(PROJECT_ROOT, [f"workflow/scripts/{script}.py"], modules)
 
 
+def prepare_dataset_code(wildcards):
+    """The preparation script plus the module that reads this source's files (loaded by name)."""
+    return script_code("prepare_dataset", SOURCES[wildcards.source].module)
+
+
 def query_code(wildcards):
     """The query script plus the strategy's method module (loaded by name): editing one method reruns
     only its own queries."""

@@ -9,6 +9,7 @@ from fal.io import atomic_path, read_parquet, write_text_atomic
 from fal.job import job_logger, logged_failures
 from fal.schemas import METRICS_SCHEMA
 from fal.stats.accuracy_summary import accuracy_markdown, accuracy_summary
+from fal.stats.cells import labelled_shares
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
 with logged_failures(job_logger("accuracy_table", sm.log[0])) as log:
@@ -21,5 +22,6 @@ with logged_failures(job_logger("accuracy_table", sm.log[0])) as log:
         "Cells: final-round test accuracy (%) of the global model after each AL cycle; "
         "columns: labelled samples in % of the training set."
     )
-    write_text_atomic(sm.output.markdown, accuracy_markdown(summary, f"Accuracy: {sm.wildcards.study}", caption))
+    markdown = accuracy_markdown(summary, f"Accuracy: {sm.wildcards.study}", caption, labelled_shares(metrics))
+    write_text_atomic(sm.output.markdown, markdown)
     log.info("%d cells -> %s, %s", len(summary), sm.output.csv, sm.output.markdown)

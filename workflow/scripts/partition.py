@@ -6,6 +6,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type: ignore[name-defined]  # noqa: F821
 
 from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
+from fal.config.partition_file import PartitionFileError, partition_digest, read_partition_file
+from fal.config.study import partition_file_path
 from fal.data.build import build_partition
 from fal.data.cache import load_cache
 from fal.io import write_json_atomic, write_parquet
@@ -17,6 +19,13 @@ with logged_failures(job_logger("partition", sm.log[0])) as log:
     clock = Stopwatch()
     setting = SettingConfig.from_dict(sm.params.setting)
     arrays = load_cache(sm.input.data, sm.input.data_meta)
+    clients = None
+    if setting.partition == "file":  # its path is not a param (moving the file reruns nothing); its digest is
+        path = partition_file_path(sm.config, sm.wildcards.study)
+        clients = read_partition_file(path, len(arrays.train_labels), setting.num_clients)
+        if partition_digest(clients) != setting.partition_digest:
+            raise PartitionFileError(f"{path} changed after the workflow read it; run the workflow again")
+        log.info("partition read from %s (digest %s)", path, setting.partition_digest)
     out = build_partition(
         setting,
         ProtocolConfig.from_dict(sm.params.protocol),
@@ -24,6 +33,7 @@ with logged_failures(job_logger("partition", sm.log[0])) as log:
         int(sm.wildcards.seed),
         arrays.train_labels,
         arrays.test_labels,
+        clients,
     )
     write_parquet(out.partition, sm.output.partition, PARTITION_SCHEMA)
     write_parquet(out.initial_labelled, sm.output.labelled, LABELLED_SCHEMA)
@@ -35,5 +45,5 @@ with logged_failures(job_logger("partition", sm.log[0])) as log:
         out.summary["num_train"],
         out.summary["class_counts"],
     )
-    log.info("client sizes %s; per-client budget %s", out.summary["client_sizes"], out.summary["budget"])
+    log.info("client sizes %s; budget %s", out.summary["client_sizes"], out.summary["budget"])
     log.info("done in %.1fs", clock.elapsed())

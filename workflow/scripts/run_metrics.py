@@ -55,6 +55,8 @@ with logged_failures(job_logger("run_metrics", sm.log[0])) as log:
         labels=labels,
         num_classes=get_dataset_spec(setting["dataset"]).num_classes,
         cycles=cycles,
+        # per-client budgets: the share of the clients' images (a partition file may leave some unassigned)
+        num_train=int((train["client"] >= 0).sum()) if protocol.budget_rule != "equal" else None,
     )
     write_parquet(metrics, sm.output[0], METRICS_SCHEMA)
     final = metrics[metrics["metric"] == "final_test_acc"]

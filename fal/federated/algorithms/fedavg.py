@@ -27,10 +27,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from fal.config.algorithms import AlgorithmInfo
 from fal.data.images import ImageBank
 from fal.federated.flconfig import FLConfig, client_epoch_lr
 from fal.federated.loss_prediction import PerSampleLoss, cross_entropy_per_sample, joint_loss
 from fal.federated.sgd import LabelledSet, LossFunction, cross_entropy_loss, mean_epoch_loss, sgd_optimizer
+
+ALGORITHM = AlgorithmInfo("fedavg", "FedAvg", "FedAvg (§4.1)", "protocol")
 
 
 def proximal_term(params: dict[str, torch.Tensor], anchor: dict[str, torch.Tensor], mu: float) -> torch.Tensor:

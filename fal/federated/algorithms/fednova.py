@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import torch
 
+from fal.config.algorithms import AlgorithmInfo
 from fal.federated.algorithms.fedavg import FedAvg
+
+ALGORITHM = AlgorithmInfo("fednova", "FedNova", "FedNova normalised averaging", "protocol")
 
 
 def momentum_norm(steps: int, momentum: float) -> float:

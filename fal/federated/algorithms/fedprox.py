@@ -6,7 +6,10 @@ Trainable parameters only (not buffers); the logged loss includes the term. μ i
 
 from __future__ import annotations
 
+from fal.config.algorithms import AlgorithmInfo
 from fal.federated.algorithms.fedavg import FedAvg
+
+ALGORITHM = AlgorithmInfo("fedprox", "FedProx", "FedProx, proximal term μ (§4.2)", "protocol")
 
 
 class FedProx(FedAvg):

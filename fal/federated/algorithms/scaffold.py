@@ -13,7 +13,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from fal.config.algorithms import AlgorithmInfo
 from fal.federated.algorithms.fedavg import FedAvg
+
+ALGORITHM = AlgorithmInfo("scaffold", "Scaffold", "SCAFFOLD control variates (§4.3)", "protocol")
 
 
 @dataclass

@@ -118,14 +118,14 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
         z_u, z_l = features[:n], features[n:]
         pred = logits[:n].argmax(1)  # ŷ always comes from the query model itself
         candidate = find_candidates(
-            head, z_u, pred, z_l, pool.labelled_labels, step.num_classes, step.budget, float(options["alpha_cap"])
+            head, z_u, pred, z_l, pool.labelled_labels, step.num_classes, pool.budget, float(options["alpha_cap"])
         )
         cand_idx = torch.nonzero(candidate).flatten().cpu().numpy()
         picks = np.empty(0, dtype=np.int64)
         rng = numpy_rng(*step.seed_keys, "alfamix", pool.client)
         if cand_idx.size:
             feats = F.normalize(z_u[torch.as_tensor(cand_idx, device=z_u.device)], p=2, dim=1)
-            k = min(step.budget, cand_idx.size)
+            k = min(pool.budget, cand_idx.size)
             result = kmeans(
                 feats,
                 k,
@@ -135,9 +135,9 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
                 float(options["kmeans_tol"]),
             )
             picks = cand_idx[nearest_to_centres(feats, result)]
-        if picks.size < min(step.budget, n):
+        if picks.size < min(pool.budget, n):
             rest = np.setdiff1d(np.arange(n), picks)
-            picks = np.concatenate([picks, rng.choice(rest, size=min(step.budget, n) - picks.size, replace=False)])
+            picks = np.concatenate([picks, rng.choice(rest, size=min(pool.budget, n) - picks.size, replace=False)])
         selected[pool.client] = pool.unlabelled[picks]
         diagnostics.append({"client": pool.client, "metric": "alfamix_candidates", "value": float(cand_idx.size)})
     return QueryOutcome(selected=selected, diagnostics=diagnostics)

@@ -111,6 +111,6 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
         logits, features = forward(model, step.query_bank, pool.unlabelled, step.batch_size)
         embedding = FactoredEmbedding.from_outputs(features, torch.softmax(logits, dim=1))
         rng = numpy_rng(*step.seed_keys, "badge", pool.client)
-        picks = kmeanspp_seeding(embedding, step.budget, rng)
+        picks = kmeanspp_seeding(embedding, pool.budget, rng)
         selected[pool.client] = pool.unlabelled[picks]
     return QueryOutcome(selected=selected)

@@ -29,6 +29,6 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
         _, features = forward(model, step.query_bank, np.concatenate([pool.unlabelled, pool.labelled]), step.batch_size)
         points = features.cpu().numpy().astype(np.float64)
         n = len(pool.unlabelled)
-        picks = kcenter_greedy(points[:n], step.budget, anchors=points[n:])
+        picks = kcenter_greedy(points[:n], pool.budget, anchors=points[n:])
         selected[pool.client] = pool.unlabelled[picks]
     return QueryOutcome(selected=selected)

@@ -109,7 +109,7 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     finetuned = step.local_models.finetuned_from(step.global_model) if method in FINETUNED_METHODS else None
     selected, diagnostics = {}, []
     for pool in step.pools:
-        n = min(step.budget, len(pool.unlabelled))
+        n = min(pool.budget, len(pool.unlabelled))
         local = step.local_models.get(pool) if finetuned is None else finetuned.get(pool)
         if method == "ens_logit_entropy":
             probs = 0.5 * (_probs(step.global_model, step, pool) + _probs(local, step, pool))

@@ -27,6 +27,6 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     for pool in step.pools:
         model = step.query_model(strategy.query_model, pool)
         scores = negative_entropy(probabilities(model, step.query_bank, pool.unlabelled, step.batch_size))
-        order = np.argsort(scores.cpu().numpy(), kind="stable")[: step.budget]
+        order = np.argsort(scores.cpu().numpy(), kind="stable")[: pool.budget]
         selected[pool.client] = pool.unlabelled[order]
     return QueryOutcome(selected=selected)

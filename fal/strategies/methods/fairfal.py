@@ -400,7 +400,7 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
         m1_global = uncertainty_model_is_global(s, float(options["delta"]), options["selector_model"])
         g_out, l_out = outputs[pool.client]
 
-        n = min(step.budget, len(pool.unlabelled))
+        n = min(pool.budget, len(pool.unlabelled))
         row = {"client": pool.client}
         picks, quotas, buckets = client_picks(
             g_out,
@@ -454,5 +454,5 @@ class _SubBank:
     def __len__(self) -> int:
         return len(self._positions)
 
-    def batch(self, index: torch.Tensor, flip=None) -> torch.Tensor:
-        return self._bank.batch(self._positions[index.to(self.device)], flip)
+    def batch(self, index: torch.Tensor, flip=None, offsets=None) -> torch.Tensor:
+        return self._bank.batch(self._positions[index.to(self.device)], flip, offsets)

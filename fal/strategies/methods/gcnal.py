@@ -136,6 +136,6 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
             hidden = gcn.hidden(ax)
         points = hidden.cpu().numpy().astype(np.float64)
         n = len(subset)
-        picks = kcenter_greedy(points[:n], step.budget, anchors=points[n:])
+        picks = kcenter_greedy(points[:n], pool.budget, anchors=points[n:])
         selected[pool.client] = pool.unlabelled[subset[picks]]
     return QueryOutcome(selected=selected)

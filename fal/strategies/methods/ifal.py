@@ -162,7 +162,7 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
         u2 = wasserstein_rows(l2, torch.softmax(outputs["L"][2].to(torch.float64), dim=1).cpu().numpy())
         features = F.normalize(outputs["L"][1].to(torch.float64), dim=1).cpu().numpy()
         rng = np.random.default_rng(derive_seed(*step.seed_keys, "ifal_kmeans", pool.client))
-        chosen, stage = ifal_select(u1, u2, features, step.budget, rng, int(opts["kmeans_n_init"]))
+        chosen, stage = ifal_select(u1, u2, features, pool.budget, rng, int(opts["kmeans_n_init"]))
         selected[pool.client] = pool.unlabelled[chosen]
         info = kd.info[pool.client]
         diagnostics += [

@@ -66,7 +66,7 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
         global_logits, _ = forward(step.global_model, step.query_bank, pool.unlabelled, step.batch_size)
         scores = ksas_scores(local_logits, global_logits, counts, lam).cpu().numpy()
         shuffled = step.client_rng(pool.client).permutation(len(pool.unlabelled))
-        top = shuffled[np.argsort(-scores[shuffled], kind="stable")[: step.budget]]
+        top = shuffled[np.argsort(-scores[shuffled], kind="stable")[: pool.budget]]
         selected[pool.client] = pool.unlabelled[top]
         diagnostics += [
             {"client": pool.client, "metric": "ksas_score_mean", "value": float(scores.mean()) if len(scores) else 0.0},

@@ -56,7 +56,7 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     for pool in step.pools:
         model = step.query_model(strategy.query_model, pool)
         predicted = predicted_losses(model, step.query_bank, pool.unlabelled, step.batch_size).cpu().numpy()
-        chosen = top_predicted_loss(predicted, step.budget)
+        chosen = top_predicted_loss(predicted, pool.budget)
         selected[pool.client] = pool.unlabelled[chosen]
         if len(chosen):
             diagnostics.append(

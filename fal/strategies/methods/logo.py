@@ -97,7 +97,7 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     options = strategy.resolved_options()
     selected, diagnostics = {}, []
     for pool in step.pools:
-        n = min(step.budget, len(pool.unlabelled))
+        n = min(pool.budget, len(pool.unlabelled))
         if n == 0:
             selected[pool.client] = np.empty(0, dtype=np.int64)
             continue

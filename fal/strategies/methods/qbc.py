@@ -101,5 +101,5 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
             primary = vote_entropy(probs.argmax(dim=2).T.cpu().numpy(), step.num_classes)
         else:
             primary = kl_to_mean(probs).cpu().numpy()
-        selected[pool.client] = pool.unlabelled[rank(primary, tie_break, step.budget)]
+        selected[pool.client] = pool.unlabelled[rank(primary, tie_break, pool.budget)]
     return QueryOutcome(selected=selected, diagnostics=diagnostics)

@@ -16,6 +16,6 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     for pool in step.pools:
         rng = step.client_rng(pool.client)
         # A pool smaller than the budget (the contract allows it) gives all of it.
-        size = min(step.budget, len(pool.unlabelled))
+        size = min(pool.budget, len(pool.unlabelled))
         selected[pool.client] = rng.choice(pool.unlabelled, size=size, replace=False).astype(np.int64)
     return QueryOutcome(selected=selected)

@@ -25,13 +25,17 @@ images unmixed, β = 1, "KCFU w/o mix") and ``gamma_weights: uniform`` (Γ = 1/C
 
 Both switch the compensation off in the first communication round of a cycle (paper Alg. 1, "if t
 equals 1"; code: round 0). Classes a client does not hold get Γ weight 0 in both variants (the paper's
-N/n is undefined there; the code masks them). The teacher runs in eval mode. Local optimisation is the
-protocol's (a fresh SGD per client and round, as in FedAvg), not KAFAL's native schedule (persistent
-optimisers, MultiStepLR at 260 epochs), which belongs to its own ResNet-8 setting.
+N/n is undefined there; the code masks them). Two behaviours of the official code are fidelity switches
+(``fal.config.FidelityConfig``): the teacher's BatchNorm mode (``kcfu_teacher_bn``: batch statistics,
+as the official server model is never put in eval mode while it trains) and the pool distilled on
+(``kcfu_distillation_pool``: the client's initial unlabelled pool, the official bookkeeping bug, or the
+current one). Local optimisation is the protocol's: a fresh SGD per client and round under FairFAL's
+schedule, or KAFAL's own (persistent optimisers, MultiStepLR at 260 epochs) under ``schedule: kafal``.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import partial
@@ -42,10 +46,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fal.config.algorithms import AlgorithmInfo
 from fal.data.images import ImageBank
 from fal.federated.algorithms.fedavg import FedAvg
 from fal.federated.sgd import LabelledSet, mean_epoch_loss, sgd_optimizer
 from fal.seeding import numpy_rng
+
+ALGORITHM = AlgorithmInfo("kcfu", "KCFU", "KAFAL's KCFU client update (§7.1-§7.2)", "strategy")
 
 
 @dataclass(frozen=True)
@@ -195,11 +202,16 @@ def kcfu_client_update(
     optimizer: torch.optim.Optimizer | None = None,
     before_epoch=None,
     labelled_loss=None,
+    teacher_bn: str,
 ) -> float:
     """Train ``model`` in place with KCFU on one client; return the mean of per-epoch mean losses.
     ``optimizer``/``before_epoch``: a persistent client schedule (FedAvg.local_optimizer);
-    ``labelled_loss``: replaces the balanced-softmax batch loss (LL4AL's joint loss over it)."""
-    teacher.eval()
+    ``labelled_loss``: replaces the balanced-softmax batch loss (LL4AL's joint loss over it);
+    ``teacher_bn``: the teacher's BatchNorm mode ("train": batch statistics, as the official code; the
+    teacher's running statistics then move, so pass a copy of the global model)."""
+    if teacher_bn not in ("train", "eval"):
+        raise ValueError(f"teacher_bn must be 'train' or 'eval', got {teacher_bn!r}")
+    teacher.train(teacher_bn == "train")
     optimizer = optimizer or sgd_optimizer(model, lr, momentum, weight_decay)
     data = LabelledSet.of(client.positions, client.labels, bank)
     counts = counts.to(bank.device)
@@ -217,7 +229,12 @@ def kcfu_client_update(
         if cycler is not None:  # compensate
             u = cycler.take(batch_size)
             u_flips = torch.from_numpy(rng.random(len(u)) < 0.5)
-            xu = bank.batch(torch.from_numpy(u), u_flips)
+            u_crops = (
+                torch.from_numpy(rng.integers(0, 2 * bank.crop_padding + 1, size=(len(u), 2)))
+                if bank.crop_padding
+                else None
+            )
+            xu = bank.batch(torch.from_numpy(u), u_flips, u_crops)
             if cfg.mix_unlabelled:
                 beta = torch.from_numpy(rng.beta(cfg.beta, cfg.beta, size=len(u)).astype(np.float32))
             else:  # β = 1: each image distilled as it is, Γ from its own pseudo-label
@@ -242,6 +259,9 @@ class KCFUContext:
     bank: ImageBank
     options: Mapping[str, Any]
     """The strategy's ``federated`` options (fal.config.STRATEGY_FL_UPDATES["kcfu"])."""
+    teacher_bn: str = "train"
+    """``fidelity.kcfu_teacher_bn``: the teacher's BatchNorm uses each batch's statistics ("train",
+    official) or its running statistics ("eval")."""
 
 
 class KCFU(FedAvg):
@@ -263,9 +283,13 @@ class KCFU(FedAvg):
     ):
         self.start_client(model, k)
         optimizer, before_epoch = self.local_optimizer(model, k, lr)
+        # In train mode the teacher's BN running statistics move with every forward: a copy keeps the
+        # global model (and so the next client's start) as broadcast, as the official clients are loaded
+        # before any of them trains.
+        teacher = copy.deepcopy(global_model) if self.context.teacher_bn == "train" else global_model
         loss = kcfu_client_update(
             model,
-            global_model,
+            teacher,
             client,
             self.context.unlabelled[k],
             self.counts[k],
@@ -282,6 +306,7 @@ class KCFU(FedAvg):
             optimizer=optimizer,
             before_epoch=before_epoch,
             labelled_loss=self.labelled_loss(round_index, partial(balanced_softmax_per_sample, counts=self.counts[k])),
+            teacher_bn=self.context.teacher_bn,
         )
         self.finish_client(k, optimizer, model)
         return loss

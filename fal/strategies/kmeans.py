@@ -43,10 +43,10 @@ class KMeansResult:
     iterations: int
 
 
-def _as_points(points) -> torch.Tensor:
+def _as_points(points, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     if isinstance(points, torch.Tensor):
-        return points.detach().to(torch.float64)
-    return torch.as_tensor(np.asarray(points, dtype=np.float64))
+        return points.detach().to(dtype)
+    return torch.as_tensor(np.asarray(points)).to(dtype)
 
 
 def _sq_dist(a: torch.Tensor, b: torch.Tensor, a_sq: torch.Tensor, b_sq: torch.Tensor) -> torch.Tensor:
@@ -54,9 +54,11 @@ def _sq_dist(a: torch.Tensor, b: torch.Tensor, a_sq: torch.Tensor, b_sq: torch.T
     return (a_sq[:, None] + b_sq[None, :] - 2.0 * (a @ b.T)).clamp_min_(0.0)
 
 
-def kmeans_plusplus(points, k: int, rng: np.random.Generator, n_local_trials: int | None = None) -> np.ndarray:
-    """Indices of ``k`` greedy k-means++ seeds (see the module docstring)."""
-    x = _as_points(points)
+def kmeans_plusplus(
+    points, k: int, rng: np.random.Generator, n_local_trials: int | None = None, dtype: torch.dtype = torch.float64
+) -> np.ndarray:
+    """Indices of ``k`` greedy k-means++ seeds (see the module docstring), computed in ``dtype``."""
+    x = _as_points(points, dtype)
     sq = (x * x).sum(1)
     n = x.shape[0]
     if n_local_trials is None:
@@ -134,12 +136,19 @@ def lloyd(points, centres, max_iter: int = 300, tol: float = 1e-4) -> KMeansResu
 
 
 def kmeans(
-    points, k: int, rng: np.random.Generator, n_init: int = 10, max_iter: int = 300, tol: float = 1e-4
+    points,
+    k: int,
+    rng: np.random.Generator,
+    n_init: int = 10,
+    max_iter: int = 300,
+    tol: float = 1e-4,
+    dtype: torch.dtype = torch.float64,
 ) -> KMeansResult:
     """Best (lowest-inertia) of ``n_init`` k-means++-seeded Lloyd runs on ``points`` (n, d), k ≤ n.
 
-    ``points`` is an array or a tensor (computed on its device)."""
-    x = _as_points(points)
+    ``points`` is an array or a tensor (computed on its device, in ``dtype``: float32 is what
+    scikit-learn computes in for float32 input)."""
+    x = _as_points(points, dtype)
     n = x.shape[0]
     if not 1 <= k <= n:
         raise ValueError(f"k-means needs 1 <= k <= number of points, got k={k}, n={n}")
@@ -148,7 +157,7 @@ def kmeans(
     sq = (x * x).sum(1)
     best: KMeansResult | None = None
     for _ in range(n_init):
-        seeds = torch.as_tensor(kmeans_plusplus(x, k, rng), device=x.device)
+        seeds = torch.as_tensor(kmeans_plusplus(x, k, rng, dtype=dtype), device=x.device)
         result = _lloyd(x, sq, x[seeds].clone(), max_iter, tol)
         if best is None or result.inertia < best.inertia:
             best = result

@@ -300,6 +300,31 @@ def test_gcn_learns_to_separate_labelled_nodes():
     assert torch.equal(gcn.w1, gcn2.w1)  # seeded: identical training
 
 
+def test_gcnal_selects_on_the_official_129_column_features(monkeypatch):
+    """CoreGCN's k-center runs on the GCN's third output, cat(hidden, pre-sigmoid output) (LG:gcnal.py:94):
+    128 hidden units and, as the 129th column, the output layer's value before the sigmoid."""
+    import fal.strategies.methods.gcnal as gcnal
+
+    g = torch.Generator().manual_seed(0)
+    nodes = torch.rand(30, 8, generator=g)
+    gcn, adj, ax = train_gcn(nodes, 24, {**METHODS["gcnal"].defaults, "steps": 5}, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        selection = gcn.selection_features(ax, adj)
+        assert selection.shape == (30, 129)
+        assert torch.equal(selection[:, :128], gcn.hidden(ax))
+        assert torch.allclose(selection[:, 128], gcn.logit(ax, adj, train=False))  # pre-sigmoid: not in (0, 1)
+    assert (selection[:, 128] < 0).any() or (selection[:, 128] > 1).any()
+    seen = []
+    real = gcnal.kcenter_greedy
+    monkeypatch.setattr(
+        gcnal, "kcenter_greedy", lambda p, k, anchors: seen.append((p.shape, anchors.shape)) or real(p, k, anchors)
+    )
+    trained = trained_setting(num_clients=2, per_class=30, test_per_class=5, rounds=1, local_model_epochs=1)
+    out = query(trained, "gcnal_g", {"method": "gcnal", "query_model": "global", "options": {"steps": 5}})
+    assert_query_contract(trained, out)
+    assert seen and all(points[1] == anchors[1] == 129 for points, anchors in seen)  # k-center on all 129
+
+
 # ------------------------------------------------------------------------------------------------
 # ALFA-Mix
 

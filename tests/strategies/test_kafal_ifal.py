@@ -424,6 +424,26 @@ def test_ifal_selection_stages():
     assert stage == 3 and chosen.tolist() == [5, 39, 38]
 
 
+def test_ifal_clusters_in_the_requested_precision(monkeypatch):
+    """float32 (the official code's precision, the default) runs the k-means and the distances to the
+    centres in float32; float64 in float64; both pick one nearest member per non-empty cluster."""
+    import fal.strategies.methods.ifal as ifal
+
+    seen = []
+    real = ifal.kmeans
+    monkeypatch.setattr(
+        ifal, "kmeans", lambda points, *a, **k: seen.append((points.dtype, k["dtype"])) or real(points, *a, **k)
+    )
+    features = np.random.default_rng(0).normal(size=(60, 5))
+    candidates = np.arange(10, 60)
+    picks = {}
+    for precision in ("float32", "float64"):
+        picks[precision] = ifal.cluster_representatives(features, candidates, 8, np.random.default_rng(1), 2, precision)
+        assert len(set(picks[precision].tolist())) == 8 and set(picks[precision].tolist()) <= set(candidates.tolist())
+    assert seen == [(np.float32, torch.float32), (np.float64, torch.float64)]
+    assert ifal.METHOD.defaults["kmeans_precision"] == "float32"
+
+
 def test_kd_loss_hand_computation():
     s, t, temp = [0.2, -0.5, 1.0], [1.0, 0.0, -1.0], 4.0
     ps, pt = _softmax(np.array(s) / temp), _softmax(np.array(t) / temp)

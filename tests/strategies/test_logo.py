@@ -10,7 +10,13 @@ from fal.config import ConfigError, StrategyConfig
 from fal.strategies.kmeans import kmeans, kmeans_plusplus, lloyd
 from fal.strategies.methods.badge import FactoredEmbedding, kmeanspp_seeding
 from fal.strategies.methods.ensembles import averaged_embedding, rank_badge, rank_merge
-from fal.strategies.methods.logo import cluster_wise_picks, macro_embedding, select
+from fal.strategies.methods.logo import (
+    cluster_wise_candidates,
+    cluster_wise_picks,
+    macro_embedding,
+    official_order,
+    select,
+)
 
 # ------------------------------------------------------------------------------------------------
 # k-means
@@ -109,6 +115,58 @@ def test_logo_picks_at_most_one_point_per_macro_cluster():
         assert scores[p] == scores[members].min()
     again, _ = select(logits, feats, probs, 12, np.random.default_rng(4), options)
     assert np.array_equal(picks, again)
+
+
+def test_official_order_is_the_set_order_of_the_picks_truncated_in_it():
+    """LoGo's official code returns ``list(set(query_idx))`` (and truncates a top-up in that order): for
+    ints above and below CPython's small-int range, that is neither pick nor ascending order."""
+    picks = np.array([300, 5, 1_000_003, 257, 70_000, 2, 256, 64, 9_999])
+    expected = list({int(i) for i in picks.tolist()})
+    assert official_order(picks, len(picks)).tolist() == expected
+    assert expected != sorted(expected) and expected != picks.tolist()
+    assert official_order(picks, 4).tolist() == expected[:4]  # truncation in set order, not pick order
+    assert set(official_order(picks, 4).tolist()) != set(picks[:4].tolist())
+
+
+def test_a_top_up_overshoot_is_truncated_in_set_order():
+    """Two clusters, budget 3: the firsts (0, 2) then one more per cluster (1, 3): 4 candidates; the
+    official code keeps the first 3 of list(set(...)), the cluster order keeps 0, 2, 1."""
+    labels = np.array([0, 0, 1, 1])
+    scores = np.array([-2.0, -1.0, -2.0, -1.0])
+    assert cluster_wise_candidates(labels, scores, 2, 3).tolist() == [0, 2, 1, 3]
+    assert cluster_wise_picks(labels, scores, 2, 3).tolist() == [0, 2, 1]
+    positions = np.array([70_001, 3, 1_000_000, 258])  # the pool positions of candidates 0, 2, 1, 3
+    assert official_order(positions, 3).tolist() == list({70_001, 3, 1_000_000, 258})[:3]
+
+
+def test_logo_query_stores_the_official_order_and_the_pool_order_switch_restores_cluster_order(monkeypatch):
+    """Through the real query stage: under ``pool_order: official`` the new picks are stored as
+    ``list(set(picked positions))``; under ``ascending`` in cluster (pick) order."""
+    from helpers import assert_query_contract, query, trained_setting
+
+    import fal.strategies.methods.logo as logo
+    from fal.config import FidelityConfig
+    from fal.data.build import client_pools, labelled_lists, unlabelled_pool
+
+    trained = trained_setting(num_clients=2, per_class=30, test_per_class=5, rounds=1, local_model_epochs=2)
+    pools = client_pools(trained.part.partition, 2)
+    before = labelled_lists(trained.part.initial_labelled, 2)
+    real = logo.select
+    for order in ("official", "ascending"):
+        captured = []
+        monkeypatch.setattr(logo, "select", lambda *a, c=captured, **k: c.append(real(*a, **k)) or c[-1])
+        out = query(
+            trained, "logo", {"method": "logo", "options": {"n_init": 2}}, fidelity=FidelityConfig(pool_order=order)
+        )
+        assert_query_contract(trained, out)
+        for client in range(2):
+            budget = trained.part.budgets.query[client]
+            picked = unlabelled_pool(pools[client], before[client], order)[captured[client][0]]
+            stored = labelled_lists(out.labelled, 2)[client][:budget].tolist()
+            if order == "official":
+                assert stored == list({int(i) for i in picked.tolist()})[:budget]
+            else:
+                assert stored == picked[:budget].tolist()
 
 
 def test_rank_merge_by_hand():

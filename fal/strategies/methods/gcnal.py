@@ -6,8 +6,9 @@ The adjacency is A = S·diag(1/colsum S) + I with S = F·Fᵀ − I. A two-layer
 network (D → ``hidden`` → 1, sigmoid) is trained full-batch to tell labelled (1) from unlabelled (0)
 nodes:
 loss = −mean log s_labelled − ``eta``·mean log(1 − s_unlabelled), Adam(lr, weight decay), ``steps``
-steps, dropout after the hidden ReLU. Then greedy k-center (Euclidean) on the hidden features picks b
-unlabelled nodes, with the labelled nodes as initial centres.
+steps, dropout after the hidden ReLU. Then greedy k-center (Euclidean) picks b unlabelled nodes, with
+the labelled nodes as initial centres, on the GCN's third output as the official code computes it: the
+hidden features plus the output layer's pre-sigmoid value (``hidden`` + 1 columns, eval mode).
 
 A is never materialised: since S = F·Fᵀ − I, A·M = F·(Fᵀ·M') − M' + M with M' = M / colsum and
 colsum_j = F_j·Σ_i F_i − 1, which costs O(N·D·h) per product instead of O(N²·h) time and O(N²)
@@ -88,6 +89,13 @@ class GCN:
         """ReLU(A·X·W₁ + b₁), given the constant A·X (A·(X·W₁) = (A·X)·W₁)."""
         return torch.relu(ax @ self.w1 + self.b1)
 
+    def selection_features(self, ax: torch.Tensor, adj: LowRankAdjacency) -> torch.Tensor:
+        """What CoreGCN's k-center runs on: the GCN's third output in eval mode, ``cat(feat, x)`` — the
+        hidden units plus the output layer's pre-sigmoid column (hidden + 1 columns; LG:gcnal.py:94
+        unpacks ``scores, _, feat`` from ``forward``'s ``sigmoid(x), feat, cat(feat, x)``). The extra
+        column, about −2.5…1.0 against hidden values ≤ 0.5, dominates the distances."""
+        return torch.cat([self.hidden(ax), self.logit(ax, adj, train=False).unsqueeze(1)], dim=1)
+
     def logit(self, ax: torch.Tensor, adj: LowRankAdjacency, train: bool) -> torch.Tensor:
         h = self.hidden(ax)
         if train and self.dropout > 0:
@@ -131,10 +139,10 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
         _, features = forward(model, step.query_bank, nodes, step.batch_size)
         device = features.device
         generator = torch_generator(*step.seed_keys, "gcnal", pool.client, device=str(device))
-        gcn, _, ax = train_gcn(features, len(subset), options, generator)
+        gcn, adj, ax = train_gcn(features, len(subset), options, generator)
         with torch.no_grad():
-            hidden = gcn.hidden(ax)
-        points = hidden.cpu().numpy().astype(np.float64)
+            selection = gcn.selection_features(ax, adj)
+        points = selection.cpu().numpy().astype(np.float64)
         n = len(subset)
         picks = kcenter_greedy(points[:n], pool.budget, anchors=points[n:])
         selected[pool.client] = pool.unlabelled[subset[picks]]

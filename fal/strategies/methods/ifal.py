@@ -49,6 +49,14 @@ METHOD = MethodInfo(
         Option("kd_epochs", 500, "upper bound on KD epochs", minimum=1, integer=True),
         Option("kd_patience", 5, "early stopping on the epoch's mean training loss", minimum=1, integer=True),
         Option("kmeans_n_init", 10, "k-means restarts (scikit-learn 1.0.1 default)", minimum=1, integer=True),
+        Option(
+            "kmeans_precision",
+            "float32",
+            "precision of the k-means and of the distances to the centres: float32 as the official code "
+            "(its picks overlap the official ones as much as the official ones overlap across seeds; "
+            "benchmarks/ifal_kmeans_precision.py) or float64",
+            choices=("float32", "float64"),
+        ),
     ),
 )
 
@@ -94,11 +102,18 @@ def otsu_threshold(values: np.ndarray, nbins: int = 256) -> float:
 
 
 def cluster_representatives(
-    features: np.ndarray, candidates: np.ndarray, k: int, rng: np.random.Generator, n_init: int
+    features: np.ndarray,
+    candidates: np.ndarray,
+    k: int,
+    rng: np.random.Generator,
+    n_init: int,
+    precision: str = "float64",
 ) -> np.ndarray:
-    """k-means on the candidates' features; for each non-empty cluster the member nearest its centre."""
-    points = features[candidates]
-    result = kmeans(points, k, rng, n_init=n_init)
+    """k-means on the candidates' features; for each non-empty cluster the member nearest its centre,
+    computed in ``precision`` ("float32": as scikit-learn does on the official code's float32 features)."""
+    dtype = {"float64": np.float64, "float32": np.float32}[precision]
+    points = np.asarray(features[candidates], dtype=dtype)
+    result = kmeans(points, k, rng, n_init=n_init, dtype=torch.float64 if precision == "float64" else torch.float32)
     chosen = []
     for c in range(k):
         members = np.flatnonzero(result.labels == c)
@@ -109,14 +124,20 @@ def cluster_representatives(
 
 
 def ifal_select(
-    u1: np.ndarray, u2: np.ndarray, features: np.ndarray, budget: int, rng: np.random.Generator, n_init: int = 10
+    u1: np.ndarray,
+    u2: np.ndarray,
+    features: np.ndarray,
+    budget: int,
+    rng: np.random.Generator,
+    n_init: int = 10,
+    precision: str = "float64",
 ) -> tuple[np.ndarray, int]:
     """Pool indices chosen by IFAL's three-stage rule, and the stage (1, 2 or 3) that produced them."""
     u = u1 * u2
     for stage, score in ((1, u), (2, u1)):
         candidates = np.flatnonzero(score > otsu_threshold(score))
         if candidates.size:
-            chosen = cluster_representatives(features, candidates, min(budget, candidates.size), rng, n_init)
+            chosen = cluster_representatives(features, candidates, min(budget, candidates.size), rng, n_init, precision)
             if len(chosen) >= budget:
                 return chosen[:budget], stage
     return np.argsort(-u, kind="stable")[:budget], 3
@@ -162,7 +183,9 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
         u2 = wasserstein_rows(l2, torch.softmax(outputs["L"][2].to(torch.float64), dim=1).cpu().numpy())
         features = F.normalize(outputs["L"][1].to(torch.float64), dim=1).cpu().numpy()
         rng = np.random.default_rng(derive_seed(*step.seed_keys, "ifal_kmeans", pool.client))
-        chosen, stage = ifal_select(u1, u2, features, pool.budget, rng, int(opts["kmeans_n_init"]))
+        chosen, stage = ifal_select(
+            u1, u2, features, pool.budget, rng, int(opts["kmeans_n_init"]), str(opts["kmeans_precision"])
+        )
         selected[pool.client] = pool.unlabelled[chosen]
         info = kd.info[pool.client]
         diagnostics += [

@@ -46,10 +46,17 @@ def macro_embedding(logits: torch.Tensor, features: torch.Tensor) -> torch.Tenso
 
 
 def cluster_wise_picks(labels: np.ndarray, scores: np.ndarray, k: int, budget: int) -> np.ndarray:
-    """Micro step and top-up (§6.9 steps 3–4): indices into the pool, in pick order.
+    """Micro step and top-up (§6.9 steps 3–4): indices into the pool, in pick order, the first ``budget``.
 
     ``scores`` are Σ p log p under the global model (lower = more uncertain); ``labels`` in 0 … k−1.
     """
+    return cluster_wise_candidates(labels, scores, k, budget)[:budget]
+
+
+def cluster_wise_candidates(labels: np.ndarray, scores: np.ndarray, k: int, budget: int) -> np.ndarray:
+    """Every sample the micro step and its top-up pick (indices into the pool, in pick order): each
+    cluster's most uncertain member, then, while fewer than ``budget``, ``num`` more per cluster per pass
+    over the clusters, as the official loop adds them (a pass can overshoot the budget)."""
     clusters = []
     for c in range(k):
         members = np.flatnonzero(labels == c)
@@ -69,7 +76,14 @@ def cluster_wise_picks(labels: np.ndarray, scores: np.ndarray, k: int, budget: i
             idx += num
             if not added:
                 break
-    return np.asarray(picks[:budget], dtype=np.int64)
+    return np.asarray(picks, dtype=np.int64)
+
+
+def official_order(positions: np.ndarray, budget: int) -> np.ndarray:
+    """The official code's order of LoGo's picks: ``list(set(query_idx))``, truncated in that order
+    (LG:query_strategies/fal/logo.py:55 and :96): CPython's iteration order of the set of the picked
+    positions (deterministic for ints, not sorted), the first ``budget``."""
+    return np.asarray(list({int(i) for i in positions})[:budget], dtype=np.int64)
 
 
 def select(
@@ -80,7 +94,8 @@ def select(
     rng: np.random.Generator,
     options: dict,
 ) -> tuple[np.ndarray, KMeansResult]:
-    """One client's LoGo picks (indices into its unlabelled pool) and the macro clustering."""
+    """One client's LoGo candidates (indices into its unlabelled pool, in pick order, possibly more than
+    ``n`` when the top-up overshoots) and the macro clustering."""
     result = kmeans(
         macro_embedding(local_logits, local_features),
         n,
@@ -90,7 +105,7 @@ def select(
         tol=float(options["tol"]),
     )
     scores = negative_entropy(global_probs).cpu().numpy()
-    return cluster_wise_picks(result.labels, scores, n, n), result
+    return cluster_wise_candidates(result.labels, scores, n, n), result
 
 
 def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
@@ -105,10 +120,12 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
             step.local_models.get(pool), step.query_bank, pool.unlabelled, step.batch_size
         )
         global_logits, _ = forward(step.global_model, step.query_bank, pool.unlabelled, step.batch_size)
-        picks, result = select(
+        candidates, result = select(
             local_logits, local_features, torch.softmax(global_logits, dim=1), n, step.client_rng(pool.client), options
         )
-        selected[pool.client] = pool.unlabelled[picks]
+        picked = pool.unlabelled[candidates]
+        # pool_order official: the official code's set order, truncated in it; ascending: cluster order
+        selected[pool.client] = official_order(picked, n) if step.fidelity.pool_order == "official" else picked[:n]
         row = {"client": pool.client}
         diagnostics += [
             {**row, "metric": "logo_nonempty_clusters", "value": float(len(np.unique(result.labels)))},

@@ -12,10 +12,16 @@ SNAKEMAKE_ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast setup data lint format dry-run report clean-results gpu-check docs
+.PHONY: run verify test test-fast test-sweep setup data lint format dry-run report clean-results gpu-check docs
 
 run: setup data
 	$(BIN)/snakemake --cores $(CORES) all $(SNAKEMAKE_ARGS)
+	@$(BIN)/python -m fal.stats.verify --study quick
+
+# Compare the regenerated quick reports with the committed ones: identical, or by how much against the
+# seed spread, with the likely reason (fal/stats/verify.py; docs/running.md, "Verifying").
+verify: setup
+	$(BIN)/python -m fal.stats.verify --study quick
 
 test: setup data
 	$(BIN)/python -m pytest -q tests
@@ -23,6 +29,11 @@ test: setup data
 # Everything but the end-to-end workflow tests (marked `workflow`): under 2 minutes, the loop while editing fal/.
 test-fast: setup data
 	$(BIN)/python -m pytest -q -m "not workflow" tests
+
+# Every configuration change of tests/workflow/test_config_reruns.py (CI runs a few): about 40 minutes
+# on 2 cores; prints the over- and under-trigger counts per change.
+test-sweep: setup data
+	FAL_SWEEP=all $(BIN)/python -m pytest -q -s tests/workflow/test_config_reruns.py
 
 setup: $(STAMP)
 

@@ -69,9 +69,9 @@ def main() -> None:
     part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
     spec = get_dataset_spec(setting.dataset)
     data = load_setting_data(arrays, part.partition, spec, setting.num_clients, device)
-    budget = part.budget.per_client_query
+    budget = part.budgets.query[0]
     pool_all = data.pools[args.client]
-    n_labelled = 9 * part.budget.per_client_initial  # 45% of R, per client
+    n_labelled = 9 * part.budgets.initial[0]  # 45% of R, per client
     labelled = numpy_rng(1, "bench_labelled").choice(pool_all, size=n_labelled, replace=False)
     pool = ClientPool(args.client, labelled, data.train_labels[labelled], unlabelled_pool(pool_all, labelled), budget)
 

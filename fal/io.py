@@ -61,8 +61,14 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
-def write_parquet(df: pd.DataFrame, path: str | os.PathLike, schema: pa.Schema | None = None) -> None:
-    """Write a DataFrame as Parquet, cast to ``schema`` when given (columns in schema order)."""
+def write_parquet(
+    df: pd.DataFrame,
+    path: str | os.PathLike,
+    schema: pa.Schema | None = None,
+    metadata: dict[bytes, bytes] | None = None,
+) -> None:
+    """Write a DataFrame as Parquet, cast to ``schema`` when given (columns in schema order), with
+    ``metadata`` added to the schema's (e.g. fal.provenance's fingerprints)."""
     if schema is not None:
         missing = [name for name in schema.names if name not in df.columns]
         if missing:
@@ -70,6 +76,8 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike, schema: pa.Schema |
         table = pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
     else:
         table = pa.Table.from_pandas(df, preserve_index=False)
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
 

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # annotations only: a job that imports this module does not load fal.config
     from fal.config import RuntimeConfig
@@ -133,20 +133,41 @@ class Stopwatch:
 
 
 class logged_failures:
-    """Context manager: log an exception (with traceback) to the job's log before it propagates; on
-    success log the ``fal`` modules the job ran (its code provenance: the rule's code hash covers them)."""
+    """Context manager around a job's work: with ``job`` (the script's ``snakemake`` object), check the
+    job's result inputs against their content digests first (fal.integrity) and, on success, seal its
+    outputs (their digests and lineage); log an exception (with traceback) to the job's log before it
+    propagates; on success log the ``fal`` modules the job ran (its code provenance: the rule's code
+    hash covers them)."""
 
-    def __init__(self, logger: logging.Logger):
+    def __init__(self, logger: logging.Logger, job: Any = None):
         self.logger = logger
+        self.job = job
 
     def __enter__(self) -> logging.Logger:
+        if self.job is not None:
+            from fal.integrity import DamagedResultError, unseal, verify_inputs
+
+            unseal(self.job.output)  # being rewritten: no digest until this job succeeds
+
+            paths = self.job.config["paths"]
+            try:
+                verify_inputs(
+                    self.job.input, managed=[paths["results"], paths["data_cache"]], skip=[paths["data_cache"]]
+                )
+            except DamagedResultError as exc:  # one line naming the file and the fix, no traceback
+                self.logger.error("FAILED: %s", exc)
+                raise SystemExit(f"{self.job.rule}: {exc}") from None
         return self.logger
 
     def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         if exc is not None:
             self.logger.error("FAILED: %s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, tb))
-        else:
-            self.logger.info("fal modules used: %s", " ".join(loaded_fal_modules()))
+            return False
+        if self.job is not None:
+            from fal.integrity import seal
+
+            seal(self.job.output, self.job.input, self.job.rule)
+        self.logger.info("fal modules used: %s", " ".join(loaded_fal_modules()))
         return False
 
 

@@ -207,3 +207,43 @@ def run_tiny_study(destination: Path, data_cache: Path, name: str) -> Path:
     project = copy_project(destination, tiny_study_config(name, data_cache))
     snakemake(project, "all")
     return project
+
+
+def same_result(a: Path | bytes, b: Path | bytes) -> bool:
+    """Whether two result files (paths or contents) hold the same result: byte-equal, except that a
+    rounds.parquet's per-round wall seconds are a time, not a result."""
+    import io
+
+    import pandas as pd
+
+    name = a.name if isinstance(a, Path) else b.name if isinstance(b, Path) else ""
+    data_a = a.read_bytes() if isinstance(a, Path) else a
+    data_b = b.read_bytes() if isinstance(b, Path) else b
+    if data_a == data_b:
+        return True
+    if name == "rounds.parquet":
+        ra, rb = pd.read_parquet(io.BytesIO(data_a)), pd.read_parquet(io.BytesIO(data_b))
+        return ra.drop(columns="seconds").equals(rb.drop(columns="seconds"))
+    return False
+
+
+def dry_run_jobs(project: Path, *args: str, profile: str = "none") -> list[dict]:
+    """Every job a dry run of ``all`` schedules: rule, wildcards (sorted pairs), reason, inputs, outputs."""
+    import re
+
+    out = snakemake(project, "-n", "all", *args, profile=profile).stdout
+    jobs: list[dict] = []
+    for line in out.splitlines():
+        stripped = line.strip()
+        match = re.match(r"^(?:local)?rule (\w+):$", stripped)
+        if match:
+            jobs.append({"rule": match.group(1), "wildcards": (), "reason": "", "input": [], "output": []})
+        elif jobs and stripped.startswith("wildcards:"):
+            items = [item.strip().split("=", 1) for item in stripped.split(":", 1)[1].split(",")]
+            jobs[-1]["wildcards"] = tuple(sorted((k, v) for k, v in items))
+        elif jobs and stripped.startswith("reason:"):
+            jobs[-1]["reason"] = stripped
+        elif jobs and stripped.startswith(("input:", "output:")):
+            field, _, items = stripped.partition(":")
+            jobs[-1][field] = [item.strip() for item in items.split(",")]
+    return jobs

@@ -17,7 +17,7 @@ from fal.config.protocol import FL_ALGORITHMS, MODELS, LocalModelConfig, Protoco
 from fal.config.runtime import COMPILE_MODES, PRECISIONS, TRAINERS, RuntimeConfig
 from fal.config.setting import PARTITIONS, SettingConfig
 from fal.config.strategy import LOCAL_MODEL_KINDS, STRATEGY_FL_UPDATES, StrategyConfig
-from fal.config.study import AnalysisConfig, Study, resolve_strategies, resolve_study
+from fal.config.study import AnalysisConfig, Study, resolve_strategies, resolve_studies, resolve_study
 
 __all__ = [
     "COMPILE_MODES",
@@ -39,5 +39,6 @@ __all__ = [
     "Study",
     "StrategyConfig",
     "resolve_strategies",
+    "resolve_studies",
     "resolve_study",
 ]

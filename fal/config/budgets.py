@@ -58,6 +58,27 @@ BUDGET_RULES = ("equal", "per_client")
 """``protocol.budget_rule``: FairFAL's equal per-client budget, or KAFAL's share of each client's data."""
 
 
+def cycle_ratio(initial_ratio: float, query_ratio: float, cycle: int) -> float:
+    """Cycle ``cycle``'s (1-based) labelled ratio, accumulated in floats as the official loop does
+    (``cycle_ratios``' entries): it does not depend on how many cycles the study runs."""
+    current = initial_ratio
+    for _ in range(cycle - 1):
+        current += query_ratio
+    return current
+
+
+def client_budget(rule: str, num_train: int, client_sizes: Sequence[int], ratio: float) -> tuple[int, ...]:
+    """Each client's share of one labelling step under ``rule``: "equal" = FairFAL's int(R·ratio/K) for
+    every client, R = round(N, −2) (§2.1); "per_client" = KAFAL's ceil(ratio·n_c) of each client's n_c
+    training images (KA:main.py: ``np.ceil((BASE / NUM_TRAIN) * total_data_num)``, the same float product)."""
+    if rule == "equal":
+        share = int(round(num_train, -2) * ratio / len(client_sizes))
+        return (share,) * len(client_sizes)
+    if rule == "per_client":
+        return tuple(math.ceil(ratio * n) for n in client_sizes)
+    raise ValueError(f"unknown budget rule {rule!r}; one of {list(BUDGET_RULES)}")
+
+
 @dataclass(frozen=True)
 class ClientBudgets:
     """What each client labels: ``initial[c]`` in cycle 1, ``query[c]`` at every query step."""
@@ -73,16 +94,8 @@ class ClientBudgets:
 def client_budgets(
     rule: str, num_train: int, client_sizes: Sequence[int], initial_ratio: float, query_ratio: float
 ) -> ClientBudgets:
-    """Per-client budgets under ``rule``: "equal" = FairFAL's int(R·ratio/K) for every client (§2.1),
-    "per_client" = KAFAL's ceil(ratio·n_c) of each client's n_c training images (KA:main.py:
-    ``np.ceil((BASE / NUM_TRAIN) * total_data_num)``, the same float product)."""
-    if rule == "equal":
-        budget = compute_budget(num_train, len(client_sizes), initial_ratio, query_ratio, initial_ratio)
-        k = len(client_sizes)
-        return ClientBudgets((budget.per_client_initial,) * k, (budget.per_client_query,) * k)
-    if rule == "per_client":
-        return ClientBudgets(
-            tuple(math.ceil(initial_ratio * n) for n in client_sizes),
-            tuple(math.ceil(query_ratio * n) for n in client_sizes),
-        )
-    raise ValueError(f"unknown budget rule {rule!r}; one of {list(BUDGET_RULES)}")
+    """Per-client budgets of the initial labelled set and of every query step (``client_budget``)."""
+    return ClientBudgets(
+        client_budget(rule, num_train, client_sizes, initial_ratio),
+        client_budget(rule, num_train, client_sizes, query_ratio),
+    )

@@ -215,6 +215,25 @@ class StrategyConfig:
     def resolved_options(self) -> dict[str, Any]:
         return {**METHODS[self.method].defaults, **self.options}
 
+    def query_params(self) -> dict[str, Any]:
+        """What a query job computes with, in one canonical form: the method, its query model, every
+        option with defaults filled in (an option written at its default changes nothing), the resolved
+        local model kind, and the module a method trains with the model (LL4AL's); not the label, the
+        name (the path) or an FL update's options (training's params)."""
+        out: dict[str, Any] = {"method": self.method, "options": self.resolved_options()}
+        if self.query_model is not None:
+            out["query_model"] = self.query_model
+        if self.local_model_kind is not None:
+            out["local_model"] = self.local_model_kind
+        loss_prediction = self.resolved_federated().get("loss_prediction")
+        if loss_prediction is not None:
+            out["federated"] = {"loss_prediction": loss_prediction}
+        return out
+
+    def metrics_params(self) -> dict[str, Any]:
+        """What a run's metrics record of the strategy: its method, label and selector."""
+        return {"method": self.method, "label": self.display_name, "selector": self.selector}
+
     def to_dict(self) -> dict[str, Any]:
         """As a plain dict; unset local_model/federated are left out so that adding those fields
         changed no existing strategy's rule params (and reran nothing)."""

@@ -256,6 +256,17 @@ def runs_paper_constants(protocol: ProtocolConfig) -> bool:
     return protocol == paper
 
 
+def resolve_studies(config: Mapping[str, Any]) -> dict[str, Study]:
+    """Every study of ``config``, resolved and checked, after checking that ``run_studies`` names them."""
+    studies = {name: resolve_study(config, name) for name in config.get("studies") or {}}
+    for name in config.get("run_studies") or []:
+        if name not in studies:
+            raise ConfigError(
+                f"run_studies: unknown study {name!r}{did_you_mean(name, studies)}; defined studies: {sorted(studies)}"
+            )
+    return studies
+
+
 def resolve_study(config: Mapping[str, Any], name: str) -> Study:
     """Resolve ``config['studies'][name]`` against the top-level defaults into a validated Study."""
     studies = config.get("studies") or {}

@@ -20,8 +20,9 @@ import pandas as pd
 import torch
 
 from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
-from fal.config.budgets import Budget, ClientBudgets, client_budgets, compute_budget
+from fal.config.budgets import ClientBudgets, client_budgets
 from fal.config.datasets import get_dataset_spec, longtail_counts
+from fal.config.params import fidelity_params
 from fal.data.longtail import balanced_test_subset, select_longtail
 from fal.data.partition import PartitionResult, dir_balance, dir_balance_logo
 from fal.seeding import derive_seed
@@ -31,7 +32,6 @@ from fal.seeding import derive_seed
 class PartitionOutputs:
     partition: pd.DataFrame
     initial_labelled: pd.DataFrame
-    budget: Budget
     budgets: ClientBudgets
     """Each client's initial and per-query budget (protocol.budget_rule)."""
     summary: dict
@@ -141,9 +141,6 @@ def build_partition(
         proportions=train_part.proportions,
     )
 
-    budget = compute_budget(
-        len(subset_labels), setting.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio
-    )
     budgets = client_budgets(
         protocol.budget_rule,
         len(subset_labels),
@@ -151,7 +148,7 @@ def build_partition(
         protocol.initial_ratio,
         protocol.query_ratio,
     )
-    _check_budget_fits(budgets, budget.num_cycles, train_part, setting)
+    _check_initial_budget_fits(budgets, train_part, setting)
 
     rows = []
     for split, part, view, qview in (
@@ -196,30 +193,25 @@ def build_partition(
         "client_class_counts": train_part.counts.tolist(),
         "client_test_sizes": [len(c) for c in test_part.clients],
         "unassigned_train": int((partition.query("split == 'train'")["client"] < 0).sum()),
+        # only what this partition computes with: the later schedule is not its concern (params.py)
         "budget": {
-            "reference_size": budget.reference_size,
-            "per_client_initial": budget.per_client_initial,
-            "per_client_query": budget.per_client_query,
-            "labelled_ratios": list(budget.ratios),
-            **(
-                {"rule": protocol.budget_rule, "initial": list(budgets.initial), "query": list(budgets.query)}
-                if protocol.budget_rule != "equal"
-                else {}
-            ),
+            "rule": protocol.budget_rule,
+            "initial_ratio": protocol.initial_ratio,
+            "initial": list(budgets.initial),
         },
-        "fidelity": fidelity.to_dict(),
+        "fidelity": fidelity_params(fidelity, "partition"),
     }
-    return PartitionOutputs(partition, initial_labelled, budget, budgets, summary)
+    return PartitionOutputs(partition, initial_labelled, budgets, summary)
 
 
-def _check_budget_fits(budgets: ClientBudgets, num_cycles: int, part: PartitionResult, setting: SettingConfig) -> None:
+def _check_initial_budget_fits(budgets: ClientBudgets, part: PartitionResult, setting: SettingConfig) -> None:
+    """The initial labelled sets fit the clients (the later cycles are checked when the configuration is
+    read, SettingConfig.check_feasible; a query takes a pool smaller than its budget whole)."""
     for client, members in enumerate(part.clients):
-        needed = budgets.labelled(client, num_cycles)
-        if len(members) < needed:
+        if len(members) < budgets.initial[client]:
             raise ValueError(
-                f"setting {setting.id}: client {client} holds {len(members)} samples but the protocol labels "
-                f"{budgets.initial[client]} + {budgets.query[client]} × {num_cycles - 1} = {needed} "
-                f"for it; lower protocol.end_ratio or query_ratio, or use fewer clients"
+                f"setting {setting.id}: client {client} holds {len(members)} samples but its initial labelled set "
+                f"is {budgets.initial[client]}; lower protocol.initial_ratio or use fewer clients"
             )
     if min(budgets.initial) < 1:
         raise ValueError(f"setting {setting.id}: an initial labelled set is empty (initial_ratio too small)")

@@ -117,11 +117,13 @@ def test_lt_view_mismatch_switch():
     assert (t2["source_index"] == t2["query_source_index"]).all()
 
 
-def test_budget_larger_than_client_pool_is_rejected():
-    labels = np.repeat(np.arange(10), 16)  # 160 samples, R = 200: 10 + 10 labels needed per client of 16
+def test_initial_budget_larger_than_client_pool_is_rejected():
+    """The partition checks the initial labelled sets only: the later cycles are the configuration's check
+    (SettingConfig.check_feasible), so that a partition's params need not carry the later schedule."""
+    labels = np.repeat(np.arange(10), 16)  # 160 samples, R = 200: 18 initial labels per client of 16
     setting = SettingConfig(dataset="fmnist", alpha=100.0, num_clients=10)
-    protocol = ProtocolConfig.from_dict({"initial_ratio": 0.5, "query_ratio": 0.5, "end_ratio": 1.0})
-    with pytest.raises(ValueError, match="client 0 holds 16 samples"):
+    protocol = ProtocolConfig.from_dict({"initial_ratio": 0.9, "query_ratio": 0.05, "end_ratio": 1.0})
+    with pytest.raises(ValueError, match="client 0 holds 16 samples but its initial labelled set is 18"):
         build_partition(setting, protocol, FidelityConfig(), 1, labels, labels)
 
 
@@ -139,7 +141,7 @@ def test_initial_labelled_set_size_and_membership():
     )
     pools = client_pools(out.partition, 10)
     initial = labelled_lists(out.initial_labelled, 10)
-    assert out.budget.per_client_initial == 10  # R = 2000, 5% / 10 clients
+    assert out.budgets.initial[0] == 10  # R = 2000, 5% / 10 clients
     for pool, chosen in zip(pools, initial):
         assert len(chosen) == 10 and len(set(chosen.tolist())) == 10
         assert set(chosen.tolist()) <= set(pool.tolist())

@@ -118,7 +118,7 @@ def test_query_stage_stores_picks_in_official_pool_order(stage_setting):
     trained = stage_setting
     k = trained.setting.num_clients
     out = _query(trained, trained.part.initial_labelled, 1, FidelityConfig())
-    budget = trained.part.budget.per_client_query
+    budget = trained.part.budgets.query[0]
     train = trained.part.partition[trained.part.partition["split"] == "train"]
     before = labelled_lists(trained.part.initial_labelled, k)
     for client, stored in enumerate(labelled_lists(out.labelled, k)):
@@ -170,7 +170,7 @@ def test_pool_order_switch_changes_the_stored_order_not_the_first_query_statisti
     asc = _query(trained, trained.part.initial_labelled, 1, ascending)
     # the first query's statistics use the initial list, identical in both modes
     assert _metric(off, "fairfal_d") == _metric(asc, "fairfal_d")
-    budget = trained.part.budget.per_client_query
+    budget = trained.part.budgets.query[0]
     off_lists, asc_lists = labelled_lists(off.labelled, k), labelled_lists(asc.labelled, k)
     for client in range(k):
         assert np.array_equal(asc_lists[client][:budget], np.sort(asc_lists[client][:budget]))

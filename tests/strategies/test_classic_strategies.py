@@ -107,7 +107,7 @@ def test_uncertainty_queries_take_lowest_scores(setting_state, name, score):
     p = probs[: len(unlabelled)].numpy().astype(np.float64)
     top = np.sort(p, axis=1)[:, ::-1]
     hand = top[:, 0] - top[:, 1] if score == "margin" else top[:, 0]
-    budget = setting_state.part.budget.per_client_query
+    budget = setting_state.part.budgets.query[0]
     got = labelled_lists(run(setting_state, name).labelled, 4)[0][:budget]
     assert np.isclose(np.sort(hand[np.searchsorted(unlabelled, got)]), np.sort(hand)[:budget], atol=1e-6).all()
 
@@ -142,7 +142,7 @@ def test_coreset_query_equals_oracle(setting_state):
     unlabelled, labelled, _, features = _pool_outputs(setting_state, setting_state.state_dict)
     f = features.numpy().astype(np.float64)
     n = len(unlabelled)
-    budget = setting_state.part.budget.per_client_query
+    budget = setting_state.part.budgets.query[0]
     got = labelled_lists(run(setting_state, "coreset_g").labelled, 4)[0][:budget]
     # the labelled list holds new picks in selection order
     assert got.tolist() == unlabelled[oracle_kcenter(f[:n], budget, f[n:])].tolist()

@@ -329,7 +329,7 @@ def _query(stage_setting, spec):
 
 
 def _new_sets(stage_setting, out):
-    budget = stage_setting.part.budget.per_client_query
+    budget = stage_setting.part.budgets.query[0]
     return [set(x[:budget].tolist()) for x in labelled_lists(out.labelled, stage_setting.setting.num_clients)]
 
 

@@ -170,7 +170,7 @@ def test_trained_module_through_the_query_stage(trained, query_model):
     data = load_setting_data(trained.arrays, trained.part.partition, data_spec, trained.setting.num_clients, "cpu")
     before = labelled_lists(trained.part.initial_labelled, trained.setting.num_clients)
     after = labelled_lists(out.labelled, trained.setting.num_clients)
-    budget = trained.part.budget.per_client_query
+    budget = trained.part.budgets.query[0]
     for client in range(trained.setting.num_clients):
         model = build_strategy_model(trained.protocol.model, data_spec, 0, "cpu", LL4AL_OPTIONS)
         model.load_state_dict(trained.state_dict if query_model == "global" else trained.client_states[client])

@@ -257,7 +257,7 @@ def test_contract(setting_state, name):
     assert run(setting_state, name).labelled.equals(out.labelled)  # deterministic
     if name == "logo":
         clusters = out.diagnostics[out.diagnostics["metric"] == "logo_nonempty_clusters"]["value"]
-        budget = setting_state.part.budget.per_client_query
+        budget = setting_state.part.budgets.query[0]
         assert (clusters == budget).all()  # one cluster per pick, none empty: no top-up was needed
     if name.startswith("ft_"):
         assert (out.diagnostics["metric"] == "finetuned_model_epochs").sum() == setting_state.setting.num_clients

@@ -36,7 +36,7 @@ def test_strategy_contract(setting_state, name):
     out = run(setting_state, name)
     assert_query_contract(setting_state, out)
     queried = out.diagnostics[out.diagnostics["metric"] == "queried_count"]
-    assert queried["value"].sum() == setting_state.part.budget.per_client_query * setting_state.setting.num_clients
+    assert queried["value"].sum() == setting_state.part.budgets.query[0] * setting_state.setting.num_clients
     again = run(setting_state, name)
     assert again.labelled.equals(out.labelled)  # same generator -> same index set
 

@@ -10,6 +10,7 @@ import shutil
 import textwrap
 from pathlib import Path
 
+import helpers
 import pytest
 import yaml
 from helpers import ROOT, copy_project, snakemake, tiny_study_config
@@ -45,20 +46,8 @@ SCRIPTS = rule_scripts()
 
 
 def dry_run_jobs(project: Path, *args: str) -> list[dict]:
-    """Every job a dry run schedules: rule, wildcards and reason."""
-    out = snakemake(project, "-n", "all", *args, profile=PROFILE).stdout
-    jobs: list[dict] = []
-    for line in out.splitlines():
-        stripped = line.strip()
-        match = re.match(r"^(?:local)?rule (\w+):$", stripped)
-        if match:
-            jobs.append({"rule": match.group(1), "wildcards": (), "reason": ""})
-        elif jobs and stripped.startswith("wildcards:"):
-            items = [item.strip().split("=", 1) for item in stripped.split(":", 1)[1].split(",")]
-            jobs[-1]["wildcards"] = tuple(sorted((k, v) for k, v in items))
-        elif jobs and stripped.startswith("reason:"):
-            jobs[-1]["reason"] = stripped
-    return jobs
+    """Every job a dry run schedules with the project's default profile: rule, wildcards and reason."""
+    return helpers.dry_run_jobs(project, *args, profile=PROFILE)
 
 
 def key(job: dict) -> tuple:

@@ -13,9 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from helpers import SNAKEMAKE, copy_project, snakemake, tiny_study_config
+from helpers import SNAKEMAKE, copy_project, same_result, snakemake, tiny_study_config
 from slurm_cluster import SlurmCluster, unavailable_reason
 
 pytestmark = pytest.mark.workflow
@@ -48,17 +47,14 @@ def result_files(project: Path) -> list[str]:
     for top in ("results", "reports"):
         for path in sorted((project / top).rglob("*")):
             rel = path.relative_to(project).as_posix()
-            if path.is_file() and "/logs/" not in rel and "/benchmarks/" not in rel:
+            if (
+                path.is_file()
+                and "/logs/" not in rel
+                and "/benchmarks/" not in rel
+                and not rel.endswith(".digest.json")
+            ):
                 files.append(rel)
     return files
-
-
-def same_result(a: Path, b: Path) -> bool:
-    """Byte-equal (model files included), except the per-round wall seconds, which are not a result."""
-    if a.name == "rounds.parquet":
-        ra, rb = pd.read_parquet(a), pd.read_parquet(b)
-        return ra.drop(columns="seconds").equals(rb.drop(columns="seconds"))
-    return a.read_bytes() == b.read_bytes()
 
 
 def minutes(slurm_time: str) -> int:

@@ -3,13 +3,18 @@ Fashion-MNIST, and cached partial reruns after code edits (parsed from ``snakema
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
-from helpers import ROOT, base_config, copy_project, snakemake, tiny_study_config
+from helpers import ROOT, SNAKEMAKE, base_config, copy_project, snakemake, tiny_study_config
 
 pytestmark = pytest.mark.workflow
 
@@ -114,11 +119,11 @@ def test_tiny_study_end_to_end(tiny_project):
     assert {"fairfal_s", "fairfal_gamma_bar", "queried_count", "labelled_count", "class_test_acc", "test_acc"} <= set(
         metrics["metric"]
     )
-    table = (tiny_project / "reports/tiny/table_accuracy.md").read_text()
+    table = (tiny_project / "results/test-reports/tiny/table_accuracy.md").read_text()
     assert "| Method | Sel | 20% | 40% |" in table and "FairFAL" in table
-    csv = pd.read_csv(tiny_project / "reports/tiny/table_accuracy.csv")
+    csv = pd.read_csv(tiny_project / "results/test-reports/tiny/table_accuracy.csv")
     assert len(csv) == 4 * 2
-    assert (tiny_project / "reports/tiny/accuracy_curves.png").stat().st_size > 10_000
+    assert (tiny_project / "results/test-reports/tiny/accuracy_curves.png").stat().st_size > 10_000
     # the per-round logs report progress
     log = next((tiny_project / "results/tiny/logs/train").rglob("cycle1.log")).read_text()
     assert re.search(r"cycle 1 round 1/1 lr .* test_acc [\d.]+% elapsed", log)
@@ -129,15 +134,20 @@ def test_tiny_study_end_to_end(tiny_project):
     }
     assert {"partition", "train", "query", "run_metrics"} <= bench_rules
     assert snakemake(tiny_project, "-n", "all").stdout.count("rule ") == 0  # nothing left to do
+    # where the numbers were computed: in the table and, for machines, beside it
+    assert re.search(r"^Computed with: torch .* with \w+ kernels", table, re.M), table[-500:]
+    environment = json.loads((tiny_project / "results/test-reports/tiny/provenance.json").read_text())
+    assert [e["cpu_capability"] for e in environment] == [torch.backends.cpu.get_cpu_capability()] * len(environment)
+    assert sum(e["jobs"] for e in environment) == 5 + 4  # training jobs (init + 4 arms' cycle 2) and queries
 
 
 def test_paper_tables_figures_and_report(tiny_project):
-    tables = tiny_project / "reports/tables/tiny"
+    tables = tiny_project / "results/test-reports/tables/tiny"
     for ext in ("md", "csv", "tex", "html"):
         assert (tables / f"table5_6.{ext}").stat().st_size > 200
     assert "| Entropy (G) |" in (tables / "table5_6.md").read_text()
     assert (tables / "table1_seeds.csv").exists() and "aulc" in (tables / "table1_seeds.csv").read_text()
-    assert (tiny_project / "reports/figures/tiny/figure4.png").stat().st_size > 10_000
+    assert (tiny_project / "results/test-reports/figures/tiny/figure4.png").stat().st_size > 10_000
     snakemake(tiny_project, "all", "--report", "reports/report.html")
     html = (tiny_project / "reports/report.html").read_text()
     assert "table5_6.html" in html and "figure4.png" in html and "Seeds 1 (1)" in html
@@ -191,9 +201,9 @@ def test_editing_one_strategy_reruns_only_its_queries_and_what_follows(tiny_proj
 
 
 def test_regenerating_one_table_reruns_no_training(tiny_project):
-    table = tiny_project / "reports/tiny/table_accuracy.md"
+    table = tiny_project / "results/test-reports/tiny/table_accuracy.md"
     table.unlink()
-    proc = snakemake(tiny_project, "reports/tiny/table_accuracy.md")
+    proc = snakemake(tiny_project, "results/test-reports/tiny/table_accuracy.md")
     ran = re.findall(r"^(?:local)?rule (\w+):", proc.stdout + proc.stderr, re.M)
     assert ran == ["publish_report"]  # copied again from the staged table: nothing recomputed
     assert table.exists()
@@ -212,8 +222,10 @@ def test_runtime_settings_rerun_nothing(tiny_project):
 def test_every_test_config_dry_runs_as_a_user_would(name):
     """``snakemake -n all --configfile .test/config/<name>.yaml`` from the project root: valid, and it plans
     the study's jobs (the tiny studies of the workflow tests are user-visible configs)."""
+    test_config = yaml.safe_load((ROOT / ".test" / "config" / f"{name}.yaml").read_text())
+    assert test_config["paths"]["reports"] == "results/test-reports"  # never into the committed reports/
     proc = snakemake(ROOT, "-n", "all", "--configfile", f".test/config/{name}.yaml")
-    study = next(iter(yaml.safe_load((ROOT / ".test" / "config" / f"{name}.yaml").read_text())["studies"]))
+    study = next(iter(test_config["studies"]))
     assert f"study={study}" in proc.stdout + proc.stderr or f"results/{study}/" in proc.stdout + proc.stderr
 
 
@@ -235,3 +247,49 @@ def test_every_defined_study_dry_runs_without_a_gpu(tmp_path):
         for figure in study.get("figures", []):
             assert f"reports/figures/{name}/{figure}.png" in text, (name, figure)
     assert re.search(r"^train\s+\d{4,}$", text, re.M), text[-1500:]
+
+
+def test_a_truncated_model_is_named_scheduled_by_a_dry_run_and_rebuilt(tiny_project):
+    model = next((tiny_project / "results/tiny").rglob("init/cycle1/model.pt"))
+    rel = model.relative_to(tiny_project).as_posix()
+    original = model.read_bytes()
+    model.write_bytes(original[:1000])
+    dry = snakemake(tiny_project, "-n", "all")
+    damaged = [line for line in (dry.stdout + dry.stderr).splitlines() if line.startswith("Damaged result:")]
+    assert len(damaged) == 1, damaged
+    assert rel in damaged[0] and "rule train" in damaged[0] and f"snakemake --cores 1 {rel}" in damaged[0]
+    assert ("train", "1", "init") in {(rule, w.get("cycle"), w.get("arm")) for rule, w in scheduled_jobs(dry.stdout)}
+    snakemake(tiny_project, "all")
+    assert model.read_bytes() == original  # rebuilt, bit for bit
+    assert scheduled_jobs(snakemake(tiny_project, "-n", "all").stdout) == []
+    assert len(list((tiny_project / "results/.quarantine").rglob("model.pt"))) == 1  # kept, not deleted
+
+
+def test_outputs_a_failed_job_removed_are_rebuilt_with_what_was_computed_from_them(tiny_project):
+    labelled = next((tiny_project / "results/tiny").rglob("entropy_g/cycle2/labelled.parquet"))
+    original = labelled.read_bytes()
+    labelled.unlink()  # as Snakemake does with the outputs of a job that fails
+    Path(f"{labelled}.digest.json").unlink()
+    dry = snakemake(tiny_project, "-n", "all")
+    assert any(line.startswith("Missing result:") for line in (dry.stdout + dry.stderr).splitlines())
+    jobs = {(rule, w.get("strategy") or w.get("arm")) for rule, w in scheduled_jobs(dry.stdout)}
+    assert {("query", "entropy_g"), ("train", "entropy_g"), ("run_metrics", "entropy_g")} <= jobs
+    snakemake(tiny_project, "all")
+    assert labelled.read_bytes() == original
+    assert scheduled_jobs(snakemake(tiny_project, "-n", "all").stdout) == []
+
+
+def test_use_conda_without_conda_says_so_in_one_line(tiny_project):
+    path = f"{SNAKEMAKE.parent}:/usr/bin:/bin"
+    if shutil.which("conda", path=path) or shutil.which("mamba", path=path):
+        pytest.skip("conda is installed here")
+    proc = subprocess.run(
+        [str(SNAKEMAKE), "--workflow-profile", "none", "-n", "--use-conda", "all"],
+        cwd=tiny_project,
+        env={**os.environ, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    assert "--use-conda needs conda or mamba on PATH: install Miniforge" in proc.stdout + proc.stderr

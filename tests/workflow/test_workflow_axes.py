@@ -46,7 +46,7 @@ def axes_project(tmp_path_factory, data_cache):
 
 
 def test_backbones_are_compared_in_table9(axes_project):
-    table = (axes_project / "reports/tables/axes_models/table9.md").read_text()
+    table = (axes_project / "results/test-reports/tables/axes_models/table9.md").read_text()
     assert re.search(r"^\| \| cnn4conv \| mobilenet \|$", table, re.M), table
     assert re.search(r"^\| Random \| [\d.]+ \| [\d.]+ \|$", table, re.M), table
     run = axes_project / "results/axes_models"
@@ -65,7 +65,7 @@ def test_fl_algorithms_and_client_counts_are_their_own_settings(axes_project):
         "fmnist_lt-rho20-alpha100-K4-max60-test10",
     ]
     for figure in ("axes_algorithms/figure5", "axes_clients/figure6"):
-        assert (axes_project / f"reports/figures/{figure}.png").stat().st_size > 10_000
+        assert (axes_project / f"results/test-reports/figures/{figure}.png").stat().st_size > 10_000
 
 
 def test_kafal_schedule_runs_through_the_dag(axes_project):
@@ -74,7 +74,7 @@ def test_kafal_schedule_runs_through_the_dag(axes_project):
     ).read_text()
     assert "kafal federated schedule: client optimisers per cycle, lr per client_epoch (milestones [2])" in log
     assert "sequential trainer" in log and "of kcfu" in log
-    table = (axes_project / "reports/tables/axes_kafal_schedule/table5_6.md").read_text()
+    table = (axes_project / "results/test-reports/tables/axes_kafal_schedule/table5_6.md").read_text()
     assert "KAFAL" in table and "Random" in table and "LL4AL" in table
     # LL4AL: its own cycle 1 with the loss module under KCFU, queried with the clients' last-round models.
     ll4al = axes_project / "results/axes_kafal_schedule/logs/train"

@@ -21,6 +21,6 @@ def test_every_classic_strategy_runs_through_the_workflow(tmp_path, data_cache):
     assert final["value"].between(0, 100).all()
     queried = metrics[metrics["metric"] == "queried_count"].groupby("strategy")["value"].sum()
     assert queried.nunique() == 1 and queried.iloc[0] > 0  # every strategy queried the same exact budget
-    table = (project / "reports/classic/table_accuracy.md").read_text()
+    table = (project / "results/test-reports/classic/table_accuracy.md").read_text()
     for label in ("Margin", "Conf", "Coreset", "BADGE", "GCNAL", "ALFA-Mix"):
         assert label in table

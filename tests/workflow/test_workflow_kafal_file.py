@@ -49,8 +49,8 @@ def test_the_kafal_schedule_ran_its_residual_network_with_crops(project):
     recorded = metrics[metrics["metric"] == "labelled_share"].groupby("cycle")["value"].first().tolist()
     assert np.allclose(recorded, shares)
     for table in (
-        project / "reports/tables/tiny_kafal_file/kafal_table2_3.md",
-        project / "reports/tiny_kafal_file/table_accuracy.md",
+        project / "results/test-reports/tables/tiny_kafal_file/kafal_table2_3.md",
+        project / "results/test-reports/tiny_kafal_file/table_accuracy.md",
     ):
         text = table.read_text()
         for ratio, share in zip((10, 15, 20), shares):  # the real labelled share beside the nominal ratio

@@ -24,7 +24,7 @@ def test_logo_ensembles_and_fairfal_variants_end_to_end(tmp_path, data_cache):
     # the M(k) ablation has no class-wise step, so no quotas; the kappa-2 variant has them
     quotas = metrics[metrics["metric"] == "fairfal_quota"]
     assert set(quotas["strategy"]) == {"fairfal_kappa2"}
-    table = (project / "reports/tiny4b/table_accuracy.md").read_text()
+    table = (project / "results/test-reports/tiny4b/table_accuracy.md").read_text()
     for label in (
         "LoGo",
         "Ens. Rank + Entropy",

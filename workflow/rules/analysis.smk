@@ -13,6 +13,7 @@ rule accuracy_table:
             labels={"study": "{study}", "table": "accuracy per cycle"},
         ),
         markdown=f"{STAGED}/{{study}}/table_accuracy.md",
+        provenance=f"{STAGED}/{{study}}/provenance.json",
     log:
         f"{LOGS}/accuracy_table.log",
     benchmark:

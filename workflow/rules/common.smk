@@ -1,19 +1,17 @@
 # Configuration validation, path templates, wildcard constraints and input functions.
-import hashlib
-import math
+import shutil
 import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 PROJECT_ROOT = Path(workflow.basedir)
-
-
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from fal.config import ConfigError, RuntimeConfig, resolve_study  # noqa: E402
+from fal.config import ConfigError, RuntimeConfig, resolve_studies  # noqa: E402
 from fal.config.schema import schema_problem  # noqa: E402
 
 try:
@@ -27,23 +25,43 @@ from fal.config.budgets import compute_budget  # noqa: E402
 from fal.config.datasets import DATASETS, SOURCES  # noqa: E402
 from fal.config.methods import METHODS  # noqa: E402
 from fal.config.outputs import FIGURES, FIGURES_NEEDING_PARTITIONS, TABLES, describe_study  # noqa: E402
+from fal.config.params import fidelity_params, protocol_params  # noqa: E402
+from fal.integrity import quarantine_damaged  # noqa: E402
 
 try:
-    STUDIES = {name: resolve_study(config, name) for name in config["studies"]}
-    for _name in config["run_studies"]:
-        if _name not in STUDIES:
-            raise ConfigError(f"run_studies: unknown study {_name!r}; defined studies: {sorted(STUDIES)}")
+    STUDIES = resolve_studies(config)
     # Runtime settings (device, threads, batch sizes) do not change results, so they are not rule
     # params (a change would rerun everything); scripts read them from snakemake.config.
     RUNTIME = RuntimeConfig.from_dict(config.get("runtime"))
 except ConfigError as exc:
     raise WorkflowError(f"Invalid configuration: {exc}") from None
+if "CONDA" in str(workflow.deployment_settings.deployment_method) and not (
+    shutil.which("conda") or shutil.which("mamba")
+):
+    raise WorkflowError(
+        "--use-conda needs conda or mamba on PATH: install Miniforge (docs/cluster.md, Conda), "
+        "or run without --use-conda from the project's .venv"
+    )
 
 RESULTS = config["paths"]["results"]
 REPORTS = config["paths"]["reports"]
 STAGED = f"{RESULTS}/staged_reports"
 """Where analysis jobs write; rule publish_report copies each file into REPORTS once its job succeeded."""
 CACHE = config["paths"]["data_cache"]
+# Before anything is scheduled: results whose content no longer matches their digest, or that were
+# computed from inputs now missing or changed, are moved aside so that this run rebuilds them.
+if workflow.is_main_process:
+    for _line in quarantine_damaged(
+        [
+            f"{top}/{name}"
+            for name in config["run_studies"]
+            for top in (RESULTS, STAGED, f"{STAGED}/tables", f"{STAGED}/figures")
+        ]
+        + [CACHE],
+        RESULTS,
+        Path(".snakemake/fal-digests.json"),
+    ):
+        logger.warning(_line)
 RUN = f"{RESULTS}/{{study}}/{{setting}}/seed{{seed}}"
 LOGS = f"{RESULTS}/{{study}}/logs"
 BENCH = f"{RESULTS}/{{study}}/benchmarks"
@@ -75,8 +93,6 @@ wildcard_constraints:
 
 
 PUBLISHED = "workflow/published/values.csv"
-TABLE_FILES = {"markdown": "md", "csv": "csv", "latex": "tex", "html": "html"}
-FIGURE_FILES = {"png": "png", "pdf": "pdf"}
 
 
 def study_of(wildcards):
@@ -117,13 +133,6 @@ def model_arm(wildcards, cycle, strategy):
     if int(cycle) == 1 and not study_of(wildcards).strategy(strategy).trains_own_cycle1:
         return "init"
     return strategy
-
-
-def federated_of_arm(wildcards):
-    """The federated algorithm (and its options) that trains an arm: FedAvg for "init"."""
-    if wildcards.arm == "init":
-        return {"algorithm": "fedavg"}
-    return study_of(wildcards).strategy(wildcards.arm).resolved_federated()
 
 
 def train_inputs(wildcards):
@@ -188,61 +197,9 @@ def study_run_metrics(wildcards):
     ]
 
 
-def analysis_info(wildcards):
-    return study_of(wildcards).analysis_info()
-
-
-def output_caption(kind, wildcards):
-    """What was run, for the report and the tables: the study, its seeds, protocol and fidelity."""
-    name = wildcards.table if kind == "table" else wildcards.figure
-    title = (TABLES if kind == "table" else FIGURES)[name].title
-    return f"{title}. {describe_study(study_of(wildcards).analysis_info())}"
-
-
-def table_caption(wildcards):
-    return output_caption("table", wildcards)
-
-
-def figure_caption(wildcards):
-    return output_caption("figure", wildcards)
-
-
-def figure_partition_settings(wildcards):
-    """Settings whose partition (first seed) the figure reads; none for figures built from metrics alone."""
-    if wildcards.figure not in FIGURES_NEEDING_PARTITIONS:
-        return []
-    return [setting.id for setting in study_of(wildcards).settings]
-
-
 def figure_partitions(wildcards):
     study = study_of(wildcards)
     return [
         f"{RESULTS}/{study.name}/{setting}/seed{study.seeds[0]}/partition.parquet"
         for setting in figure_partition_settings(wildcards)
     ]
-
-
-def study_report_targets(name):
-    study = STUDIES[name]
-    tables = [
-        f"{REPORTS}/tables/{name}/{table}{suffix}"
-        for table in study.tables
-        for suffix in [*(f".{ext}" for ext in TABLE_FILES.values()), "_seeds.csv"]
-    ]
-    figures = [f"{REPORTS}/figures/{name}/{figure}.{ext}" for figure in study.figures for ext in FIGURE_FILES.values()]
-    return [
-        f"{REPORTS}/{name}/table_accuracy.md",
-        f"{REPORTS}/{name}/table_accuracy.csv",
-        f"{REPORTS}/{name}/accuracy_curves.png",
-        f"{REPORTS}/{name}/accuracy_curves.pdf",
-        *tables,
-        *figures,
-    ]
-
-
-def all_targets():
-    """Every study's published reports and their staged originals under results/: asking for the staged
-    files too means a fresh clone (committed reports, no results) runs the study, while a finished
-    study, or one copied in with its results, has nothing to do."""
-    reports = [target for name in config["run_studies"] for target in study_report_targets(name)]
-    return reports + [STAGED + target[len(REPORTS) :] for target in reports]

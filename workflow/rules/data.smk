@@ -40,8 +40,7 @@ rule partition:
         runtime=small_job_runtime,
     params:
         setting=lambda wc: setting_of(wc).to_dict(),
-        protocol=lambda wc: protocol_of(wc).to_dict(),
-        fidelity=lambda wc: study_of(wc).fidelity.to_dict(),
+        config=partition_config,
         code=script_code("partition"),
     script:
         "../scripts/partition.py"

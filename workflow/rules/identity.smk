@@ -1,5 +1,84 @@
 # What each job computes, written into its params (Snakemake reruns a job when a param changes, and
-# does not track Python imports by itself): the code it runs and the project files it reads.
+# does not track Python imports by itself): the code it runs, the configuration it computes with
+# (fal/config/params.py) and the project files it reads.
+import hashlib
+
+
+def federated_of_arm(wildcards):
+    """The federated algorithm (and its options) that trains an arm: FedAvg for "init"."""
+    if wildcards.arm == "init":
+        return {"algorithm": "fedavg"}
+    return study_of(wildcards).strategy(wildcards.arm).resolved_federated()
+
+
+def analysis_info(wildcards):
+    return study_of(wildcards).analysis_info()
+
+
+def output_caption(kind, wildcards):
+    """What was run, for the report and the tables: the study, its seeds, protocol and fidelity."""
+    name = wildcards.table if kind == "table" else wildcards.figure
+    title = (TABLES if kind == "table" else FIGURES)[name].title
+    return f"{title}. {describe_study(study_of(wildcards).analysis_info())}"
+
+
+def table_caption(wildcards):
+    return output_caption("table", wildcards)
+
+
+def figure_caption(wildcards):
+    return output_caption("figure", wildcards)
+
+
+def figure_partition_settings(wildcards):
+    """Settings whose partition (first seed) the figure reads; none for figures built from metrics alone."""
+    if wildcards.figure not in FIGURES_NEEDING_PARTITIONS:
+        return []
+    return [setting.id for setting in study_of(wildcards).settings]
+
+
+def arm_algorithm(wildcards):
+    """The FL algorithm that trains an arm: the protocol's, or the strategy's own update (KCFU)."""
+    strategy = None if wildcards.arm == "init" else study_of(wildcards).strategy(wildcards.arm).federated
+    return choose_algorithm(protocol_of(wildcards).fl_algorithm, strategy)
+
+
+def partition_config(wildcards):
+    """What a partition computes with: the initial budget and the partition's fidelity switches."""
+    return {
+        "protocol": protocol_params(protocol_of(wildcards), "partition"),
+        "fidelity": fidelity_params(study_of(wildcards).fidelity, "partition"),
+    }
+
+
+def train_config(wildcards):
+    """What one training cycle computes with: the training schedule and its fidelity switches."""
+    job = {"cycle": int(wildcards.cycle), "algorithm": arm_algorithm(wildcards)}
+    return {
+        "protocol": protocol_params(protocol_of(wildcards), "train", **job),
+        "fidelity": fidelity_params(study_of(wildcards).fidelity, "train", **job),
+    }
+
+
+def query_config(wildcards):
+    """What one query computes with: the budget, the query models' training, the strategy's resolved
+    options and its fidelity switches."""
+    strategy = study_of(wildcards).strategy(wildcards.strategy)
+    return {
+        "protocol": protocol_params(protocol_of(wildcards), "query"),
+        "fidelity": fidelity_params(
+            study_of(wildcards).fidelity, "query", method=strategy.method, cycle=int(wildcards.cycle)
+        ),
+        "strategy": strategy.query_params(),
+    }
+
+
+def metrics_config(wildcards):
+    """What a run's metrics record: the cycles' nominal ratios, the budget rule, the strategy's labels."""
+    return {
+        "protocol": protocol_params(protocol_of(wildcards), "metrics"),
+        "strategy": study_of(wildcards).strategy(wildcards.strategy).metrics_params(),
+    }
 
 
 def script_code(script, *modules):
@@ -23,9 +102,7 @@ def query_code(wildcards):
 
 def train_code(wildcards):
     """The training script plus the module of the FL algorithm that trains this arm (loaded by name)."""
-    strategy = None if wildcards.arm == "init" else study_of(wildcards).strategy(wildcards.arm).federated
-    algorithm = choose_algorithm(protocol_of(wildcards).fl_algorithm, strategy)
-    return script_code("train", ALGORITHMS[algorithm].implementation.split(":")[0])
+    return script_code("train", ALGORITHMS[arm_algorithm(wildcards)].module)
 
 
 def paper_table_code(wildcards):

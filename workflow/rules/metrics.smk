@@ -18,8 +18,7 @@ rule run_metrics:
     params:
         setting=lambda wc: setting_of(wc).to_dict(),
         setting_id=lambda wc: wc.setting,
-        strategy=lambda wc: study_of(wc).strategy(wc.strategy).to_dict(),
-        protocol=lambda wc: protocol_of(wc).to_dict(),
+        config=metrics_config,
         code=script_code("run_metrics"),
     script:
         "../scripts/run_metrics.py"

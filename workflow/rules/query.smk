@@ -21,9 +21,7 @@ rule query:
         gpu=1,
     params:
         setting=lambda wc: setting_of(wc).to_dict(),
-        protocol=lambda wc: protocol_of(wc).to_dict(),
-        fidelity=lambda wc: study_of(wc).fidelity.to_dict(),
-        strategy=lambda wc: study_of(wc).strategy(wc.strategy).to_dict(),
+        config=query_config,
         code=query_code,
     script:
         "../scripts/query.py"

@@ -3,6 +3,8 @@
 # them reruns nothing and changes no result. Estimates are generous for one GPU; a job that runs out of
 # time or memory is retried (the profiles' `retries`) with `attempt` times as much, and a retried
 # training job resumes from its last round checkpoint.
+import math
+
 GPU_IMAGE_PASSES_PER_MINUTE = 300_000
 """Images through the 4-conv CNN (forward and backward) per minute that runtimes are budgeted for:
 a conservative figure for one GPU. Slower hardware: raise runtimes with --set-resources."""

@@ -30,8 +30,7 @@ rule train:
         gpu=1,
     params:
         setting=lambda wc: setting_of(wc).to_dict(),
-        protocol=lambda wc: protocol_of(wc).to_dict(),
-        fidelity=lambda wc: study_of(wc).fidelity.to_dict(),
+        config=train_config,
         federated=federated_of_arm,
         code=train_code,
     script:

@@ -11,7 +11,7 @@ from fal.plots.curves import accuracy_curves, save_figure
 from fal.schemas import METRICS_SCHEMA
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
-with logged_failures(job_logger("accuracy_figure", sm.log[0])) as log:
+with logged_failures(job_logger("accuracy_figure", sm.log[0]), sm) as log:
     metrics = read_parquet(sm.input.metrics, METRICS_SCHEMA)
     fig = accuracy_curves(
         metrics, list(sm.params.strategies), f'Study "{sm.wildcards.study}": final-round accuracy per AL cycle'

@@ -5,14 +5,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type: ignore[name-defined]  # noqa: F821
 
-from fal.io import atomic_path, read_parquet, write_text_atomic
+from fal.io import atomic_path, read_parquet, write_json_atomic, write_text_atomic
 from fal.job import job_logger, logged_failures
+from fal.provenance import describe, merge, read_fingerprints
 from fal.schemas import METRICS_SCHEMA
 from fal.stats.accuracy_summary import accuracy_markdown, accuracy_summary
 from fal.stats.cells import labelled_shares
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
-with logged_failures(job_logger("accuracy_table", sm.log[0])) as log:
+with logged_failures(job_logger("accuracy_table", sm.log[0]), sm) as log:
     metrics = read_parquet(sm.input.metrics, METRICS_SCHEMA)
     summary = accuracy_summary(metrics, list(sm.params.strategies), sm.params.ratios)
     with atomic_path(sm.output.csv) as tmp:
@@ -23,5 +24,7 @@ with logged_failures(job_logger("accuracy_table", sm.log[0])) as log:
         "columns: labelled samples in % of the training set."
     )
     markdown = accuracy_markdown(summary, f"Accuracy: {sm.wildcards.study}", caption, labelled_shares(metrics))
-    write_text_atomic(sm.output.markdown, markdown)
+    computed_on = merge(read_fingerprints(sm.input.metrics))
+    write_text_atomic(sm.output.markdown, f"{markdown}{describe(computed_on)}\n")
+    write_json_atomic(sm.output.provenance, computed_on)  # what `make verify` compares across machines
     log.info("%d cells -> %s, %s", len(summary), sm.output.csv, sm.output.markdown)

@@ -12,7 +12,7 @@ from fal.plots.papers import build_figure
 from fal.schemas import METRICS_SCHEMA, PARTITION_SCHEMA
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
-with logged_failures(job_logger("paper_figure", sm.log[0])) as log:
+with logged_failures(job_logger("paper_figure", sm.log[0]), sm) as log:
     metrics = read_parquet(sm.input.metrics, METRICS_SCHEMA)
     partitions = {
         setting: read_parquet(path, PARTITION_SCHEMA)

@@ -5,7 +5,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type: ignore[name-defined]  # noqa: F821
 
-from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
+from fal.config import SettingConfig
+from fal.config.params import fidelity_from_params, protocol_from_params
 from fal.config.partition_file import PartitionFileError, partition_digest, read_partition_file
 from fal.config.study import partition_file_path
 from fal.data.build import build_partition
@@ -15,7 +16,7 @@ from fal.job import Stopwatch, job_logger, logged_failures
 from fal.schemas import LABELLED_SCHEMA, PARTITION_SCHEMA
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
-with logged_failures(job_logger("partition", sm.log[0])) as log:
+with logged_failures(job_logger("partition", sm.log[0]), sm) as log:
     clock = Stopwatch()
     setting = SettingConfig.from_dict(sm.params.setting)
     arrays = load_cache(sm.input.data, sm.input.data_meta)
@@ -28,8 +29,8 @@ with logged_failures(job_logger("partition", sm.log[0])) as log:
         log.info("partition read from %s (digest %s)", path, setting.partition_digest)
     out = build_partition(
         setting,
-        ProtocolConfig.from_dict(sm.params.protocol),
-        FidelityConfig.from_dict(sm.params.fidelity),
+        protocol_from_params(sm.params.config["protocol"]),
+        fidelity_from_params(sm.params.config["fidelity"]),
         int(sm.wildcards.seed),
         arrays.train_labels,
         arrays.test_labels,

@@ -10,7 +10,7 @@ from fal.data.sources import acquire_source
 from fal.job import Stopwatch, job_logger, logged_failures
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
-with logged_failures(job_logger("prepare_dataset", sm.log[0])) as log:
+with logged_failures(job_logger("prepare_dataset", sm.log[0]), sm) as log:
     clock = Stopwatch()
     source = sm.wildcards.source
     # Where the raw files are is not a param (moving them reruns nothing): the data's identity is the

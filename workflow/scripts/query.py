@@ -5,25 +5,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type: ignore[name-defined]  # noqa: F821
 
-from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig, SettingConfig, StrategyConfig
+from fal.config import RuntimeConfig, SettingConfig, StrategyConfig
+from fal.config.params import fidelity_from_params, protocol_from_params
 from fal.data.cache import load_cache
 from fal.data.views import Compute, StageInputs
 from fal.io import load_client_states, load_state_dict, read_json, read_parquet, write_json_atomic, write_parquet
 from fal.job import Stopwatch, configure, job_logger, logged_failures
+from fal.provenance import fingerprint as environment
+from fal.provenance import parquet_metadata
 from fal.schemas import LABELLED_SCHEMA, PARTITION_SCHEMA, QUERY_SCHEMA
 from fal.strategies.stage import run_query_stage
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
-with logged_failures(job_logger("query", sm.log[0])) as log:
+with logged_failures(job_logger("query", sm.log[0]), sm) as log:
     clock = Stopwatch()
     runtime = RuntimeConfig.from_dict({**sm.config.get("runtime", {}), "threads": sm.threads})
     device = configure(runtime)
-    strategy_dict = dict(sm.params.strategy)
-    strategy = StrategyConfig.from_dict(strategy_dict.pop("name"), strategy_dict, f"strategies.{sm.wildcards.strategy}")
+    strategy = StrategyConfig.from_dict(
+        sm.wildcards.strategy, sm.params.config["strategy"], f"strategies.{sm.wildcards.strategy}"
+    )
     inputs = StageInputs(
         setting=SettingConfig.from_dict(sm.params.setting),
-        protocol=ProtocolConfig.from_dict(sm.params.protocol),
-        fidelity=FidelityConfig.from_dict(sm.params.fidelity),
+        protocol=protocol_from_params(sm.params.config["protocol"]),
+        fidelity=fidelity_from_params(sm.params.config["fidelity"]),
         seed=int(sm.wildcards.seed),
         cycle=int(sm.wildcards.cycle) - 1,  # the cycle whose model is queried
         arrays=load_cache(sm.input.data, sm.input.data_meta),
@@ -38,7 +42,8 @@ with logged_failures(job_logger("query", sm.log[0])) as log:
         previous_state=read_json(sm.input.state) if "state" in sm.input.keys() else {},
         client_states=load_client_states(sm.input.client_models) if "client_models" in sm.input.keys() else None,
     )
-    write_parquet(out.diagnostics, sm.output.diagnostics, QUERY_SCHEMA)
+    where = parquet_metadata([environment(device, runtime.precision)])
+    write_parquet(out.diagnostics, sm.output.diagnostics, QUERY_SCHEMA, metadata=where)
     write_json_atomic(sm.output.state, out.state)
     write_parquet(out.labelled, sm.output.labelled, LABELLED_SCHEMA)
     log.info("query done in %.1fs; state %s", clock.elapsed(), out.state)

@@ -5,11 +5,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type: ignore[name-defined]  # noqa: F821
 
-from fal.config import ProtocolConfig, StrategyConfig
-from fal.config.budgets import compute_budget
+from fal.config.budgets import cycle_ratio
 from fal.config.datasets import get_dataset_spec
+from fal.config.params import protocol_from_params
 from fal.io import read_parquet, write_parquet
 from fal.job import job_logger, logged_failures
+from fal.provenance import parquet_metadata, read_fingerprints
 from fal.schemas import (
     EVALUATION_SCHEMA,
     LABELLED_SCHEMA,
@@ -21,22 +22,18 @@ from fal.schemas import (
 from fal.stats.metrics import CycleRecord, run_metrics
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
-with logged_failures(job_logger("run_metrics", sm.log[0])) as log:
+with logged_failures(job_logger("run_metrics", sm.log[0]), sm) as log:
     setting = sm.params.setting
-    strategy_dict = dict(sm.params.strategy)
-    strategy = StrategyConfig.from_dict(strategy_dict.pop("name"), strategy_dict, "strategy")
-    protocol = ProtocolConfig.from_dict(sm.params.protocol)
+    strategy = sm.params.config["strategy"]
+    protocol = protocol_from_params(sm.params.config["protocol"])
     partition = read_parquet(sm.input.partition, PARTITION_SCHEMA)
     train = partition[partition["split"] == "train"].sort_values("position")
     labels = train["label"].to_numpy()
-    budget = compute_budget(
-        len(train), setting["num_clients"], protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio
-    )
     queries = [None] + [read_parquet(p, QUERY_SCHEMA) for p in sm.input.query]
     cycles = [
         CycleRecord(
             cycle=t,
-            labelled_ratio=budget.ratio_percent(t),
+            labelled_ratio=round(100.0 * cycle_ratio(protocol.initial_ratio, protocol.query_ratio, t), 6),
             rounds=read_parquet(sm.input.rounds[t - 1], ROUNDS_SCHEMA),
             evaluation=read_parquet(sm.input.evaluation[t - 1], EVALUATION_SCHEMA),
             labelled=read_parquet(sm.input.labelled[t - 1], LABELLED_SCHEMA),
@@ -48,9 +45,9 @@ with logged_failures(job_logger("run_metrics", sm.log[0])) as log:
         study=sm.wildcards.study,
         setting=setting,
         setting_id=sm.params.setting_id,
-        strategy=strategy.name,
-        method=strategy.display_name,
-        selector=strategy.selector,
+        strategy=sm.wildcards.strategy,
+        method=strategy["label"],
+        selector=strategy["selector"],
         seed=int(sm.wildcards.seed),
         labels=labels,
         num_classes=get_dataset_spec(setting["dataset"]).num_classes,
@@ -58,6 +55,7 @@ with logged_failures(job_logger("run_metrics", sm.log[0])) as log:
         # per-client budgets: the share of the clients' images (a partition file may leave some unassigned)
         num_train=int((train["client"] >= 0).sum()) if protocol.budget_rule != "equal" else None,
     )
-    write_parquet(metrics, sm.output[0], METRICS_SCHEMA)
+    computed_on = [item for path in [*sm.input.rounds, *sm.input.query] for item in read_fingerprints(path)]
+    write_parquet(metrics, sm.output[0], METRICS_SCHEMA, metadata=parquet_metadata(computed_on))
     final = metrics[metrics["metric"] == "final_test_acc"]
     log.info("final test accuracy per cycle: %s", dict(zip(final["labelled_ratio"], final["value"].round(2))))

@@ -6,7 +6,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type: ignore[name-defined]  # noqa: F821
 
-from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig, SettingConfig
+from fal.config import RuntimeConfig, SettingConfig
+from fal.config.params import fidelity_from_params, protocol_from_params
 from fal.data.cache import load_cache
 from fal.data.views import Compute, StageInputs
 from fal.federated.stage import run_training_stage
@@ -14,10 +15,12 @@ from fal.federated.training import RoundCheckpoint
 from fal.federated.vectorised import VectorisedOptions
 from fal.io import fingerprint, read_parquet, save_client_states, save_state_dict, write_parquet
 from fal.job import configure, job_logger, logged_failures
+from fal.provenance import fingerprint as environment
+from fal.provenance import parquet_metadata
 from fal.schemas import EVALUATION_SCHEMA, LABELLED_SCHEMA, PARTITION_SCHEMA, ROUNDS_SCHEMA
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
-with logged_failures(job_logger("train", sm.log[0])) as log:
+with logged_failures(job_logger("train", sm.log[0]), sm) as log:
     runtime = RuntimeConfig.from_dict({**sm.config.get("runtime", {}), "threads": sm.threads})
     device = configure(runtime)
     # Intra-job checkpoint beside the outputs (not a declared output, so Snakemake keeps it when it
@@ -32,8 +35,8 @@ with logged_failures(job_logger("train", sm.log[0])) as log:
         )
     inputs = StageInputs(
         setting=SettingConfig.from_dict(sm.params.setting),
-        protocol=ProtocolConfig.from_dict(sm.params.protocol),
-        fidelity=FidelityConfig.from_dict(sm.params.fidelity),
+        protocol=protocol_from_params(sm.params.config["protocol"]),
+        fidelity=fidelity_from_params(sm.params.config["fidelity"]),
         seed=int(sm.wildcards.seed),
         cycle=int(sm.wildcards.cycle),
         arrays=load_cache(sm.input.data, sm.input.data_meta),
@@ -53,7 +56,9 @@ with logged_failures(job_logger("train", sm.log[0])) as log:
         if out.result.client_states is None:
             raise RuntimeError("the trainer kept no client models although this arm's queries read them")
         save_client_states(out.result.client_states, sm.output.client_models)
-    write_parquet(out.result.rounds, sm.output.rounds, ROUNDS_SCHEMA)
+    trainer = runtime.resolved_trainer(device)
+    where = parquet_metadata([environment(device, runtime.precision, trainer)])
+    write_parquet(out.result.rounds, sm.output.rounds, ROUNDS_SCHEMA, metadata=where)
     write_parquet(out.evaluation, sm.output.evaluation, EVALUATION_SCHEMA)
     save_state_dict(out.result.state_dict, sm.output.model)
     if checkpoint is not None:

@@ -164,7 +164,7 @@ def mutate(path: str, value):
 
 BAD_STUDY_CONFIGS = [
     ("studies.quick.bogus", 1, "studies.quick: unknown key(s) 'bogus'"),
-    ("studies.quick.datasets", ["mnist"], "unknown dataset 'mnist'"),
+    ("studies.quick.datasets", ["kmnist"], "unknown dataset 'kmnist'"),
     ("studies.quick.rho", [0.5], "rho"),
     ("studies.quick.alpha", [0], "alpha"),
     ("studies.quick.seeds", [1, 1], "duplicate seeds"),
@@ -271,3 +271,30 @@ def test_kcfu_strategy_in_a_scaffold_study_is_refused_at_parse_time():
     assert "studies.quick.protocol.fl_algorithm" in str(info.value) and "kafal_full" in str(info.value)
     config["studies"]["quick"]["protocol"]["fl_algorithm"] = "fedavg"
     resolve_study(config, "quick")  # the same study on FedAvg is fine
+
+
+def test_ll4al_needs_a_model_with_feature_maps():
+    """LL4AL's loss module taps feature maps; the 2NN of KAFAL Fig. 11 has none: refused before any job runs."""
+    from fal.config.protocol import CONVOLUTIONAL_MODELS
+    from fal.federated.loss_prediction import tap_points
+    from fal.federated.models import build_model
+
+    for name in sorted(MODELS):
+        model = build_model(name, DATASETS["mnist"] if name == "mnist_2nn" else DATASETS["cifar10"], 0)
+        if name in CONVOLUTIONAL_MODELS:
+            assert tap_points(model)
+        else:
+            with pytest.raises(ValueError, match="no loss-prediction taps"):
+                tap_points(model)
+    config = copy.deepcopy(CONFIG)
+    config["studies"]["kafal_fig11"]["strategies"].append("ll4al_l_lastround")
+    with pytest.raises(ConfigError, match="strategy ll4al_l_lastround trains LL4AL's loss-prediction module"):
+        resolve_study(config, "kafal_fig11")
+
+
+def test_a_natural_dataset_gets_one_setting_whatever_the_rho_list():
+    """LoGo Fig. 2 crosses balanced CIFAR-10 (ρ = 1) with CIFAR-10-LT at ρ 5, 10, 20."""
+    study = resolve_study(CONFIG, "logo_figure2")
+    ids = [s.id for s in study.settings]
+    assert len(ids) == len(set(ids)) == 3 + 3 * 3
+    assert sum(s.dataset == "cifar10" for s in study.settings) == 3  # one per alpha

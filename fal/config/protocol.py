@@ -180,7 +180,9 @@ TRANSFORMS: dict[str, Transform] = {
 }
 """Every ``protocol.transform``; all of them flip the training batches at random."""
 
-MODELS = {"cnn4conv", "mobilenet", "resnet18", "kafal_resnet8"}
+MODELS = {"cnn4conv", "mobilenet", "resnet18", "kafal_resnet8", "mnist_2nn"}
+CONVOLUTIONAL_MODELS = MODELS - {"mnist_2nn"}
+"""Models with feature maps, which LL4AL's loss-prediction module taps (fal.federated.loss_prediction)."""
 """Models of reference-spec §3.1–§3.4 (built by fal.federated.models.build_model)."""
 FL_ALGORITHMS = PROTOCOL_ALGORITHMS
 """Choices of protocol.fl_algorithm, from the algorithm registry (fal/config/algorithms.py)."""
@@ -195,8 +197,8 @@ SCHEDULE_KEYS = (
     "transform",
     "budget_rule",
 )
-SCHEDULE_CHOICES = {
-    "schedule": ("fairfal", "kafal"),
+SCHEDULE_CHOICES: dict[str, tuple] = {
+    "schedule": (),  # the names of FEDERATED_SCHEDULES, filled in below
     "optimizer_scope": ("round", "cycle"),
     "lr_schedule": ("round", "client_epoch"),
     "transform": tuple(TRANSFORMS),
@@ -234,5 +236,16 @@ FEDERATED_SCHEDULES: dict[str, dict[str, Any]] = {
         "end_ratio": 0.35,
     },
 }
+# KAFAL's MNIST appendix (A.7, Fig. 11): its schedule with McMahan et al.'s 2NN and 10 rounds of 10
+# local epochs per cycle; MNIST keeps its own normalisation and no crops (KAFAL's transform is CIFAR's).
+FEDERATED_SCHEDULES["kafal_mnist"] = {
+    **FEDERATED_SCHEDULES["kafal"],
+    "schedule": "kafal_mnist",
+    "model": "mnist_2nn",
+    "rounds": 10,
+    "local_epochs": 10,
+    "transform": "fairfal",
+}
 """Named federated schedules: a study's ``protocol: {schedule: kafal}`` starts from these values (its
 other protocol keys still override them)."""
+SCHEDULE_CHOICES["schedule"] = tuple(sorted(FEDERATED_SCHEDULES))

@@ -31,6 +31,7 @@ STRATEGY_FL_UPDATES: dict[str, dict[str, Any]] = {
         "train_cycle1": True,  # cycle 1 trained with KCFU too (code and paper); false = the shared FedAvg cycle 1
         "compensation": True,  # false: the balanced-softmax client loss alone (KAFAL Table 1's "Baseline")
         "mix_unlabelled": True,  # false: distil on the unlabelled images unmixed, β = 1 (Table 1's "KCFU w/o mix")
+        "balanced_loss": True,  # false: plain cross-entropy on labelled data, n replaced by 1 in Eq. 4 (KAFAL Fig. 4(f))
     },
 }
 _FL_CHOICES: dict[str, tuple] = {
@@ -43,6 +44,7 @@ _FL_CHOICES: dict[str, tuple] = {
     "train_cycle1": (True, False),
     "compensation": (True, False),
     "mix_unlabelled": (True, False),
+    "balanced_loss": (True, False),
 }
 
 

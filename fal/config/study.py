@@ -12,8 +12,9 @@ from typing import Any
 from fal.config.base import ConfigError, build_config, check, did_you_mean, unknown_keys
 from fal.config.datasets import DATASETS, SOURCES
 from fal.config.fidelity import FidelityConfig
+from fal.config.methods import METHODS
 from fal.config.partition_file import PARTITION_KINDS, PartitionFileError, partition_digest, read_partition_file
-from fal.config.protocol import FEDERATED_SCHEDULES, ProtocolConfig
+from fal.config.protocol import CONVOLUTIONAL_MODELS, FEDERATED_SCHEDULES, ProtocolConfig
 from fal.config.setting import SettingConfig
 from fal.config.strategy import StrategyConfig
 
@@ -242,8 +243,9 @@ def resolve_strategies(config: Mapping[str, Any]) -> dict[str, StrategyConfig]:
 PROTOCOL_AXES = ("model", "fl_algorithm", "num_clients")
 """Protocol keys a study may list (one setting per value)."""
 
-PAPER_AXES = ("initial_ratio", "query_ratio", "end_ratio", "num_clients", "fl_algorithm", "model")
-"""Protocol keys the papers themselves vary between tables (budgets, Tables 9, Figures 5 and 6)."""
+PAPER_AXES = ("initial_ratio", "query_ratio", "end_ratio", "num_clients", "fl_algorithm", "model", "client_fraction")
+"""Protocol keys the papers themselves vary between tables (budgets, FairFAL Table 9 and Figures 5 and
+6, KAFAL Figures 8 and 9)."""
 
 
 def runs_paper_constants(protocol: ProtocolConfig) -> bool:
@@ -339,6 +341,8 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
     ):
         spec = DATASETS.get(dataset)
         setting_rho = rho if (spec is None or spec.long_tailed) else None
+        if setting_rho is None and rho != rhos[0]:
+            continue  # a dataset with its natural distribution: one setting whatever the study's rho list
         settings.append(
             SettingConfig.from_dict(
                 {
@@ -403,6 +407,17 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
             f"strategy {strategy_name} trains with its own local update ({update}), which runs on FedAvg "
             f"aggregation; use fl_algorithm: fedavg in this study or drop {strategy_name}",
         )
+
+    for strategy_name in strategy_names:
+        if METHODS[known[strategy_name].method].trains_with == "loss_prediction":
+            for setting in settings:
+                model = setting.protocol(protocol).model
+                check(
+                    model in CONVOLUTIONAL_MODELS,
+                    f"{where}.strategies",
+                    f"strategy {strategy_name} trains LL4AL's loss-prediction module, which taps feature maps; "
+                    f"model {model} has none (use one of {sorted(CONVOLUTIONAL_MODELS)} or drop {strategy_name})",
+                )
 
     table_ratios = raw.get("table_ratios")
     if table_ratios is not None:

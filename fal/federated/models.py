@@ -182,6 +182,28 @@ class KafalResNet8(nn.Module):
         return self.linear(features), features
 
 
+class MNIST2NN(nn.Module):
+    """McMahan et al.'s "MNIST 2NN" (KAFAL Fig. 11): the image flattened, two fully connected layers of
+    200 units with ReLU, a linear head; 199,210 parameters on 28 × 28 × 1. The embedding is the second
+    hidden layer (200-d)."""
+
+    def __init__(self, in_channels: int, num_classes: int, image_size: int, hidden: int = 200):
+        super().__init__()
+        self.hidden = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(in_channels * image_size * image_size, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+        )
+        self.embedding_dim = hidden
+        self.linear = nn.Linear(hidden, num_classes)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.hidden(x)
+        return self.linear(features), features
+
+
 def build_model(name: str, spec: DatasetSpec, init_seed: int, device: torch.device | str = "cpu") -> nn.Module:
     """A freshly initialised model whose weights depend only on ``init_seed``.
 
@@ -199,6 +221,8 @@ def build_model(name: str, spec: DatasetSpec, init_seed: int, device: torch.devi
             model = ResNet18(spec.channels, spec.num_classes)
         elif name == "kafal_resnet8":
             model = KafalResNet8(spec.channels, spec.num_classes)
+        elif name == "mnist_2nn":
+            model = MNIST2NN(spec.channels, spec.num_classes, spec.image_size)
         else:
             raise ValueError(f"unknown model {name!r}")
     return model.to(device).to(memory_format=torch.channels_last)

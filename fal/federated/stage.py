@@ -147,10 +147,12 @@ def run_training_stage(
 
     def progress(row: dict) -> None:
         log.info(
-            "cycle %d round %d/%d lr %.4g train_loss %.4f test_loss %.4f test_acc %.2f%% elapsed %.1fs",
+            "cycle %d round %d/%d clients %d/%d lr %.4g train_loss %.4f test_loss %.4f test_acc %.2f%% elapsed %.1fs",
             cycle,
             row["round"],
             cfg.rounds,
+            row["clients"],
+            len(clients),
             row["lr"],
             row["train_loss"],
             row["test_loss"],

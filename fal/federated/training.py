@@ -222,7 +222,7 @@ def finish_round(
     if checkpoint is not None and (r + 1) % checkpoint.every == 0 and r + 1 < cfg.rounds:
         checkpoint.save(r + 1, model.state_dict(), rows, algorithm.checkpoint_state(), algorithm.schedule_state())
     if progress is not None:
-        progress(row)
+        progress({**row, "clients": len(losses)})  # how many clients trained: the log's, not a result
 
 
 @dataclass

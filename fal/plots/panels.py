@@ -19,7 +19,7 @@ import seaborn as sns
 
 from fal.stats.cells import per_seed_accuracy
 from fal.stats.labels import key_label, strategy_label
-from fal.stats.logo import WinRateOptions, penalty_matrix
+from fal.stats.logo import WinRateOptions, penalty_matrix, selector_pairs, winning_rate_gaps
 
 LINESTYLES = {"G": "-", "L": "--"}
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
@@ -42,12 +42,25 @@ def _method_key(row) -> str:
     return row["label"] + (f" [{row['variant']}]" if row["variant"] else "")
 
 
-def learning_curves(metrics: pd.DataFrame, info: dict, title: str, compare: str | None = None) -> plt.Figure:
+SELECTOR_LEGEND = "solid: global-model selector (G), dashed: local-only (L), dotted: both models or neither (Random)"
+
+
+def learning_curves(
+    metrics: pd.DataFrame,
+    info: dict,
+    title: str,
+    compare: str | None = None,
+    linestyles: dict[str, str] | None = None,
+    legend: str = SELECTOR_LEGEND,
+) -> plt.Figure:
     """Accuracy (%) against labelled ratio (%), mean ± sd over seeds (FairFAL Figs. 1, 3, 5, 6).
 
     One panel per group of settings; ``compare`` names a setting attribute (num_clients, fl_algorithm)
     drawn in one panel with different markers instead of separate panels (Figs. 5 and 6).
+    ``linestyles``: the line style of each selector (default G solid, L dashed; others dotted), described
+    by ``legend`` under the title.
     """
+    styles = LINESTYLES if linestyles is None else linestyles
     acc = per_seed_accuracy(metrics, info, info.get("analysis", {}).get("accuracy") or "final")
     acc["line"] = [strategy_label(r) for _, r in acc.iterrows()]
     acc["colour"] = [_method_key(r) for _, r in acc.iterrows()]
@@ -76,7 +89,7 @@ def learning_curves(metrics: pd.DataFrame, info: dict, title: str, compare: str 
                     yerr=stats["std"],
                     label=label,
                     color=colours[first["colour"]],
-                    linestyle=LINESTYLES.get(first["selector"], ":"),
+                    linestyle=styles.get(first["selector"], ":"),
                     marker=MARKERS[k % len(MARKERS)],
                     markersize=4,
                     capsize=2.5,
@@ -91,10 +104,7 @@ def learning_curves(metrics: pd.DataFrame, info: dict, title: str, compare: str 
         ax.legend(fontsize=7, frameon=False, loc="lower right")
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
-    fig.suptitle(
-        title + "\nsolid: global-model selector (G), dashed: local-only (L), dotted: both models or neither (Random)",
-        fontsize=10,
-    )
+    fig.suptitle(f"{title}\n{legend}", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -282,3 +292,34 @@ def penalty_heatmap(metrics: pd.DataFrame, info: dict, title: str) -> plt.Figure
 def class_counts_from_partition(partition: pd.DataFrame) -> np.ndarray:
     train = partition[partition["split"] == "train"]
     return np.bincount(train["label"].to_numpy().astype(int), minlength=int(partition["label"].max()) + 1)
+
+
+def winning_gap_plot(metrics: pd.DataFrame, info: dict, title: str) -> plt.Figure:
+    """LoGo Fig. 2: the gap between the global and the local-only selector's winning rates (Eq. 6)
+    against the global imbalance ρ, one marker per local heterogeneity α, one panel per method that the
+    study runs with both selectors (the paper's: Entropy on CIFAR-10)."""
+    analysis = info.get("analysis", {})
+    acc = per_seed_accuracy(metrics, info, analysis.get("accuracy") or "final")
+    gaps = winning_rate_gaps(acc, selector_pairs(info), WinRateOptions.preset(analysis.get("win_rate", "faithful")))
+    gaps["rho"] = pd.to_numeric(gaps["rho"], errors="coerce").fillna(1.0)  # a balanced dataset: ρ = 1
+    methods = list(dict.fromkeys(gaps["method"])) or ["(no method with both a G and an L strategy)"]
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, axes = plt.subplots(1, len(methods), figsize=(4.8 * len(methods), 3.9), squeeze=False)
+    for ax, method in zip(axes.flat, methods):
+        sub = gaps[gaps["method"] == method]
+        rhos = sorted(sub["rho"].unique())
+        positions = {rho: i for i, rho in enumerate(rhos)}
+        for k, (alpha, rows) in enumerate(sub.groupby("alpha", sort=True)):
+            rows = rows.assign(x=rows["rho"].map(positions)).sort_values("x")
+            ax.plot(rows["x"], rows["gap"], marker=MARKERS[k % len(MARKERS)], label=key_label("alpha", alpha))
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_ylim(-1.05, 1.05)
+        ax.set_xticks(range(len(rhos)), [f"{float(r):g}" for r in rhos])
+        ax.set_xlabel("Global imbalance ratio ρ")
+        ax.set_ylabel("win(global) − win(local-only)")
+        ax.set_title(method, fontsize=9)
+        if len(sub):
+            ax.legend(fontsize=7, frameon=False)
+    fig.suptitle(f"{title}\n+1: the global model's selector wins every tested round, −1: the local-only one", fontsize=10)
+    fig.tight_layout()
+    return fig

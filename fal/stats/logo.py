@@ -86,3 +86,37 @@ def penalty_matrix(accuracy: pd.DataFrame, options: WinRateOptions = WinRateOpti
     mean_defeated = [(matrix[j].sum() - matrix.loc[j, j]) / (n - 1) if n > 1 else float("nan") for j in strategies]
     matrix.loc["mean defeated"] = mean_defeated
     return matrix
+
+
+def selector_pairs(info: dict) -> list[tuple[str, str, str]]:
+    """(method label, G strategy, L strategy) for every method the study runs with both selectors (the
+    same options), in the study's order."""
+    by_key: dict[tuple[str, str], dict[str, str]] = {}
+    labels: dict[tuple[str, str], str] = {}
+    for s in info["strategies"]:
+        if s["selector"] in ("G", "L"):
+            key = (s["method"], s.get("variant", ""))
+            by_key.setdefault(key, {})[s["selector"]] = s["name"]
+            labels.setdefault(key, s["label"] + (f" [{s['variant']}]" if s.get("variant") else ""))
+    return [(labels[k], v["G"], v["L"]) for k, v in by_key.items() if "G" in v and "L" in v]
+
+
+def winning_rate_gaps(
+    accuracy: pd.DataFrame, pairs: list[tuple[str, str, str]], options: WinRateOptions = WinRateOptions()
+) -> pd.DataFrame:
+    """LoGo Fig. 2: per setting and method, win^{GL} − win^{LG} (Eq. 6): +1 when the global-model
+    selector beats the local-only one in every tested round, −1 the reverse. ``accuracy`` as for
+    ``penalty_matrix`` (with the setting's attributes); seeds common to both strategies are paired."""
+    rows = []
+    attributes = [c for c in ("dataset", "rho", "alpha", "num_clients") if c in accuracy.columns]
+    for setting, block in accuracy.groupby("setting", sort=False):
+        wide = block.pivot_table(index=["cycle", "seed"], columns="strategy", values="accuracy")
+        for label, g, local in pairs:
+            if g not in wide.columns or local not in wide.columns:
+                continue
+            pair = wide[[g, local]].dropna()
+            a = pair[g].unstack("seed").sort_index().to_numpy()
+            b = pair[local].unstack("seed").sort_index().to_numpy()
+            gap = winning_rate(a, b, options) - winning_rate(b, a, options)
+            rows.append({"setting": setting, **block.iloc[0][attributes].to_dict(), "method": label, "gap": gap})
+    return pd.DataFrame(rows, columns=["setting", *attributes, "method", "gap"])

@@ -285,3 +285,54 @@ def test_missing_svhn_is_downloaded_through_torchvision(tmp_path, monkeypatch):
     assert [c[0] for c in calls] == ["train", "test"] and arrays.train_images.shape == (12, 3, 32, 32)
     with pytest.raises(FileNotFoundError, match="downloads are disabled"):
         acquire_source("svhn", tmp_path / "empty", download=False)
+
+
+def write_mnist_fixture(raw_dir, n_train: int = 12, n_test: int = 5):
+    """What torchvision leaves in ``<raw>/MNIST/raw``: the four gzipped IDX files (and their decompressed copies)."""
+    rng = np.random.default_rng(7)
+    folder = raw_dir / "MNIST" / "raw"
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28)),
+        "train-labels-idx1-ubyte": rng.integers(0, 10, n_train),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28)),
+        "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test),
+    }
+    for stem, array in arrays.items():
+        write_idx(folder / f"{stem}.gz", array, compress=True)
+        write_idx(folder / stem, array, compress=False)
+    return arrays
+
+
+def test_mnist_is_read_from_torchvisions_folder_and_checked_against_its_md5s(tmp_path, monkeypatch):
+    import dataclasses
+    import hashlib
+
+    from fal.config import datasets
+
+    written = write_mnist_fixture(tmp_path)
+    arrays, origin = acquire_source("mnist", tmp_path, download=False)
+    assert "torchvision MNIST" in origin and arrays.train_images.shape == (12, 1, 28, 28)
+    assert np.array_equal(arrays.test_labels, written["t10k-labels-idx1-ubyte"])
+    with pytest.raises(DataIntegrityError, match="MNIST/raw/train-images-idx3-ubyte.gz has MD5"):
+        verify_known_checksums("mnist", arrays, "fixture", tmp_path)
+    spec = datasets.SOURCES["mnist"]
+    actual = {rel: hashlib.md5((tmp_path / rel).read_bytes()).hexdigest() for rel in spec.raw_md5}
+    monkeypatch.setitem(datasets.SOURCES, "mnist", dataclasses.replace(spec, raw_md5=actual))
+    verify_known_checksums("mnist", arrays, "fixture", tmp_path)
+
+
+def test_missing_mnist_is_downloaded_through_torchvision(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    calls = []
+
+    class FakeMNIST:
+        def __init__(self, root, train=True, download=False):
+            calls.append((root, train, download))
+            write_mnist_fixture(tmp_path)
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", FakeMNIST)
+    arrays, _ = acquire_source("mnist", tmp_path, download=True)
+    assert calls == [(str(tmp_path), True, True), (str(tmp_path), False, True)]
+    assert arrays.train_images.shape == (12, 1, 28, 28)

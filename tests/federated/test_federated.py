@@ -301,3 +301,49 @@ def test_image_bank_flip_and_normalisation():
     expected0 = (torch.tensor(images[0], dtype=torch.float32) / 255 - 0.5) / 0.25
     expected1 = (torch.tensor(images[1], dtype=torch.float32).flip(2) / 255 - 0.5) / 0.25
     assert torch.allclose(x[0], expected0) and torch.allclose(x[1], expected1)
+
+
+def test_mnist_2nn_is_mcmahans():
+    """KAFAL Fig. 11's model: 784 → 200 → 200 → 10 with ReLUs, 199,210 parameters (McMahan et al.)."""
+    model = build_model("mnist_2nn", DATASETS["mnist"], 0)
+    assert count_parameters(model) == 199_210 and model.embedding_dim == 200
+    logits, features = model(torch.zeros(3, 1, 28, 28).contiguous(memory_format=torch.channels_last))
+    assert logits.shape == (3, 10) and features.shape == (3, 200)
+
+
+def test_forty_percent_participation_trains_four_of_ten_clients_and_all_in_the_last_round(monkeypatch):
+    """KAFAL Fig. 9: client_fraction 0.4 samples 4 of 10 clients a round; with every client in the last
+    round (KAFAL's code; protocol.last_round_all_clients) the last round trains all 10."""
+    from fal.federated import training
+
+    clients = [ClientData(np.arange(3 * k, 3 * k + 3), np.arange(3) % 2) for k in range(10)]
+    cfg = FLConfig(
+        rounds=5,
+        local_epochs=1,
+        batch_size=4,
+        lr=0.05,
+        momentum=0.9,
+        weight_decay=0.0,
+        lr_decay=0.1,
+        lr_decay_at=0.75,
+        client_fraction=0.4,
+        last_round_all_clients=True,
+    )
+    drawn = [training.select_clients(cfg, (1, "x"), r, clients) for r in range(5)]
+    assert [len(s) for s in drawn] == [4] * 5 and len({tuple(s) for s in drawn}) > 1
+    assert training.select_clients(cfg, (1, "x"), 4, clients, everyone=True) == list(range(10))
+
+    seen = []
+    original = training.select_clients
+
+    def recording(cfg, seed_keys, round_index, clients, everyone=False):
+        seen.append((round_index, everyone))
+        return original(cfg, seed_keys, round_index, clients, everyone=everyone)
+
+    monkeypatch.setattr(training, "select_clients", recording)
+    arrays = synthetic_arrays(num_classes=2, per_class=15, seed=2)
+    bank = ImageBank(arrays.train_images, (0.286,), (0.353,), "cpu")
+    cycle_clients = [ClientData(np.arange(3 * k, 3 * k + 3), arrays.train_labels[3 * k : 3 * k + 3]) for k in range(10)]
+    model = build_model("cnn4conv", DATASETS["octmnist"], 0)
+    train_sequential(FederatedCycle(model, cycle_clients, bank, bank, arrays.train_labels, 2, cfg, seed_keys=(1, "x")))
+    assert seen == [(0, False), (1, False), (2, False), (3, False), (4, True)]

@@ -190,7 +190,18 @@ def test_class_groups_and_sampling_shares():
     assert ff["majority"] == pytest.approx(100 * 2 / 7) and ff["minority"] == pytest.approx(100 * 3 / 7)
 
 
-@pytest.mark.parametrize("name, panels", [("figure1", 2), ("figure3", 2), ("figure6", 2), ("logo_penalty", 1)])
+@pytest.mark.parametrize(
+    "name, panels",
+    [
+        ("figure1", 2),
+        ("figure3", 2),
+        ("figure6", 2),
+        ("logo_penalty", 1),
+        ("logo_figure2", 1),
+        ("kafal_fig4cd", 2),
+        ("kafal_fig7", 2),
+    ],
+)
 def test_figure_has_expected_panels_and_writes_images(metrics, tmp_path, name, panels):
     from fal.plots.curves import save_figure
 
@@ -220,3 +231,20 @@ def test_partition_figure_panels(tmp_path):
     fig = build_figure("figure4", synthetic_metrics(), synthetic_info(), {s: part for s in SETTINGS})
     heatmaps = [ax for ax in fig.axes if ax.get_visible() and ax.get_xlabel() == "Class"]
     assert len(heatmaps) == 2 and all(ax.get_ylabel() == "Client" for ax in heatmaps)
+
+
+def test_kafal_draws_the_client_model_solid_and_the_global_model_dashed(metrics):
+    fig = build_figure("kafal_fig4cd", metrics, synthetic_info())
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    styles = {label: handle.lines[0].get_linestyle() for handle, label in zip(handles, labels)}
+    assert styles["Entropy (L)"] == "-" and styles["Entropy (G)"] == "--"
+    assert "dashed: the global model (F-AL)" in fig._suptitle.get_text()
+
+
+def test_logo_figure2_plots_one_gap_per_alpha(metrics):
+    fig = build_figure("logo_figure2", metrics, synthetic_info())
+    (ax,) = [ax for ax in fig.axes if ax.get_visible()]
+    assert ax.get_title() == "Entropy" and ax.get_ylim() == (-1.05, 1.05)
+    gaps = {line.get_label(): line.get_ydata().tolist() for line in ax.get_lines() if line.get_label().startswith("α")}
+    # Entropy (L) leads Entropy (G) by 1 + 0.1·seed in cycles 2-9: L wins 8 of the 9 label sets, G none
+    assert gaps == {"α=0.1": [pytest.approx(-8 / 9)], "α=100": [pytest.approx(-8 / 9)]}

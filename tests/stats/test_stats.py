@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from fal.stats.emd import emd_to_uniform, local_global_emd
-from fal.stats.logo import WinRateOptions, penalty_matrix, winning_rate
+from fal.stats.logo import WinRateOptions, penalty_matrix, selector_pairs, winning_rate, winning_rate_gaps
 from fal.stats.paired import aulc, hodges_lehmann, paired_comparison, positive_ratio, wilcoxon_greater
 
 
@@ -115,6 +115,33 @@ def test_penalty_matrix_of_constructed_case():
     assert p.loc["B", "A"] == 0.0 and p.loc["C", "A"] == 0.0 and p.loc["B", "C"] == 0.0
     assert p.loc["mean defeated", "B"] == pytest.approx((4 / 3 + 1 / 3) / 2)
     assert p.loc["mean defeated", "A"] == 0.0
+
+
+def test_winning_rate_gap_of_global_and_local_selectors():
+    """LoGo Fig. 2: win^{GL} − win^{LG} per setting for each method run with both selectors."""
+    info = {
+        "strategies": [
+            {"name": "entropy_g", "method": "entropy", "selector": "G", "label": "Entropy", "variant": ""},
+            {"name": "entropy_l", "method": "entropy", "selector": "L", "label": "Entropy", "variant": ""},
+            {"name": "random", "method": "random", "selector": "–", "label": "Random", "variant": ""},
+            {"name": "margin_g", "method": "margin", "selector": "G", "label": "Margin", "variant": ""},
+        ]
+    }
+    assert selector_pairs(info) == [("Entropy", "entropy_g", "entropy_l")]  # Margin has no L here
+    noise = np.array([0.1, -0.1, 0.05, -0.05])
+    rows = []
+    for setting, rho, winner in (("lt", 20.0, "entropy_g"), ("bal", None, "entropy_l")):
+        for cycle in (1, 2, 3):
+            for k, seed in enumerate((1, 2, 3, 4)):
+                for name in ("entropy_g", "entropy_l"):
+                    lead = 2.0 + noise[k] if name == winner and cycle > 1 else 0.0
+                    rows.append((setting, rho, 0.1, name, seed, cycle, 50.0 + seed + lead))
+    acc = pd.DataFrame(rows, columns=["setting", "rho", "alpha", "strategy", "seed", "cycle", "accuracy"])
+    gaps = winning_rate_gaps(acc, selector_pairs(info)).set_index("setting")
+    assert gaps.loc["lt", "gap"] == pytest.approx(2 / 3)  # G wins cycles 2 and 3 of R = 3 (the faithful divisor)
+    assert gaps.loc["bal", "gap"] == pytest.approx(-2 / 3)
+    corrected = winning_rate_gaps(acc, selector_pairs(info), WinRateOptions.preset("corrected"))
+    assert corrected.set_index("setting").loc["lt", "gap"] == pytest.approx(1.0)
 
 
 def test_emd_of_known_distributions():

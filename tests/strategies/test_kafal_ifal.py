@@ -246,6 +246,33 @@ def test_without_compensation_a_later_round_trains_as_the_first():
     )
 
 
+def test_the_cross_entropy_update_is_plain_cross_entropy():
+    """KAFAL Fig. 4(f): ``balanced_loss: false`` replaces every n of Eq. 4 by 1, i.e. plain cross-entropy."""
+    import torch.nn.functional as F
+
+    from fal.federated.sgd import LabelledSet, mean_epoch_loss, sgd_optimizer
+
+    bank, client, counts, spec = _kcfu_setup()
+    assert len(set(counts.tolist())) > 1  # uneven class counts: the balanced loss differs from plain CE
+    plain = _tiny_cnn(spec)
+    generator = torch_generator(1)
+    torch.randint(0, 2**62, (1,), generator=generator)  # the draw KCFU seeds its mixing stream with
+    mean_epoch_loss(
+        plain,
+        sgd_optimizer(plain, 0.01, 0.9, 0.0),
+        LabelledSet.of(client.positions, client.labels, bank),
+        1,
+        4,
+        generator,
+        lambda net, x, y: F.cross_entropy(net(x)[0], y),
+        "t",
+    )
+    cross_entropy = _kcfu_run(KCFUConfig(balanced_loss=False), 0)
+    balanced = _kcfu_run(KCFUConfig(), 0)
+    same = lambda a, b: all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))  # noqa: E731
+    assert same(cross_entropy, plain) and not same(balanced, plain)
+
+
 @pytest.mark.parametrize("mix", [True, False])
 def test_mix_unlabelled_false_distils_on_the_images_themselves(mix):
     """KAFAL Table 1's "KCFU w/o mix": every teacher input is an unlabelled image (flipped or not), never a blend."""
@@ -572,9 +599,22 @@ def test_kafal_ifal_lastround_through_the_workflow(tmp_path, data_cache):
     assert "KCFU" in next((project / "results/tiny_kafal/logs/train").rglob("kafal_full/cycle1.log")).read_text()
     metrics = pd.read_parquet(project / "results/tiny_kafal/metrics.parquet")
     final = metrics[metrics["metric"] == "final_test_acc"]
-    assert sorted(final["strategy"].unique()) == ["entropy_l_lastround", "ifal", "kafal_full"]
+    assert sorted(final["strategy"].unique()) == [
+        "entropy_l_lastround",
+        "ifal",
+        "kafal_full",
+        "kafal_lambda2",
+        "random_cross_entropy",
+    ]
     assert set(final["labelled_ratio"]) == {20.0, 40.0}
     assert {"ksas_score_mean", "ifal_stage", "kd_model_epochs"} <= set(metrics["metric"])
+    # 40 % of the 5 clients train in the first round, all of them in the last (KAFAL Fig. 9's keys)
+    log = next((project / "results/tiny_kafal/logs/train").rglob("init/cycle1.log")).read_text()
+    assert "round 1/2 clients 2/5" in log and "round 2/2 clients 5/5" in log
+    # the cross-entropy update (KAFAL Fig. 4(f)) trains with KCFU: its own cycle 1
+    assert (run / "random_cross_entropy/cycle1/model.pt").exists()
+    for figure in ("kafal_fig7", "kafal_fig4f", "kafal_fig5"):
+        assert (project / f"results/test-reports/figures/tiny_kafal/{figure}.png").stat().st_size > 10_000
     assert snakemake(project, "-n", "all").stdout.count("rule ") == 0
 
 

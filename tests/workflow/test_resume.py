@@ -206,7 +206,7 @@ def test_sigkill_during_training_and_query_then_rerun(tmp_path, reference, data_
     assert "resuming from the checkpoint after round" in resumed
     first_round = int(resumed.split("after round ")[1].split("/")[0])
     assert first_round >= 2
-    trained = [int(r) for r in re.findall(r"cycle \d+ round (\d+)/4 lr", resumed)]
+    trained = [int(r) for r in re.findall(r"cycle \d+ round (\d+)/4 clients", resumed)]
     assert trained == list(range(first_round + 1, 5))  # only the rounds after the checkpoint ran again
     assert "query done" in killed_query_log.read_text()
     # and the final results equal an uninterrupted run's, bit for bit

@@ -43,10 +43,10 @@ FMNIST_FILES = {
 
 def locate(source: SourceSpec, raw_dir: Path, paths: dict[str, Any]) -> tuple[Path, str] | None:
     system = paths.get("fmnist_system")
-    if system is not None and _find_idx(Path(system), FMNIST_FILES["train_images"]):
+    if system is not None and find_idx(Path(system), FMNIST_FILES["train_images"]):
         return Path(system), f"Debian dataset-fashion-mnist ({system})"
     folder = raw_dir / "FashionMNIST" / "raw"
-    if _find_idx(folder, FMNIST_FILES["train_images"]):
+    if find_idx(folder, FMNIST_FILES["train_images"]):
         return folder, f"torchvision FashionMNIST ({folder})"
     return None
 
@@ -84,7 +84,7 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims).copy()
 
 
-def _find_idx(directory: Path, stem: str) -> Path | None:
+def find_idx(directory: Path, stem: str) -> Path | None:
     for candidate in (directory / f"{stem}.gz", directory / stem):
         if candidate.exists():
             return candidate
@@ -96,7 +96,7 @@ def read_fmnist(directory: Path) -> DatasetArrays:
     directory = Path(directory)
     arrays = {}
     for name, stem in FMNIST_FILES.items():
-        path = _find_idx(directory, stem)
+        path = find_idx(directory, stem)
         if path is None:
             raise FileNotFoundError(f"{directory}/{stem}[.gz] not found")
         arrays[name] = read_idx(path)

@@ -21,7 +21,9 @@ Where the official code differs from the paper ([P≠C] in §7.2), both exist as
 
 The paper's ablations (its §4.3.1, Table 1) are options too: ``compensation: false`` (the
 balanced-softmax loss alone, "Baseline"), ``mix_unlabelled: false`` (distillation on the unlabelled
-images unmixed, β = 1, "KCFU w/o mix") and ``gamma_weights: uniform`` (Γ = 1/C).
+images unmixed, β = 1, "KCFU w/o mix") and ``gamma_weights: uniform`` (Γ = 1/C); so is its Fig. 4(f),
+``balanced_loss: false`` (plain cross-entropy on the labelled data: every n in Eq. 4 replaced by 1; Γ
+still uses the counts).
 
 Both switch the compensation off in the first communication round of a cycle (paper Alg. 1, "if t
 equals 1"; code: round 0). Classes a client does not hold get Γ weight 0 in both variants (the paper's
@@ -68,6 +70,7 @@ class KCFUConfig:
     train_cycle1: bool = True
     compensation: bool = True
     mix_unlabelled: bool = True
+    balanced_loss: bool = True
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, Any]) -> KCFUConfig:
@@ -215,6 +218,7 @@ def kcfu_client_update(
     optimizer = optimizer or sgd_optimizer(model, lr, momentum, weight_decay)
     data = LabelledSet.of(client.positions, client.labels, bank)
     counts = counts.to(bank.device)
+    loss_counts = counts if cfg.balanced_loss else torch.ones_like(counts)  # Eq. 4 with every n = 1: plain CE
     # Mixing draws (unlabelled order, β, partners) from a NumPy stream seeded off the client's generator.
     rng = numpy_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
     compensate = cfg.compensation and round_index > 0 and len(unlabelled) > 0
@@ -223,7 +227,7 @@ def kcfu_client_update(
     def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if labelled_loss is None:
             logits, _ = net(x)
-            value = balanced_softmax_loss(logits, y, counts)
+            value = balanced_softmax_loss(logits, y, loss_counts)
         else:
             value = labelled_loss(net, x, y)
         if cycler is not None:  # compensate
@@ -305,7 +309,13 @@ class KCFU(FedAvg):
             where=where,
             optimizer=optimizer,
             before_epoch=before_epoch,
-            labelled_loss=self.labelled_loss(round_index, partial(balanced_softmax_per_sample, counts=self.counts[k])),
+            labelled_loss=self.labelled_loss(
+                round_index,
+                partial(
+                    balanced_softmax_per_sample,
+                    counts=self.counts[k] if self.options.balanced_loss else torch.ones_like(self.counts[k]),
+                ),
+            ),
             teacher_bn=self.context.teacher_bn,
         )
         self.finish_client(k, optimizer, model)

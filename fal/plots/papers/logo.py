@@ -1,4 +1,5 @@
-"""LoGo's figures (CVPR 2023): the pairwise penalty matrix as a heatmap."""
+"""LoGo's figures (CVPR 2023): the gap between the global and local-only selectors' winning rates
+(Fig. 2) and the pairwise penalty matrix as a heatmap (Fig. 5)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from fal.config.outputs import PaperFigure
-from fal.plots.panels import penalty_heatmap
+from fal.plots.panels import penalty_heatmap, winning_gap_plot
 
 OUTPUTS = (
+    PaperFigure(
+        "logo_figure2",
+        "LoGo Fig. 2: gap between the winning rates of the global and local-only query selectors over rho × alpha",
+        heading="Winning-rate gap of global vs local-only selectors (LoGo Fig. 2)",
+        builder="logo_figure2",
+    ),
     PaperFigure(
         "logo_penalty",
         "LoGo penalty matrix: pairwise winning rates as a heatmap",
@@ -20,3 +27,7 @@ OUTPUTS = (
 
 def logo_penalty(metrics: pd.DataFrame, info: dict, partitions: dict, title: str) -> plt.Figure:
     return penalty_heatmap(metrics, info, title)
+
+
+def logo_figure2(metrics: pd.DataFrame, info: dict, partitions: dict, title: str) -> plt.Figure:
+    return winning_gap_plot(metrics, info, title)

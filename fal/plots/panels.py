@@ -320,6 +320,8 @@ def winning_gap_plot(metrics: pd.DataFrame, info: dict, title: str) -> plt.Figur
         ax.set_title(method, fontsize=9)
         if len(sub):
             ax.legend(fontsize=7, frameon=False)
-    fig.suptitle(f"{title}\n+1: the global model's selector wins every tested round, −1: the local-only one", fontsize=10)
+    fig.suptitle(
+        f"{title}\n+1: the global model's selector wins every tested round, −1: the local-only one", fontsize=10
+    )
     fig.tight_layout()
     return fig

@@ -110,12 +110,12 @@ def input_digest(path: str) -> str:
 
 
 def seal(outputs: Iterable[Any], inputs: Iterable[Any], rule: str) -> None:
-    """Write each output's sidecar: its digest, ``rule`` and the digests of ``inputs`` (its lineage)."""
+    """Write each output's sidecar: its digest, ``rule``, the digests of ``inputs`` (its lineage) and the
+    job's other outputs."""
     lineage = {path: input_digest(path) for path in _flat(inputs) if Path(path).is_file()}
-    for path in _flat(outputs):
-        if not Path(path).is_file():
-            continue
-        record = {"sha256": file_sha256(path), "rule": rule, "inputs": lineage}
+    written = sorted(path for path in _flat(outputs) if Path(path).is_file())
+    for path in written:
+        record = {"sha256": file_sha256(path), "rule": rule, "inputs": lineage, "outputs": written}
         sidecar = sidecar_of(path)
         tmp = sidecar.with_name(sidecar.name + ".tmp")
         tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
@@ -194,6 +194,12 @@ def find_damaged(roots: Sequence[str | Path], cache: Path | None = None) -> dict
         changed = False
         for path, record in records.items():
             if path in bad:
+                # the job that rebuilds it rewrites its other outputs too: without them moved aside,
+                # Snakemake would not rerun a job whose consumers find what they read
+                for sibling in record.get("outputs", []):
+                    if sibling != path and sibling in records and sibling not in bad:
+                        bad[sibling] = (bad[path][0], f"written by the same job as {path}")
+                        changed = True
                 continue
             for source, recorded in record.get("inputs", {}).items():
                 now = current(source)
@@ -237,7 +243,7 @@ def quarantine_damaged(roots: Sequence[str | Path], results: str | Path, cache: 
     for cause in causes:
         dependants = sum(1 for path, (root, _) in bad.items() if root == cause and path != cause)
         if cause in bad:  # its content does not match its digest
-            also = f" with the {dependants} results computed from it" if dependants else ""
+            also = f" with the {dependants} results written with or computed from it" if dependants else ""
             lines.append(
                 f"Damaged result: {cause} {bad[cause][1]}: moved to {where}/{also}; this run rebuilds it (rule {rules[cause]}; "
                 f"alone: `snakemake --cores 1 {cause}`)"

@@ -81,19 +81,34 @@ def fingerprint(device: Any, precision: str = "fp32", trainer: str = "") -> dict
 
 
 def parquet_metadata(fingerprints: Iterable[Mapping[str, Any]]) -> dict[bytes, bytes]:
-    """Schema metadata recording ``fingerprints`` (each with an optional ``jobs`` count), merged."""
-    return {METADATA_KEY: json.dumps(merge(fingerprints), sort_keys=True).encode()}
+    """Schema metadata recording ``fingerprints``: each job's fingerprint, with ``job`` (the file the job
+    wrote) where it is known, so that a job read by several runs (the shared cycle 1) counts once."""
+    unique = sorted({json.dumps(dict(item), sort_keys=True) for item in fingerprints})
+    return {METADATA_KEY: ("[" + ",".join(unique) + "]").encode()}
 
 
 def merge(fingerprints: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Distinct fingerprints with how many jobs ran on each, in a stable order."""
+    """Distinct fingerprints with how many jobs ran on each (distinct ``job`` entries, plus the ``jobs``
+    counts of entries without one), in a stable order."""
+    jobs: dict[str, set[str]] = {}
     counts: dict[str, int] = {}
     for item in fingerprints:
         item = dict(item)
-        jobs = int(item.pop("jobs", 1))
+        job = item.pop("job", None)
+        count = int(item.pop("jobs", 1))
         key = json.dumps(item, sort_keys=True)
-        counts[key] = counts.get(key, 0) + jobs
-    return [{**json.loads(key), "jobs": counts[key]} for key in sorted(counts)]
+        jobs.setdefault(key, set())
+        counts.setdefault(key, 0)
+        if job is None:
+            counts[key] += count
+        else:
+            jobs[key].add(str(job))
+    return [{**json.loads(key), "jobs": len(jobs[key]) + counts[key]} for key in sorted(counts)]
+
+
+def with_jobs(path: Any) -> list[dict[str, Any]]:
+    """The fingerprints recorded in a compute job's output, each tagged with that file (its job)."""
+    return [{**item, "job": str(path)} if "job" not in item else item for item in read_fingerprints(path)]
 
 
 def read_fingerprints(path: Any) -> list[dict[str, Any]]:

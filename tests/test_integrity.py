@@ -82,7 +82,11 @@ def test_quarantine_moves_aside_and_deletes_nothing(chain, tmp_path):
     a, b, c = chain
     Path(b).write_text("edited")
     lines = quarantine_damaged(["results/s"], "results", tmp_path / "digests.json")
-    assert len(lines) == 1 and lines[0].startswith(f"Damaged result: {b}") and "1 results computed from it" in lines[0]
+    assert (
+        len(lines) == 1
+        and lines[0].startswith(f"Damaged result: {b}")
+        and "1 results written with or computed from it" in lines[0]
+    )
     assert not Path(b).exists() and not Path(c).exists() and Path(a).exists()
     moved = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "results/.quarantine").rglob("*.*"))
     assert [m.split("/", 3)[3] for m in moved] == sorted([b, c, str(sidecar_of(b)), str(sidecar_of(c))]), moved
@@ -117,3 +121,16 @@ def test_a_failed_job_leaves_no_digest(chain):
         with logged_failures(logging.getLogger("t"), fake_job([a], [out])):
             raise RuntimeError("boom")
     assert not sidecar_of(out).exists()
+
+
+def test_a_damaged_output_takes_its_jobs_other_outputs_along(tmp_path, monkeypatch):
+    """A cycle's last model is read by no job: only if the rounds written with it go too does Snakemake
+    rerun the job that rebuilds it."""
+    monkeypatch.chdir(tmp_path)
+    a = write(Path("results/s/labelled.parquet"), "a")
+    seal([a], [], "query")
+    model, rounds = write(Path("results/s/model.pt"), "m"), write(Path("results/s/rounds.parquet"), "r")
+    seal([model, rounds], [a], "train")
+    Path(model).write_text("truncated")
+    bad = find_damaged(["results/s"])
+    assert set(bad) == {model, rounds} and bad[rounds] == (model, f"written by the same job as {model}")

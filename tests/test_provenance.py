@@ -34,7 +34,7 @@ def test_fingerprints_travel_in_parquet_metadata_without_touching_the_data(tmp_p
     item = fingerprint(torch.device("cpu"))
     write_parquet(frame, tmp_path / "a.parquet", schema, metadata=parquet_metadata([item, item]))
     assert read_parquet(tmp_path / "a.parquet", schema).equals(frame)
-    assert read_fingerprints(tmp_path / "a.parquet") == [{**item, "jobs": 2}]
+    assert read_fingerprints(tmp_path / "a.parquet") == [item]  # one entry per distinct fingerprint
     write_parquet(frame, tmp_path / "b.parquet", schema)
     assert read_fingerprints(tmp_path / "b.parquet") == []
 
@@ -63,3 +63,22 @@ def test_training_and_query_jobs_of_one_machine_are_one_machine():
     cpu = {"torch": "2.14.1", "cpu": "AMD EPYC", "cpu_capability": "AVX512"}
     text = describe([{**cpu, "trainer": "sequential", "jobs": 8}, {**cpu, "trainer": "", "jobs": 4}])
     assert text.startswith("Computed with: ") and "sequential trainer" in text and "several" not in text
+
+
+def test_a_job_read_by_several_runs_counts_once():
+    """The shared cycle 1 is read by every strategy's run: its fingerprint travels with each run's
+    metrics but counts as one job in the study's."""
+    cpu = {"torch": "2.14.1", "cpu": "AMD EPYC", "cpu_capability": "AVX512"}
+    run_a = [{**cpu, "job": "init/rounds.parquet"}, {**cpu, "job": "a/cycle2/rounds.parquet"}]
+    run_b = [{**cpu, "job": "init/rounds.parquet"}, {**cpu, "job": "b/cycle2/rounds.parquet"}]
+    assert merge([*run_a, *run_b]) == [{**cpu, "jobs": 3}]
+    assert merge([cpu, {**cpu, "jobs": 2}, {**cpu, "job": "x"}]) == [{**cpu, "jobs": 4}]
+
+
+def test_with_jobs_tags_each_fingerprint_with_its_file(tmp_path):
+    from fal.provenance import with_jobs
+
+    frame = pd.DataFrame({"round": [1]})
+    item = fingerprint(torch.device("cpu"))
+    write_parquet(frame, tmp_path / "r.parquet", metadata=parquet_metadata([item]))
+    assert with_jobs(tmp_path / "r.parquet") == [{**item, "job": str(tmp_path / "r.parquet")}]

@@ -139,7 +139,7 @@ OTHER_CHANGES: dict[str, Change] = {
 ALWAYS_EXPLAINED: dict[str, tuple[Callable[[dict], bool], str]] = {
     "random query": (
         lambda job: job["rule"] == "query" and ("strategy", "random") in job["wildcards"],
-        "Random never reads the model it is given; Snakemake reruns a job whose input was rewritten",
+        "Random uses neither the model nor the local models its query is given: its picks cannot change",
     ),
     "provenance copy": (
         lambda job: job["rule"] == "publish_report" and job["output"][0].endswith("provenance.json"),

@@ -10,7 +10,7 @@ from fal.config.datasets import get_dataset_spec
 from fal.config.params import protocol_from_params
 from fal.io import read_parquet, write_parquet
 from fal.job import job_logger, logged_failures
-from fal.provenance import parquet_metadata, read_fingerprints
+from fal.provenance import parquet_metadata, with_jobs
 from fal.schemas import (
     EVALUATION_SCHEMA,
     LABELLED_SCHEMA,
@@ -55,7 +55,7 @@ with logged_failures(job_logger("run_metrics", sm.log[0]), sm) as log:
         # per-client budgets: the share of the clients' images (a partition file may leave some unassigned)
         num_train=int((train["client"] >= 0).sum()) if protocol.budget_rule != "equal" else None,
     )
-    computed_on = [item for path in [*sm.input.rounds, *sm.input.query] for item in read_fingerprints(path)]
+    computed_on = [item for path in [*sm.input.rounds, *sm.input.query] for item in with_jobs(path)]
     write_parquet(metrics, sm.output[0], METRICS_SCHEMA, metadata=parquet_metadata(computed_on))
     final = metrics[metrics["metric"] == "final_test_acc"]
     log.info("final test accuracy per cycle: %s", dict(zip(final["labelled_ratio"], final["value"].round(2))))

@@ -162,11 +162,17 @@ class _DigestCache:
             os.replace(tmp, self.path)
 
 
-def find_damaged(roots: Sequence[str | Path], cache: Path | None = None) -> dict[str, tuple[str, str]]:
+def find_damaged(
+    roots: Sequence[str | Path], cache: Path | None = None, regenerable: Sequence[str | Path] = ()
+) -> dict[str, tuple[str, str]]:
     """Result files under ``roots`` that must be rebuilt: path → (root cause, why). A root cause is a
     file whose content does not match its digest, or one computed from an input that is gone (a
     failed job deleted it); everything computed from a root cause, transitively, shares it, because
-    Snakemake does not rebuild a missing intermediate file while the files computed from it exist."""
+    Snakemake does not rebuild a missing intermediate file while the files computed from it exist.
+
+    Files under ``regenerable`` (the data cache: a deterministic function of the raw data) are the
+    exception: one that is missing or damaged is rebuilt when a job needs it, and what was computed from
+    it is judged against the rebuilt file's digest then, so that a byte-identical rebuild reruns nothing."""
     digests = _DigestCache(cache)
     records: dict[str, dict[str, Any]] = {}
     for root in roots:
@@ -205,6 +211,8 @@ def find_damaged(roots: Sequence[str | Path], cache: Path | None = None) -> dict
                 now = current(source)
                 if now == recorded:
                     continue
+                if now is None and regenerable and _within(source, regenerable):
+                    continue  # judged against the rebuilt file's digest once a job rebuilds it
                 if source in bad:
                     bad[path] = (bad[source][0], f"computed from {source}")
                 elif now is None:
@@ -230,10 +238,16 @@ def quarantine(paths: Iterable[str], results: str | Path) -> Path:
     return target
 
 
-def quarantine_damaged(roots: Sequence[str | Path], results: str | Path, cache: Path | None = None) -> list[str]:
+def quarantine_damaged(
+    roots: Sequence[str | Path],
+    results: str | Path,
+    cache: Path | None = None,
+    regenerable: Sequence[str | Path] = (),
+) -> list[str]:
     """Move aside every damaged or stale result under ``roots`` so that this run (a dry run included)
-    schedules the jobs that rebuild it; one line per root cause for the log."""
-    bad = find_damaged([r for r in roots if Path(r).exists()], cache)
+    schedules the jobs that rebuild it; one line per root cause for the log (``regenerable``: see
+    ``find_damaged``)."""
+    bad = find_damaged([r for r in roots if Path(r).exists()], cache, regenerable)
     if not bad:
         return []
     causes = sorted({cause for cause, _ in bad.values()})

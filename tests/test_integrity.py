@@ -134,3 +134,31 @@ def test_a_damaged_output_takes_its_jobs_other_outputs_along(tmp_path, monkeypat
     Path(model).write_text("truncated")
     bad = find_damaged(["results/s"])
     assert set(bad) == {model, rounds} and bad[rounds] == (model, f"written by the same job as {model}")
+
+
+def test_a_missing_or_damaged_data_cache_is_judged_after_its_rebuild(tmp_path, monkeypatch):
+    """The data cache is a deterministic function of the raw data: deleting or damaging it stales
+    nothing until it is rebuilt; a byte-identical rebuild reruns nothing, a different one stales its
+    consumers."""
+    monkeypatch.chdir(tmp_path)
+    cache = write(Path("data/cache/fmnist.npz"), "images")
+    seal([cache], [], "prepare_dataset")
+    model = write(Path("results/s/model.pt"), "m")
+    seal([model], [cache], "train")
+    roots = ["results/s", "data/cache"]
+    Path(cache).write_text("truncated")
+    assert find_damaged(roots, regenerable=["data/cache"]) == {
+        cache: (cache, "does not match the digest recorded when rule prepare_dataset wrote it (truncated or edited)")
+    }
+    Path(cache).unlink()
+    sidecar_of(cache).unlink()
+    assert find_damaged(roots, regenerable=["data/cache"]) == {}
+    assert set(find_damaged(roots)) == {model}  # without the exception: stale at once
+    write(Path(cache), "images")  # the byte-identical rebuild
+    seal([cache], [], "prepare_dataset")
+    assert find_damaged(roots, regenerable=["data/cache"]) == {}
+    write(Path(cache), "other images")
+    seal([cache], [], "prepare_dataset")
+    assert find_damaged(roots, regenerable=["data/cache"]) == {
+        model: (model, f"was computed from an earlier version of {cache}")
+    }

@@ -92,3 +92,14 @@ def test_params_rebuild_the_configuration_the_stage_reads():
 def test_a_strategys_query_params_are_canonical(spec, same):
     plain = StrategyConfig.from_dict("fairfal", {"method": "fairfal"}, "s").query_params()
     assert (StrategyConfig.from_dict("fairfal", spec, "s").query_params() == plain) is same
+
+
+@pytest.mark.parametrize("name", sorted(CONFIG["strategies"]))
+def test_the_query_script_rebuilds_every_strategy_from_its_params(name):
+    """workflow/scripts/query.py rebuilds the strategy from its query params alone: they must be a valid
+    strategy entry that computes the same query (LL4AL's failed before: a loss module under fedavg)."""
+    strategy = StrategyConfig.from_dict(name, CONFIG["strategies"][name], f"strategies.{name}")
+    rebuilt = StrategyConfig.from_dict(name, strategy.query_params(), f"strategies.{name}")
+    assert rebuilt.query_params() == strategy.query_params()
+    assert rebuilt.resolved_federated().get("loss_prediction") == strategy.resolved_federated().get("loss_prediction")
+    assert rebuilt.needs_client_models == strategy.needs_client_models

@@ -219,17 +219,15 @@ class StrategyConfig:
 
     def query_params(self) -> dict[str, Any]:
         """What a query job computes with, in one canonical form: the method, its query model, every
-        option with defaults filled in (an option written at its default changes nothing), the resolved
-        local model kind, and the module a method trains with the model (LL4AL's); not the label, the
-        name (the path) or an FL update's options (training's params)."""
+        option with defaults filled in (an option written at its default changes nothing; a module the
+        method trains with the model, LL4AL's, is built from them) and the resolved local model kind;
+        not the label, the name (the path) or an FL update's options (training's params). The query
+        script rebuilds the strategy from exactly this, so it must be a valid strategy entry itself."""
         out: dict[str, Any] = {"method": self.method, "options": self.resolved_options()}
         if self.query_model is not None:
             out["query_model"] = self.query_model
         if self.local_model_kind is not None:
             out["local_model"] = self.local_model_kind
-        loss_prediction = self.resolved_federated().get("loss_prediction")
-        if loss_prediction is not None:
-            out["federated"] = {"loss_prediction": loss_prediction}
         return out
 
     def metrics_params(self) -> dict[str, Any]:

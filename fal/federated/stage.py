@@ -118,12 +118,12 @@ def run_training_stage(
             sum(p.numel() for p in cast(nn.Module, model.loss_module).parameters()),
             loss_prediction,
         )
-    if protocol.schedule != "fairfal":
+    # from the values, not protocol.schedule: a job's params carry what it computes with, not the name
+    if cfg.optimizer_scope != "round" or cfg.lr_schedule != "round" or cfg.last_round_all_clients:
         log.info(
-            "cycle %d: %s federated schedule: client optimisers per %s, lr per %s (milestones %s), all clients "
-            "in the last round: %s",
+            "cycle %d: KAFAL's federated schedule: client optimisers per %s, lr per %s (milestones %s), all "
+            "clients in the last round: %s",
             cycle,
-            protocol.schedule,
             cfg.optimizer_scope,
             cfg.lr_schedule,
             list(cfg.lr_milestones),

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from fal.config import StrategyConfig
-from fal.config.budgets import client_budgets
+from fal.config.budgets import client_budget
 from fal.config.methods import METHODS
 from fal.data.build import extend_labelled, labelled_lists, unlabelled_pool
 from fal.data.views import Compute, StageInputs
@@ -86,12 +86,9 @@ def run_query_stage(
     previous_state = previous_state or {}
     spec = inputs.spec
     data = inputs.setting_data(device)
-    budgets = client_budgets(
-        protocol.budget_rule,
-        len(data.train_labels),
-        [len(pool) for pool in data.pools],
-        protocol.initial_ratio,
-        protocol.query_ratio,
+    # each client's share of this step (initial_ratio is the partition's business, not a query param)
+    query_budgets = client_budget(
+        protocol.budget_rule, len(data.train_labels), [len(pool) for pool in data.pools], protocol.query_ratio
     )
 
     loss_prediction = strategy.resolved_federated().get("loss_prediction")
@@ -138,7 +135,7 @@ def run_query_stage(
                 labelled=labelled_positions,
                 labelled_labels=data.train_labels[labelled_positions],
                 unlabelled=unlabelled,
-                budget=budgets.query[client],
+                budget=query_budgets[client],
             )
         )
     for pool in pools:
@@ -166,12 +163,12 @@ def run_query_stage(
         new_model=make_model,
         protocol=protocol,
     )
-    per_client = sorted(set(budgets.query))
+    per_client = sorted(set(query_budgets))
     log.info(
         "cycle %d → %d: querying %s per client with %s (method %s, query model %s, local model %s) on %s seed %d",
         cycle,
         cycle + 1,
-        per_client[0] if len(per_client) == 1 else list(budgets.query),
+        per_client[0] if len(per_client) == 1 else list(query_budgets),
         strategy.name,
         strategy.method,
         strategy.query_model or "-",

@@ -197,7 +197,9 @@ def test_where_the_data_come_from_is_not_a_trigger(finished):
 
 def test_a_fresh_clone_with_the_results_copied_in_reruns_nothing(finished, tmp_path):
     clone = copy_project(tmp_path, yaml.safe_load((finished / "config.yaml").read_text()))
-    for name in ("results", "reports", "data"):
+    config = yaml.safe_load((finished / "config.yaml").read_text())
+    assert Path(config["paths"]["reports"]).parts[0] == "results"  # the test reports travel with the results
+    for name in ("results", "data"):
         shutil.copytree(finished / name, clone / name, copy_function=shutil.copyfile)  # new timestamps
     shutil.copytree(finished / ".snakemake/metadata", clone / ".snakemake/metadata")
     assert dry_run_jobs(clone) == []

@@ -72,7 +72,7 @@ def test_kafal_schedule_runs_through_the_dag(axes_project):
     log = next(
         (axes_project / "results/axes_kafal_schedule/logs/train").glob("*/seed1/kafal_full/cycle2.log")
     ).read_text()
-    assert "kafal federated schedule: client optimisers per cycle, lr per client_epoch (milestones [2])" in log
+    assert "KAFAL's federated schedule: client optimisers per cycle, lr per client_epoch (milestones [2])" in log
     assert "sequential trainer" in log and "of kcfu" in log
     table = (axes_project / "results/test-reports/tables/axes_kafal_schedule/table5_6.md").read_text()
     assert "KAFAL" in table and "Random" in table and "LL4AL" in table

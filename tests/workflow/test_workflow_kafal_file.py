@@ -39,7 +39,11 @@ def test_each_client_labels_its_own_share_in_every_cycle(project):
 def test_the_kafal_schedule_ran_its_residual_network_with_crops(project):
     logs = project / "results/tiny_kafal_file/logs"
     train = (next(logs.glob("train/*/seed1/kafal_full/cycle2.log"))).read_text()
-    assert "training kafal_resnet8" in train and "kafal federated schedule" in train and "kcfu" in train
+    assert (
+        "training kafal_resnet8" in train
+        and "KAFAL's federated schedule: client optimisers per cycle" in train
+        and "kcfu" in train
+    )
     assert "partition read from" in next(logs.glob("partition/*/seed1.log")).read_text()
     sizes = [len(c) for c in CLIENTS]
     labelled = [sum(math.ceil(0.1 * n) + k * math.ceil(0.05 * n) for n in sizes) for k in range(3)]

@@ -60,6 +60,7 @@ if workflow.is_main_process:
         + [CACHE],
         RESULTS,
         Path(".snakemake/fal-digests.json"),
+        regenerable=[CACHE],
     ):
         logger.warning(_line)
 RUN = f"{RESULTS}/{{study}}/{{setting}}/seed{{seed}}"

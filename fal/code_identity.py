@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
+import os
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -87,21 +89,86 @@ def _with_parents(module: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
+def _normalised_digest(tree: ast.AST) -> str:
+    """SHA-256 of the syntax tree without docstrings and bare string statements (comments and layout
+    never reach the tree): equal for two versions of a file that differ only in those. Mutates ``tree``."""
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list):
+            kept = [
+                stmt
+                for stmt in body
+                if not (
+                    isinstance(stmt, ast.Expr)
+                    and isinstance(stmt.value, ast.Constant)
+                    and isinstance(stmt.value.value, str)
+                )
+            ]
+            node.body = kept or [ast.Pass()]  # type: ignore[attr-defined]  # nodes with a docstring have a body
+    return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()
+
+
 @cache
-def _direct_imports(root: str, path: str) -> tuple[str, ...]:
-    file = Path(path)
-    tree = ast.parse(file.read_text(), filename=str(file))
-    found = set()
-    for name in _imported_names(tree, _package_of(Path(root), file)):
-        for module in _with_parents(name):
-            if module_file(Path(root), module) is not None:
-                found.add(module)
-    return tuple(sorted(found))
+def _analyse(relpath: str, text: str) -> tuple[tuple[str, ...], str]:
+    """A file's facts from one parse: every module name its imports could load (with their parent
+    packages; which of them exist is decided at use time) and its normalised digest. A pure function of
+    the path and the content, so a memo keyed by them, in memory or on disk, can never be stale."""
+    tree = ast.parse(text, filename=relpath)
+    names = sorted(
+        {m for name in _imported_names(tree, _package_of(Path("."), Path(relpath))) for m in _with_parents(name)}
+    )
+    return tuple(names), _normalised_digest(tree)
 
 
-def imported_modules(root: Path, entry_files: Iterable[Path | str] = (), modules: Iterable[str] = ()) -> list[str]:
+class SourceFacts:
+    """Each file's facts (``_analyse``), kept in ``path`` between runs keyed by the file's content
+    digest: a Snakefile parse then re-reads only the files that changed (each file is still read and
+    hashed, so an edit is always seen)."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = path
+        self.entries: dict[str, list] = {}
+        self.hashes: dict[tuple, str] = {}  # code_hash's answers: files do not change during one parse
+        self.dirty = False
+        if path is not None and path.is_file():
+            try:
+                self.entries = json.loads(path.read_text())
+            except (OSError, ValueError):
+                self.entries = {}
+
+    def facts(self, root: Path, file: Path) -> tuple[tuple[str, ...], str]:
+        raw = file.read_bytes()
+        sha = hashlib.sha256(raw).hexdigest()
+        rel = file.resolve().relative_to(root.resolve()).as_posix() if file.is_absolute() else file.as_posix()
+        cached = self.entries.get(rel)
+        if cached and cached[0] == sha:
+            return tuple(cached[1]), str(cached[2])
+        names, digest = _analyse(rel, raw.decode())
+        self.entries[rel] = [sha, list(names), digest]
+        self.dirty = True
+        return names, digest
+
+    def save(self) -> None:
+        if self.path is None or not self.dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.entries, sort_keys=True))
+        os.replace(tmp, self.path)  # concurrent runs: the last complete write wins, each one valid
+        self.dirty = False
+
+
+def _direct_imports(root: Path, path: Path, facts: SourceFacts) -> tuple[str, ...]:
+    names, _ = facts.facts(root, path)
+    return tuple(m for m in names if module_file(root, m) is not None)
+
+
+def imported_modules(
+    root: Path, entry_files: Iterable[Path | str] = (), modules: Iterable[str] = (), facts: SourceFacts | None = None
+) -> list[str]:
     """Every ``fal`` module that running ``entry_files`` and importing ``modules`` loads, transitively."""
     root = Path(root)
+    facts = facts if facts is not None else SourceFacts()
     seen: set[str] = set()
     todo = [Path(root, f) for f in entry_files]
     pending_modules = [m for name in modules for m in _with_parents(name)]
@@ -117,52 +184,37 @@ def imported_modules(root: Path, entry_files: Iterable[Path | str] = (), modules
             todo.append(path)
         if todo:
             path = todo.pop()
-            pending_modules.extend(m for m in _direct_imports(str(root), str(path)) if m not in seen)
+            pending_modules.extend(m for m in _direct_imports(root, path, facts) if m not in seen)
     return sorted(seen)
 
 
-@cache
-def normalised_source(path: str) -> str:
-    """The file's syntax tree without docstrings and bare string statements (comments and layout never
-    reach the tree): equal for two versions of a file that differ only in those."""
-    tree = ast.parse(Path(path).read_text(), filename=path)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(body, list):
-            kept = [
-                stmt
-                for stmt in body
-                if not (
-                    isinstance(stmt, ast.Expr)
-                    and isinstance(stmt.value, ast.Constant)
-                    and isinstance(stmt.value.value, str)
-                )
-            ]
-            node.body = kept or [ast.Pass()]  # type: ignore[attr-defined]  # nodes with a docstring have a body
-    return ast.dump(tree, annotate_fields=False)
-
-
-def code_files(root: Path, entry_files: Iterable[Path | str] = (), modules: Iterable[str] = ()) -> list[str]:
+def code_files(
+    root: Path, entry_files: Iterable[Path | str] = (), modules: Iterable[str] = (), facts: SourceFacts | None = None
+) -> list[str]:
     """Project-relative paths of the entry files and every module they load (what a code hash covers)."""
     root = Path(root)
     files = {str(Path(f)) for f in entry_files}
-    for module in imported_modules(root, entry_files, modules):
+    for module in imported_modules(root, entry_files, modules, facts):
         path = module_file(root, module)
         if path is not None:
             files.add(str(path.relative_to(root)))
     return sorted(files)
 
 
-def code_hash(root: Path, entry_files: Iterable[Path | str] = (), modules: Iterable[str] = ()) -> str:
-    """A short hash of the normalised source of ``code_files``: it changes when behaviour can change."""
-    return _code_hash(str(root), tuple(str(f) for f in entry_files), tuple(sorted(modules)))
-
-
-@cache
-def _code_hash(root_text: str, entry_files: tuple[str, ...], modules: tuple[str, ...]) -> str:
-    root = Path(root_text)
-    h = hashlib.sha256()
-    for rel in code_files(root, entry_files, modules):
-        h.update(rel.encode() + b"\0")
-        h.update(normalised_source(str(root / rel)).encode() + b"\0")
-    return h.hexdigest()[:16]
+def code_hash(
+    root: Path, entry_files: Iterable[Path | str] = (), modules: Iterable[str] = (), facts: SourceFacts | None = None
+) -> str:
+    """A short hash of the normalised source of ``code_files``: it changes when behaviour can change.
+    ``facts`` (optional, one per Snakefile parse) keeps the files' analyses between runs and the
+    answers within the parse."""
+    root = Path(root)
+    facts = facts if facts is not None else SourceFacts()
+    key = (str(root), tuple(str(f) for f in entry_files), tuple(sorted(modules)))
+    if key not in facts.hashes:
+        h = hashlib.sha256()
+        for rel in code_files(root, entry_files, modules, facts):
+            h.update(rel.encode() + b"\0")
+            h.update(facts.facts(root, root / rel)[1].encode() + b"\0")
+        facts.save()
+        facts.hashes[key] = h.hexdigest()[:16]
+    return facts.hashes[key]

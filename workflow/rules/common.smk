@@ -19,7 +19,7 @@ try:
 except WorkflowError:
     raise WorkflowError(f"Invalid configuration: {schema_problem(config)}") from None
 
-from fal.code_identity import code_hash as source_code_hash  # noqa: E402
+from fal.code_identity import SourceFacts, code_hash as source_code_hash  # noqa: E402
 from fal.config.algorithms import ALGORITHMS, choose_algorithm  # noqa: E402
 from fal.config.budgets import compute_budget  # noqa: E402
 from fal.config.datasets import DATASETS, SOURCES  # noqa: E402
@@ -27,6 +27,9 @@ from fal.config.methods import METHODS  # noqa: E402
 from fal.config.outputs import FIGURES, FIGURES_NEEDING_PARTITIONS, TABLES, describe_study  # noqa: E402
 from fal.config.params import fidelity_params, protocol_params  # noqa: E402
 from fal.integrity import quarantine_damaged  # noqa: E402
+
+CODE_FACTS = SourceFacts(Path(".snakemake/fal-code-identity.json"))
+"""What each fal file imports and its normalised digest, kept between runs by content (fal/code_identity.py)."""
 
 try:
     STUDIES = resolve_studies(config)

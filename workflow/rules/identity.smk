@@ -86,7 +86,7 @@ def script_code(script, *modules):
     transitively (read from the source; fal/code_identity.py), plus ``modules`` it imports by name at
     run time. Normalised, so comment, docstring and formatting edits rerun nothing; editing a module
     reruns exactly the rules whose scripts import it."""
-    return source_code_hash(PROJECT_ROOT, [f"workflow/scripts/{script}.py"], modules)
+    return source_code_hash(PROJECT_ROOT, [f"workflow/scripts/{script}.py"], modules, CODE_FACTS)
 
 
 def prepare_dataset_code(wildcards):

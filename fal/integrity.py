@@ -157,9 +157,9 @@ class _DigestCache:
     def save(self) -> None:
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + ".tmp")
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps(self.entries))
-            os.replace(tmp, self.path)
+            os.replace(tmp, self.path)  # two runs at once: the last complete write wins, each one valid
 
 
 def find_damaged(

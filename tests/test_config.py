@@ -298,3 +298,47 @@ def test_a_natural_dataset_gets_one_setting_whatever_the_rho_list():
     ids = [s.id for s in study.settings]
     assert len(ids) == len(set(ids)) == 3 + 3 * 3
     assert sum(s.dataset == "cifar10" for s in study.settings) == 3  # one per alpha
+
+
+def test_the_schema_allows_a_list_exactly_for_the_protocol_axes():
+    from fal.config.study import PROTOCOL_AXES
+
+    protocol = SCHEMA["$defs"]["protocol"]["properties"]
+    listable = {key for key, rule in protocol.items() if any(o.get("type") == "array" for o in rule.get("anyOf", []))}
+    assert listable == set(PROTOCOL_AXES)
+
+
+def test_participation_as_an_axis_is_one_setting_per_fraction():
+    """``protocol.client_fraction`` as a list (KAFAL Fig. 9's 40 % against 80 % or full participation):
+    each share is its own setting, id, protocol and train params; every value is checked."""
+    from fal.config.params import protocol_params
+
+    config = copy.deepcopy(CONFIG)
+    config["studies"]["participation"] = {
+        "datasets": ["fmnist_lt"],
+        "rho": [20],
+        "alpha": [0.1],
+        "seeds": [1],
+        "strategies": ["random"],
+        "protocol": {"client_fraction": [0.4, 1.0]},
+    }
+    study = resolve_study(config, "participation")
+    assert [s.id for s in study.settings] == ["fmnist_lt-rho20-alpha0.1-K10-C0.4", "fmnist_lt-rho20-alpha0.1-K10-C1"]
+    assert [study.protocol_of(s.id).client_fraction for s in study.settings] == [0.4, 1.0]
+    assert [s.to_dict()["client_fraction"] for s in study.settings] == [0.4, 1.0]
+    train = [protocol_params(study.protocol_of(s.id), "train", cycle=2) for s in study.settings]
+    assert [p["client_fraction"] for p in train] == [0.4, 1.0]
+    # a study without the axis keeps its settings' ids and params as before the axis existed
+    quick = resolve_study(CONFIG, "quick")
+    assert all("client_fraction" not in s.to_dict() and "-C" not in s.id for s in quick.settings)
+    config["studies"]["participation"]["protocol"]["client_fraction"] = [0.4, 1.5]
+    with pytest.raises(
+        ConfigError, match=r"studies.participation.protocol.client_fraction: must be in \(0, 1\], got 1.5"
+    ):
+        resolve_study(config, "participation")
+    config["studies"]["participation"]["protocol"]["client_fraction"] = [0.4, 0.4]
+    with pytest.raises(ConfigError, match="distinct values"):
+        resolve_study(config, "participation")
+    config["protocol"] = {**config.get("protocol", {}), "client_fraction": [0.4, 1.0]}
+    with pytest.raises(ConfigError, match="protocol.client_fraction: a list is allowed only in a study"):
+        resolve_study(config, "quick")

@@ -102,6 +102,9 @@ def describe_study(info: dict) -> str:
                     s.get("fl_algorithm")
                     if (s.get("fl_algorithm") or "fedavg") != (p.get("fl_algorithm") or "fedavg")
                     else None,
+                    None
+                    if s.get("client_fraction") is None  # set only where a study varies it
+                    else f"{100 * s['client_fraction']:g} % of clients per round",
                 ],
             )
         )

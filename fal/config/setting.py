@@ -13,6 +13,10 @@ from fal.config.datasets import DATASETS, SOURCES, longtail_counts
 from fal.config.partition_file import PARTITION_KINDS
 from fal.config.protocol import MODELS, PROTOCOL_ALGORITHMS, ProtocolConfig
 
+SETTING_AXES = ("model", "fl_algorithm", "client_fraction")
+"""Protocol keys a study may list that become fields of each setting (its id, params and protocol); the
+study's other axis, ``num_clients``, is a setting field of its own."""
+
 
 @dataclass(frozen=True)
 class SettingConfig:
@@ -31,6 +35,9 @@ class SettingConfig:
     """The backbone when a study varies it (``protocol.model`` as a list, FairFAL Table 9); None = the protocol's."""
     fl_algorithm: str | None = None
     """The FL algorithm when a study varies it (``protocol.fl_algorithm`` as a list, Figure 5); None = the protocol's."""
+    client_fraction: float | None = None
+    """The share of clients per round when a study varies it (``protocol.client_fraction`` as a list, KAFAL
+    Fig. 9 against full participation); None = the protocol's."""
     partition_digest: str | None = None
     """With ``partition: file``: the digest of the file's client lists (its identity; fal.config.partition_file)."""
     client_sizes: tuple[int, ...] | None = None
@@ -183,6 +190,8 @@ class SettingConfig:
         if self.test_per_class is not None:
             parts.append(f"test{self.test_per_class}")
         parts += [value for value in (self.model, self.fl_algorithm) if value is not None]
+        if self.client_fraction is not None:
+            parts.append(f"C{self.client_fraction:g}")  # McMahan et al.'s C, the fraction of clients per round
         return "-".join(parts)
 
     @classmethod
@@ -193,17 +202,15 @@ class SettingConfig:
         """As a plain dict; unset axis fields are left out, so that settings of studies without protocol
         axes keep the params they had before the axes existed (and rerun nothing)."""
         out = dataclasses.asdict(self)
-        for key in ("model", "fl_algorithm", "partition_digest"):
+        for key in (*SETTING_AXES, "partition_digest"):
             if out[key] is None:
                 del out[key]
         del out["client_sizes"]  # follows from the digest
         return out
 
     def protocol(self, base: ProtocolConfig) -> ProtocolConfig:
-        """``base`` with this setting's axis values (model, FL algorithm) filled in."""
-        changes: dict[str, Any] = {
-            k: v for k, v in (("model", self.model), ("fl_algorithm", self.fl_algorithm)) if v is not None
-        }
+        """``base`` with this setting's axis values (SETTING_AXES) filled in."""
+        changes: dict[str, Any] = {k: getattr(self, k) for k in SETTING_AXES if getattr(self, k) is not None}
         return dataclasses.replace(base, **changes) if changes else base
 
 

@@ -15,7 +15,7 @@ from fal.config.fidelity import FidelityConfig
 from fal.config.methods import METHODS
 from fal.config.partition_file import PARTITION_KINDS, PartitionFileError, partition_digest, read_partition_file
 from fal.config.protocol import CONVOLUTIONAL_MODELS, FEDERATED_SCHEDULES, ProtocolConfig
-from fal.config.setting import SettingConfig
+from fal.config.setting import SETTING_AXES, SettingConfig
 from fal.config.strategy import StrategyConfig
 
 
@@ -240,7 +240,7 @@ def resolve_strategies(config: Mapping[str, Any]) -> dict[str, StrategyConfig]:
     return {name: StrategyConfig.from_dict(name, spec or {}, f"strategies.{name}") for name, spec in strategies.items()}
 
 
-PROTOCOL_AXES = ("model", "fl_algorithm", "num_clients")
+PROTOCOL_AXES = (*SETTING_AXES, "num_clients")
 """Protocol keys a study may list (one setting per value)."""
 
 PAPER_AXES = ("initial_ratio", "query_ratio", "end_ratio", "num_clients", "fl_algorithm", "model", "client_fraction")
@@ -290,7 +290,7 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
     base_protocol = _deep_merge(config.get("protocol") or {}, FEDERATED_SCHEDULES.get(schedule or "fairfal", {}))
     merged_protocol = _deep_merge(base_protocol, raw.get("protocol") or {})
     # Protocol axes: a study may list several values of a key the papers vary (Table 9's backbones,
-    # Figure 5's FL algorithms, Figure 6's client counts); each value is its own setting.
+    # Figure 5's FL algorithms, Figure 6's client counts, KAFAL Fig. 9's participation); each value is its own setting.
     axes = {}
     for key in PROTOCOL_AXES:
         value = (raw.get("protocol") or {}).get(key)
@@ -333,12 +333,14 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
     )
     clients = axes.get("num_clients") or _as_list(raw.get("num_clients", protocol.num_clients))
     partition = _partition_spec(raw.get("partition", "dir_balance"), f"{where}.partition")
-    models = axes.get("model", [None])
-    algorithms = axes.get("fl_algorithm", [None])
+    for key in SETTING_AXES:  # every listed value is checked as the protocol checks its own
+        for value in axes.get(key, [])[1:]:
+            ProtocolConfig.from_dict({**merged_protocol, key: value}, f"{where}.protocol")
     settings = []
-    for dataset, rho, alpha, num_clients, model, algorithm in itertools.product(
-        datasets, rhos, alphas, clients, models, algorithms
+    for dataset, rho, alpha, num_clients, *axis_values in itertools.product(
+        datasets, rhos, alphas, clients, *(axes.get(key, [None]) for key in SETTING_AXES)
     ):
+        axis_fields = dict(zip(SETTING_AXES, axis_values))
         spec = DATASETS.get(dataset)
         setting_rho = rho if (spec is None or spec.long_tailed) else None
         if setting_rho is None and rho != rhos[0]:
@@ -353,11 +355,10 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
                     **_partition_fields(partition, dataset, num_clients, f"{where}.partition"),
                     "lt_img_max": data.get("lt_img_max") if (spec is not None and spec.long_tailed) else None,
                     "test_per_class": data.get("test_per_class"),
-                    "model": model,
-                    "fl_algorithm": algorithm,
+                    **axis_fields,
                 },
                 f"{where} setting ({dataset}, rho={rho}, alpha={alpha}, K={num_clients}"
-                + "".join(f", {v}" for v in (model, algorithm) if v is not None)
+                + "".join(f", {k}={v}" for k, v in axis_fields.items() if v is not None)
                 + ")",
             )
         )

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from fal.stats.cells import per_seed_accuracy
+from fal.stats.cells import SETTING_AXES, per_seed_accuracy
 from fal.stats.labels import key_label, strategy_label
 from fal.stats.logo import WinRateOptions, penalty_matrix, selector_pairs, winning_rate_gaps
 
@@ -65,7 +65,7 @@ def learning_curves(
     acc["line"] = [strategy_label(r) for _, r in acc.iterrows()]
     acc["colour"] = [_method_key(r) for _, r in acc.iterrows()]
     panel_keys = [k for k in ("dataset", "rho", "alpha", "num_clients") if k != compare]
-    panel_keys += [k for k in ("model", "fl_algorithm") if k != compare and acc[k].astype(str).nunique() > 1]
+    panel_keys += [k for k in SETTING_AXES if k != compare and acc[k].astype(str).nunique() > 1]
     acc["panel"] = [_setting_title(r, panel_keys) for _, r in acc.iterrows()]
     panels = list(dict.fromkeys(acc["panel"]))
     compared = list(dict.fromkeys(acc[compare])) if compare else [None]

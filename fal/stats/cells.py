@@ -17,11 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from fal.config.setting import SETTING_AXES
 from fal.stats.labels import labels_of, ordered_unique, varying_keys
 from fal.stats.paired import aulc
 from fal.stats.published import match_published
 
-SETTING_KEYS = ["dataset", "rho", "alpha", "num_clients", "model", "fl_algorithm"]
+SETTING_KEYS = ["dataset", "rho", "alpha", "num_clients", *SETTING_AXES]
 STRATEGY_KEYS = ["strategy", "method", "selector", "variant", "label"]
 
 
@@ -36,6 +37,8 @@ def setting_frame(info: dict) -> pd.DataFrame:
         row["rho"] = np.nan if row["rho"] is None else float(row["rho"])
         row["alpha"] = float(row["alpha"])
         row["fl_algorithm"] = row["fl_algorithm"] or "fedavg"
+        if row["client_fraction"] is None:  # not an axis of this study: the protocol's
+            row["client_fraction"] = float(info.get("protocol", {}).get("client_fraction", 1.0))
         rows.append(row)
     return pd.DataFrame(rows, columns=["setting", *SETTING_KEYS])
 

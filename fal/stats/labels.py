@@ -33,8 +33,8 @@ def key_label(key: str, value) -> str:
         return f"{int(value)} clients"
     if key == "labelled_ratio":
         return f"{value:g}%"
-    if key in ("model", "fl_algorithm"):
-        return str(value)
+    if key == "client_fraction":
+        return f"{value * 100:g} % of clients per round"
     return str(value)
 
 

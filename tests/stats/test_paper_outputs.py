@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fal.config.outputs import FIGURES, TABLES
+from fal.config.outputs import FIGURES, TABLES, describe_study
 from fal.io import read_parquet, write_parquet
 from fal.plots.panels import class_groups, sampling_shares
 from fal.plots.papers import build_figure
@@ -248,3 +248,23 @@ def test_logo_figure2_plots_one_gap_per_alpha(metrics):
     gaps = {line.get_label(): line.get_ydata().tolist() for line in ax.get_lines() if line.get_label().startswith("α")}
     # Entropy (L) leads Entropy (G) by 1 + 0.1·seed in cycles 2-9: L wins 8 of the 9 label sets, G none
     assert gaps == {"α=0.1": [pytest.approx(-8 / 9)], "α=100": [pytest.approx(-8 / 9)]}
+
+
+def test_a_participation_axis_gives_one_block_per_fraction(metrics):
+    """Two settings that differ only in the share of clients per round (``protocol.client_fraction`` as
+    a list, KAFAL Fig. 9 against full participation) are two blocks of the table, labelled by that share."""
+    info = synthetic_info(compare=False)
+    info["settings"] = {
+        setting_id: {**attrs, "alpha": 0.1, "client_fraction": fraction}
+        for (setting_id, attrs), fraction in zip(SETTINGS.items(), (0.4, 1.0))
+    }
+    cells, _ = build_table("kafal_table2_3", metrics, info, None)
+    assert sorted(cells["block"].unique()) == ["100 % of clients per round", "40 % of clients per round"]
+    caption = describe_study(info)
+    assert "α=0.1, 10 clients, 40 % of clients per round; " in caption and caption.count("% of clients per round") == 2
+    by_fraction = cells[cells["labelled_ratio"] == 15].set_index(["client_fraction", "strategy"])["mean"]
+    assert by_fraction[(0.4, "random")] == pytest.approx(40 + 6 + 0.9)  # the first setting's values
+    assert by_fraction[(1.0, "random")] == pytest.approx(40 + 6 + 0.9 + 5)  # the second's (+5 per setting)
+    # a study without the axis takes the protocol's share and shows no block for it
+    cells, _ = build_table("kafal_table2_3", metrics, synthetic_info(compare=False), None)
+    assert set(cells["client_fraction"]) == {1.0} and not any("clients per round" in b for b in cells["block"])

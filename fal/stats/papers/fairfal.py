@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from fal.config.outputs import PaperTable
+from fal.config.setting import SETTING_AXES
 from fal.stats.cells import (
     SETTING_KEYS,
     AccuracyLayout,
@@ -70,13 +71,13 @@ OUTPUTS = (
 LAYOUTS = {
     "table5_6": AccuracyLayout(
         (("FairFAL", "5"), ("FairFAL", "6")),
-        blocks=("alpha", "num_clients", "model", "fl_algorithm"),
+        blocks=("alpha", "num_clients", *SETTING_AXES),
         rows=("strategy",),
         columns=("dataset", "rho", "labelled_ratio"),
     ),
     "table2": AccuracyLayout(
         (("FairFAL", "2"),),
-        blocks=("dataset", "num_clients", "model", "fl_algorithm"),
+        blocks=("dataset", "num_clients", *SETTING_AXES),
         rows=("alpha", "rho"),
         columns=("strategy",),
         ratios="final",
@@ -84,26 +85,26 @@ LAYOUTS = {
     ),
     "table3": AccuracyLayout(
         (("FairFAL", "3"),),
-        blocks=("alpha", "num_clients", "model", "fl_algorithm"),
+        blocks=("alpha", "num_clients", *SETTING_AXES),
         rows=("dataset",),
         columns=("strategy",),
         ratios="final",
     ),
     "table7": AccuracyLayout(
         (("FairFAL", "7"),),
-        blocks=("dataset", "rho", "num_clients", "model", "fl_algorithm"),
+        blocks=("dataset", "rho", "num_clients", *SETTING_AXES),
         rows=("strategy",),
         columns=("alpha", "labelled_ratio"),
     ),
     "table8": AccuracyLayout(
         (("FairFAL", "8"),),
-        blocks=("dataset", "rho", "num_clients", "model", "fl_algorithm"),
+        blocks=("dataset", "rho", "num_clients", *SETTING_AXES),
         rows=("strategy",),
         columns=("alpha", "labelled_ratio"),
     ),
     "table9": AccuracyLayout(
         (("FairFAL", "9"),),
-        blocks=("dataset", "rho", "num_clients", "fl_algorithm"),
+        blocks=("dataset", "rho", "num_clients", *(k for k in SETTING_AXES if k != "model")),
         rows=("strategy",),
         columns=("model", "alpha"),
         ratios="final",
@@ -218,7 +219,7 @@ def table1(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None) ->
     pub_signed = np.where(cells["published_winner"] == "G", cells["published_value"], -cells["published_value"])
     cells["difference"] = signed - pub_signed
     cells["source"] = np.where(cells["published"] != "", winner_source, "")
-    blocks = varying_keys(cells, ["num_clients", "model", "fl_algorithm"])
+    blocks = varying_keys(cells, ["num_clients", *SETTING_AXES])
     cells["block"] = labels_of(cells, blocks) if blocks else ""
     cells["row"] = labels_of(cells, ["dataset", "rho", "alpha"])
     cells["column"] = [lab if not v else f"{lab} [{v}]" for lab, v in zip(cells["label"], cells["variant"])]

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from fal.config.outputs import PaperTable
+from fal.config.setting import SETTING_AXES
 from fal.stats.cells import AccuracyLayout, accuracy_table, setting_frame, strategy_frame
 from fal.stats.labels import labels_of, varying_keys
 from fal.stats.published import match_published
@@ -30,7 +31,7 @@ OUTPUTS = (
 
 LAYOUT = AccuracyLayout(
     (("KAFAL", "2"), ("KAFAL", "3")),
-    blocks=("alpha", "num_clients", "model", "fl_algorithm"),
+    blocks=("alpha", "num_clients", *SETTING_AXES),
     rows=("strategy",),
     columns=("dataset", "rho", "labelled_ratio"),
 )
@@ -107,7 +108,7 @@ def kafal_table1(
         ["dataset", "rho", "alpha", "num_clients", "model", "method", "variant"],
     )
     cells["difference"] = cells["mean"] - cells["published_value"]
-    blocks = varying_keys(cells, ["alpha", "num_clients", "model", "fl_algorithm"])
+    blocks = varying_keys(cells, ["alpha", "num_clients", *SETTING_AXES])
     cells["block"] = labels_of(cells, blocks) if blocks else ""
     cells["row"] = labels_of(cells, ["strategy"])
     cells["column"] = labels_of(cells, ["dataset", *varying_keys(cells, ["rho"])])

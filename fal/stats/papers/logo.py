@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from fal.config.outputs import PaperTable
+from fal.config.setting import SETTING_AXES
 from fal.stats.cells import (
     SETTING_KEYS,
     STRATEGY_KEYS,
@@ -55,14 +56,14 @@ OUTPUTS = (
 LAYOUTS = {
     "logo_table3": AccuracyLayout(
         (("LoGo", "3"),),
-        blocks=("alpha", "num_clients", "model", "fl_algorithm"),
+        blocks=("alpha", "num_clients", *SETTING_AXES),
         rows=("strategy",),
         columns=("dataset", "rho", "labelled_ratio"),
         measure="last5",
     ),
     "logo_table4": AccuracyLayout(
         (("LoGo", "4"),),
-        blocks=("alpha", "num_clients", "model", "fl_algorithm"),
+        blocks=("alpha", "num_clients", *SETTING_AXES),
         rows=("strategy",),
         columns=("dataset", "rho", "labelled_ratio"),
         measure="last5",
@@ -137,7 +138,7 @@ def logo_table2(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | Non
         parts.append(cells)
     cells = pd.concat(parts, ignore_index=True)
     cells["difference"] = cells["mean"] - cells["published_value"]
-    blocks = varying_keys(cells, ["num_clients", "model", "fl_algorithm"])
+    blocks = varying_keys(cells, ["num_clients", *SETTING_AXES])
     cells["block"] = labels_of(cells, blocks) if blocks else ""
     cells["row"] = [
         f"{s}: {st}" for s, st in zip(labels_of(cells, ["dataset", "rho", "alpha"]), labels_of(cells, ["strategy"]))

@@ -1,0 +1,72 @@
+"""Query scores for multi-label data (sigmoid outputs, one probability per label: KAFAL's Table 4 on NIH
+ChestX-ray14), each the multi-label reading of a single-label method's score, with the same ranking
+convention as that method's module (fal.strategies.methods):
+
+- Entropy: minus the binary entropy of each label, averaged over labels; the lowest scores are queried.
+- Margin: each label's gap between its two outcomes, |p − (1 − p)| = |2p − 1|, averaged over labels;
+  the smallest are queried.
+- KSAS (KAFAL): the symmetric KL divergence between the client model's and the global model's
+  knowledge-specialised outputs, the largest queried. Neither the paper nor the official code (which
+  has no multi-label path) says how to specialise sigmoid outputs; two readings are offered
+  (``KSAS_MULTILABEL_PRIORS``):
+  ``log_odds`` (default) treats each label as the two-class problem it is: the single-label rule adds
+  λ·log n_c to each class's logit, which for a label's two outcomes (n⁺ images with it, n⁻ without)
+  shifts its sigmoid logit by λ·log(n⁺/n⁻); D sums the Bernoulli KL terms over the labels, leaving out
+  labels the client has no positive or no negative example of (λ ≠ 0), as the single-label rule leaves
+  out classes the client does not hold. ``softmax`` applies the single-label rule to the label logits
+  as if they were one categorical distribution, with n⁺ as the counts.
+- Core-Set and Random need no change: Core-Set works on the penultimate features, Random on nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from fal.strategies.methods.ksas import ksas_scores
+
+KSAS_MULTILABEL_PRIORS = ("log_odds", "softmax")
+
+
+def _xlogy(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """x·log y with 0·log 0 = 0."""
+    return torch.where(x > 0, x * torch.where(x > 0, y, torch.ones_like(y)).log(), torch.zeros_like(x))
+
+
+def negative_mean_binary_entropy(probs: torch.Tensor) -> torch.Tensor:
+    """Per sample: minus the mean over labels of H(p) = −p log p − (1 − p) log(1 − p); lowest = most uncertain."""
+    return (_xlogy(probs, probs) + _xlogy(1 - probs, 1 - probs)).mean(dim=1)
+
+
+def mean_label_margin(probs: torch.Tensor) -> torch.Tensor:
+    """Per sample: the mean over labels of |2p − 1|; smallest = most uncertain."""
+    return (2 * probs - 1).abs().mean(dim=1)
+
+
+def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """KL(Bern(p) ‖ Bern(q)) elementwise."""
+    return _xlogy(p, p) - _xlogy(p, q) + _xlogy(1 - p, 1 - p) - _xlogy(1 - p, 1 - q)
+
+
+def ksas_multilabel_scores(
+    local_logits: torch.Tensor,
+    global_logits: torch.Tensor,
+    positives: np.ndarray,
+    negatives: np.ndarray,
+    lam: float,
+    prior: str = "log_odds",
+) -> torch.Tensor:
+    """KSAS's knowledge-specialised symmetric KL per sample for sigmoid outputs (module docstring).
+
+    ``positives``/``negatives``: the client's labelled images with and without each label."""
+    if prior == "softmax":
+        return ksas_scores(local_logits, global_logits, positives, lam)
+    if prior != "log_odds":
+        raise ValueError(f"unknown multi-label KSAS prior {prior!r}; one of {list(KSAS_MULTILABEL_PRIORS)}")
+    pos = torch.as_tensor(np.asarray(positives), dtype=torch.float64, device=local_logits.device)
+    neg = torch.as_tensor(np.asarray(negatives), dtype=torch.float64, device=local_logits.device)
+    keep = torch.ones_like(pos, dtype=torch.bool) if lam == 0 else (pos > 0) & (neg > 0)
+    shift = lam * (pos[keep].clamp_min(1.0).log() - neg[keep].clamp_min(1.0).log())
+    p = torch.sigmoid(local_logits.to(torch.float64)[:, keep] + shift)
+    q = torch.sigmoid(global_logits.to(torch.float64)[:, keep] + shift)
+    return (bernoulli_kl(p, q) + bernoulli_kl(q, p)).sum(dim=1)

@@ -73,7 +73,13 @@ def read_medmnist(npz_path: Path) -> DatasetArrays:
                 images = images.transpose(0, 3, 1, 2)
             else:
                 raise DataIntegrityError(f"{npz_path}: {split}_images has shape {images.shape}")
-            # MedMNIST labels come as shape (N, 1); flatten them (§1.1).
+            # Single-label MedMNIST labels come as shape (N, 1); flatten them (§1.1). ChestMNIST's are
+            # multi-hot (N, 14): kept as they are (a flattened copy would hold 14 labels per image).
+            labels = np.asarray(npz[f"{split}_labels"]).astype(np.int64)
+            if labels.ndim != 2 or labels.shape[0] != len(images):
+                raise DataIntegrityError(
+                    f"{npz_path}: {split}_labels has shape {labels.shape} for {len(images)} images"
+                )
             out[f"{split}_images"] = np.ascontiguousarray(images)
-            out[f"{split}_labels"] = np.asarray(npz[f"{split}_labels"]).reshape(-1).astype(np.int64)
+            out[f"{split}_labels"] = labels.reshape(-1) if labels.shape[1] == 1 else np.ascontiguousarray(labels)
     return DatasetArrays(**out)

@@ -52,6 +52,9 @@ def test_schema_enums_match_the_library():
     for key in ("optimizer_scope", "lr_schedule", "transform", "budget_rule"):
         assert protocol[key]["enum"] == list(SCHEDULE_CHOICES[key])
     assert sorted(protocol["model"]["anyOf"][1]["items"]["enum"]) == sorted(MODELS)
+    from fal.config.setting import MULTILABEL_PARTITION_RULES
+
+    assert study["data"]["properties"]["multilabel_partition"]["enum"] == list(MULTILABEL_PARTITION_RULES)
     # the algorithm registry is the one list of FL algorithms: the schema leaves the choice to fal.config
     assert "enum" not in str(protocol["fl_algorithm"])
     assert set(FL_ALGORITHMS) >= {"fedavg", "fedprox", "scaffold", "fednova"}
@@ -342,3 +345,45 @@ def test_participation_as_an_axis_is_one_setting_per_fraction():
     config["protocol"] = {**config.get("protocol", {}), "client_fraction": [0.4, 1.0]}
     with pytest.raises(ConfigError, match="protocol.client_fraction: a list is allowed only in a study"):
         resolve_study(config, "quick")
+
+
+def _multilabel_study(**changes):
+    config = copy.deepcopy(CONFIG)
+    study = {**config["studies"]["kafal_table4_chestmnist"], **changes}
+    config["studies"]["ml"] = study
+    return config
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"strategies": ["random", "fairfal"]}, r"method fairfal has no multi-label score.*methods that have one: \["),
+        ({"strategies": ["entropy_l"]}, "queries with scratch local models"),
+        ({"strategies": ["kafal_full"]}, "trains with kcfu, which has no multi-label loss"),
+        ({"tables": ["table5_6"]}, r"table5_6 reports accuracy and cannot show the mean AUC.*\['kafal_table4'\]"),
+        ({"figures": ["figure3"]}, "figure3 reports accuracy"),
+        ({"datasets": ["chestmnist", "octmnist"]}, "multi-label .*chestmnist.* and single-label datasets cannot share"),
+        ({"data": {"multilabel_partition": "widest"}}, "multilabel_partition: one of"),
+    ],
+)
+def test_a_multilabel_study_refuses_what_has_no_multilabel_form(changes, message):
+    """Before any job runs (KAFAL Table 4's studies): strategies, FL updates, local models, tables and
+    figures without a multi-label form, and mixing multi-label with single-label data."""
+    with pytest.raises(ConfigError, match=message):
+        resolve_study(_multilabel_study(**changes), "ml")
+
+
+def test_multilabel_studies_resolve_with_their_partition_rule():
+    study = resolve_study(_multilabel_study(data={"multilabel_partition": "first"}), "ml")
+    assert study.settings[0].id == "chestmnist-alpha0.1-K5-byfirst"
+    assert study.protocol.model == "cnn4conv" and study.protocol.client_fraction == 0.8
+    table4 = resolve_study(CONFIG, "kafal_table4")
+    assert table4.protocol.model == "resnet50" and table4.uses_paper_protocol
+    assert [s.method for s in table4.strategies] == ["random", "coreset", "entropy", "margin", "ksas"]
+    with pytest.raises(ConfigError, match="multilabel_partition: one of"):
+        config = copy.deepcopy(CONFIG)
+        config["studies"]["quick"]["data"] = {
+            **config["studies"]["quick"].get("data", {}),
+            "multilabel_partition": "first",
+        }
+        resolve_study(config, "quick")  # single-label data has no such choice

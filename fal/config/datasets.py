@@ -25,14 +25,20 @@ class SourceSpec:
 
     name: str
     train_counts: tuple[int, ...]
-    """Images per class of the training split (checks configurations before anything runs)."""
+    """Images per class of the training split (checks configurations before anything runs); empty for a
+    multi-label source, whose images carry several labels (``sizes`` then)."""
     test_counts: tuple[int, ...]
+    sizes: tuple[int, ...] = ()
+    """(training, test) images of a multi-label source (its class counts do not add up to them)."""
     array_sha256: dict[str, str] = field(default_factory=dict)
     """SHA-256 of the converted arrays (uint8 NCHW images, int64 labels), where the canonical arrays
     could be checked; the data must match them."""
     raw_md5: dict[str, str] = field(default_factory=dict)
     """The publisher's MD5 of each raw file, by path relative to the raw data folder (what torchvision
     and medmnist check their downloads against); used when ``array_sha256`` is not known."""
+    no_checksums: str = ""
+    """Why neither array nor raw checksums are declared (the publisher publishes none, NIH ChestX-ray14);
+    the reader then checks what it can (the split sizes) and ``sizes`` is the data's identity."""
     offline_hint: str = "download it on a machine with internet"
     """What to do when the raw files are missing and downloads are disabled."""
     module: str = field(default="", compare=False)
@@ -40,14 +46,24 @@ class SourceSpec:
     ``read`` functions handle the files."""
 
     @property
-    def identity(self) -> dict[str, dict[str, str]]:
+    def num_train(self) -> int:
+        return sum(self.train_counts) if self.train_counts else self.sizes[0]
+
+    @property
+    def num_test(self) -> int:
+        return sum(self.test_counts) if self.test_counts else self.sizes[1]
+
+    @property
+    def identity(self) -> dict[str, dict[str, str | int]]:
         """Everything known about the source's correct content: the data's identity as a rule param
         (where the files are read from is not part of it)."""
-        identity = {}
+        identity: dict[str, dict[str, str | int]] = {}
         if self.array_sha256:
             identity["array_sha256"] = dict(self.array_sha256)
         if self.raw_md5:
             identity["raw_md5"] = dict(self.raw_md5)
+        if not identity and self.no_checksums:
+            identity["sizes"] = dict(zip(("train", "test"), self.sizes or (self.num_train, self.num_test)))
         return identity
 
 
@@ -66,6 +82,16 @@ class DatasetSpec:
     """True when the training split is subsampled to an exponential long tail (§1.3)."""
     label: str
     """Display name in tables and figures."""
+    multi_label: bool = False
+    """Each image has a multi-hot vector over ``num_classes`` labels (ChestMNIST, NIH ChestX-ray14: KAFAL
+    Table 4): sigmoid outputs, BCE training, mean AUC, and only the strategies that declare multi-label
+    scores."""
+
+    @property
+    def partition_classes(self) -> int:
+        """Classes of the partition table's ``label`` column: the classes, or for multi-label data each
+        image's partition label plus one for images without a label (fal.config.setting.MULTILABEL_PARTITION_RULES)."""
+        return self.num_classes + 1 if self.multi_label else self.num_classes
 
     def channel_mean(self) -> tuple[float, ...]:
         return self.mean if len(self.mean) == self.channels else self.mean * self.channels
@@ -84,8 +110,11 @@ def discover_datasets(directory: Path = SOURCES_DIR) -> tuple[dict[str, SourceSp
             source = replace(declared, module=module_name(path))
             if source.name in sources:
                 raise ValueError(f"dataset source {source.name!r} is declared twice ({path})")
-            if not source.identity:
-                raise ValueError(f"{path}: source {source.name!r} declares no checksums (array_sha256 or raw_md5)")
+            if not (source.array_sha256 or source.raw_md5 or source.no_checksums):
+                raise ValueError(
+                    f"{path}: source {source.name!r} declares no checksums (array_sha256 or raw_md5) "
+                    "and no reason why not (no_checksums)"
+                )
             sources[source.name] = source
         for spec in read_declarations(path, "DATASETS", types):
             if spec.key in datasets:
@@ -94,7 +123,14 @@ def discover_datasets(directory: Path = SOURCES_DIR) -> tuple[dict[str, SourceSp
     for spec in datasets.values():
         if spec.source not in sources:
             raise ValueError(f"dataset {spec.key!r} names an undeclared source {spec.source!r}")
-        if len(sources[spec.source].train_counts) != spec.num_classes:
+        source = sources[spec.source]
+        if spec.multi_label:
+            if source.train_counts or len(source.sizes) != 2 or spec.long_tailed:
+                raise ValueError(
+                    f"multi-label dataset {spec.key!r}: its source {spec.source!r} declares sizes=(train, test) "
+                    "and no class counts, and it cannot be long-tailed"
+                )
+        elif len(source.train_counts) != spec.num_classes:
             raise ValueError(
                 f"dataset {spec.key!r} has {spec.num_classes} classes, its source {spec.source!r} another count"
             )

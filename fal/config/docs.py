@@ -36,8 +36,8 @@ def paper_catalog(studies: Mapping[str, Any]) -> str:
     ``studies``: name → ``fal.config.Study`` (resolved from config.yaml)."""
     rows = ["| paper output | study | target | needs |", "|---|---|---|---|"]
     for name, study in studies.items():
-        if not study.uses_paper_protocol:
-            continue  # reduced protocols (the quick preset) reproduce nothing published
+        if not study.uses_paper_protocol or study.analysis.compare_published is False:
+            continue  # reduced protocols (the quick preset) and other data reproduce nothing published
         downloads = sorted({DATASETS[s.dataset].source for s in study.settings} - {"fmnist"})
         needs = "GPU" + (f", downloads: {', '.join(downloads)}" if downloads else "")
         outputs = [(TABLES[t].paper_output, f"reports/tables/{name}/{t}.md") for t in study.tables]
@@ -57,7 +57,7 @@ def datasets_markdown() -> str:
         source = SOURCES[spec.source]
         rows.append(
             f"| `{key}` | `{spec.source}` | {spec.num_classes} | {spec.channels}×{spec.image_size}×{spec.image_size} "
-            f"| {'yes' if spec.long_tailed else 'no'} | {sum(source.train_counts):,} / {sum(source.test_counts):,} "
+            f"| {'yes' if spec.long_tailed else 'no'} | {source.num_train:,} / {source.num_test:,} "
             f"| `{source.module.replace('.', '/')}.py` |"
         )
     return "\n".join(rows)

@@ -88,6 +88,9 @@ class MethodInfo:
     trains_with: str | None = None
     """A module trained jointly with the model in every cycle, configured by the method's options:
     "loss_prediction" (LL4AL, fal.federated.loss_prediction); None for methods that only query."""
+    multi_label: bool = False
+    """The method has a score for multi-label data (sigmoid outputs, fal.strategies.multilabel) and may
+    run on a multi-label dataset (KAFAL Table 4); a study refuses the others there."""
     module: str = field(default="", compare=False)
     """Dotted module that declares it (filled in by discovery); its ``query`` function runs the method."""
 

@@ -33,6 +33,9 @@ class PaperTable:
     """Name of the function in the declaring module that builds the cells."""
     legend: str = ""
     """How to read a cell, printed under the table."""
+    multi_label: bool = False
+    """Whether it reads a multi-label study's metric (the mean AUC in the accuracy columns); a study of
+    multi-label data refuses the others."""
     module: str = field(default="", compare=False)
     """The declaring module (filled in by discovery)."""
 
@@ -53,6 +56,8 @@ class PaperFigure:
     builder: str
     needs_partitions: bool = False
     """Whether it reads the settings' partition files (class frequencies, client × class counts)."""
+    multi_label: bool = False
+    """As PaperTable.multi_label."""
     module: str = field(default="", compare=False)
 
     @property

@@ -13,6 +13,13 @@ from fal.config.datasets import DATASETS, SOURCES, longtail_counts
 from fal.config.partition_file import PARTITION_KINDS
 from fal.config.protocol import MODELS, PROTOCOL_ALGORITHMS, ProtocolConfig
 
+MULTILABEL_PARTITION_RULES = ("rarest", "first")
+"""How a multi-label image gets the one class the Dirichlet partition needs (KAFAL's paper partitions
+NIH ChestX-ray14 with α = 0.1 without saying how; its code has no multi-label path): "rarest" = its
+positive label with the fewest training images (so rare diseases are as skewed across clients as rare
+classes are), "first" = its first positive label in the dataset's label order. An image with no positive
+label (ChestMNIST's "No Finding") is class ``num_classes`` either way."""
+
 SETTING_AXES = ("model", "fl_algorithm", "client_fraction")
 """Protocol keys a study may list that become fields of each setting (its id, params and protocol); the
 study's other axis, ``num_clients``, is a setting field of its own."""
@@ -38,6 +45,9 @@ class SettingConfig:
     client_fraction: float | None = None
     """The share of clients per round when a study varies it (``protocol.client_fraction`` as a list, KAFAL
     Fig. 9 against full participation); None = the protocol's."""
+    multilabel_partition: str | None = None
+    """Multi-label data only: which label places an image in the Dirichlet partition
+    (MULTILABEL_PARTITION_RULES); None = "rarest"."""
     partition_digest: str | None = None
     """With ``partition: file``: the digest of the file's client lists (its identity; fal.config.partition_file)."""
     client_sizes: tuple[int, ...] | None = None
@@ -107,6 +117,13 @@ class SettingConfig:
                 f"{where}.fl_algorithm",
                 f"unknown FL algorithm {self.fl_algorithm!r}; available: {list(PROTOCOL_ALGORITHMS)}",
             )
+        if self.multilabel_partition is not None:
+            check(
+                spec.multi_label and self.multilabel_partition in MULTILABEL_PARTITION_RULES,
+                f"{where}.multilabel_partition",
+                f"one of {list(MULTILABEL_PARTITION_RULES)}, for a multi-label dataset only "
+                f"(got {self.multilabel_partition!r} for {self.dataset})",
+            )
         if self.test_per_class is not None:
             check(
                 isinstance(self.test_per_class, int) and self.test_per_class >= 1,
@@ -121,7 +138,7 @@ class SettingConfig:
         if spec.long_tailed:
             assert self.rho is not None  # validate() requires it for long-tailed datasets
             return sum(longtail_counts(sum(counts), len(counts), self.rho, self.lt_img_max))
-        return sum(counts)
+        return SOURCES[spec.source].num_train
 
     def check_feasible(self, protocol: ProtocolConfig, where: str) -> None:
         """Fail before anything runs when the data cannot support the protocol."""
@@ -133,7 +150,7 @@ class SettingConfig:
                 f"{where}.data.lt_img_max",
                 f"{self.lt_img_max:g} exceeds the {most} training images per class of {source}",
             )
-        if self.test_per_class is not None:
+        if self.test_per_class is not None and SOURCES[source].test_counts:  # a multi-label source has none
             fewest = min(SOURCES[source].test_counts)
             check(
                 self.test_per_class <= fewest,
@@ -189,6 +206,8 @@ class SettingConfig:
             parts.append(f"max{self.lt_img_max:g}")
         if self.test_per_class is not None:
             parts.append(f"test{self.test_per_class}")
+        if self.multilabel_partition is not None:
+            parts.append(f"by{self.multilabel_partition}")
         parts += [value for value in (self.model, self.fl_algorithm) if value is not None]
         if self.client_fraction is not None:
             parts.append(f"C{self.client_fraction:g}")  # McMahan et al.'s C, the fraction of clients per round
@@ -202,7 +221,7 @@ class SettingConfig:
         """As a plain dict; unset axis fields are left out, so that settings of studies without protocol
         axes keep the params they had before the axes existed (and rerun nothing)."""
         out = dataclasses.asdict(self)
-        for key in (*SETTING_AXES, "partition_digest"):
+        for key in (*SETTING_AXES, "partition_digest", "multilabel_partition"):
             if out[key] is None:
                 del out[key]
         del out["client_sizes"]  # follows from the digest

@@ -168,7 +168,7 @@ _STUDY_KEYS = {
     "analysis",
     "federated",
 }
-_DATA_KEYS = {"lt_img_max", "test_per_class"}
+_DATA_KEYS = {"lt_img_max", "test_per_class", "multilabel_partition"}
 
 
 def _as_list(value: Any) -> list:
@@ -218,7 +218,7 @@ def _partition_fields(spec: Mapping[str, Any], dataset: str, num_clients: int, w
     if source is None:
         return {"partition": "file", "partition_digest": "unknown-dataset"}  # the dataset check names it
     try:
-        clients = read_partition_file(spec["path"], sum(SOURCES[source].train_counts), num_clients)
+        clients = read_partition_file(spec["path"], SOURCES[source].num_train, num_clients)
     except PartitionFileError as exc:
         raise ConfigError(f"{where}.path: {exc}") from None
     return {
@@ -256,6 +256,65 @@ def runs_paper_constants(protocol: ProtocolConfig) -> bool:
     constants = ProtocolConfig.from_dict(dict(FEDERATED_SCHEDULES.get(protocol.schedule, {})))
     paper = dataclasses.replace(constants, **{key: getattr(protocol, key) for key in PAPER_AXES})
     return protocol == paper
+
+
+MULTILABEL_FL_UPDATES = ("fedavg",)
+"""Strategy FL updates that train on multi-hot labels (KCFU's multi-label loss is not written yet)."""
+MULTILABEL_LOCAL_MODELS = ("last_round",)
+"""Local model kinds a multi-label strategy may query with: the clients' own last-round models; local
+models trained at query time (scratch, finetune) minimise cross-entropy."""
+
+
+def _check_multilabel(
+    where: str,
+    settings: list[SettingConfig],
+    strategies: list[StrategyConfig],
+    outputs: Mapping[str, tuple[str, ...]],
+) -> None:
+    """A study of multi-label data (KAFAL Table 4) runs only what has a multi-label form, checked
+    before any job runs: methods that declare multi-label scores, FedAvg-style updates, last-round local
+    models, and tables and figures that read the mean AUC. Multi-label and single-label data do not mix."""
+    from fal.config.outputs import FIGURES, TABLES
+
+    multi = {s.dataset for s in settings if DATASETS[s.dataset].multi_label}
+    if not multi:
+        return
+    check(
+        len(multi) == len({s.dataset for s in settings}),
+        f"{where}.datasets",
+        f"multi-label {sorted(multi)} and single-label datasets cannot share a study (their metrics differ)",
+    )
+    named = ", ".join(sorted(multi))
+    for strategy in strategies:
+        method = METHODS[strategy.method]
+        check(
+            method.multi_label,
+            f"{where}.strategies",
+            f"strategy {strategy.name}: method {strategy.method} has no multi-label score, and {named} is "
+            f"multi-label; methods that have one: {sorted(m for m, info in METHODS.items() if info.multi_label)}",
+        )
+        update = (strategy.federated or {}).get("algorithm", "fedavg")
+        check(
+            update in MULTILABEL_FL_UPDATES,
+            f"{where}.strategies",
+            f"strategy {strategy.name} trains with {update}, which has no multi-label loss yet ({named} is "
+            f"multi-label); use {list(MULTILABEL_FL_UPDATES)}",
+        )
+        kind = strategy.local_model_kind or ("scratch" if strategy.query_model == "local" else None)
+        check(
+            kind is None or kind in MULTILABEL_LOCAL_MODELS,
+            f"{where}.strategies",
+            f"strategy {strategy.name} queries with {kind} local models, trained at query time on single-label "
+            f"losses; on multi-label {named} use local_model {list(MULTILABEL_LOCAL_MODELS)} or the global model",
+        )
+    for key, declared in (("tables", TABLES), ("figures", FIGURES)):
+        for item in outputs[key]:
+            check(
+                declared[item].multi_label,
+                f"{where}.{key}",
+                f"{item} reports accuracy and cannot show the mean AUC of multi-label {named}; multi-label "
+                f"{key}: {sorted(n for n, o in declared.items() if o.multi_label)}",
+            )
 
 
 def resolve_studies(config: Mapping[str, Any]) -> dict[str, Study]:
@@ -355,6 +414,7 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
                     **_partition_fields(partition, dataset, num_clients, f"{where}.partition"),
                     "lt_img_max": data.get("lt_img_max") if (spec is not None and spec.long_tailed) else None,
                     "test_per_class": data.get("test_per_class"),
+                    "multilabel_partition": data.get("multilabel_partition"),
                     **axis_fields,
                 },
                 f"{where} setting ({dataset}, rho={rho}, alpha={alpha}, K={num_clients}"
@@ -442,6 +502,7 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
             )
         check(len(set(names)) == len(names), f"{where}.{key}", f"duplicates in {names}")
         outputs[key] = tuple(names)
+    _check_multilabel(where, settings, [known[n] for n in strategy_names], outputs)
     analysis = build_config(AnalysisConfig, raw.get("analysis"), f"{where}.analysis")
     if "kafal_table1" in outputs["tables"]:
         reference = analysis.reference_strategy

@@ -49,6 +49,25 @@ def _partition_generators(
     return torch.Generator().manual_seed(internal), random.Random(internal)
 
 
+def multilabel_partition_labels(targets: np.ndarray, frequency: np.ndarray, rule: str) -> np.ndarray:
+    """The one class each multi-hot row places its image in for the Dirichlet partition
+    (fal.config.setting.MULTILABEL_PARTITION_RULES): its rarest positive label by ``frequency`` (the
+    training positives; ties to the lower index) or its first; ``L`` for a row with none."""
+    targets = np.asarray(targets)
+    num_labels = targets.shape[1]
+    positive = targets > 0
+    if rule == "first":
+        ranked = positive
+    elif rule == "rarest":
+        order = np.argsort(np.asarray(frequency), kind="stable")  # rarest first
+        ranked = positive[:, order]
+    else:
+        raise ValueError(f"unknown multi-label partition rule {rule!r}")
+    first = np.argmax(ranked, axis=1)
+    labels = first if rule == "first" else order[first]
+    return np.where(positive.any(axis=1), labels, num_labels).astype(np.int64)
+
+
 def file_partition(clients: list[list[int]], labels: np.ndarray, num_classes: int) -> PartitionResult:
     """A partition read from a file (fal.config.partition_file): each client's positions as the file
     lists them; its client × class shares split the test set (``dir_balance`` with these proportions)."""
@@ -102,6 +121,13 @@ def build_partition(
     num_classes = spec.num_classes
     train_labels = np.asarray(train_labels, dtype=np.int64)
     test_labels = np.asarray(test_labels, dtype=np.int64)
+    label_positives = None
+    if spec.multi_label:  # partition by one class per image, the rule's; "no label" is one more class
+        label_positives = train_labels.sum(axis=0)
+        rule = setting.multilabel_partition or "rarest"
+        train_labels = multilabel_partition_labels(train_labels, label_positives, rule)
+        test_labels = multilabel_partition_labels(test_labels, label_positives, rule)
+        num_classes += 1
     numpy_stream = np.random.RandomState(seed)  # the official global NumPy RNG after np.random.seed(seed)
 
     if spec.long_tailed:
@@ -189,6 +215,7 @@ def build_partition(
         "num_train": int(len(subset_labels)),
         "num_test": int(len(eval_labels)),
         "class_counts": np.bincount(subset_labels, minlength=num_classes).tolist(),
+        **({} if label_positives is None else {"label_positives": label_positives.tolist()}),
         "client_sizes": [len(c) for c in train_part.clients],
         "client_class_counts": train_part.counts.tolist(),
         "client_test_sizes": [len(c) for c in test_part.clients],

@@ -30,10 +30,27 @@ class SettingData:
     test_labels: np.ndarray
     pools: list[np.ndarray]
     client_tests: list[np.ndarray]
+    train_targets: np.ndarray | None = None
+    """Multi-label data: each training position's multi-hot labels (N × L); ``train_labels`` are then the
+    partition's classes (fal.data.build.multilabel_partition_labels). None for single-label data."""
+    test_targets: np.ndarray | None = None
 
     @property
     def num_clients(self) -> int:
         return len(self.pools)
+
+    def targets_of(self, positions: np.ndarray) -> np.ndarray:
+        """What training learns from at ``positions``: class labels, or multi-hot rows for multi-label data."""
+        return (self.train_labels if self.train_targets is None else self.train_targets)[positions]
+
+    @property
+    def test_targets_or_labels(self) -> np.ndarray:
+        return self.test_labels if self.test_targets is None else self.test_targets
+
+    def class_counts(self, positions: np.ndarray) -> np.ndarray:
+        """Images per class at ``positions`` (multi-label data: per partition class, as the metrics'
+        labelled counts, DatasetSpec.partition_classes)."""
+        return np.bincount(self.train_labels[positions], minlength=self.spec.partition_classes)
 
 
 def load_setting_data(
@@ -63,7 +80,15 @@ def load_setting_data(
     )
     test_bank = ImageBank(arrays.test_images[test["source_index"].to_numpy(dtype=np.int64)], mean, std, device)
     labels = train["label"].to_numpy(dtype=np.int64)
-    if not np.array_equal(labels, arrays.train_labels[train_src]):
+    test_src = test["source_index"].to_numpy(dtype=np.int64)
+    train_targets = test_targets = None
+    if spec.multi_label:  # the partition's class of an image is one of its labels, or L for none
+        train_targets, test_targets = arrays.train_labels[train_src], arrays.test_labels[test_src]
+        padded = np.concatenate([train_targets, ~train_targets.any(axis=1, keepdims=True)], axis=1)
+        consistent = padded.shape[1] == spec.num_classes + 1 and bool(padded[np.arange(len(labels)), labels].all())
+    else:
+        consistent = np.array_equal(labels, arrays.train_labels[train_src])
+    if not consistent:
         raise ValueError("partition table labels do not match the dataset: was it built from another dataset version?")
     return SettingData(
         spec=spec,
@@ -74,6 +99,8 @@ def load_setting_data(
         test_labels=test["label"].to_numpy(dtype=np.int64),
         pools=client_pools(partition, num_clients),
         client_tests=client_test_positions(partition, num_clients),
+        train_targets=train_targets,
+        test_targets=test_targets,
     )
 
 

@@ -32,6 +32,9 @@ class FLConfig:
     loss_prediction: Any = None
     """A ``fal.federated.loss_prediction.LossPredictionConfig`` when a loss module is trained with the
     model (LL4AL), else None. Set by the training stage from the strategy, not by the protocol."""
+    multi_label: bool = False
+    """Multi-hot labels: clients minimise BCE-with-logits (mean over labels) instead of cross-entropy.
+    Set by the training stage from the dataset; the sequential trainer runs it."""
 
     @property
     def persistent(self) -> bool:
@@ -41,7 +44,7 @@ class FLConfig:
     @property
     def sequential_only(self) -> bool:
         """Whether only the sequential trainer runs this (persistent client state, or a loss module's joint loss)."""
-        return self.persistent or self.loss_prediction is not None
+        return self.persistent or self.loss_prediction is not None or self.multi_label
 
     @classmethod
     def from_protocol(cls, protocol: ProtocolConfig, fidelity: FidelityConfig) -> FLConfig:

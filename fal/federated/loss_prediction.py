@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fal.config.datasets import DatasetSpec
-from fal.federated.models import CNN4Conv, KafalResNet8, MobileNet, ResNet18, build_model
+from fal.federated.models import CNN4Conv, KafalResNet8, MobileNet, ResNet18, ResNet50, build_model
 from fal.seeding import derive_seed
 
 
@@ -73,6 +73,8 @@ def tap_points(model: nn.Module) -> list[nn.Module]:
         return [model.layers[i] for i in (1, 3, 5, 7)]
     if isinstance(model, MobileNet):
         return [model.blocks[i] for i in (0, 2, 4, 10, 12)]
+    if isinstance(model, ResNet50):
+        return [model.net.layer1, model.net.layer2, model.net.layer3, model.net.layer4]
     raise ValueError(f"no loss-prediction taps are defined for {type(model).__name__}")
 
 

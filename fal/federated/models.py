@@ -204,6 +204,32 @@ class MNIST2NN(nn.Module):
         return self.linear(features), features
 
 
+class ResNet50(nn.Module):
+    """torchvision's ResNet-50 (He et al.), the backbone of KAFAL's Table 4 on NIH ChestX-ray14, with
+    its ImageNet stem (7×7 stride-2 convolution and max-pool): the chest X-rays are 224 px, the input
+    that stem was designed for (the CIFAR-style 3×3 stem suits 32 px). No pretrained weights (KAFAL says
+    none). The first convolution takes the dataset's channels (1 for the X-rays); the embedding is the
+    2048-d global-average-pooled output of the last stage."""
+
+    def __init__(self, in_channels: int, num_classes: int):
+        super().__init__()
+        from torchvision.models import resnet50
+
+        self.net = resnet50(weights=None, num_classes=num_classes)
+        if in_channels != 3:
+            self.net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+            nn.init.kaiming_normal_(self.net.conv1.weight, mode="fan_out", nonlinearity="relu")
+        self.linear = self.net.fc
+        self.embedding_dim = self.linear.in_features
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        net = self.net
+        x = net.maxpool(net.relu(net.bn1(net.conv1(x))))
+        x = net.layer4(net.layer3(net.layer2(net.layer1(x))))
+        features = torch.flatten(net.avgpool(x), 1)
+        return self.linear(features), features
+
+
 def build_model(name: str, spec: DatasetSpec, init_seed: int, device: torch.device | str = "cpu") -> nn.Module:
     """A freshly initialised model whose weights depend only on ``init_seed``.
 
@@ -223,6 +249,8 @@ def build_model(name: str, spec: DatasetSpec, init_seed: int, device: torch.devi
             model = KafalResNet8(spec.channels, spec.num_classes)
         elif name == "mnist_2nn":
             model = MNIST2NN(spec.channels, spec.num_classes, spec.image_size)
+        elif name == "resnet50":
+            model = ResNet50(spec.channels, spec.num_classes)
         else:
             raise ValueError(f"unknown model {name!r}")
     return model.to(device).to(memory_format=torch.channels_last)

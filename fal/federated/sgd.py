@@ -61,6 +61,12 @@ def cross_entropy_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> to
     return torch.nn.functional.cross_entropy(logits, y)
 
 
+def binary_cross_entropy_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Multi-label: BCE-with-logits of each label against the multi-hot ``y``, averaged over labels and batch."""
+    logits, _ = model(x)
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits, y.to(logits.dtype))
+
+
 def sgd_epoch(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,

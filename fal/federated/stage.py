@@ -90,7 +90,9 @@ def run_training_stage(
     spec = inputs.spec
     data = inputs.setting_data(device)
     lists = labelled_lists(inputs.labelled, setting.num_clients)
-    clients = [ClientData(positions=pos, labels=data.train_labels[pos]) for pos in lists]
+    clients = [
+        ClientData(positions=pos, labels=data.targets_of(pos)) for pos in lists
+    ]  # multi-hot rows for multi-label data
     federated = dict(federated or {"algorithm": "fedavg"})
     loss_prediction = federated.get("loss_prediction")
     model = build_strategy_model(protocol.model, spec, model_init_seed(seed, cycle, fidelity), device, loss_prediction)
@@ -98,7 +100,10 @@ def run_training_stage(
         FLConfig.from_protocol(protocol, fidelity),
         algorithm=choose_algorithm(protocol.fl_algorithm, federated),
         loss_prediction=None if loss_prediction is None else LossPredictionConfig.from_dict(loss_prediction),
+        multi_label=spec.multi_label,
     )
+    if spec.multi_label and (cfg.algorithm == "kcfu" or cfg.loss_prediction is not None):
+        raise ValueError(f"{setting.dataset} is multi-label: KCFU and LL4AL's loss module are single-label only")
     context = None
     if cfg.algorithm == "kcfu":
         # KAFAL's compensation term samples each client's unlabelled pool (ascending: KAFAL's own loop):
@@ -147,7 +152,7 @@ def run_training_stage(
 
     def progress(row: dict) -> None:
         log.info(
-            "cycle %d round %d/%d clients %d/%d lr %.4g train_loss %.4f test_loss %.4f test_acc %.2f%% elapsed %.1fs",
+            "cycle %d round %d/%d clients %d/%d lr %.4g train_loss %.4f test_loss %.4f %s %.2f%% elapsed %.1fs",
             cycle,
             row["round"],
             cfg.rounds,
@@ -156,6 +161,7 @@ def run_training_stage(
             row["lr"],
             row["train_loss"],
             row["test_loss"],
+            "test_mean_auc" if spec.multi_label else "test_acc",
             row["test_acc"],
             row["seconds"],
         )
@@ -192,7 +198,7 @@ def run_training_stage(
             clients,
             data.train_bank,
             data.test_bank,
-            data.test_labels,
+            data.test_targets_or_labels,
             spec.num_classes,
             cfg,
             seed_keys=(seed, "train", cycle),
@@ -218,5 +224,7 @@ def run_training_stage(
             "accuracy": final.class_accuracy,
         }
     )
-    log.info("cycle %d done: final test accuracy %.2f%%", cycle, final.accuracy)
+    log.info(
+        "cycle %d done: final test %s %.2f%%", cycle, "mean AUC" if spec.multi_label else "accuracy", final.accuracy
+    )
     return TrainingOutputs(result=result, evaluation=evaluation)

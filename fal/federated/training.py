@@ -46,14 +46,21 @@ class ClientData:
 @dataclass
 class EvalResult:
     accuracy: float
-    """Percent correct."""
+    """Percent correct; for multi-label data the mean AUC in percent (fal.stats.auc), the study's headline
+    metric in the same place."""
     loss: float
-    """Mean cross-entropy per test image."""
+    """Mean cross-entropy per test image (multi-label: mean BCE over labels)."""
     class_correct: np.ndarray
     class_total: np.ndarray
+    """Test images per class (multi-label: with each label)."""
+    label_auc: np.ndarray | None = None
+    """Multi-label data: each label's AUC in percent (NaN where the test set has one outcome only)."""
 
     @property
     def class_accuracy(self) -> np.ndarray:
+        """Per class: percent correct; multi-label: each label's AUC in percent."""
+        if self.label_auc is not None:
+            return self.label_auc
         return 100.0 * self.class_correct / np.maximum(self.class_total, 1)
 
 
@@ -128,7 +135,10 @@ class FLResult:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, bank: ImageSource, labels: np.ndarray, num_classes: int, batch_size: int) -> EvalResult:
-    """Accuracy and mean loss of ``model`` (eval mode) on every image of ``bank``."""
+    """Accuracy and mean loss of ``model`` (eval mode) on every image of ``bank``; multi-hot ``labels``
+    (N × L) give the mean AUC instead (``evaluate_multilabel``)."""
+    if np.asarray(labels).ndim == 2:
+        return evaluate_multilabel(model, bank, labels, batch_size)
     model.eval()
     labels_t = torch.tensor(np.asarray(labels), dtype=torch.long, device=bank.device)
     correct = torch.zeros(num_classes, dtype=torch.long, device=bank.device)
@@ -148,6 +158,33 @@ def evaluate(model: nn.Module, bank: ImageSource, labels: np.ndarray, num_classe
         loss=total_loss / n,
         class_correct=class_correct,
         class_total=class_total,
+    )
+
+
+@torch.no_grad()
+def evaluate_multilabel(model: nn.Module, bank: ImageSource, targets: np.ndarray, batch_size: int) -> EvalResult:
+    """Mean AUC (macro over labels with both outcomes in the test set) and mean BCE of ``model`` on ``bank``."""
+    from fal.stats.auc import mean_auc
+
+    model.eval()
+    targets = np.asarray(targets)
+    targets_t = torch.tensor(targets, dtype=torch.float32, device=bank.device)
+    total_loss, scores = 0.0, []
+    n = len(bank)
+    for start in range(0, n, batch_size):
+        index = torch.arange(start, min(start + batch_size, n), device=bank.device)
+        logits, _ = model(bank.batch(index))
+        y = targets_t[index]
+        total_loss += F.binary_cross_entropy_with_logits(logits, y, reduction="none").mean(dim=1).sum().item()
+        scores.append(logits.float().cpu())
+    auc = mean_auc(targets, torch.cat(scores).numpy())
+    positives = targets.sum(axis=0).astype(np.int64)
+    return EvalResult(
+        accuracy=100.0 * auc.mean,
+        loss=total_loss / n,
+        class_correct=np.zeros_like(positives),
+        class_total=positives,
+        label_auc=100.0 * auc.per_label,
     )
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import seaborn as sns
 
 from fal.config.datasets import DATASET_LABELS
-from fal.stats.metrics import final_accuracy
+from fal.stats.metrics import final_accuracy, headline_measure
 
 
 def method_label(method: str, selector: str) -> str:
@@ -70,7 +70,7 @@ def accuracy_curves(metrics: pd.DataFrame, strategy_order: list[str], title: str
             f"{setting_label(sub.iloc[0])}\nmean ± sd over {n_seeds} seed{'s' if n_seeds != 1 else ''}", fontsize=9
         )
         ax.set_xlabel("Labelled samples (% of training set)")
-        ax.set_ylabel("Final-round test accuracy (%)")
+        ax.set_ylabel(f"Final-round {headline_measure(metrics)} (%)")
         ax.set_xticks(ratios)
     axes[0][-1].legend(title="Method", loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     fig.suptitle(title, fontsize=11)

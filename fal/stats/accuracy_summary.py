@@ -33,7 +33,11 @@ def accuracy_summary(
 
 
 def accuracy_markdown(
-    summary: pd.DataFrame, title: str, caption: str, shares: dict[tuple[str, float], float] | None = None
+    summary: pd.DataFrame,
+    title: str,
+    caption: str,
+    shares: dict[tuple[str, float], float] | None = None,
+    measure: str = "test accuracy",
 ) -> str:
     """One Markdown table per setting: Method | Sel | one column per labelled ratio (mean ± sd).
 
@@ -66,7 +70,7 @@ def accuracy_markdown(
         n_seeds = sorted(block["n_seeds"].unique())
         lines += [
             "",
-            f"Final-round test accuracy (%), mean ± sample sd over {', '.join(map(str, n_seeds))} seed(s).",
+            f"Final-round {measure} (%), mean ± sample sd over {', '.join(map(str, n_seeds))} seed(s).",
             "",
         ]
     return "\n".join(lines)

@@ -125,6 +125,8 @@ class AccuracyLayout:
     ratios: str = "table"
     measure: str = "final"
     note: str = ""
+    statistic: str = ""
+    """The published rows' statistic the cells match; "" = "accuracy" (or "accuracy_last5")."""
 
 
 def _fmt(mean: float, std: float, n: int, digits: int = 2) -> str:
@@ -157,7 +159,7 @@ def accuracy_table(
             "variant",
             "labelled_ratio",
         ]
-        statistic = "accuracy_last5" if measure == "last5" else "accuracy"
+        statistic = layout.statistic or ("accuracy_last5" if measure == "last5" else "accuracy")
         cells = match_published(cells, published, list(layout.published), statistic, match_keys)
     else:
         cells = match_published(cells, None, [], "", [])

@@ -103,6 +103,15 @@ def run_metrics(
     return out[METRICS_SCHEMA.names]
 
 
+def headline_measure(metrics: pd.DataFrame) -> str:
+    """What the accuracy columns hold, in words: "test accuracy", or "test mean AUC" for a multi-label
+    dataset (whose training evaluates the mean AUC into the same columns, fal.federated.training)."""
+    from fal.config.datasets import get_dataset_spec
+
+    multi = {get_dataset_spec(d).multi_label for d in metrics["dataset"].unique()}
+    return "test mean AUC" if multi == {True} else "test accuracy"
+
+
 def final_accuracy(metrics: pd.DataFrame) -> pd.DataFrame:
     """One row per (setting, strategy, seed, cycle) with the final-round test accuracy."""
     rows = metrics[metrics["metric"] == "final_test_acc"]

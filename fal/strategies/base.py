@@ -69,6 +69,9 @@ class QueryStep:
     batch_size: int = 1000
     client_test: ClientTestSplits | None = None
     """Per-client test splits for diagnostics (FairFAL's client accuracies); None skips them."""
+    multi_label: bool = False
+    """Multi-label data (KAFAL Table 4): ``labelled_labels`` are multi-hot rows and the models' outputs
+    are per-label sigmoids; only methods that declare ``multi_label`` run (the study checks)."""
 
     def client_rng(self, client: int) -> np.random.Generator:
         return numpy_rng(*self.seed_keys, "query", client)

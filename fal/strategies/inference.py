@@ -34,3 +34,11 @@ def forward(
 def probabilities(model: nn.Module, bank: ImageBank, positions: np.ndarray, batch_size: int = 1000) -> torch.Tensor:
     logits, _ = forward(model, bank, positions, batch_size)
     return torch.softmax(logits, dim=1)
+
+
+def label_probabilities(
+    model: nn.Module, bank: ImageBank, positions: np.ndarray, batch_size: int = 1000
+) -> torch.Tensor:
+    """Multi-label outputs: each label's own sigmoid probability (N × L)."""
+    logits, _ = forward(model, bank, positions, batch_size)
+    return torch.sigmoid(logits)

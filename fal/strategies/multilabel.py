@@ -5,7 +5,7 @@ convention as that method's module (fal.strategies.methods):
 - Entropy: minus the binary entropy of each label, averaged over labels; the lowest scores are queried.
 - Margin: each label's gap between its two outcomes, |p − (1 − p)| = |2p − 1|, averaged over labels;
   the smallest are queried.
-- KSAS (KAFAL): the symmetric KL divergence between the client model's and the global model's
+- KSAS (KAFAL, fal.strategies.methods.ksas): the symmetric KL divergence between the client model's and the global model's
   knowledge-specialised outputs, the largest queried. Neither the paper nor the official code (which
   has no multi-label path) says how to specialise sigmoid outputs; two readings are offered
   (``KSAS_MULTILABEL_PRIORS``):
@@ -20,12 +20,7 @@ convention as that method's module (fal.strategies.methods):
 
 from __future__ import annotations
 
-import numpy as np
 import torch
-
-from fal.strategies.methods.ksas import ksas_scores
-
-KSAS_MULTILABEL_PRIORS = ("log_odds", "softmax")
 
 
 def _xlogy(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -46,27 +41,3 @@ def mean_label_margin(probs: torch.Tensor) -> torch.Tensor:
 def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """KL(Bern(p) ‖ Bern(q)) elementwise."""
     return _xlogy(p, p) - _xlogy(p, q) + _xlogy(1 - p, 1 - p) - _xlogy(1 - p, 1 - q)
-
-
-def ksas_multilabel_scores(
-    local_logits: torch.Tensor,
-    global_logits: torch.Tensor,
-    positives: np.ndarray,
-    negatives: np.ndarray,
-    lam: float,
-    prior: str = "log_odds",
-) -> torch.Tensor:
-    """KSAS's knowledge-specialised symmetric KL per sample for sigmoid outputs (module docstring).
-
-    ``positives``/``negatives``: the client's labelled images with and without each label."""
-    if prior == "softmax":
-        return ksas_scores(local_logits, global_logits, positives, lam)
-    if prior != "log_odds":
-        raise ValueError(f"unknown multi-label KSAS prior {prior!r}; one of {list(KSAS_MULTILABEL_PRIORS)}")
-    pos = torch.as_tensor(np.asarray(positives), dtype=torch.float64, device=local_logits.device)
-    neg = torch.as_tensor(np.asarray(negatives), dtype=torch.float64, device=local_logits.device)
-    keep = torch.ones_like(pos, dtype=torch.bool) if lam == 0 else (pos > 0) & (neg > 0)
-    shift = lam * (pos[keep].clamp_min(1.0).log() - neg[keep].clamp_min(1.0).log())
-    p = torch.sigmoid(local_logits.to(torch.float64)[:, keep] + shift)
-    q = torch.sigmoid(global_logits.to(torch.float64)[:, keep] + shift)
-    return (bernoulli_kl(p, q) + bernoulli_kl(q, p)).sum(dim=1)

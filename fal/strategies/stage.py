@@ -133,7 +133,7 @@ def run_query_stage(
             ClientPool(
                 client=client,
                 labelled=labelled_positions,
-                labelled_labels=data.train_labels[labelled_positions],
+                labelled_labels=data.targets_of(labelled_positions),
                 unlabelled=unlabelled,
                 budget=query_budgets[client],
             )
@@ -162,6 +162,7 @@ def run_query_stage(
         fresh_local_model=fresh_local_model,
         new_model=make_model,
         protocol=protocol,
+        multi_label=spec.multi_label,
     )
     per_client = sorted(set(query_budgets))
     log.info(
@@ -181,7 +182,7 @@ def run_query_stage(
 
     rows = [dict(r) for r in outcome.diagnostics]
     for pool in pools:
-        queried = np.bincount(data.train_labels[outcome.selected[pool.client]], minlength=spec.num_classes)
+        queried = data.class_counts(outcome.selected[pool.client])
         rows += [
             {"client": pool.client, "class": c, "metric": "queried_count", "value": float(n)}
             for c, n in enumerate(queried)

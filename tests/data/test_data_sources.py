@@ -203,6 +203,9 @@ def test_every_source_has_known_checksums():
 
     for source in SOURCES.values():
         identity = source.identity
+        if source.no_checksums:  # NIH ChestX-ray14: no published checksums; its split sizes are checked
+            assert identity == {"sizes": {"train": source.sizes[0], "test": source.sizes[1]}}, source.name
+            continue
         assert identity.get("array_sha256") or identity.get("raw_md5"), source.name
 
 

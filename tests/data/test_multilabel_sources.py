@@ -94,3 +94,14 @@ def test_nih_folder_errors_name_what_is_wrong(tmp_path):
         read_nih_chestxray14(other, expected_sizes=None)
     with pytest.raises(FileNotFoundError, match="nihcc.app.box.com"):
         read_nih_chestxray14(tmp_path / "nowhere")
+
+
+def test_each_image_is_partitioned_by_its_rarest_or_first_label():
+    from fal.data.build import multilabel_partition_labels
+
+    targets = np.array([[1, 1, 0], [0, 1, 1], [0, 0, 0], [1, 0, 1]])
+    frequency = np.array([5, 9, 2])  # label 2 is the rarest, then 0
+    assert multilabel_partition_labels(targets, frequency, "rarest").tolist() == [0, 2, 3, 2]
+    assert multilabel_partition_labels(targets, frequency, "first").tolist() == [0, 1, 3, 0]
+    ties = np.array([4, 4, 9])
+    assert multilabel_partition_labels(targets, ties, "rarest").tolist() == [0, 1, 3, 0]  # ties: lower index

@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from fal.strategies.methods.ksas import ksas_scores
-from fal.strategies.multilabel import (
-    bernoulli_kl,
-    ksas_multilabel_scores,
-    mean_label_margin,
-    negative_mean_binary_entropy,
-)
+from fal.strategies.methods.ksas import ksas_multilabel_scores, ksas_scores
+from fal.strategies.multilabel import bernoulli_kl, mean_label_margin, negative_mean_binary_entropy
 
 PROBS = torch.tensor([[0.5, 1.0], [0.9, 0.2]], dtype=torch.float64)
 

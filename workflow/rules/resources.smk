@@ -13,7 +13,7 @@ a conservative figure for one GPU. Slower hardware: raise runtimes with --set-re
 def source_megabytes(source):
     """Size of a source dataset's uint8 arrays (train + test), in MB."""
     spec = next(s for s in DATASETS.values() if s.source == source)
-    images = sum(SOURCES[source].train_counts) + sum(SOURCES[source].test_counts)
+    images = SOURCES[source].num_train + SOURCES[source].num_test
     return math.ceil(images * spec.channels * spec.image_size**2 / 1e6)
 
 
@@ -30,8 +30,8 @@ def evaluation_images(wildcards):
     setting = setting_of(wildcards)
     source = DATASETS[setting.dataset].source
     if setting.test_per_class is not None:
-        return setting.test_per_class * len(SOURCES[source].test_counts)
-    return sum(SOURCES[source].test_counts)
+        return setting.test_per_class * DATASETS[setting.dataset].num_classes
+    return SOURCES[source].num_test
 
 
 def train_runtime(wildcards, attempt):

@@ -11,6 +11,7 @@ from fal.provenance import describe, merge, read_fingerprints
 from fal.schemas import METRICS_SCHEMA
 from fal.stats.accuracy_summary import accuracy_markdown, accuracy_summary
 from fal.stats.cells import labelled_shares
+from fal.stats.metrics import headline_measure
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
 with logged_failures(job_logger("accuracy_table", sm.log[0]), sm) as log:
@@ -18,12 +19,15 @@ with logged_failures(job_logger("accuracy_table", sm.log[0]), sm) as log:
     summary = accuracy_summary(metrics, list(sm.params.strategies), sm.params.ratios)
     with atomic_path(sm.output.csv) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.4f")
+    measure = headline_measure(metrics)
     caption = (
         f"Study `{sm.wildcards.study}`: {sm.params.description.strip()} "
-        "Cells: final-round test accuracy (%) of the global model after each AL cycle; "
+        f"Cells: final-round {measure} (%) of the global model after each AL cycle; "
         "columns: labelled samples in % of the training set."
     )
-    markdown = accuracy_markdown(summary, f"Accuracy: {sm.wildcards.study}", caption, labelled_shares(metrics))
+    markdown = accuracy_markdown(
+        summary, f"Accuracy: {sm.wildcards.study}", caption, labelled_shares(metrics), measure=measure
+    )
     computed_on = merge(read_fingerprints(sm.input.metrics))
     write_text_atomic(sm.output.markdown, f"{markdown}{describe(computed_on)}\n")
     write_json_atomic(sm.output.provenance, computed_on)  # what `make verify` compares across machines

@@ -50,7 +50,7 @@ with logged_failures(job_logger("run_metrics", sm.log[0]), sm) as log:
         selector=strategy["selector"],
         seed=int(sm.wildcards.seed),
         labels=labels,
-        num_classes=get_dataset_spec(setting["dataset"]).num_classes,
+        num_classes=get_dataset_spec(setting["dataset"]).partition_classes,
         cycles=cycles,
         # per-client budgets: the share of the clients' images (a partition file may leave some unassigned)
         num_train=int((train["client"] >= 0).sum()) if protocol.budget_rule != "equal" else None,

@@ -1,4 +1,6 @@
-"""MedMNIST (28 px): medmnist's ``<flag>.npz`` under ``<raw>/medmnist``; the ``val`` split is never used (§1.1)."""
+"""MedMNIST (28 px): medmnist's ``<flag>.npz`` under ``<raw>/medmnist``; the ``val`` split is never used (§1.1).
+ChestMNIST is multi-label: NIH ChestX-ray14 at 28 px with its 14 labels, the workstation-sized variant of
+KAFAL's Table 4 (its split is MedMNIST's, not the NIH's official one, and keeps the "No Finding" images)."""
 
 from __future__ import annotations
 
@@ -32,11 +34,20 @@ SOURCES = (  # MD5s: Zenodo record 10519652 as listed by medmnist 3.0.2's INFO
         raw_md5={"medmnist/pathmnist.npz": "a8b06965200029087d5bd730944a56c1"},
         offline_hint="download it with medmnist on a machine with internet",
     ),
+    SourceSpec(  # multi-label (14 thorax diseases, NIH ChestX-ray14's labels): sizes, not class counts
+        name="chestmnist",
+        train_counts=(),
+        test_counts=(),
+        sizes=(78468, 22433),
+        raw_md5={"medmnist/chestmnist.npz": "02c8a6516a18b556561a56cbdd36c4a8"},
+        offline_hint="download it with medmnist on a machine with internet",
+    ),
 )
 DATASETS = (
     DatasetSpec("octmnist", "octmnist", 4, 1, 28, (0.5,), (0.5,), False, "OCTMNIST"),
     DatasetSpec("dermamnist", "dermamnist", 7, 3, 28, (0.5,), (0.5,), False, "DermaMNIST"),
     DatasetSpec("pathmnist", "pathmnist", 9, 3, 28, (0.5,), (0.5,), False, "PathMNIST"),
+    DatasetSpec("chestmnist", "chestmnist", 14, 1, 28, (0.5,), (0.5,), False, "ChestMNIST", multi_label=True),
 )
 
 

@@ -10,8 +10,7 @@ over the 14 thorax-disease labels (in the NIH's order, which ChestMNIST's labels
 images are converted to grayscale and resized once (bilinear, antialiased) to ``image_size``; 224 px,
 the input of torchvision's ResNet-50 with its ImageNet stem, unless the caller asks otherwise.
 
-Not yet a catalog source (``SOURCES``/``DATASETS``): the workflow's training, queries and metrics are
-single-label, and a source in the catalog would let a study name it before they can use it.
+Place the files under ``<paths.data_raw>/nih_chestxray14/`` (any layout of the PNGs below it).
 """
 
 from __future__ import annotations
@@ -21,7 +20,29 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fal.config.datasets import DatasetSpec, SourceSpec
 from fal.data.cache import DataIntegrityError, DatasetArrays
+
+SOURCES = (
+    SourceSpec(
+        name="nih_chestxray14",
+        train_counts=(),
+        test_counts=(),
+        sizes=(36024, 15735),
+        no_checksums="the NIH publishes no checksums for ChestX-ray14; the reader checks the split sizes",
+        offline_hint=(
+            "download it from https://nihcc.app.box.com/v/ChestXray-NIHCC into <paths.data_raw>/nih_chestxray14/ "
+            "(images_*.tar.gz unpacked, Data_Entry_2017.csv, train_val_list.txt, test_list.txt)"
+        ),
+    ),
+)
+DATASETS = (
+    DatasetSpec(
+        "nih_chestxray14", "nih_chestxray14", 14, 1, 224, (0.5,), (0.5,), False, "NIH ChestX-ray14", multi_label=True
+    ),
+)
+IMAGE_SIZE = 224
+"""The cached images' side (the dataset key's image_size; ResNet-50's ImageNet input)."""
 
 NIH_LABELS = (
     "Atelectasis",
@@ -114,3 +135,18 @@ def read_nih_chestxray14(
         out[f"{split}_images"] = np.stack([_resized(images_by_name[n], image_size) for n in kept])[:, None]
         out[f"{split}_labels"] = np.ascontiguousarray(findings.loc[kept].to_numpy())
     return DatasetArrays(**out)
+
+
+def locate(source: SourceSpec, raw_dir: Path, paths: dict) -> tuple[Path, str] | None:
+    folder = Path(raw_dir) / source.name
+    return (folder, f"NIH ChestX-ray14 ({folder})") if (folder / ENTRIES).exists() else None
+
+
+def download(source: SourceSpec, raw_dir: Path) -> None:
+    raise FileNotFoundError(
+        f"the NIH's Box folder has no download API: {DOWNLOAD_HINT} and place it in {Path(raw_dir) / source.name}"
+    )
+
+
+def read(source: SourceSpec, folder: Path) -> DatasetArrays:
+    return read_nih_chestxray14(folder, IMAGE_SIZE, dict(zip(("train", "test"), source.sizes)))

@@ -31,7 +31,14 @@ from fal.config.algorithms import AlgorithmInfo
 from fal.data.images import ImageBank
 from fal.federated.flconfig import FLConfig, client_epoch_lr
 from fal.federated.loss_prediction import PerSampleLoss, cross_entropy_per_sample, joint_loss
-from fal.federated.sgd import LabelledSet, LossFunction, cross_entropy_loss, mean_epoch_loss, sgd_optimizer
+from fal.federated.sgd import (
+    LabelledSet,
+    LossFunction,
+    binary_cross_entropy_loss,
+    cross_entropy_loss,
+    mean_epoch_loss,
+    sgd_optimizer,
+)
 
 ALGORITHM = AlgorithmInfo("fedavg", "FedAvg", "FedAvg (§4.1)", "protocol")
 
@@ -68,6 +75,7 @@ def train_client(
     optimizer: torch.optim.Optimizer | None = None,
     before_epoch: Callable[[int], None] | None = None,
     labelled_loss: LossFunction | None = None,
+    multi_label: bool = False,
 ) -> float:
     """Train ``model`` in place on one client's labelled set; return the mean of per-epoch mean losses.
 
@@ -75,14 +83,15 @@ def train_client(
     (``c − c_k`` per floating state key) is subtracted, times lr, from the state after every SGD step.
     ``optimizer`` (over ``model``'s parameters) and ``before_epoch`` come from a persistent schedule
     (FedAvg.local_optimizer); by default a fresh SGD at ``lr``. ``labelled_loss`` replaces the batch
-    cross-entropy (LL4AL's joint loss, FedAvg.labelled_loss).
+    cross-entropy (LL4AL's joint loss, FedAvg.labelled_loss); ``multi_label``: the batch loss is BCE on
+    multi-hot labels.
     """
     anchor = {name: p.detach().clone() for name, p in model.named_parameters()} if prox_mu > 0 else None
     optimizer = optimizer or sgd_optimizer(model, lr, momentum, weight_decay)
     data = LabelledSet.of(client.positions, client.labels, bank)
 
     def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        value = (labelled_loss or cross_entropy_loss)(net, x, y)
+        value = (labelled_loss or (binary_cross_entropy_loss if multi_label else cross_entropy_loss))(net, x, y)
         if anchor is not None:
             value = value + proximal_term(dict(net.named_parameters()), anchor, prox_mu)
         return value
@@ -237,6 +246,7 @@ class FedAvg:
             optimizer=optimizer,
             before_epoch=before_epoch,
             labelled_loss=self.labelled_loss(round_index, cross_entropy_per_sample),
+            multi_label=self.cfg.multi_label,
         )
         self.finish_client(k, optimizer, model)
         return loss

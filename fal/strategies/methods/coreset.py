@@ -19,7 +19,8 @@ from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward
 from fal.strategies.kcenter import kcenter_greedy
 
-METHOD = MethodInfo(name="coreset", label="Coreset", query_models=("global", "local"))
+# multi-label data: the same k-centre greedy on the penultimate features (outputs play no part)
+METHOD = MethodInfo(name="coreset", label="Coreset", query_models=("global", "local"), multi_label=True)
 
 
 def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:

@@ -24,6 +24,10 @@ from fal.config import StrategyConfig
 from fal.config.methods import MethodInfo, Option
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward
+from fal.strategies.multilabel import bernoulli_kl
+
+KSAS_MULTILABEL_PRIORS = ("log_odds", "softmax")
+"""How KSAS specialises sigmoid outputs (multi-label data; fal.strategies.multilabel explains both)."""
 
 METHOD = MethodInfo(
     name="ksas",
@@ -36,7 +40,15 @@ METHOD = MethodInfo(
             1.0,
             "knowledge-specialisation exponent λ on the labelled class counts (-1 = reversed KSAS)",
         ),
+        Option(
+            "multilabel_prior",
+            "log_odds",
+            "multi-label data only: λ·log(n+/n-) on each label's sigmoid logit, or the single-label rule on the "
+            "label logits with n+ as counts ('softmax'); no paper or official code says",
+            choices=("log_odds", "softmax"),
+        ),
     ),
+    multi_label=True,
 )
 
 
@@ -58,13 +70,22 @@ def ksas_scores(
 
 
 def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
-    lam = float(strategy.resolved_options()["lambda"])
+    options = strategy.resolved_options()
+    lam = float(options["lambda"])
     selected, diagnostics = {}, []
     for pool in step.pools:
-        counts = np.bincount(pool.labelled_labels, minlength=step.num_classes)
         local_logits, _ = forward(step.local_models.get(pool), step.query_bank, pool.unlabelled, step.batch_size)
         global_logits, _ = forward(step.global_model, step.query_bank, pool.unlabelled, step.batch_size)
-        scores = ksas_scores(local_logits, global_logits, counts, lam).cpu().numpy()
+        if step.multi_label:  # labelled_labels: multi-hot rows
+            positives = np.asarray(pool.labelled_labels).reshape(-1, step.num_classes).sum(axis=0)
+            negatives = len(pool.labelled_labels) - positives
+            scores_t = ksas_multilabel_scores(
+                local_logits, global_logits, positives, negatives, lam, options["multilabel_prior"]
+            )
+        else:
+            counts = np.bincount(pool.labelled_labels, minlength=step.num_classes)
+            scores_t = ksas_scores(local_logits, global_logits, counts, lam)
+        scores = scores_t.cpu().numpy()
         shuffled = step.client_rng(pool.client).permutation(len(pool.unlabelled))
         top = shuffled[np.argsort(-scores[shuffled], kind="stable")[: pool.budget]]
         selected[pool.client] = pool.unlabelled[top]
@@ -77,3 +98,27 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
             },
         ]
     return QueryOutcome(selected=selected, diagnostics=diagnostics)
+
+
+def ksas_multilabel_scores(
+    local_logits: torch.Tensor,
+    global_logits: torch.Tensor,
+    positives: np.ndarray,
+    negatives: np.ndarray,
+    lam: float,
+    prior: str = "log_odds",
+) -> torch.Tensor:
+    """KSAS's knowledge-specialised symmetric KL per sample for sigmoid outputs (fal.strategies.multilabel).
+
+    ``positives``/``negatives``: the client's labelled images with and without each label."""
+    if prior == "softmax":
+        return ksas_scores(local_logits, global_logits, positives, lam)
+    if prior != "log_odds":
+        raise ValueError(f"unknown multi-label KSAS prior {prior!r}; one of {list(KSAS_MULTILABEL_PRIORS)}")
+    pos = torch.as_tensor(np.asarray(positives), dtype=torch.float64, device=local_logits.device)
+    neg = torch.as_tensor(np.asarray(negatives), dtype=torch.float64, device=local_logits.device)
+    keep = torch.ones_like(pos, dtype=torch.bool) if lam == 0 else (pos > 0) & (neg > 0)
+    shift = lam * (pos[keep].clamp_min(1.0).log() - neg[keep].clamp_min(1.0).log())
+    p = torch.sigmoid(local_logits.to(torch.float64)[:, keep] + shift)
+    q = torch.sigmoid(global_logits.to(torch.float64)[:, keep] + shift)
+    return (bernoulli_kl(p, q) + bernoulli_kl(q, p)).sum(dim=1)

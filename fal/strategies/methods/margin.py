@@ -1,7 +1,8 @@
 """Margin sampling (reference-spec §6.3) with the global (G) or local-only (L) model.
 
 Score = p_(1) − p_(2), the gap between the two largest class probabilities; the b smallest gaps are
-queried. A stable sort breaks exact ties by pool order.
+queried. A stable sort breaks exact ties by pool order. Multi-label data: the mean over labels of
+|2p − 1| (fal.strategies.multilabel).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import torch
 from fal.config import StrategyConfig
 from fal.config.methods import MethodInfo
 from fal.strategies.base import QueryOutcome, QueryStep
-from fal.strategies.inference import probabilities
+from fal.strategies.inference import label_probabilities, probabilities
+from fal.strategies.multilabel import mean_label_margin
 
-METHOD = MethodInfo(name="margin", label="Margin", query_models=("global", "local"))
+METHOD = MethodInfo(name="margin", label="Margin", query_models=("global", "local"), multi_label=True)
 
 
 def margin_scores(probs: torch.Tensor) -> torch.Tensor:
@@ -26,7 +28,10 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     selected = {}
     for pool in step.pools:
         model = step.query_model(strategy.query_model, pool)
-        scores = margin_scores(probabilities(model, step.query_bank, pool.unlabelled, step.batch_size))
+        if step.multi_label:
+            scores = mean_label_margin(label_probabilities(model, step.query_bank, pool.unlabelled, step.batch_size))
+        else:
+            scores = margin_scores(probabilities(model, step.query_bank, pool.unlabelled, step.batch_size))
         order = np.argsort(scores.cpu().numpy(), kind="stable")[: pool.budget]
         selected[pool.client] = pool.unlabelled[order]
     return QueryOutcome(selected=selected)

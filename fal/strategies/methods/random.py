@@ -8,7 +8,7 @@ from fal.config import StrategyConfig
 from fal.config.methods import MethodInfo
 from fal.strategies.base import QueryOutcome, QueryStep
 
-METHOD = MethodInfo(name="random", label="Random")
+METHOD = MethodInfo(name="random", label="Random", multi_label=True)  # labels play no part
 
 
 def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:

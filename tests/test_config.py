@@ -359,7 +359,7 @@ def _multilabel_study(**changes):
     [
         ({"strategies": ["random", "fairfal"]}, r"method fairfal has no multi-label score.*methods that have one: \["),
         ({"strategies": ["entropy_l"]}, "queries with scratch local models"),
-        ({"strategies": ["kafal_full"]}, "trains with kcfu, which has no multi-label loss"),
+        ({"strategies": ["ll4al_l_lastround"]}, "method ll4al has no multi-label score"),
         ({"tables": ["table5_6"]}, r"table5_6 reports accuracy and cannot show the mean AUC.*\['kafal_table4'\]"),
         ({"figures": ["figure3"]}, "figure3 reports accuracy"),
         ({"datasets": ["chestmnist", "octmnist"]}, "multi-label .*chestmnist.* and single-label datasets cannot share"),

@@ -38,6 +38,8 @@ class Option:
     below: float | None = None
     """Exclusive upper bound."""
     integer: bool = False
+    multi_label_only: bool = False
+    """Only multi-label data reads it: single-label jobs' params leave it out."""
 
     def problem(self, value: Any) -> str | None:
         """None when ``value`` is allowed, else what is wrong and what is allowed."""

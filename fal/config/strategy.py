@@ -32,8 +32,13 @@ STRATEGY_FL_UPDATES: dict[str, dict[str, Any]] = {
         "compensation": True,  # false: the balanced-softmax client loss alone (KAFAL Table 1's "Baseline")
         "mix_unlabelled": True,  # false: distil on the unlabelled images unmixed, β = 1 (Table 1's "KCFU w/o mix")
         "balanced_loss": True,  # false: plain cross-entropy on labelled data, n replaced by 1 in Eq. 4 (KAFAL Fig. 4(f))
+        # multi-label data only (fal/federated/algorithms/kcfu.py): Γ per sample from the teacher's positive
+        # labels (pseudo_labels, as Eq. 5 per pseudo-label) | per label on each label's KL term (per_label)
+        "multilabel_gamma": "pseudo_labels",
     },
 }
+MULTILABEL_ONLY_FL_OPTIONS = frozenset({"multilabel_gamma"})
+"""FL update options that only multi-label data reads: left out of single-label jobs' params."""
 _FL_CHOICES: dict[str, tuple] = {
     "combination": ("sum", "convex"),
     "mix_partner": ("batch", "sample"),
@@ -45,6 +50,7 @@ _FL_CHOICES: dict[str, tuple] = {
     "compensation": (True, False),
     "mix_unlabelled": (True, False),
     "balanced_loss": (True, False),
+    "multilabel_gamma": ("pseudo_labels", "per_label"),
 }
 
 
@@ -161,15 +167,18 @@ class StrategyConfig:
         """Whether the query reads the training stage's last-round client models (§5.3)."""
         return self.local_model_kind == "last_round"
 
-    def resolved_federated(self) -> dict[str, Any]:
+    def resolved_federated(self, multi_label: bool = False) -> dict[str, Any]:
         """The training algorithm of this strategy's cycles with every option filled in; with
-        ``loss_prediction`` (the method's options) when the method trains a loss module (LL4AL)."""
+        ``loss_prediction`` (the method's options) when the method trains a loss module (LL4AL).
+        Options only multi-label data reads are left out unless ``multi_label``."""
         algorithm = self.federated.get("algorithm", "fedavg")
         resolved = {
             "algorithm": algorithm,
             **STRATEGY_FL_UPDATES[algorithm],
             **{k: v for k, v in self.federated.items() if k != "algorithm"},
         }
+        if not multi_label:
+            resolved = {k: v for k, v in resolved.items() if k not in MULTILABEL_ONLY_FL_OPTIONS}
         if METHODS[self.method].trains_with == "loss_prediction":
             resolved["loss_prediction"] = self.resolved_options()
         return resolved
@@ -217,13 +226,17 @@ class StrategyConfig:
     def resolved_options(self) -> dict[str, Any]:
         return {**METHODS[self.method].defaults, **self.options}
 
-    def query_params(self) -> dict[str, Any]:
+    def query_params(self, multi_label: bool = False) -> dict[str, Any]:
         """What a query job computes with, in one canonical form: the method, its query model, every
         option with defaults filled in (an option written at its default changes nothing; a module the
         method trains with the model, LL4AL's, is built from them) and the resolved local model kind;
         not the label, the name (the path) or an FL update's options (training's params). The query
-        script rebuilds the strategy from exactly this, so it must be a valid strategy entry itself."""
-        out: dict[str, Any] = {"method": self.method, "options": self.resolved_options()}
+        script rebuilds the strategy from exactly this, so it must be a valid strategy entry itself.
+        Options only multi-label data reads are left out unless ``multi_label``."""
+        options = self.resolved_options()
+        if not multi_label:
+            options = {k: v for k, v in options.items() if not METHODS[self.method].option(k).multi_label_only}
+        out: dict[str, Any] = {"method": self.method, "options": options}
         if self.query_model is not None:
             out["query_model"] = self.query_model
         if self.local_model_kind is not None:

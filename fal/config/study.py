@@ -258,8 +258,6 @@ def runs_paper_constants(protocol: ProtocolConfig) -> bool:
     return protocol == paper
 
 
-MULTILABEL_FL_UPDATES = ("fedavg",)
-"""Strategy FL updates that train on multi-hot labels (KCFU's multi-label loss is not written yet)."""
 MULTILABEL_LOCAL_MODELS = ("last_round",)
 """Local model kinds a multi-label strategy may query with: the clients' own last-round models; local
 models trained at query time (scratch, finetune) minimise cross-entropy."""
@@ -272,8 +270,8 @@ def _check_multilabel(
     outputs: Mapping[str, tuple[str, ...]],
 ) -> None:
     """A study of multi-label data (KAFAL Table 4) runs only what has a multi-label form, checked
-    before any job runs: methods that declare multi-label scores, FedAvg-style updates, last-round local
-    models, and tables and figures that read the mean AUC. Multi-label and single-label data do not mix."""
+    before any job runs: methods that declare multi-label scores (every FL update has a multi-label loss),
+    last-round local models, and tables and figures that read the mean AUC. Multi-label and single-label data do not mix."""
     from fal.config.outputs import FIGURES, TABLES
 
     multi = {s.dataset for s in settings if DATASETS[s.dataset].multi_label}
@@ -292,13 +290,6 @@ def _check_multilabel(
             f"{where}.strategies",
             f"strategy {strategy.name}: method {strategy.method} has no multi-label score, and {named} is "
             f"multi-label; methods that have one: {sorted(m for m, info in METHODS.items() if info.multi_label)}",
-        )
-        update = (strategy.federated or {}).get("algorithm", "fedavg")
-        check(
-            update in MULTILABEL_FL_UPDATES,
-            f"{where}.strategies",
-            f"strategy {strategy.name} trains with {update}, which has no multi-label loss yet ({named} is "
-            f"multi-label); use {list(MULTILABEL_FL_UPDATES)}",
         )
         kind = strategy.local_model_kind or ("scratch" if strategy.query_model == "local" else None)
         check(

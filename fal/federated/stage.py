@@ -102,8 +102,8 @@ def run_training_stage(
         loss_prediction=None if loss_prediction is None else LossPredictionConfig.from_dict(loss_prediction),
         multi_label=spec.multi_label,
     )
-    if spec.multi_label and (cfg.algorithm == "kcfu" or cfg.loss_prediction is not None):
-        raise ValueError(f"{setting.dataset} is multi-label: KCFU and LL4AL's loss module are single-label only")
+    if spec.multi_label and cfg.loss_prediction is not None:
+        raise ValueError(f"{setting.dataset} is multi-label: LL4AL's loss module is single-label only")
     context = None
     if cfg.algorithm == "kcfu":
         # KAFAL's compensation term samples each client's unlabelled pool (ascending: KAFAL's own loop):
@@ -112,7 +112,13 @@ def run_training_stage(
             data.pools, inputs.labelled, setting.num_clients, fidelity.kcfu_distillation_pool
         )
         context = KCFUContext(
-            clients, unlabelled, spec.num_classes, data.train_bank, federated, teacher_bn=fidelity.kcfu_teacher_bn
+            clients,
+            unlabelled,
+            spec.num_classes,
+            data.train_bank,
+            federated,
+            teacher_bn=fidelity.kcfu_teacher_bn,
+            multi_label=spec.multi_label,
         )
         log.info("cycle %d: local updates use KAFAL's KCFU %s", cycle, federated)
     algorithm = make_algorithm(cfg, context)

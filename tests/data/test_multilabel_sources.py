@@ -105,3 +105,46 @@ def test_each_image_is_partitioned_by_its_rarest_or_first_label():
     assert multilabel_partition_labels(targets, frequency, "first").tolist() == [0, 1, 3, 0]
     ties = np.array([4, 4, 9])
     assert multilabel_partition_labels(targets, ties, "rarest").tolist() == [0, 1, 3, 0]  # ties: lower index
+
+
+def test_nih_source_is_found_read_and_cached_through_the_catalog(tmp_path, monkeypatch):
+    """As prepare_dataset does: acquire_source finds <raw>/nih_chestxray14, reads it with the declared
+    split sizes (the fixture's, patched in), and the cache keeps the multi-hot labels; downloading is
+    refused with the manual steps."""
+    import dataclasses
+
+    from fal.config import datasets
+    from fal.data.cache import load_cache, verify_known_checksums, write_cache
+    from fal.data.sources import acquire_source
+
+    write_nih_folder(tmp_path / "raw" / "nih_chestxray14")
+    spec = datasets.SOURCES["nih_chestxray14"]
+    monkeypatch.setitem(datasets.SOURCES, "nih_chestxray14", dataclasses.replace(spec, sizes=(3, 2)))
+    arrays, origin = acquire_source("nih_chestxray14", tmp_path / "raw", download=False)
+    assert "NIH ChestX-ray14" in origin and arrays.train_images.shape == (3, 1, 224, 224)
+    verify_known_checksums("nih_chestxray14", arrays, origin, tmp_path / "raw")  # nothing published to check
+    write_cache(arrays, tmp_path / "c.npz", tmp_path / "c.json", "nih_chestxray14")
+    cached = load_cache(tmp_path / "c.npz", tmp_path / "c.json")
+    assert np.array_equal(cached.test_labels, arrays.test_labels) and cached.test_labels.shape == (2, 14)
+    with pytest.raises(RuntimeError, match="nihcc.app.box.com"):
+        acquire_source("nih_chestxray14", tmp_path / "empty", download=True)
+
+
+def test_chestmnist_is_checked_against_medmnists_md5(tmp_path):
+    """The real ChestMNIST source reads medmnist's chestmnist.npz and refuses a file that is not the
+    publisher's (a fixture here)."""
+    from fal.data.cache import verify_known_checksums
+    from fal.data.sources import acquire_source
+
+    rng = np.random.default_rng(4)
+    folder = tmp_path / "medmnist"
+    folder.mkdir()
+    arrays = {}
+    for split in ("train", "val", "test"):
+        arrays[f"{split}_images"] = rng.integers(0, 256, (4, 28, 28), dtype=np.uint8)
+        arrays[f"{split}_labels"] = rng.integers(0, 2, (4, 14), dtype=np.uint8)
+    np.savez(folder / "chestmnist.npz", **arrays)
+    data, origin = acquire_source("chestmnist", tmp_path, download=False)
+    assert data.train_labels.shape == (4, 14)
+    with pytest.raises(DataIntegrityError, match="02c8a6516a18b556561a56cbdd36c4a8"):
+        verify_known_checksums("chestmnist", data, origin, tmp_path)

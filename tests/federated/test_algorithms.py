@@ -66,3 +66,61 @@ def test_fednova_is_fedavg_for_equal_clients_and_differs_for_unequal():
     sizes = (24, 19, 10)
     nova, avg = run(train_sequential, fl("fednova"), sizes), run(train_sequential, fl("fedavg"), sizes)
     assert not torch.allclose(nova.state_dict["linear.weight"], avg.state_dict["linear.weight"], atol=1e-6)
+
+
+def test_kcfu_multilabel_losses_by_hand():
+    """KCFU's multi-label forms (KAFAL Table 4): the balanced BCE shifts each label's logit by
+    log(n+/n-) and skips labels with one outcome; the Bernoulli KL matches its closed form; Γ weighs
+    samples by their teacher-positive labels or labels by their own weight."""
+    import math
+
+    import torch
+
+    from fal.federated.algorithms.kcfu import (
+        KCFUConfig,
+        balanced_bce_loss,
+        bernoulli_kl_terms,
+        multilabel_compensation_loss,
+    )
+
+    logits = torch.tensor([[0.0, 1.0, 2.0], [1.0, -1.0, 0.5]])
+    targets = torch.tensor([[1, 0, 1], [0, 1, 1]])
+    positives = torch.tensor([1, 3, 4])  # of 4 images: label 2 has no negative, so it is left out
+
+    def bce(z, y):
+        return -(y * math.log(1 / (1 + math.exp(-z))) + (1 - y) * math.log(1 - 1 / (1 + math.exp(-z))))
+
+    s0, s1 = math.log(1 / 3), math.log(3 / 1)
+    expected = (bce(0 + s0, 1) + bce(1 + s1, 0) + bce(1 + s0, 0) + bce(-1 + s1, 1)) / 4
+    assert balanced_bce_loss(logits, targets, positives, 4).item() == pytest.approx(expected, rel=1e-6)
+    assert balanced_bce_loss(logits, targets, torch.tensor([0, 4, 0]), 4).item() == 0.0  # no label has both
+
+    p, q = 1 / (1 + math.exp(-0.3)), 1 / (1 + math.exp(1.2))
+    closed = p * math.log(p / q) + (1 - p) * math.log((1 - p) / (1 - q))
+    assert bernoulli_kl_terms(torch.tensor([[0.3]]), torch.tensor([[-1.2]])).item() == pytest.approx(closed, rel=1e-5)
+
+    class Fixed(torch.nn.Module):  # logits = the first 3 pixels, so teacher and student are known
+        def __init__(self, scale):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.tensor(scale))
+
+        def forward(self, x):
+            z = x.flatten(1)[:, :3] * self.scale
+            return z, z
+
+    x = torch.tensor([[2.0, -1.0, 0.5, 0.0], [-1.0, 1.0, 3.0, 0.0]]).view(2, 1, 2, 2)
+    beta, partner = torch.ones(2), torch.tensor([0, 1])  # unmixed
+    teacher, student = Fixed(1.0), Fixed(0.5)
+    counts = torch.tensor([1, 1, 2])
+    w = (4 / (counts.double() + 1e-6)) / (4 / (counts.double() + 1e-6)).sum()  # "normalised" Γ over labels
+    terms = bernoulli_kl_terms(x.flatten(1)[:, :3], 0.5 * x.flatten(1)[:, :3])
+    # pseudo_labels: sample 0's teacher-positive labels are 0 and 2, sample 1's are 1 and 2
+    gamma = torch.stack([(w[0] + w[2]) / 2, (w[1] + w[2]) / 2]).float()
+    expected = (gamma * terms.mean(dim=1)).mean()
+    cfg = KCFUConfig()
+    got = multilabel_compensation_loss(student, teacher, x, beta, partner, counts, cfg)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-5)
+    per_label = KCFUConfig(multilabel_gamma="per_label", kl_reduction="sum")
+    expected = (terms * (w.float() * 3)).sum(dim=1).mean()
+    got = multilabel_compensation_loss(student, teacher, x, beta, partner, counts, per_label)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-5)

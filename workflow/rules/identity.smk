@@ -8,7 +8,8 @@ def federated_of_arm(wildcards):
     """The federated algorithm (and its options) that trains an arm: FedAvg for "init"."""
     if wildcards.arm == "init":
         return {"algorithm": "fedavg"}
-    return study_of(wildcards).strategy(wildcards.arm).resolved_federated()
+    multi_label = DATASETS[setting_of(wildcards).dataset].multi_label
+    return study_of(wildcards).strategy(wildcards.arm).resolved_federated(multi_label)
 
 
 def analysis_info(wildcards):
@@ -69,7 +70,7 @@ def query_config(wildcards):
         "fidelity": fidelity_params(
             study_of(wildcards).fidelity, "query", method=strategy.method, cycle=int(wildcards.cycle)
         ),
-        "strategy": strategy.query_params(),
+        "strategy": strategy.query_params(DATASETS[setting_of(wildcards).dataset].multi_label),
     }
 
 

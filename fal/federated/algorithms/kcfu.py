@@ -25,6 +25,17 @@ images unmixed, β = 1, "KCFU w/o mix") and ``gamma_weights: uniform`` (Γ = 1/C
 ``balanced_loss: false`` (plain cross-entropy on the labelled data: every n in Eq. 4 replaced by 1; Γ
 still uses the counts).
 
+**Multi-label data** (KAFAL's Table 4; neither the paper nor the official code, which has no multi-label
+path, says how): each label is the two-outcome problem it is. The balanced loss adds log(n⁺_c/n⁻_c) to
+label c's sigmoid logit (the balanced softmax over a label's two outcomes, n⁺/n⁻ the client's labelled
+images with and without it) and takes BCE, averaged over the labels the client has both outcomes of
+(a label with one outcome only gets an infinite shift and no gradient, as an absent class in Eq. 4).
+The distillation term is the Bernoulli KL per label, reduced over labels as ``kl_reduction`` says. Γ
+(``multilabel_gamma``): ``pseudo_labels`` (default) weighs each sample, as Eq. 5 does, by the mean Γ
+weight of the labels the teacher predicts positive (p > 0.5; none: the mean weight), mixed by β as the
+single-label pseudo-labels are; ``per_label`` weighs each label's KL term by its own Γ weight (times L, so
+that uniform weights are 1). The weights are ``gamma_weights`` of the positive counts n⁺.
+
 Both switch the compensation off in the first communication round of a cycle (paper Alg. 1, "if t
 equals 1"; code: round 0). Classes a client does not hold get Γ weight 0 in both variants (the paper's
 N/n is undefined there; the code masks them). Two behaviours of the official code are fidelity switches
@@ -71,6 +82,7 @@ class KCFUConfig:
     compensation: bool = True
     mix_unlabelled: bool = True
     balanced_loss: bool = True
+    multilabel_gamma: str = "pseudo_labels"
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, Any]) -> KCFUConfig:
@@ -92,6 +104,25 @@ def balanced_softmax_loss(logits: torch.Tensor, targets: torch.Tensor, counts: t
 def balanced_softmax_per_sample(logits: torch.Tensor, targets: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     """The per-sample terms of ``balanced_softmax_loss`` (LL4AL's targets under KCFU)."""
     return F.cross_entropy(logits + log_prior(counts).to(logits.device), targets, reduction="none")
+
+
+def balanced_bce_loss(logits: torch.Tensor, targets: torch.Tensor, positives: torch.Tensor, total: int) -> torch.Tensor:
+    """Multi-label Eq. 4: BCE on logits + log(n⁺/n⁻) per label, averaged over the batch and the labels
+    the client has both outcomes of (module docstring)."""
+    positives = positives.to(torch.float32).to(logits.device)
+    negatives = float(total) - positives
+    both = (positives > 0) & (negatives > 0)
+    if not bool(both.any()):
+        return logits.sum() * 0.0  # nothing to learn from; keeps the graph
+    shift = (positives[both].log() - negatives[both].log()).to(logits.dtype)
+    return F.binary_cross_entropy_with_logits(logits[:, both] + shift, targets[:, both].to(logits.dtype))
+
+
+def bernoulli_kl_terms(teacher_logits: torch.Tensor, student_logits: torch.Tensor) -> torch.Tensor:
+    """Per sample and label: KL(Bern(σ(teacher)) ‖ Bern(σ(student))), from log-sigmoids (stable)."""
+    log_pt, log_qt = F.logsigmoid(teacher_logits), F.logsigmoid(-teacher_logits)
+    log_ps, log_qs = F.logsigmoid(student_logits), F.logsigmoid(-student_logits)
+    return log_pt.exp() * (log_pt - log_ps) + log_qt.exp() * (log_qt - log_qs)
 
 
 def gamma_class_weights(counts: torch.Tensor, mode: str) -> torch.Tensor:
@@ -163,6 +194,50 @@ def compensation_loss(
     return (weight * kl_terms(teacher_logits, student_logits, cfg.kl_reduction)).mean()
 
 
+def multilabel_compensation_loss(
+    student: nn.Module,
+    teacher: nn.Module,
+    x: torch.Tensor,
+    beta: torch.Tensor,
+    partner: torch.Tensor,
+    positives: torch.Tensor,
+    cfg: KCFUConfig,
+) -> torch.Tensor:
+    """Eq. 5 for sigmoid outputs (module docstring): Γ-weighted per-label Bernoulli KL on the mixed batch."""
+    b = beta.view(-1, 1, 1, 1).to(x.dtype)
+    mixed = b * x + (1 - b) * x[partner]
+    with torch.no_grad():
+        teacher_logits, _ = teacher(mixed)
+        w = gamma_class_weights(positives, cfg.gamma_weights).to(x.device)
+        if cfg.multilabel_gamma == "pseudo_labels":
+            if cfg.gamma_labels == "mixed":
+                predicted = teacher_logits > 0
+            elif cfg.gamma_labels == "unmixed":
+                predicted = teacher(x)[0] > 0
+            else:
+                raise ValueError(f"unknown gamma_labels {cfg.gamma_labels!r} (mixed or unmixed)")
+            hits = predicted.to(w.dtype)
+            count = hits.sum(dim=1)
+            per_sample = torch.where(count > 0, (hits * w).sum(dim=1) / count.clamp_min(1.0), w.mean().expand_as(count))
+            beta_d = beta.to(x.device)
+            sample_weight = beta_d * per_sample + (1 - beta_d) * per_sample[partner]
+            label_weight = torch.ones_like(w)
+        elif cfg.multilabel_gamma == "per_label":
+            sample_weight = torch.ones(len(x), device=x.device)
+            label_weight = w * len(w)
+        else:
+            raise ValueError(f"unknown multilabel_gamma {cfg.multilabel_gamma!r} (pseudo_labels or per_label)")
+    student_logits, _ = student(mixed)
+    terms = bernoulli_kl_terms(teacher_logits, student_logits) * label_weight
+    if cfg.kl_reduction == "sum":
+        per_sample_kl = terms.sum(dim=1)
+    elif cfg.kl_reduction == "class_mean":
+        per_sample_kl = terms.mean(dim=1)
+    else:
+        raise ValueError(f"unknown kl_reduction {cfg.kl_reduction!r} (class_mean or sum)")
+    return (sample_weight * per_sample_kl).mean()
+
+
 class _Cycler:
     """An endless random sampler over a client's unlabelled pool (a fresh permutation per pass)."""
 
@@ -206,12 +281,14 @@ def kcfu_client_update(
     before_epoch=None,
     labelled_loss=None,
     teacher_bn: str,
+    multi_label: bool = False,
 ) -> float:
     """Train ``model`` in place with KCFU on one client; return the mean of per-epoch mean losses.
     ``optimizer``/``before_epoch``: a persistent client schedule (FedAvg.local_optimizer);
     ``labelled_loss``: replaces the balanced-softmax batch loss (LL4AL's joint loss over it);
     ``teacher_bn``: the teacher's BatchNorm mode ("train": batch statistics, as the official code; the
-    teacher's running statistics then move, so pass a copy of the global model)."""
+    teacher's running statistics then move, so pass a copy of the global model); ``multi_label``:
+    ``counts`` are the client's positives per label and the losses are their sigmoid forms."""
     if teacher_bn not in ("train", "eval"):
         raise ValueError(f"teacher_bn must be 'train' or 'eval', got {teacher_bn!r}")
     teacher.train(teacher_bn == "train")
@@ -225,7 +302,13 @@ def kcfu_client_update(
     cycler = _Cycler(unlabelled, rng) if compensate else None
 
     def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if labelled_loss is None:
+        if labelled_loss is None and multi_label:
+            logits, _ = net(x)
+            if cfg.balanced_loss:
+                value = balanced_bce_loss(logits, y, counts, len(data))
+            else:
+                value = F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype))
+        elif labelled_loss is None:
             logits, _ = net(x)
             value = balanced_softmax_loss(logits, y, loss_counts)
         else:
@@ -244,7 +327,8 @@ def kcfu_client_update(
             else:  # β = 1: each image distilled as it is, Γ from its own pseudo-label
                 beta = torch.ones(len(u))
             partner = torch.from_numpy(mix_partners(len(u), cfg.mix_partner, rng)).to(bank.device)
-            compen = compensation_loss(net, teacher, xu, beta, partner, counts, cfg)
+            compensate_with = multilabel_compensation_loss if multi_label else compensation_loss
+            compen = compensate_with(net, teacher, xu, beta, partner, counts, cfg)
             value = value + compen if cfg.combination == "sum" else cfg.nu * value + (1 - cfg.nu) * compen
         return value
 
@@ -266,6 +350,8 @@ class KCFUContext:
     teacher_bn: str = "train"
     """``fidelity.kcfu_teacher_bn``: the teacher's BatchNorm uses each batch's statistics ("train",
     official) or its running statistics ("eval")."""
+    multi_label: bool = False
+    """Multi-hot labels (the clients' ``labels`` are rows): the losses' multi-label forms."""
 
 
 class KCFU(FedAvg):
@@ -277,8 +363,10 @@ class KCFU(FedAvg):
         super().__init__(cfg, context)
         self.options = KCFUConfig.from_dict(context.options)
         self.all_clients_last_round = self.options.all_clients_last_round
-        self.counts = [
-            torch.bincount(torch.as_tensor(np.asarray(c.labels), dtype=torch.long), minlength=context.num_classes)
+        self.counts = [  # labelled images per class; multi-label: with each label
+            torch.as_tensor(np.asarray(c.labels).reshape(-1, context.num_classes).sum(axis=0), dtype=torch.long)
+            if context.multi_label
+            else torch.bincount(torch.as_tensor(np.asarray(c.labels), dtype=torch.long), minlength=context.num_classes)
             for c in context.clients
         ]
 
@@ -317,6 +405,7 @@ class KCFU(FedAvg):
                 ),
             ),
             teacher_bn=self.context.teacher_bn,
+            multi_label=self.context.multi_label,
         )
         self.finish_client(k, optimizer, model)
         return loss

@@ -46,6 +46,7 @@ METHOD = MethodInfo(
             "multi-label data only: λ·log(n+/n-) on each label's sigmoid logit, or the single-label rule on the "
             "label logits with n+ as counts ('softmax'); no paper or official code says",
             choices=("log_odds", "softmax"),
+            multi_label_only=True,
         ),
     ),
     multi_label=True,

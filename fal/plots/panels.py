@@ -19,7 +19,14 @@ import seaborn as sns
 
 from fal.stats.cells import SETTING_AXES, per_seed_accuracy
 from fal.stats.labels import key_label, strategy_label
-from fal.stats.logo import WinRateOptions, penalty_matrix, selector_pairs, winning_rate_gaps
+from fal.stats.logo import (
+    LOGO_CATEGORIES,
+    WinRateOptions,
+    penalty_matrix,
+    selector_pairs,
+    win_defeat_percentages,
+    winning_rate_gaps,
+)
 
 LINESTYLES = {"G": "-", "L": "--"}
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
@@ -324,4 +331,61 @@ def winning_gap_plot(metrics: pd.DataFrame, info: dict, title: str) -> plt.Figur
         f"{title}\n+1: the global model's selector wins every tested round, −1: the local-only one", fontsize=10
     )
     fig.tight_layout()
+    return fig
+
+
+def win_defeat_bars(metrics: pd.DataFrame, info: dict, title: str) -> plt.Figure:
+    """LoGo Fig. 4: per category (Overall, then each one the study varies), the percentage of cases in
+    which the study's LoGo strategy beats each baseline method (coloured bars) and is beaten by it
+    (black hatched bars over them), by LoGo's t-test winning rate (Eq. 6)."""
+    reference = next((s["name"] for s in info["strategies"] if s["method"] == "logo"), "a LoGo strategy")
+    analysis = info.get("analysis", {})
+    acc = per_seed_accuracy(metrics, info, analysis.get("accuracy") or "final")
+    rates = win_defeat_percentages(acc, info, reference, WinRateOptions.preset(analysis.get("win_rate", "faithful")))
+    categories = list(dict.fromkeys(rates["category"])) or ["Overall"]
+    methods = list(dict.fromkeys(rates["method"]))
+    colours = _palette(methods)
+    sns.set_theme(style="whitegrid", context="paper")
+    widths = [max(1, rates[rates["category"] == c]["value"].astype(str).nunique()) for c in categories]
+    fig, axes = plt.subplots(
+        1,
+        len(categories),
+        figsize=(1.2 + 1.6 * sum(widths) + 0.6 * len(methods), 3.9),
+        squeeze=False,
+        gridspec_kw={"width_ratios": widths},
+    )
+    bar = 0.8 / max(len(methods), 1)
+    for ax, category in zip(axes.flat, categories):
+        sub = rates[rates["category"] == category]
+        values = list(dict.fromkeys(sub["value"]))
+        for i, value in enumerate(values):
+            for m, method in enumerate(methods):
+                row = sub[(sub["value"] == value) & (sub["method"] == method)]
+                if row.empty:
+                    continue
+                x = i - 0.4 + bar * (m + 0.5)
+                ax.bar(x, row["win"].iloc[0], bar, color=colours[method], label=method if i == 0 else None)
+                ax.bar(
+                    x, row["defeat"].iloc[0], bar * 0.6, color="none", edgecolor="black", hatch="////", linewidth=0.6
+                )
+        key = next((k for k, t in LOGO_CATEGORIES if t == category), None)
+        ax.set_xticks(range(len(values)), [str(v) if key in (None, "selector") else key_label(key, v) for v in values])
+        ax.set_ylim(0, 100)
+        ax.set_title(category, fontsize=9)
+        ax.set_ylabel("% of cases" if ax is axes.flat[0] else "")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    hatch = plt.Rectangle((0, 0), 1, 1, facecolor="none", edgecolor="black", hatch="////")
+    fig.legend(
+        [*handles, hatch],
+        [*labels, "LoGo defeated by it"],
+        fontsize=7,
+        frameon=False,
+        loc="lower center",
+        ncol=min(len(labels) + 1, 7),
+    )
+    fig.suptitle(
+        f"{title}\ncoloured: LoGo beats the method (t-test winning rate, Eq. 6), hatched: the method beats LoGo",
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig

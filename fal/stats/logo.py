@@ -120,3 +120,69 @@ def winning_rate_gaps(
             gap = winning_rate(a, b, options) - winning_rate(b, a, options)
             rows.append({"setting": setting, **block.iloc[0][attributes].to_dict(), "method": label, "gap": gap})
     return pd.DataFrame(rows, columns=["setting", *attributes, "method", "gap"])
+
+
+LOGO_CATEGORIES = (
+    ("selector", "Query selector"),
+    ("alpha", "Local heterogeneity α"),
+    ("rho", "Global imbalance ρ"),
+    ("model", "Architecture"),
+)
+"""LoGo Fig. 4's categories that one study can vary (setting attribute, title), after "Overall". Its
+other two, the labelling budget and the initialisation (scratch or pretrained), are not varied within a
+study here (budgets are a study's protocol; pretrained encoders are not implemented)."""
+
+
+def win_defeat_percentages(
+    accuracy: pd.DataFrame, info: dict, reference: str, options: WinRateOptions = WinRateOptions()
+) -> pd.DataFrame:
+    """LoGo Fig. 4: per category, value and baseline method, the winning percentage of ``reference``
+    (LoGo) over the method and its defeat percentage (the method over it), Eq. 6 averaged over the
+    study's (setting, selector) cases in that category value, × 100. A LoGo "setting" is one of ours
+    with one query selector: a method run with G and with L counts as two cases, and the category
+    "Query selector" splits them. ``accuracy`` as for ``penalty_matrix``, with the setting attributes."""
+    strategies = {s["name"]: s for s in info["strategies"]}
+    if reference not in strategies:
+        raise ValueError(f"LoGo Fig. 4 compares every method with {reference!r}, which the study does not run")
+    cases = []
+    for setting, block in accuracy.groupby("setting", sort=False):
+        wide = block.pivot_table(index=["cycle", "seed"], columns="strategy", values="accuracy")
+        attributes = block.iloc[0]
+        for name in wide.columns:
+            if name == reference:
+                continue
+            pair = wide[[reference, name]].dropna()
+            a = pair[reference].unstack("seed").sort_index().to_numpy()
+            b = pair[name].unstack("seed").sort_index().to_numpy()
+            strategy = strategies[name]
+            cases.append(
+                {
+                    "setting": setting,
+                    "method": strategy["label"] + (f" [{strategy['variant']}]" if strategy.get("variant") else ""),
+                    **{key: attributes[key] for key, _ in LOGO_CATEGORIES if key in attributes.index},
+                    "selector": strategy["selector"],  # the baseline's, not the block's first row's
+                    "win": 100.0 * winning_rate(a, b, options),
+                    "defeat": 100.0 * winning_rate(b, a, options),
+                }
+            )
+    frame = pd.DataFrame(cases)
+    rows = []
+    if frame.empty:
+        return pd.DataFrame(columns=["category", "value", "method", "win", "defeat", "cases"])
+    methods = list(dict.fromkeys(frame["method"]))
+    for method in methods:
+        sub = frame[frame["method"] == method]
+        rows.append({"category": "Overall", "value": "all", "method": method, **_mean_rates(sub)})
+    for key, title in LOGO_CATEGORIES:
+        if key not in frame.columns or frame[key].astype(str).nunique() < 2:
+            continue  # a category the study does not vary
+        for value, group in frame.groupby(key, sort=True, dropna=False):
+            for method in methods:
+                sub = group[group["method"] == method]
+                if len(sub):
+                    rows.append({"category": title, "value": value, "method": method, **_mean_rates(sub)})
+    return pd.DataFrame(rows, columns=["category", "value", "method", "win", "defeat", "cases"])
+
+
+def _mean_rates(cases: pd.DataFrame) -> dict:
+    return {"win": float(cases["win"].mean()), "defeat": float(cases["defeat"].mean()), "cases": len(cases)}

@@ -268,3 +268,39 @@ def test_a_participation_axis_gives_one_block_per_fraction(metrics):
     # a study without the axis takes the protocol's share and shows no block for it
     cells, _ = build_table("kafal_table2_3", metrics, synthetic_info(compare=False), None)
     assert set(cells["client_fraction"]) == {1.0} and not any("clients per round" in b for b in cells["block"])
+
+
+def logo_info():
+    """The synthetic study with FairFAL's slot taken by LoGo (the best by 3 points from cycle 2 on)."""
+    info = synthetic_info(compare=False)
+    info["strategies"] = [
+        {**s, "name": "logo", "method": "logo", "label": "LoGo"} if s["name"] == "fairfal" else s
+        for s in info["strategies"]
+    ]
+    return info
+
+
+def test_logo_figure4_win_and_defeat_percentages_by_hand(metrics):
+    """LoGo beats Random (+3, every seed alike: σ = 0, a win) and both Entropy selectors (+2 and
+    +1 − 0.1·seed: t ≫ 2.776 over 5 seeds) in each of cycles 2..9, and the faithful rate divides by
+    all 9 label sets: 8/9 = 88.9 % won, 0 % defeated, in every category value."""
+    from fal.stats.cells import per_seed_accuracy
+    from fal.stats.logo import win_defeat_percentages
+
+    logo_metrics = metrics.replace({"strategy": {"fairfal": "logo"}})
+    info = logo_info()
+    rates = win_defeat_percentages(per_seed_accuracy(logo_metrics, info), info, "logo")
+    assert rates["win"].to_numpy() == pytest.approx(100 * 8 / 9) and (rates["defeat"] == 0).all()
+    overall = rates[rates["category"] == "Overall"].set_index("method")["cases"]
+    assert overall.to_dict() == {"Random": 2, "Entropy": 4}  # 2 settings; Entropy with G and with L
+    assert set(rates["category"]) == {"Overall", "Query selector", "Local heterogeneity α"}
+    selectors = rates[rates["category"] == "Query selector"]
+    assert sorted(zip(selectors["value"], selectors["method"])) == [("G", "Entropy"), ("L", "Entropy"), ("–", "Random")]
+    # LoGo losing to Random everywhere turns the bars around
+    flipped = logo_metrics.copy()
+    flipped.loc[flipped["strategy"] == "random", "value"] += 10
+    rates = win_defeat_percentages(per_seed_accuracy(flipped, info), info, "logo")
+    random = rates[(rates["method"] == "Random") & (rates["category"] == "Overall")].iloc[0]
+    assert random["defeat"] == pytest.approx(100 * 8 / 9) and random["win"] == 0
+    fig = build_figure("logo_figure4", logo_metrics, info)
+    assert len(fig.axes) == 3  # Overall, query selector, alpha

@@ -1,5 +1,6 @@
 """LoGo's figures (CVPR 2023): the gap between the global and local-only selectors' winning rates
-(Fig. 2) and the pairwise penalty matrix as a heatmap (Fig. 5)."""
+(Fig. 2), LoGo's winning and defeat percentages per category (Fig. 4) and the pairwise penalty matrix
+as a heatmap (Fig. 5)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from fal.config.outputs import PaperFigure
-from fal.plots.panels import penalty_heatmap, winning_gap_plot
+from fal.plots.panels import penalty_heatmap, win_defeat_bars, winning_gap_plot
 
 OUTPUTS = (
     PaperFigure(
@@ -15,6 +16,12 @@ OUTPUTS = (
         "LoGo Fig. 2: gap between the winning rates of the global and local-only query selectors over rho × alpha",
         heading="Winning-rate gap of global vs local-only selectors (LoGo Fig. 2)",
         builder="logo_figure2",
+    ),
+    PaperFigure(
+        "logo_figure4",
+        "LoGo Fig. 4: winning and defeat percentages of LoGo against each baseline, per category of settings",
+        heading="LoGo's winning (and defeat) percentage per category (LoGo Fig. 4)",
+        builder="logo_figure4",
     ),
     PaperFigure(
         "logo_penalty",
@@ -31,3 +38,7 @@ def logo_penalty(metrics: pd.DataFrame, info: dict, partitions: dict, title: str
 
 def logo_figure2(metrics: pd.DataFrame, info: dict, partitions: dict, title: str) -> plt.Figure:
     return winning_gap_plot(metrics, info, title)
+
+
+def logo_figure4(metrics: pd.DataFrame, info: dict, partitions: dict, title: str) -> plt.Figure:
+    return win_defeat_bars(metrics, info, title)

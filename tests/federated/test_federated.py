@@ -347,3 +347,17 @@ def test_forty_percent_participation_trains_four_of_ten_clients_and_all_in_the_l
     model = build_model("cnn4conv", DATASETS["octmnist"], 0)
     train_sequential(FederatedCycle(model, cycle_clients, bank, bank, arrays.train_labels, 2, cfg, seed_keys=(1, "x")))
     assert seen == [(0, False), (1, False), (2, False), (3, False), (4, True)]
+
+
+def test_resnet50_is_torchvisions_with_the_imagenet_stem_on_the_xrays():
+    """KAFAL Table 4's backbone on NIH ChestX-ray14 (1 × 224 px, 14 labels): torchvision's ResNet-50
+    with a one-channel 7×7 stride-2 stem and max-pool; 23,508,032 + 2049 × 14 + 64 × 7 × 7 × (1 − 3) weights."""
+    spec = DATASETS["nih_chestxray14"]
+    model = build_model("resnet50", spec, 0)
+    assert count_parameters(model) == 23_530_446
+    stem = model.net.conv1
+    assert (stem.in_channels, stem.kernel_size, stem.stride) == (1, (7, 7), (2, 2))
+    again = build_model("resnet50", spec, 0)  # the init seed alone fixes the weights
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    logits, features = model(torch.zeros(2, 1, 224, 224).to(memory_format=torch.channels_last))
+    assert logits.shape == (2, 14) and features.shape == (2, 2048)

@@ -67,15 +67,15 @@ def match_published(
     cells["source"] = ""
     if published is None or cells.empty:
         return cells
-    wanted = published[
-        published.apply(lambda r: (r["paper"], r["table"]) in tables and r["statistic"] == statistic, axis=1)
-    ]
+    in_tables = pd.Series(list(zip(published["paper"], published["table"])), index=published.index).isin(tables)
+    wanted = published[in_tables & (published["statistic"] == statistic)]
     if wanted.empty:
         return cells
-    for idx, cell in cells.iterrows():
+    candidates = wanted.to_dict("records")  # plain dicts: a row-by-row Series is slow for large studies
+    for idx, cell in zip(cells.index, cells.to_dict("records")):
         if str(cell.get("fl_algorithm") or "fedavg") != "fedavg":
             continue  # every published number is FedAvg
-        for _, pub in wanted.iterrows():
+        for pub in candidates:
             if all(_key_matches(key, cell[key], pub[key]) for key in keys):
                 cells.at[idx, "published"] = pub["value"]
                 try:

@@ -23,37 +23,37 @@ PUBLISHED = load_published(ROOT / "workflow/published/values.csv")
 
 
 def synthetic_metrics(study) -> pd.DataFrame:
-    """The metric rows the tables read, for every (setting, strategy, seed, cycle) the study runs."""
+    """The metric rows the tables read, for every (setting, strategy, seed, cycle) the study runs
+    (built column-wise: the CIFAR-100 studies have millions of per-client, per-class rows)."""
     rng = np.random.default_rng(0)
-    rows = []
     protocol = study.protocol
+    strategies = {s.name: s for s in study.strategies}
+    frames = []
     for setting in study.settings:
-        classes = DATASETS[setting.dataset].num_classes
-        base = {"setting": setting.id, "dataset": setting.dataset, "rho": setting.rho, "alpha": setting.alpha}
-        for strategy in study.strategies:
-            for seed in study.seeds:
-                for cycle in range(1, study.num_cycles + 1):
-                    ratio = round(100 * (protocol.initial_ratio + (cycle - 1) * protocol.query_ratio), 6)
-                    key = {
-                        **base,
-                        "num_clients": setting.num_clients,
-                        "strategy": strategy.name,
-                        "method": strategy.method,
-                        "selector": strategy.selector,
-                        "seed": seed,
-                        "cycle": cycle,
-                        "labelled_ratio": ratio,
-                    }
-                    acc = 50 + cycle + rng.normal()
-                    rows.append({**key, "metric": "final_test_acc", "value": acc})
-                    rows += [{**key, "round": r, "metric": "test_acc", "value": acc} for r in range(1, 6)]
-                    count = "labelled_count" if cycle == 1 else "queried_count"
-                    rows += [
-                        {**key, "client": k, "class": c, "metric": count, "value": float(rng.integers(1, 9))}
-                        for k in range(setting.num_clients)
-                        for c in range(classes)
-                    ]
-    return pd.DataFrame(rows)
+        classes = DATASETS[setting.dataset].partition_classes
+        runs = pd.MultiIndex.from_product(
+            [list(strategies), list(study.seeds), range(1, study.num_cycles + 1)], names=["strategy", "seed", "cycle"]
+        ).to_frame(index=False)
+        runs["setting"], runs["dataset"], runs["rho"], runs["alpha"] = setting.id, setting.dataset, setting.rho, setting.alpha
+        runs["num_clients"] = setting.num_clients
+        runs["method"] = [strategies[n].method for n in runs["strategy"]]
+        runs["selector"] = [strategies[n].selector for n in runs["strategy"]]
+        runs["labelled_ratio"] = [
+            round(100 * (protocol.initial_ratio + (c - 1) * protocol.query_ratio), 6) for c in runs["cycle"]
+        ]
+        acc = 50 + runs["cycle"] + rng.normal(size=len(runs))
+        frames.append(runs.assign(metric="final_test_acc", value=acc))
+        frames += [runs.assign(metric="test_acc", value=acc, round=r) for r in range(1, 6)]
+        cells = runs.merge(
+            pd.MultiIndex.from_product(
+                [range(setting.num_clients), range(classes)], names=["client", "class"]
+            ).to_frame(index=False),
+            how="cross",
+        )
+        cells["metric"] = np.where(cells["cycle"] == 1, "labelled_count", "queried_count")
+        cells["value"] = rng.integers(1, 9, size=len(cells)).astype(float)
+        frames.append(cells)
+    return pd.concat(frames, ignore_index=True)
 
 
 def _sources(cells: pd.DataFrame) -> set[str]:

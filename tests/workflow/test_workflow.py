@@ -36,14 +36,23 @@ def scheduled_jobs(output: str) -> list[tuple[str, dict]]:
     return jobs
 
 
-def test_lint_is_clean():
-    proc = snakemake(ROOT, "--lint", check=False)
+@pytest.fixture(scope="module")
+def project_root(tmp_path_factory):
+    """A copy of the project as a user has it (config.yaml and .test/ included, no results): the dry
+    runs below plan from it instead of the checkout, whose results/ they must not touch (a dry run's
+    pre-run scan moves damaged results aside, and `make run` may be writing there meanwhile)."""
+    root = tmp_path_factory.mktemp("root")
+    return copy_project(root, base_config())
+
+
+def test_lint_is_clean(project_root):
+    proc = snakemake(project_root, "--lint", check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Congratulations" in proc.stdout + proc.stderr
 
 
-def test_dry_run_of_all_needs_no_gpu():
-    proc = snakemake(ROOT, "-n", "--forceall", "all")
+def test_dry_run_of_all_needs_no_gpu(project_root):
+    proc = snakemake(project_root, "-n", "--forceall", "all")
     text = proc.stdout + proc.stderr
     assert re.search(r"^train\s+54$", text, re.M) and re.search(r"^query\s+48$", text, re.M), text[-2000:]
 
@@ -57,8 +66,8 @@ def test_dry_run_of_all_needs_no_gpu():
         ("fidelity={'preset': 'loose'}", "loose"),
     ],
 )
-def test_bad_command_line_config_fails_at_parse_time(override, message):
-    proc = snakemake(ROOT, "-n", "--config", override, check=False)
+def test_bad_command_line_config_fails_at_parse_time(project_root, override, message):
+    proc = snakemake(project_root, "-n", "--config", override, check=False)
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
 
@@ -219,12 +228,12 @@ def test_runtime_settings_rerun_nothing(tiny_project):
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / ".test" / "config").glob("*.yaml")))
-def test_every_test_config_dry_runs_as_a_user_would(name):
+def test_every_test_config_dry_runs_as_a_user_would(project_root, name):
     """``snakemake -n all --configfile .test/config/<name>.yaml`` from the project root: valid, and it plans
     the study's jobs (the tiny studies of the workflow tests are user-visible configs)."""
     test_config = yaml.safe_load((ROOT / ".test" / "config" / f"{name}.yaml").read_text())
     assert test_config["paths"]["reports"] == "results/test-reports"  # never into the committed reports/
-    proc = snakemake(ROOT, "-n", "all", "--configfile", f".test/config/{name}.yaml")
+    proc = snakemake(project_root, "-n", "all", "--configfile", f".test/config/{name}.yaml")
     study = next(iter(test_config["studies"]))
     assert f"study={study}" in proc.stdout + proc.stderr or f"results/{study}/" in proc.stdout + proc.stderr
 

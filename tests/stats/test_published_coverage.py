@@ -34,7 +34,12 @@ def synthetic_metrics(study) -> pd.DataFrame:
         runs = pd.MultiIndex.from_product(
             [list(strategies), list(study.seeds), range(1, study.num_cycles + 1)], names=["strategy", "seed", "cycle"]
         ).to_frame(index=False)
-        runs["setting"], runs["dataset"], runs["rho"], runs["alpha"] = setting.id, setting.dataset, setting.rho, setting.alpha
+        runs["setting"], runs["dataset"], runs["rho"], runs["alpha"] = (
+            setting.id,
+            setting.dataset,
+            setting.rho,
+            setting.alpha,
+        )
         runs["num_clients"] = setting.num_clients
         runs["method"] = [strategies[n].method for n in runs["strategy"]]
         runs["selector"] = [strategies[n].selector for n in runs["strategy"]]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from fal.data.images import ImageBank
@@ -65,6 +66,14 @@ def binary_cross_entropy_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor
     """Multi-label: BCE-with-logits of each label against the multi-hot ``y``, averaged over labels and batch."""
     logits, _ = model(x)
     return torch.nn.functional.binary_cross_entropy_with_logits(logits, y.to(logits.dtype))
+
+
+def bernoulli_kl_terms(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor:
+    """Elementwise KL(Bern(σ(p_logits)) ‖ Bern(σ(q_logits))), from log-sigmoids (stable at large logits):
+    KCFU's multi-label distillation and KSAS's multi-label score."""
+    log_p, log_not_p = F.logsigmoid(p_logits), F.logsigmoid(-p_logits)
+    log_q, log_not_q = F.logsigmoid(q_logits), F.logsigmoid(-q_logits)
+    return log_p.exp() * (log_p - log_q) + log_not_p.exp() * (log_not_p - log_not_q)
 
 
 def sgd_epoch(

@@ -36,8 +36,3 @@ def negative_mean_binary_entropy(probs: torch.Tensor) -> torch.Tensor:
 def mean_label_margin(probs: torch.Tensor) -> torch.Tensor:
     """Per sample: the mean over labels of |2p − 1|; smallest = most uncertain."""
     return (2 * probs - 1).abs().mean(dim=1)
-
-
-def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """KL(Bern(p) ‖ Bern(q)) elementwise."""
-    return _xlogy(p, p) - _xlogy(p, q) + _xlogy(1 - p, 1 - p) - _xlogy(1 - p, 1 - q)

@@ -62,7 +62,7 @@ from torch import nn
 from fal.config.algorithms import AlgorithmInfo
 from fal.data.images import ImageBank
 from fal.federated.algorithms.fedavg import FedAvg
-from fal.federated.sgd import LabelledSet, mean_epoch_loss, sgd_optimizer
+from fal.federated.sgd import LabelledSet, bernoulli_kl_terms, mean_epoch_loss, sgd_optimizer
 from fal.seeding import numpy_rng
 
 ALGORITHM = AlgorithmInfo("kcfu", "KCFU", "KAFAL's KCFU client update (§7.1-§7.2)", "strategy")
@@ -116,13 +116,6 @@ def balanced_bce_loss(logits: torch.Tensor, targets: torch.Tensor, positives: to
         return logits.sum() * 0.0  # nothing to learn from; keeps the graph
     shift = (positives[both].log() - negatives[both].log()).to(logits.dtype)
     return F.binary_cross_entropy_with_logits(logits[:, both] + shift, targets[:, both].to(logits.dtype))
-
-
-def bernoulli_kl_terms(teacher_logits: torch.Tensor, student_logits: torch.Tensor) -> torch.Tensor:
-    """Per sample and label: KL(Bern(σ(teacher)) ‖ Bern(σ(student))), from log-sigmoids (stable)."""
-    log_pt, log_qt = F.logsigmoid(teacher_logits), F.logsigmoid(-teacher_logits)
-    log_ps, log_qs = F.logsigmoid(student_logits), F.logsigmoid(-student_logits)
-    return log_pt.exp() * (log_pt - log_ps) + log_qt.exp() * (log_qt - log_qs)
 
 
 def gamma_class_weights(counts: torch.Tensor, mode: str) -> torch.Tensor:

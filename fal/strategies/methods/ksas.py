@@ -22,9 +22,9 @@ import torch.nn.functional as F
 
 from fal.config import StrategyConfig
 from fal.config.methods import MethodInfo, Option
+from fal.federated.sgd import bernoulli_kl_terms
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward
-from fal.strategies.multilabel import bernoulli_kl
 
 KSAS_MULTILABEL_PRIORS = ("log_odds", "softmax")
 """How KSAS specialises sigmoid outputs (multi-label data; fal.strategies.multilabel explains both)."""
@@ -120,6 +120,6 @@ def ksas_multilabel_scores(
     neg = torch.as_tensor(np.asarray(negatives), dtype=torch.float64, device=local_logits.device)
     keep = torch.ones_like(pos, dtype=torch.bool) if lam == 0 else (pos > 0) & (neg > 0)
     shift = lam * (pos[keep].clamp_min(1.0).log() - neg[keep].clamp_min(1.0).log())
-    p = torch.sigmoid(local_logits.to(torch.float64)[:, keep] + shift)
-    q = torch.sigmoid(global_logits.to(torch.float64)[:, keep] + shift)
-    return (bernoulli_kl(p, q) + bernoulli_kl(q, p)).sum(dim=1)
+    p = local_logits.to(torch.float64)[:, keep] + shift  # logits of P and Q
+    q = global_logits.to(torch.float64)[:, keep] + shift
+    return (bernoulli_kl_terms(p, q) + bernoulli_kl_terms(q, p)).sum(dim=1)

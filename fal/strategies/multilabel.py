@@ -23,14 +23,9 @@ from __future__ import annotations
 import torch
 
 
-def _xlogy(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """x·log y with 0·log 0 = 0."""
-    return torch.where(x > 0, x * torch.where(x > 0, y, torch.ones_like(y)).log(), torch.zeros_like(x))
-
-
 def negative_mean_binary_entropy(probs: torch.Tensor) -> torch.Tensor:
     """Per sample: minus the mean over labels of H(p) = −p log p − (1 − p) log(1 − p); lowest = most uncertain."""
-    return (_xlogy(probs, probs) + _xlogy(1 - probs, 1 - probs)).mean(dim=1)
+    return (torch.xlogy(probs, probs) + torch.xlogy(1 - probs, 1 - probs)).mean(dim=1)  # xlogy: 0·log 0 = 0
 
 
 def mean_label_margin(probs: torch.Tensor) -> torch.Tensor:

@@ -65,11 +65,11 @@ lint: setup
 	$(BIN)/snakefmt --check .
 	$(BIN)/snakemake --lint --workflow-profile none
 	$(BIN)/mypy
-	$(BIN)/python -m fal.config.docs --check
+	$(BIN)/python -m fal.plan.docs --check
 
 # Rewrite the generated blocks of docs/ (method options, paper catalog, datasets) from the declarations.
 docs: setup
-	$(BIN)/python -m fal.config.docs
+	$(BIN)/python -m fal.plan.docs
 
 # Apply the formatters (what `make lint` checks).
 format: setup

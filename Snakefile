@@ -6,7 +6,8 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
-from fal.config.base import ConfigError, check_yaml_file
+from fal.config.base import ConfigError
+from fal.plan.config_schema import check_yaml_file
 
 min_version("9.0")
 
@@ -23,7 +24,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/identity.smk"
+include: "workflow/rules/params.smk"
 include: "workflow/rules/resources.smk"
 include: "workflow/rules/targets.smk"
 include: "workflow/rules/data.smk"

@@ -18,14 +18,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
-from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
-from fal.config.datasets import get_dataset_spec
+from fal.config.fidelity import FidelityConfig
+from fal.config.protocol import ProtocolConfig
+from fal.config.setting import SettingConfig
 from fal.data.build import build_partition, labelled_lists
 from fal.data.sources.fmnist import read_fmnist
 from fal.data.views import load_setting_data
 from fal.federated.flconfig import FLConfig
 from fal.federated.models import build_model
 from fal.federated.training import ClientData, FederatedCycle, RoundCheckpoint, TrainingHooks, train_sequential
+from fal.plan.catalog import dataset_spec
 
 
 def main() -> None:
@@ -50,8 +52,10 @@ def main() -> None:
         }
     )
     fidelity = FidelityConfig()
-    part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
-    spec = get_dataset_spec(setting.dataset)
+    part = build_partition(
+        setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels, spec=dataset_spec(setting.dataset)
+    )
+    spec = dataset_spec(setting.dataset)
     data = load_setting_data(arrays, part.partition, spec, setting.num_clients, args.device)
     clients = [ClientData(p, data.train_labels[p]) for p in labelled_lists(part.initial_labelled, setting.num_clients)]
     cfg = FLConfig.from_protocol(protocol, fidelity)

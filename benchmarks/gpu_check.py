@@ -75,7 +75,7 @@ def main() -> int:
                 args.fmnist = str(candidate)
                 break
 
-    from fal.config import RuntimeConfig
+    from fal.config.runtime import RuntimeConfig
     from fal.job import configure
 
     device = configure(RuntimeConfig(device=args.device, threads=args.threads))

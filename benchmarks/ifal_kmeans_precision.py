@@ -29,11 +29,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fal.config.datasets import get_dataset_spec
 from fal.data.images import ImageBank
 from fal.data.sources.fmnist import read_fmnist
 from fal.federated.models import build_model
 from fal.federated.sgd import LabelledSet, cross_entropy_loss, mean_epoch_loss, sgd_optimizer
+from fal.plan.catalog import dataset_spec
 from fal.strategies.inference import forward
 from fal.strategies.methods.ifal import cluster_representatives
 
@@ -62,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     arrays = read_fmnist(Path(args.fmnist))
-    spec = get_dataset_spec("fmnist")
+    spec = dataset_spec("fmnist")
     bank = ImageBank(arrays.train_images[:6000], spec.channel_mean(), spec.channel_std(), "cpu")
     model = build_model("cnn4conv", spec, 0, "cpu")
     train = LabelledSet.of(np.arange(3000), arrays.train_labels[:3000], bank)

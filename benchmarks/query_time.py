@@ -27,13 +27,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 import yaml
 
-from fal.config import FidelityConfig, ProtocolConfig, SettingConfig, resolve_strategies
-from fal.config.datasets import get_dataset_spec
+from fal.config.fidelity import FidelityConfig
+from fal.config.protocol import ProtocolConfig
+from fal.config.setting import SettingConfig
 from fal.data.build import build_partition, unlabelled_pool
 from fal.data.sources.fmnist import read_fmnist
 from fal.data.views import load_setting_data
 from fal.federated.local import LocalTrainingConfig, last_round_models, scratch_models, train_local_only
 from fal.federated.models import build_model
+from fal.plan.catalog import dataset_spec
+from fal.plan.strategies import resolve_strategies
 from fal.seeding import numpy_rng, torch_generator
 from fal.strategies.base import ClientPool, QueryStep
 from fal.strategies.stage import check_outcome, load_query_function
@@ -66,8 +69,10 @@ def main() -> None:
     setting = SettingConfig(dataset="fmnist_lt", rho=20, alpha=0.1)
     protocol = ProtocolConfig.from_dict({"local_model": {"epochs": args.train_epochs}})
     fidelity = FidelityConfig()
-    part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
-    spec = get_dataset_spec(setting.dataset)
+    part = build_partition(
+        setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels, spec=dataset_spec(setting.dataset)
+    )
+    spec = dataset_spec(setting.dataset)
     data = load_setting_data(arrays, part.partition, spec, setting.num_clients, device)
     budget = part.budgets.query[0]
     pool_all = data.pools[args.client]

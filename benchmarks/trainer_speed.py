@@ -32,20 +32,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 import torch
 
-from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig, SettingConfig
 from fal.config.budgets import compute_budget
-from fal.config.datasets import get_dataset_spec
+from fal.config.fidelity import FidelityConfig
+from fal.config.protocol import ProtocolConfig
+from fal.config.runtime import RuntimeConfig
+from fal.config.setting import SettingConfig
 from fal.data.images import ImageBank
 from fal.federated.flconfig import FLConfig
 from fal.federated.models import build_model
 from fal.federated.training import ClientData, FederatedCycle, Trainer, TrainingHooks, train_sequential
 from fal.federated.vectorised import VectorisedOptions, train_vectorised
 from fal.job import configure
+from fal.plan.catalog import dataset_spec
+from fal.plan.checks import training_images
 
 
 def per_client_labelled(dataset: str, rho: float, clients: int, ratio: float, protocol: ProtocolConfig) -> int:
     """Labelled images per client at ``ratio`` under the protocol's budget (§2.1)."""
-    num_train = SettingConfig(dataset=dataset, rho=rho, alpha=0.1, num_clients=clients).num_train()
+    num_train = training_images(SettingConfig(dataset=dataset, rho=rho, alpha=0.1, num_clients=clients))
     budget = compute_budget(num_train, clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio)
     cycles = round((ratio - protocol.initial_ratio) / protocol.query_ratio)
     return budget.per_client_initial + cycles * budget.per_client_query
@@ -110,7 +114,7 @@ def main() -> None:
     runtime = RuntimeConfig(device=args.device, threads=args.threads, deterministic=True, precision=args.precision)
     device = configure(runtime)
     args.eval_batch = args.eval_batch or runtime.inference_batch(device)
-    spec = get_dataset_spec(args.dataset)
+    spec = dataset_spec(args.dataset)
     protocol = ProtocolConfig(rounds=args.rounds, local_epochs=args.local_epochs, fl_algorithm=args.algorithm)
     cfg = FLConfig.from_protocol(protocol, FidelityConfig())
     options = VectorisedOptions(compile=args.compile, precision=args.precision)

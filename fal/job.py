@@ -13,13 +13,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-if TYPE_CHECKING:  # annotations only: a job that imports this module does not load fal.config
-    from fal.config import RuntimeConfig
+if TYPE_CHECKING:  # annotations only: importing this module loads neither torch nor fal.config
+    import torch
+
+    from fal.config.runtime import RuntimeConfig
 
 
-def resolve_device(device: str):
+def resolve_device(device: str) -> torch.device:
     """``auto``: CUDA when present. With several visible GPUs (a workstation running many jobs at
     once), each job claims the GPU that the fewest running jobs hold (see ``claim_least_busy_gpu``);
     on a SLURM GPU job only the allocated GPU is visible, so nothing is claimed."""
@@ -75,7 +78,7 @@ def claim_least_busy_gpu(count: int, lock_dir: Path) -> int:
         os.close(guard)
 
 
-def configure(runtime: RuntimeConfig):
+def configure(runtime: RuntimeConfig) -> torch.device:
     """Set threads and determinism for this process; return the device (a ``torch.device``).
 
     One thread per job is the default: two 2-thread jobs on 2 cores run about 4× slower than two
@@ -159,9 +162,11 @@ class logged_failures:
                 raise SystemExit(f"{self.job.rule}: {exc}") from None
         return self.logger
 
-    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
         if exc is not None:
-            self.logger.error("FAILED: %s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, tb))
+            self.logger.error("FAILED: %s: %s", type(exc).__name__, exc, exc_info=(type(exc), exc, tb))
             return False
         if self.job is not None:
             from fal.integrity import seal

@@ -7,8 +7,12 @@ of execution order (clients processed in any order, a rule rerun alone) and ther
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only: torch is imported when a generator is made
+    import torch
 
 
 def derive_seed(*keys: int | str) -> int:
@@ -31,7 +35,7 @@ def numpy_rng(*keys: int | str) -> np.random.Generator:
     return np.random.default_rng(derive_seed(*keys))
 
 
-def torch_generator(*keys: int | str, device: str = "cpu"):
+def torch_generator(*keys: int | str, device: str = "cpu") -> torch.Generator:
     import torch
 
     generator = torch.Generator(device=device)

@@ -9,6 +9,7 @@ import numpy as np
 
 from fal.data.synthetic import synthetic_arrays
 from fal.data.views import Compute, StageInputs
+from fal.plan.catalog import dataset_spec
 
 # ---------------------------------------------------------------------------------------------
 # A small synthetic setting after one trained cycle, queried through the real query stage
@@ -16,6 +17,42 @@ from fal.data.views import Compute, StageInputs
 LOG = logging.getLogger("test")
 CPU = Compute("cpu", LOG)
 """Where the tests' stages compute."""
+SPEC = dataset_spec("octmnist")
+"""The synthetic settings' dataset declaration (octmnist's shape: 4 classes, 1 channel)."""
+
+
+def query_strategy(name: str, spec: dict, where: str | None = None, multi_label: bool = False):
+    """A strategy entry (as in config.yaml's ``strategies``), checked and resolved as a query job gets it."""
+    from fal.plan.strategies import StrategyEntry
+
+    return StrategyEntry.from_dict(name, spec, where or f"strategies.{name}").query_strategy(multi_label)
+
+
+def training_algorithm(federated: dict | None = None, multi_label: bool = False):
+    """The training job's algorithm for a strategy's ``federated`` block (default plain FedAvg)."""
+    return strategy_training({"method": "random", "federated": dict(federated or {})}, multi_label)
+
+
+def strategy_training(spec: dict, multi_label: bool = False):
+    """The training job's algorithm for a strategy entry ``spec`` (as in config.yaml's ``strategies``): its
+    update and the module its method trains with the model, resolved as the planning side does."""
+    from fal.federated.stage import TrainingAlgorithm
+    from fal.plan.catalog import ALGORITHMS
+    from fal.plan.strategies import StrategyEntry
+
+    entry = StrategyEntry.from_dict("x", spec, "strategies.x")
+    info = ALGORITHMS[entry.update]
+    return TrainingAlgorithm(
+        entry.update, info.entry_point, entry.update_options(multi_label), entry.trains_with(multi_label)
+    )
+
+
+def make_algorithm(cfg: Any, context: Any = None) -> Any:
+    """An instance of the FL algorithm ``cfg.algorithm`` names (its class from the catalog's entry point)."""
+    from fal.plan.catalog import ALGORITHMS
+    from fal.registry import load_entry
+
+    return load_entry(ALGORITHMS[cfg.algorithm].entry_point)(cfg, context)
 
 
 class TrainedSetting(NamedTuple):
@@ -46,8 +83,10 @@ def trained_setting(
     """A ``num_clients``-client, 4-class setting (octmnist's shape: 1 channel) trained for one cycle
     (``federated``: a strategy's resolved training algorithm; default plain FedAvg; ``partition_file``:
     client lists of a file partition; ``protocol``: overrides of the protocol)."""
-    from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
+    from fal.config.fidelity import FidelityConfig
     from fal.config.partition_file import partition_digest
+    from fal.config.protocol import ProtocolConfig
+    from fal.config.setting import SettingConfig
     from fal.data.build import build_partition
     from fal.federated.stage import run_training_stage
 
@@ -71,13 +110,13 @@ def trained_setting(
     )
     fidelity = FidelityConfig()
     part = build_partition(
-        setting, protocol_config, fidelity, 1, arrays.train_labels, arrays.test_labels, partition_file
+        setting, protocol_config, fidelity, 1, arrays.train_labels, arrays.test_labels, partition_file, spec=SPEC
     )
     out = run_training_stage(
-        StageInputs(setting, protocol_config, fidelity, 1, 1, arrays, part.partition, part.initial_labelled),
+        StageInputs(setting, protocol_config, fidelity, 1, 1, arrays, part.partition, part.initial_labelled, SPEC),
         CPU,
         keep_client_models=keep_client_models,
-        federated=federated,
+        algorithm=federated if hasattr(federated, "entry") else training_algorithm(federated),
     )
     return TrainedSetting(
         arrays, setting, protocol_config, fidelity, part, out.result.state_dict, out.result.client_states
@@ -95,10 +134,9 @@ def query(
     path: str | None = None,
 ):
     """Cycle 1's query with strategy ``spec``; ``as_name`` renames the strategy (its name keys the generators)."""
-    from fal.config import StrategyConfig
     from fal.strategies.stage import run_query_stage
 
-    strategy = StrategyConfig.from_dict(as_name or name, spec, path or name)
+    strategy = query_strategy(as_name or name, spec, path or name)
     inputs = StageInputs(
         trained.setting,
         trained.protocol,
@@ -108,6 +146,7 @@ def query(
         trained.arrays,
         trained.part.partition,
         trained.part.initial_labelled,
+        SPEC,
     )
     return run_query_stage(
         inputs,

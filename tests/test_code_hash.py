@@ -1,4 +1,4 @@
-"""The code hash a rule carries (fal/code_identity.py): what it covers, what it ignores, and that its
+"""The code hash a rule carries (fal/code_hash.py): what it covers, what it ignores, and that its
 analyses kept on disk between runs can never make it stale."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fal.code_identity import SourceFacts, code_files, code_hash
+from fal.code_hash import SourceFacts, code_files, code_hash
 
 
 def project(tmp_path: Path) -> Path:
@@ -32,18 +32,27 @@ def test_the_hash_covers_the_imported_modules_and_ignores_layout(tmp_path):
 
 def test_kept_analyses_give_the_same_hash_and_are_never_stale(tmp_path):
     root = project(tmp_path)
-    store = tmp_path / ".snakemake/fal-code-identity.json"
+    store = tmp_path / ".snakemake/fal-code-hash.json"
+
+    def kept(**kwargs):  # a parse with the store, saved at its end (as a real run does)
+        facts = SourceFacts(store)
+        answer = code_hash(root, ["script.py"], facts=facts, **kwargs)
+        facts.save()
+        return answer
+
     plain = code_hash(root, ["script.py"])
-    assert code_hash(root, ["script.py"], facts=SourceFacts(store)) == plain
+    facts = SourceFacts(store)
+    assert code_hash(root, ["script.py"], facts=facts) == plain
+    assert not store.exists()  # nothing is written until the workflow saves (a dry run never does)
+    facts.save()
     assert set(json.loads(store.read_text())) == {"fal/__init__.py", "fal/a.py", "fal/b.py", "script.py"}
     # an edit is seen although the store holds the old analysis (keyed by content, not by time)
     (root / "fal/b.py").write_text("Y = 2\n")
-    edited = code_hash(root, ["script.py"], facts=SourceFacts(store))
-    assert edited == code_hash(root, ["script.py"]) != plain
+    assert kept() == code_hash(root, ["script.py"]) != plain
     # a module that did not exist when the importer was analysed counts once it does
     (root / "fal/a.py").write_text("from fal import b, d\n\nX = b.Y + d.W\n")
     assert "fal/d.py" not in code_files(root, ["script.py"], facts=SourceFacts(store))
-    code_hash(root, ["script.py"], facts=SourceFacts(store))
+    kept()
     (root / "fal/d.py").write_text("W = 1\n")
     assert "fal/d.py" in code_files(root, ["script.py"], facts=SourceFacts(store))
     # a damaged store is ignored

@@ -7,22 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fal.config import (
-    COMPILE_MODES,
-    FIDELITY_PRESETS,
-    FL_ALGORITHMS,
-    MODELS,
-    PRECISIONS,
-    TRAINERS,
-    ConfigError,
-    FidelityConfig,
-    LocalModelConfig,
-    ProtocolConfig,
-    RuntimeConfig,
-    resolve_study,
-)
-from fal.config.datasets import DATASETS
-from fal.config.methods import METHODS
+from fal.config.base import ConfigError
+from fal.config.fidelity import FidelityConfig, preset_values
+from fal.config.protocol import MODELS, LocalModelConfig, ProtocolConfig
+from fal.config.runtime import COMPILE_MODES, PRECISIONS, TRAINERS, RuntimeConfig
+from fal.plan.catalog import DATASETS, METHODS, protocol_algorithms
+from fal.plan.study import resolve_study
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
@@ -46,9 +36,10 @@ def test_schema_enums_match_the_library():
     runtime = SCHEMA["properties"]["runtime"]["properties"]
     assert sorted(runtime) == sorted(f.name for f in dataclasses.fields(RuntimeConfig))
     assert sorted(protocol["model"]["anyOf"][0]["enum"]) == sorted(MODELS)
-    from fal.config.protocol import FEDERATED_SCHEDULES, SCHEDULE_CHOICES
+    from fal.config.protocol import SCHEDULE_CHOICES
+    from fal.plan.schedules import FEDERATED_SCHEDULES, SCHEDULES
 
-    assert protocol["schedule"]["enum"] == sorted(FEDERATED_SCHEDULES) == list(SCHEDULE_CHOICES["schedule"])
+    assert protocol["schedule"]["enum"] == sorted(FEDERATED_SCHEDULES) == list(SCHEDULES)
     for key in ("optimizer_scope", "lr_schedule", "transform", "budget_rule"):
         assert protocol[key]["enum"] == list(SCHEDULE_CHOICES[key])
     assert sorted(protocol["model"]["anyOf"][1]["items"]["enum"]) == sorted(MODELS)
@@ -57,7 +48,7 @@ def test_schema_enums_match_the_library():
     assert study["data"]["properties"]["multilabel_partition"]["enum"] == list(MULTILABEL_PARTITION_RULES)
     # the algorithm registry is the one list of FL algorithms: the schema leaves the choice to fal.config
     assert "enum" not in str(protocol["fl_algorithm"])
-    assert set(FL_ALGORITHMS) >= {"fedavg", "fedprox", "scaffold", "fednova"}
+    assert set(protocol_algorithms()) >= {"fedavg", "fedprox", "scaffold", "fednova"}
     assert (runtime["trainer"]["enum"], runtime["compile"]["enum"], runtime["precision"]["enum"]) == (
         list(TRAINERS),
         list(COMPILE_MODES),
@@ -66,14 +57,15 @@ def test_schema_enums_match_the_library():
 
 
 def test_schema_federated_and_analysis_blocks_match_the_library():
-    from fal.config.strategy import _FL_CHOICES, STRATEGY_FL_UPDATES
-    from fal.config.study import AnalysisConfig
+    from fal.plan.catalog import ALGORITHMS, strategy_updates
+    from fal.plan.study import AnalysisConfig
 
     federated = SCHEMA["$defs"]["federated"]["properties"]
-    assert federated["algorithm"]["enum"] == list(STRATEGY_FL_UPDATES)
-    assert sorted(federated) == sorted({"algorithm", *(k for options in STRATEGY_FL_UPDATES.values() for k in options)})
-    for key, choices in _FL_CHOICES.items():
-        assert federated[key].get("enum", [True, False]) == list(choices), key
+    assert federated["algorithm"]["enum"] == list(strategy_updates()) == ["fedavg", "kcfu"]
+    declared = {o.name: o for name in strategy_updates() for o in ALGORITHMS[name].options}
+    assert sorted(federated) == sorted({"algorithm", *declared})
+    for key, option in declared.items():
+        assert federated[key] == option.json_schema(), key
     analysis = SCHEMA["$defs"]["study"]["properties"]["analysis"]["properties"]
     assert sorted(analysis) == sorted(f.name for f in dataclasses.fields(AnalysisConfig))
 
@@ -146,7 +138,7 @@ def test_study_fidelity_merges_into_the_top_level_one_like_protocol():
 def test_fidelity_presets_and_overrides():
     faithful = FidelityConfig.from_dict("faithful")
     corrected = FidelityConfig.from_dict({"preset": "corrected"})
-    assert faithful.to_dict() == {"preset": "faithful", **FIDELITY_PRESETS["faithful"]}
+    assert faithful.to_dict() == {"preset": "faithful", **preset_values("faithful")}
     assert corrected.lt_query_view_mismatch is False and corrected.partition_seed == "run"
     mixed = FidelityConfig.from_dict({"preset": "faithful", "lt_query_view_mismatch": False})
     assert mixed.lt_query_view_mismatch is False and mixed.partition_seed == "fixed"
@@ -231,10 +223,10 @@ def test_natural_dataset_rejects_rho():
     config = mutate("studies.quick.datasets", ["octmnist"])
     study = resolve_study(config, "quick")  # rho given for the study is ignored for natural datasets
     assert all(s.rho is None for s in study.settings)
-    from fal.config import SettingConfig
+    from fal.plan.checks import build_setting
 
     with pytest.raises(ConfigError, match="rho must not be set"):
-        SettingConfig.from_dict({"dataset": "octmnist", "alpha": 0.1, "rho": 20})
+        build_setting({"dataset": "octmnist", "alpha": 0.1, "rho": 20}, "setting")
 
 
 def test_tables_figures_and_analysis_options():
@@ -291,7 +283,10 @@ def test_ll4al_needs_a_model_with_feature_maps():
                 tap_points(model)
     config = copy.deepcopy(CONFIG)
     config["studies"]["kafal_fig11"]["strategies"].append("ll4al_l_lastround")
-    with pytest.raises(ConfigError, match="strategy ll4al_l_lastround trains LL4AL's loss-prediction module"):
+    with pytest.raises(
+        ConfigError,
+        match="strategy ll4al_l_lastround trains a module with the model that taps feature maps; model mnist_2nn has none",
+    ):
         resolve_study(config, "kafal_fig11")
 
 
@@ -304,7 +299,7 @@ def test_a_natural_dataset_gets_one_setting_whatever_the_rho_list():
 
 
 def test_the_schema_allows_a_list_exactly_for_the_protocol_axes():
-    from fal.config.study import PROTOCOL_AXES
+    from fal.plan.study import PROTOCOL_AXES
 
     protocol = SCHEMA["$defs"]["protocol"]["properties"]
     listable = {key for key, rule in protocol.items() if any(o.get("type") == "array" for o in rule.get("anyOf", []))}
@@ -314,7 +309,6 @@ def test_the_schema_allows_a_list_exactly_for_the_protocol_axes():
 def test_participation_as_an_axis_is_one_setting_per_fraction():
     """``protocol.client_fraction`` as a list (KAFAL Fig. 9's 40 % against 80 % or full participation):
     each share is its own setting, id, protocol and train params; every value is checked."""
-    from fal.config.params import protocol_params
 
     config = copy.deepcopy(CONFIG)
     config["studies"]["participation"] = {
@@ -329,7 +323,7 @@ def test_participation_as_an_axis_is_one_setting_per_fraction():
     assert [s.id for s in study.settings] == ["fmnist_lt-rho20-alpha0.1-K10-C0.4", "fmnist_lt-rho20-alpha0.1-K10-C1"]
     assert [study.protocol_of(s.id).client_fraction for s in study.settings] == [0.4, 1.0]
     assert [s.to_dict()["client_fraction"] for s in study.settings] == [0.4, 1.0]
-    train = [protocol_params(study.protocol_of(s.id), "train", cycle=2) for s in study.settings]
+    train = [study.protocol_of(s.id).read_by("train") for s in study.settings]
     assert [p["client_fraction"] for p in train] == [0.4, 1.0]
     # a study without the axis keeps its settings' ids and params as before the axis existed
     quick = resolve_study(CONFIG, "quick")

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fal.config import STRATEGY_FL_UPDATES, FidelityConfig, LocalModelConfig, ProtocolConfig
-from fal.config.docs import regenerate
-from fal.config.methods import METHODS
+from fal.config.fidelity import FidelityConfig
+from fal.config.protocol import LocalModelConfig, ProtocolConfig
+from fal.plan.catalog import ALGORITHMS, METHODS
+from fal.plan.docs import regenerate
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -163,7 +164,7 @@ def test_strategies_named_in_the_strategy_table_exist():
 
 
 def test_generated_blocks_are_up_to_date():
-    assert regenerate(ROOT, check=True) == [], "run `python -m fal.config.docs`"
+    assert regenerate(ROOT, check=True) == [], "run `python -m fal.plan.docs`"
 
 
 def test_hand_written_option_tables_match_the_declarations():
@@ -175,8 +176,8 @@ def test_hand_written_option_tables_match_the_declarations():
     for name, default in rows:
         assert str(defaults[name]) == default or float(defaults[name]) == float(default), name
     kcfu = methods.split("## KAFAL's federated update (KCFU)")[1].split("##")[0]
-    for name in re.findall(r"^\| `(\w+)` \|", kcfu, re.M):
-        assert name in STRATEGY_FL_UPDATES["kcfu"], name
+    for name in re.findall(r"^\| `kcfu` \| `(\w+)` \|", kcfu, re.M):
+        assert name in ALGORITHMS["kcfu"].defaults, name
     fidelity = methods.split("## Fidelity")[1].split("\n## ")[0]
     switches = {f.name for f in dataclasses.fields(FidelityConfig)}
     named = set(re.findall(r"^\| `(\w+)` \|", fidelity, re.M))
@@ -198,3 +199,28 @@ def test_configuration_reference_covers_every_key():
         assert f"runtime.{key}" in text, key
     for key in SCHEMA["$defs"]["study"]["properties"]:
         assert f"`{key}`" in text, key
+
+
+def test_every_declared_option_is_in_the_docs_and_the_schema():
+    """An option is declared once (its method's METHOD, an update's ALGORITHM, a fidelity switch's field):
+    the docs' generated tables and the schema's generated blocks show every one (and tests/test_params.py
+    checks that each reaches the params of the jobs that read it)."""
+    from fal.config.fidelity import SWITCHES
+    from fal.plan.catalog import strategy_updates
+
+    methods = DOCS["docs/methods.md"]
+    for name, info in METHODS.items():
+        for option in info.options:
+            assert f"| `{name}` | `{option.name}` |" in methods, (name, option.name)
+    federated = SCHEMA["$defs"]["federated"]["properties"]
+    for name in strategy_updates():
+        for option in ALGORITHMS[name].options:
+            assert f"| `{name}` | `{option.name}` |" in methods, (name, option.name)
+            assert federated[option.name] == option.json_schema(), option.name
+    fidelity = SCHEMA["$defs"]["fidelity"]["oneOf"][1]["properties"]
+    for name in SWITCHES:
+        assert f"| `{name}` |" in methods and name in fidelity, name
+    # a method's options are checked against its declaration when the configuration is read (with close
+    # matches and the allowed values); the schema leaves them to it rather than repeating them
+    strategy = SCHEMA["properties"]["strategies"]["additionalProperties"]["properties"]
+    assert strategy["options"] == {"type": "object"}

@@ -8,15 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from fal.integrity import (
-    DamagedResultError,
-    find_damaged,
-    quarantine_damaged,
-    seal,
-    sidecar_of,
-    verify,
-)
+from fal.integrity import DamagedResultError, seal, sidecar_of, verify
 from fal.job import logged_failures
+from fal.plan.damage import find_damaged, quarantine_damaged
 
 
 def write(path: Path, text: str) -> str:

@@ -48,7 +48,7 @@ GRAPH = {m: imports_of(m) for m in MODULES}
 
 def test_graph_sees_real_imports():
     assert "fal.config.datasets" in GRAPH["fal.data.build"]
-    assert "fal.config.methods" in GRAPH["fal.strategies.stage"]
+    assert "fal.plan.catalog" in GRAPH["fal.plan.strategies"]
 
 
 def test_no_import_cycle_inside_fal():
@@ -72,27 +72,31 @@ def test_no_import_cycle_inside_fal():
             visit(module)
 
 
-CONFIG_LAYER = {m for m in MODULES if m == "fal.config" or m.startswith("fal.config.")}
-"""The bottom layer: configuration and the torch-free catalogs (datasets, methods, FL algorithms, paper
-outputs, budgets), which read the stage packages' declarations from their source, never by importing."""
+CONFIG_LAYER = {m for m in MODULES if m == "fal.config" or m.startswith("fal.config.")} | {"fal.registry"}
+"""The bottom layer: the typed configuration jobs compute with and the declaration types (torch-free)."""
+
+PLAN = {m for m in MODULES if m == "fal.plan" or m.startswith("fal.plan.")}
+"""The planning side: study resolution, catalogs, params, captions, schema and docs (no job imports it)."""
 
 LEAVES = {
     "fal.seeding": set(),
     "fal.io": set(),
-    "fal.schemas": {"fal.io"},
-    "fal.code_identity": set(),
+    "fal.formats": {"fal.io"},
+    "fal.json_store": set(),
+    "fal.code_hash": {"fal.json_store"},
+    "fal.registry": set(),
+    "fal.config": set(),
     "fal.config.base": set(),
-    "fal.config.declarations": set(),
     "fal.config.budgets": set(),
-    "fal.config.algorithms": {"fal.config.declarations"},
-    "fal.config.datasets": {"fal.config.declarations"},
-    "fal.config.methods": {"fal.config.declarations"},
-    "fal.config.outputs": {"fal.config.declarations", "fal.config.datasets"},
-    # leaf config modules: the shared checks, each other's leaves and the catalogs; never study resolution
+    "fal.config.algorithms": {"fal.registry"},
+    "fal.config.datasets": {"fal.registry"},
+    "fal.config.methods": {"fal.registry"},
+    "fal.config.outputs": {"fal.registry"},
     "fal.config.fidelity": {"fal.config.base"},
     "fal.config.runtime": {"fal.config.base"},
-    "fal.config.protocol": {"fal.config.base", "fal.config.budgets", "fal.config.algorithms"},
-    "fal.config.strategy": {"fal.config.base", "fal.config.methods"},
+    "fal.config.protocol": {"fal.config.base", "fal.config.budgets", "fal.registry"},
+    "fal.config.setting": {"fal.config.protocol"},
+    "fal.config.strategy": set(),
 }
 
 
@@ -103,9 +107,9 @@ def test_leaf_modules_import_only_what_they_are_allowed():
 
 
 def test_configuration_is_the_bottom_layer():
-    """fal.config (the Snakefile reads it at parse time) imports nothing of the stage packages (data,
-    federated, strategies, stats, plots): it reads their declarations from the source files."""
-    reached, todo = set(), ["fal.config"]
+    """fal.config imports nothing of the stage packages (data, federated, strategies, stats, plots) nor of
+    the planning side: the planning side reads the stage packages' declarations from the source files."""
+    reached, todo = set(), [m for m in CONFIG_LAYER]
     while todo:
         module = todo.pop()
         for dep in GRAPH[module] - reached:
@@ -114,11 +118,25 @@ def test_configuration_is_the_bottom_layer():
     assert reached <= CONFIG_LAYER | {"fal"}, sorted(reached - CONFIG_LAYER)
 
 
+def test_the_planning_side_is_torch_free_and_imported_by_no_library_module():
+    """fal.plan reads the declarations without importing a stage package, and nothing outside it imports it
+    (a job imports the library, never study resolution, catalogs, params, captions or docs)."""
+    for module in PLAN:
+        stage_imports = {
+            m
+            for m in GRAPH[module]
+            if m.startswith(("fal.data", "fal.federated", "fal.strategies", "fal.stats", "fal.plots"))
+        }
+        assert not stage_imports, (module, sorted(stage_imports))
+    for module in set(MODULES) - PLAN:
+        assert not GRAPH[module] & PLAN, (module, sorted(GRAPH[module] & PLAN))
+
+
 def test_stage_packages_do_not_import_the_workflow_helpers():
-    """Only workflow scripts set up jobs (fal.job) and hash code (fal.code_identity)."""
+    """Only workflow scripts set up jobs (fal.job) and hash code (fal.code_hash)."""
     for module in MODULES:
         if module.startswith(("fal.data", "fal.federated", "fal.strategies", "fal.stats", "fal.plots")):
-            assert not GRAPH[module] & {"fal.job", "fal.code_identity"}, module
+            assert not GRAPH[module] & {"fal.job", "fal.code_hash"}, module
 
 
 def test_library_never_imports_snakemake():

@@ -62,17 +62,19 @@ def concurrency(device, smoke: bool, budget: Budget) -> list[dict]:
 
 def worker(args) -> None:
     """One cycle-1 training of the paper protocol at 5 % labelled (or a tiny one with --smoke); prints JSON."""
-    from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig
-    from fal.config.datasets import get_dataset_spec
+    from fal.config.fidelity import FidelityConfig
+    from fal.config.protocol import ProtocolConfig
+    from fal.config.runtime import RuntimeConfig
     from fal.data.images import ImageBank
     from fal.federated.flconfig import FLConfig
     from fal.federated.models import build_model
     from fal.federated.training import ClientData, FederatedCycle, TrainingHooks, train_sequential
     from fal.federated.vectorised import train_vectorised
     from fal.job import configure
+    from fal.plan.catalog import dataset_spec
 
     device = configure(RuntimeConfig(device=args.device, threads=args.threads))
-    spec = get_dataset_spec("fmnist_lt")
+    spec = dataset_spec("fmnist_lt")
     smoke = args.smoke
     protocol = ProtocolConfig(rounds=1 if smoke else args.worker_rounds, local_epochs=1 if smoke else 5)
     clients_n, per_client = (2, 20) if smoke else (10, 102)

@@ -27,11 +27,11 @@ def double_bank(bank):
 
 
 def trainer_equivalence(device, budget: Budget) -> list[dict]:
-    from fal.config.datasets import DATASETS
     from fal.data.images import ImageBank
     from fal.federated.models import build_model
     from fal.federated.training import ClientData, FederatedCycle, TrainingHooks, train_sequential
     from fal.federated.vectorised import train_vectorised
+    from fal.plan.catalog import DATASETS
 
     spec = DATASETS["octmnist"]
     sizes = (24, 19, 10)
@@ -85,11 +85,14 @@ def trainer_equivalence(device, budget: Budget) -> list[dict]:
 
 def query_contracts(device, budget: Budget) -> list[dict]:
     """Every registered method once on a small 3-client setting, on ``device``, against the contract."""
-    from fal.config import FidelityConfig, ProtocolConfig, SettingConfig, StrategyConfig
-    from fal.config.methods import METHODS
+    from fal.config.fidelity import FidelityConfig
+    from fal.config.protocol import ProtocolConfig
+    from fal.config.setting import SettingConfig
     from fal.data.build import build_partition
     from fal.data.views import Compute, StageInputs
-    from fal.federated.stage import run_training_stage
+    from fal.federated.stage import TrainingAlgorithm, run_training_stage
+    from fal.plan.catalog import ALGORITHMS, METHODS, dataset_spec
+    from fal.plan.strategies import StrategyEntry
     from fal.strategies.stage import run_query_stage
 
     arrays = synthetic(4, 90, 20, seed=5)
@@ -107,13 +110,16 @@ def query_contracts(device, budget: Budget) -> list[dict]:
         }
     )
     fidelity = FidelityConfig()
-    part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
+    part = build_partition(
+        setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels, spec=dataset_spec(setting.dataset)
+    )
     trainings: dict[str, object] = {}
 
-    def trained_for(strategy):
+    def trained_for(entry):
         """Cycle 1 as the strategy trains it (plain FedAvg, or with LL4AL's loss module), once per kind."""
-        federated = strategy.resolved_federated()
-        key = json.dumps(federated, sort_keys=True)
+        info = ALGORITHMS[entry.update]
+        algorithm = TrainingAlgorithm(entry.update, info.entry_point, entry.update_options(), entry.trains_with())
+        key = json.dumps([algorithm.name, algorithm.options, algorithm.trains_with], sort_keys=True)
         if key not in trainings:
             trainings[key] = run_training_stage(
                 StageInputs(
@@ -125,10 +131,11 @@ def query_contracts(device, budget: Budget) -> list[dict]:
                     arrays=arrays,
                     partition=part.partition,
                     labelled=part.initial_labelled,
+                    spec=dataset_spec(setting.dataset),
                 ),
                 Compute(device=device, log=LOG),
                 keep_client_models=True,
-                federated=federated,
+                algorithm=algorithm,
             ).result
         return trainings[key]
 
@@ -143,8 +150,9 @@ def query_contracts(device, budget: Budget) -> list[dict]:
             spec["query_model"] = "global"
         start = time.perf_counter()
         try:  # the query stage checks the contract itself (fal.strategies.stage.check_outcome) and raises
-            strategy = StrategyConfig.from_dict(f"check_{name}", spec, f"check.{name}")
-            trained = trained_for(strategy)
+            entry = StrategyEntry.from_dict(f"check_{name}", spec, f"check.{name}")
+            strategy = entry.query_strategy()
+            trained = trained_for(entry)
             run_query_stage(
                 StageInputs(
                     setting=setting,
@@ -155,6 +163,7 @@ def query_contracts(device, budget: Budget) -> list[dict]:
                     arrays=arrays,
                     partition=part.partition,
                     labelled=part.initial_labelled,
+                    spec=dataset_spec(setting.dataset),
                 ),
                 Compute(device=device, log=LOG),
                 strategy=strategy,

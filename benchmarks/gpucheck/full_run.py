@@ -15,12 +15,16 @@ PAPER_FAIRFAL_FMNIST = "FairFAL Table 5, FMNIST-LT α = 0.1 (workflow/published/
 
 
 def full_run(device, smoke: bool, budget: Budget, args, chosen: dict) -> dict:
-    from fal.config import FidelityConfig, ProtocolConfig, SettingConfig, StrategyConfig
+    from fal.config.fidelity import FidelityConfig
+    from fal.config.protocol import ProtocolConfig
+    from fal.config.setting import SettingConfig
     from fal.data.build import build_partition
     from fal.data.sources.fmnist import read_fmnist
     from fal.data.views import Compute, StageInputs
     from fal.federated.stage import run_training_stage
     from fal.federated.vectorised import VectorisedOptions
+    from fal.plan.catalog import dataset_spec
+    from fal.plan.strategies import StrategyEntry
     from fal.strategies.stage import run_query_stage
 
     if args.fmnist is None:
@@ -44,13 +48,15 @@ def full_run(device, smoke: bool, budget: Budget, args, chosen: dict) -> dict:
     }
     protocol = ProtocolConfig.from_dict({**overrides, "local_model": {"epochs": 2}} if smoke else {})
     fidelity = FidelityConfig()
-    strategy = StrategyConfig.from_dict("fairfal", {"method": "fairfal"}, "strategies.fairfal")
+    strategy = StrategyEntry.from_dict("fairfal", {"method": "fairfal"}, "strategies.fairfal").query_strategy()
     trainer = chosen["config"].split()[0]
     compile_mode = chosen["config"].split("compile ")[1] if "compile" in chosen["config"] else "off"
     options = VectorisedOptions(compile=compile_mode, precision=chosen["precision"])
     stages: list[dict] = []
     start = time.perf_counter()
-    part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
+    part = build_partition(
+        setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels, spec=dataset_spec(setting.dataset)
+    )
     stages.append({"stage": "partition", "seconds": round(time.perf_counter() - start, 2)})
     labelled, state = part.initial_labelled, {}
     cycles = protocol.num_cycles()
@@ -69,6 +75,7 @@ def full_run(device, smoke: bool, budget: Budget, args, chosen: dict) -> dict:
                 arrays=arrays,
                 partition=part.partition,
                 labelled=labelled,
+                spec=dataset_spec(setting.dataset),
             ),
             Compute(device=device, log=LOG, inference_batch_size=4096 if device.type == "cuda" else 256),
             trainer=trainer,
@@ -93,6 +100,7 @@ def full_run(device, smoke: bool, budget: Budget, args, chosen: dict) -> dict:
                     arrays=arrays,
                     partition=part.partition,
                     labelled=labelled,
+                    spec=dataset_spec(setting.dataset),
                 ),
                 Compute(device=device, log=LOG, inference_batch_size=4096 if device.type == "cuda" else 256),
                 strategy=strategy,

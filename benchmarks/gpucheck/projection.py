@@ -34,20 +34,21 @@ def projection(full: dict, conc: list[dict], smoke: bool) -> dict:
     try:
         import yaml
 
-        from fal.config import resolve_study
+        from fal.plan.study import resolve_study
     except ImportError as exc:
         out["note"] = f"cannot read config.yaml ({exc}); install pyyaml"
         return out
-    from fal.config import SettingConfig
+    from fal.config.setting import SettingConfig
+    from fal.plan.checks import training_images
 
-    fmnist_images = SettingConfig(dataset="fmnist_lt", rho=20, alpha=0.1, num_clients=10).num_train()
+    fmnist_images = training_images(SettingConfig(dataset="fmnist_lt", rho=20, alpha=0.1, num_clients=10))
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     for name in config["studies"]:
         study = resolve_study(config, name)
         if study.name == "quick":
             continue
         runs = len(study.settings) * len(study.seeds) * len(study.strategies)
-        images = statistics.mean(s.num_train() for s in study.settings) / fmnist_images
+        images = statistics.mean(training_images(s) for s in study.settings) / fmnist_images
         scale = images * study.protocol.num_cycles() / 9 * study.protocol.rounds / 100
         out["studies"][name] = round(runs * run_s * scale / speedup / 3600, 2)
     fmnist = [n for n in out["studies"] if n == "table5_6_fmnist"]

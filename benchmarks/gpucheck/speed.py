@@ -14,22 +14,26 @@ from gpucheck.common import Budget, sync, synthetic
 
 
 def speed(device, smoke: bool, budget: Budget, args) -> list[dict]:
-    from fal.config import FidelityConfig, ProtocolConfig, RuntimeConfig, SettingConfig
     from fal.config.budgets import compute_budget
-    from fal.config.datasets import get_dataset_spec
+    from fal.config.fidelity import FidelityConfig
+    from fal.config.protocol import ProtocolConfig
+    from fal.config.runtime import RuntimeConfig
+    from fal.config.setting import SettingConfig
     from fal.data.images import ImageBank
     from fal.federated.flconfig import FLConfig
     from fal.federated.models import build_model
     from fal.federated.training import ClientData, FederatedCycle, Trainer, TrainingHooks, train_sequential
     from fal.federated.vectorised import VectorisedOptions, train_vectorised
     from fal.job import configure
+    from fal.plan.catalog import dataset_spec
+    from fal.plan.checks import training_images
 
-    spec = get_dataset_spec("fmnist_lt")
+    spec = dataset_spec("fmnist_lt")
     clients_n = 3 if smoke else 10
     rounds = 1 if smoke else args.speed_rounds
     protocol = ProtocolConfig(rounds=rounds, local_epochs=1 if smoke else 5)
     cfg = FLConfig.from_protocol(protocol, FidelityConfig())
-    num_train = SettingConfig(dataset="fmnist_lt", rho=20, alpha=0.1, num_clients=10).num_train()
+    num_train = training_images(SettingConfig(dataset="fmnist_lt", rho=20, alpha=0.1, num_clients=10))
     paper = ProtocolConfig()
     budget_rule = compute_budget(num_train, 10, paper.initial_ratio, paper.query_ratio, paper.end_ratio)
     ratios = [0.05] if smoke else [0.05, 0.45]

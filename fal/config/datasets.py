@@ -1,29 +1,32 @@
-"""The dataset catalog (reference-spec §1.1–§1.3), read from the dataset modules' declarations.
+"""What a dataset module declares (``SOURCES`` and ``DATASETS`` in its module of ``fal/data/sources/``),
+and the long-tail profile (reference-spec §1.1–§1.3).
 
 A *dataset key* names what the experiments use (``fmnist_lt``, ``octmnist``, …); its *source* is the
 raw dataset that is downloaded and cached once (``fmnist``, ``cifar10``, …). Long-tailed keys share the
-source of their balanced original. Each module of ``fal/data/sources/`` declares its sources
-(``SOURCES``: split sizes, known checksums) and dataset keys (``DATASETS``: classes, image shape,
-normalisation) beside the functions that find, download and read the publisher's files; this module
-finds the declarations by parsing those files (``fal.config.declarations``), so configuration checks
-stay torch-free and adding a dataset is one new module.
+source of their balanced original. The planning side reads the declarations without importing the
+modules (``fal.plan.catalog.SOURCES``, ``DATASETS``); a job gets its source's or dataset's declaration
+in its params.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from fal.config.declarations import FAL_ROOT, module_name, modules_in, read_declarations
+from fal.registry import Declaration
 
-SOURCES_DIR = FAL_ROOT / "data" / "sources"
+MULTI_LABEL_MODULES = ("fal.stats.auc", "fal.strategies.multilabel")
+"""The modules only multi-label data runs (the mean AUC, the multi-label query scores). Jobs load what they
+need of them by name (``fal.registry.load_entry``) when their dataset is multi-label, and the code hash of
+exactly those jobs covers them (workflow/rules/params.smk): editing one reruns no single-label job."""
 
 
 @dataclass(frozen=True)
-class SourceSpec:
-    """One raw dataset as its publisher releases it."""
+class SourceSpec(Declaration):
+    """One raw dataset as its publisher releases it; its entry point is the module's ``FILES``
+    (``fal.data.sources.SourceFiles``: where its files are, how to download and read them)."""
 
-    name: str
     train_counts: tuple[int, ...]
     """Images per class of the training split (checks configurations before anything runs); empty for a
     multi-label source, whose images carry several labels (``sizes`` then)."""
@@ -38,12 +41,13 @@ class SourceSpec:
     and medmnist check their downloads against); used when ``array_sha256`` is not known."""
     no_checksums: str = ""
     """Why neither array nor raw checksums are declared (the publisher publishes none, NIH ChestX-ray14);
-    the reader then checks what it can (the split sizes) and ``sizes`` is the data's identity."""
+    the reader then checks what it can (the split sizes) and ``sizes`` is what the data must match."""
     offline_hint: str = "download it on a machine with internet"
     """What to do when the raw files are missing and downloads are disabled."""
-    module: str = field(default="", compare=False)
-    """The dataset module that declares it (filled in by discovery): its ``locate``, ``download`` and
-    ``read`` functions handle the files."""
+
+    def __post_init__(self) -> None:
+        if not self.entry:
+            object.__setattr__(self, "entry", "FILES")
 
     @property
     def num_train(self) -> int:
@@ -54,17 +58,23 @@ class SourceSpec:
         return sum(self.test_counts) if self.test_counts else self.sizes[1]
 
     @property
-    def identity(self) -> dict[str, dict[str, str | int]]:
-        """Everything known about the source's correct content: the data's identity as a rule param
-        (where the files are read from is not part of it)."""
-        identity: dict[str, dict[str, str | int]] = {}
+    def checksums(self) -> dict[str, dict[str, str | int]]:
+        """Everything known about the source's correct content (its prepare job's param: where the files
+        are read from is not part of it)."""
+        checksums: dict[str, dict[str, str | int]] = {}
         if self.array_sha256:
-            identity["array_sha256"] = dict(self.array_sha256)
+            checksums["array_sha256"] = dict(self.array_sha256)
         if self.raw_md5:
-            identity["raw_md5"] = dict(self.raw_md5)
-        if not identity and self.no_checksums:
-            identity["sizes"] = dict(zip(("train", "test"), self.sizes or (self.num_train, self.num_test)))
-        return identity
+            checksums["raw_md5"] = dict(self.raw_md5)
+        if not checksums and self.no_checksums:
+            checksums["sizes"] = dict(zip(("train", "test"), self.sizes or (self.num_train, self.num_test)))
+        return checksums
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> SourceSpec:
+        """The declaration a prepare job gets in its params (``Declaration.to_params``)."""
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -80,12 +90,33 @@ class DatasetSpec:
     std: tuple[float, ...]
     long_tailed: bool
     """True when the training split is subsampled to an exponential long tail (§1.3)."""
-    label: str
-    """Display name in tables and figures."""
+    label: str = ""
+    """Display name in tables and figures (not in jobs' params)."""
     multi_label: bool = False
     """Each image has a multi-hot vector over ``num_classes`` labels (ChestMNIST, NIH ChestX-ray14: KAFAL
     Table 4): sigmoid outputs, BCE training, mean AUC, and only the strategies that declare multi-label
     scores."""
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> DatasetSpec:
+        """The declaration a job gets in its params (``to_params``)."""
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+        return cls(**values)
+
+    def to_params(self) -> dict[str, Any]:
+        """What a job computes with, as plain data: every field but the display name (a label changes
+        only tables and figures)."""
+        return {
+            "key": self.key,
+            "source": self.source,
+            "num_classes": self.num_classes,
+            "channels": self.channels,
+            "image_size": self.image_size,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "long_tailed": self.long_tailed,
+            "multi_label": self.multi_label,
+        }
 
     @property
     def partition_classes(self) -> int:
@@ -98,61 +129,6 @@ class DatasetSpec:
 
     def channel_std(self) -> tuple[float, ...]:
         return self.std if len(self.std) == self.channels else self.std * self.channels
-
-
-def discover_datasets(directory: Path = SOURCES_DIR) -> tuple[dict[str, SourceSpec], dict[str, DatasetSpec]]:
-    """Every source and dataset key declared in ``directory``'s modules, checked for consistency."""
-    types = {"SourceSpec": SourceSpec, "DatasetSpec": DatasetSpec}
-    sources: dict[str, SourceSpec] = {}
-    datasets: dict[str, DatasetSpec] = {}
-    for path in modules_in(directory):
-        for declared in read_declarations(path, "SOURCES", types):
-            source = replace(declared, module=module_name(path))
-            if source.name in sources:
-                raise ValueError(f"dataset source {source.name!r} is declared twice ({path})")
-            if not (source.array_sha256 or source.raw_md5 or source.no_checksums):
-                raise ValueError(
-                    f"{path}: source {source.name!r} declares no checksums (array_sha256 or raw_md5) "
-                    "and no reason why not (no_checksums)"
-                )
-            sources[source.name] = source
-        for spec in read_declarations(path, "DATASETS", types):
-            if spec.key in datasets:
-                raise ValueError(f"dataset {spec.key!r} is declared twice ({path})")
-            datasets[spec.key] = spec
-    for spec in datasets.values():
-        if spec.source not in sources:
-            raise ValueError(f"dataset {spec.key!r} names an undeclared source {spec.source!r}")
-        source = sources[spec.source]
-        if spec.multi_label:
-            if source.train_counts or len(source.sizes) != 2 or spec.long_tailed:
-                raise ValueError(
-                    f"multi-label dataset {spec.key!r}: its source {spec.source!r} declares sizes=(train, test) "
-                    "and no class counts, and it cannot be long-tailed"
-                )
-        elif len(source.train_counts) != spec.num_classes:
-            raise ValueError(
-                f"dataset {spec.key!r} has {spec.num_classes} classes, its source {spec.source!r} another count"
-            )
-    return sources, datasets
-
-
-SOURCES, DATASETS = discover_datasets()
-
-DATASET_LABELS: dict[str, str] = {key: spec.label for key, spec in DATASETS.items()}
-"""Display names, derived from the catalogue (tables, figures and captions use these)."""
-
-
-def get_dataset_spec(key: str) -> DatasetSpec:
-    try:
-        return DATASETS[key]
-    except KeyError:
-        raise ValueError(f"unknown dataset {key!r}; known datasets: {', '.join(sorted(DATASETS))}") from None
-
-
-def source_of(key: str) -> SourceSpec:
-    """The source a dataset key is built from."""
-    return SOURCES[get_dataset_spec(key).source]
 
 
 def longtail_counts(num_train: int, num_classes: int, rho: float, img_max: float | None = None) -> list[int]:

@@ -4,7 +4,7 @@ point ``partition: {kind: file, path: ...}`` at your own copy).
 
 The file is checked when the configuration is read, before any job runs: JSON, one list of whole
 numbers per client, as many clients as the study's ``num_clients``, no empty client, every index inside
-the source's training set, no index in two clients (or twice in one). Its identity in the rules' params
+the source's training set, no index in two clients (or twice in one). What stands for it in the rules' params
 is a digest of its content, not its path, so moving the file reruns nothing and editing it reruns the
 partitions built from it.
 """
@@ -24,7 +24,7 @@ class PartitionFileError(ValueError):
 
 
 def partition_digest(clients: list[list[int]]) -> str:
-    """SHA-256 of the lists' canonical JSON: the partition's identity (formatting does not change it)."""
+    """SHA-256 of the lists' canonical JSON: what stands for the partition in params (formatting does not change it)."""
     canonical = json.dumps(clients, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -7,9 +7,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fal.config.algorithms import PROTOCOL_ALGORITHMS
 from fal.config.base import build_config, check, is_number
 from fal.config.budgets import BUDGET_RULES, cycle_ratios
+from fal.registry import Option
+
+
+def key(default: Any, read_by: tuple[str, ...], when: tuple[tuple[str, str, Any], ...] = ()) -> Any:
+    """A ``ProtocolConfig`` field: its default, the stages that read it and the conditions under which
+    they do (an ``Option`` in the field's metadata)."""
+    declared = Option("", default, "", read_by=read_by, when=when)
+    if isinstance(default, LocalModelConfig):
+        return field(default_factory=LocalModelConfig, metadata={"key": declared})
+    return field(default=default, metadata={"key": declared})
 
 
 @dataclass(frozen=True)
@@ -41,47 +50,51 @@ class LocalModelConfig:
 
 @dataclass(frozen=True)
 class ProtocolConfig:
-    """Federated training and AL budget protocol (reference-spec §2, §4.1). Defaults are the paper's."""
+    """Federated training and AL budget protocol (reference-spec §2, §4.1). Defaults are the paper's.
 
-    num_clients: int = 10
-    client_fraction: float = 1.0
-    rounds: int = 100
-    local_epochs: int = 5
-    batch_size: int = 64
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 1e-5
-    lr_decay: float = 0.1
-    lr_decay_at: float = 0.75
-    initial_ratio: float = 0.05
-    query_ratio: float = 0.05
-    end_ratio: float = 0.45
-    model: str = "cnn4conv"
-    fl_algorithm: str = "fedavg"
-    """An algorithm of fal/config/algorithms.py chosen by the protocol (FL_ALGORITHMS)."""
-    fedprox_mu: float = 0.01
+    Each key declares, in its field's metadata (``key``), the stages that compute with it and the
+    conditions under which they do: a job's params carry exactly those (``read_by``)."""
+
+    num_clients: int = key(10, ())  # the setting carries it (and the path)
+    client_fraction: float = key(1.0, ("train",))
+    rounds: int = key(100, ("train",))
+    local_epochs: int = key(5, ("train",))
+    batch_size: int = key(64, ("train", "query"))  # query: the local models trained at query time
+    lr: float = key(0.01, ("train", "query"))
+    momentum: float = key(0.9, ("train", "query"))
+    weight_decay: float = key(1e-5, ("train", "query"))
+    lr_decay: float = key(0.1, ("train", "query"))
+    lr_decay_at: float = key(0.75, ("train",), when=(("lr_schedule", "==", "round"),))
+    initial_ratio: float = key(0.05, ("partition", "metrics"))
+    query_ratio: float = key(0.05, ("query", "metrics"))
+    end_ratio: float = key(0.45, ())  # how many cycles run: the DAG's shape, not any job's computation
+    model: str = key("cnn4conv", ("train", "query"))
+    fl_algorithm: str = key("fedavg", ("train",))
+    """An FL algorithm chosen by the protocol (``chosen_by: protocol`` in its declaration)."""
+    fedprox_mu: float = key(0.01, ("train",), when=(("fl_algorithm", "==", "fedprox"),))
     """FedProx's μ; the official default (the paper does not state it). Used only by fedprox."""
-    local_model: LocalModelConfig = field(default_factory=LocalModelConfig)
+    local_model: LocalModelConfig = key(LocalModelConfig(), ("query",))
     # The federated schedule (reference-spec §4.1 for FairFAL's, §7.2 for KAFAL's native one; see
-    # FEDERATED_SCHEDULES). Defaults are FairFAL's.
-    schedule: str = "fairfal"
+    # fal.plan.schedules). Defaults are FairFAL's.
+    schedule: str = key("fairfal", ())  # a name whose values fill in the others
     """Name of the schedule whose values fill in what the study's protocol block does not set."""
-    optimizer_scope: str = "round"
+    optimizer_scope: str = key("round", ("train",))
     """"round": a fresh client optimiser every round (FairFAL); "cycle": each client's optimiser, with its
     momentum buffers, persists across the rounds of a cycle (KAFAL's code, §7.2)."""
-    lr_schedule: str = "round"
+    lr_schedule: str = key("round", ("train",))
     """"round": lr × lr_decay after lr_decay_at of the rounds (FairFAL); "client_epoch": a MultiStepLR
     stepped before each local epoch of a client, × lr_decay at each of lr_milestones of that client's
     local epochs in the cycle (KAFAL's code, §7.2)."""
-    lr_milestones: tuple[int, ...] = (260,)
+    lr_milestones: tuple[int, ...] = key((260,), ("train",), when=(("lr_schedule", "==", "client_epoch"),))
     """Client-epoch milestones of lr_schedule "client_epoch"."""
-    last_round_all_clients: bool = False
+    # with every client in every round, "every client in the last round" changes nothing
+    last_round_all_clients: bool = key(False, ("train",), when=(("client_fraction", "<", 1),))
     """Every client trains in the cycle's last round, whatever client_fraction (KAFAL's code, §7.2)."""
-    transform: str = "fairfal"
+    transform: str = key("fairfal", ("train", "query"))
     """The images' training transform and normalisation (TRANSFORMS): "fairfal" = random horizontal flip,
     the dataset's own mean/std (§1.2); "kafal" = flip + RandomCrop(32, padding=4) on the training batches
     (labelled and distillation alike) and CIFAR's mean/std everywhere (KAFAL's code, §1.2)."""
-    budget_rule: str = "equal"
+    budget_rule: str = key("equal", ("partition", "query", "metrics"))
     """How many samples each client labels (BUDGET_RULES): "equal" = int(R·ratio/K) for every client, R the
     training-set size rounded to hundreds (FairFAL, §2.1); "per_client" = ceil(ratio·n_c), n_c the
     client's training images (KAFAL's code: 10 % then 5 % of each client's data)."""
@@ -110,20 +123,15 @@ class ProtocolConfig:
         )
         check(self.model in MODELS, f"{where}.model", f"unknown model {self.model!r}; available: {sorted(MODELS)}")
         check(
-            self.fl_algorithm in FL_ALGORITHMS,
-            f"{where}.fl_algorithm",
-            f"must be one of {list(FL_ALGORITHMS)}, got {self.fl_algorithm!r}",
-        )
-        check(
             is_number(self.fedprox_mu) and self.fedprox_mu >= 0,
             f"{where}.fedprox_mu",
             f"must be >= 0, got {self.fedprox_mu!r}",
         )
-        for key, allowed in SCHEDULE_CHOICES.items():
+        for name, allowed in SCHEDULE_CHOICES.items():
             check(
-                getattr(self, key) in allowed,
-                f"{where}.{key}",
-                f"must be one of {list(allowed)}, got {getattr(self, key)!r}",
+                getattr(self, name) in allowed,
+                f"{where}.{name}",
+                f"must be one of {list(allowed)}, got {getattr(self, name)!r}",
             )
         check(
             all(isinstance(m, int) and not isinstance(m, bool) and m >= 1 for m in self.lr_milestones),
@@ -140,16 +148,38 @@ class ProtocolConfig:
         obj = build_config(cls, mapping, where)
         return dataclasses.replace(obj, local_model=local)
 
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> ProtocolConfig:
+        """A job's protocol from its params; the keys its stage does not read take their defaults (and are
+        never read), so cross-key checks are left to the configuration that produced the params."""
+        values = dict(params)
+        if "lr_milestones" in values:
+            values["lr_milestones"] = tuple(values["lr_milestones"])
+        if "local_model" in values:
+            values["local_model"] = LocalModelConfig(**values["local_model"])
+        return cls(**values)
+
     def to_dict(self) -> dict[str, Any]:
         """As a plain dict. The schedule fields are left out while they hold FairFAL's defaults, so that
-        protocols that existed before them keep their params (and rerun nothing)."""
+        protocols that existed before them keep their captions and analysis params."""
         out = dataclasses.asdict(self)
-        for key in SCHEDULE_KEYS:
-            if out[key] == getattr(FAIRFAL_SCHEDULE_DEFAULTS, key):
-                del out[key]
+        for name in SCHEDULE_KEYS:
+            if out[name] == getattr(FAIRFAL_SCHEDULE_DEFAULTS, name):
+                del out[name]
         if "lr_milestones" in out:
             out["lr_milestones"] = list(out["lr_milestones"])
         return out
+
+    def read_by(self, stage: str, **job: Any) -> dict[str, Any]:
+        """The keys a job of ``stage`` computes with (JSON-friendly: lists, not tuples); ``job``: the job's
+        attributes that conditions may name besides the protocol's own keys."""
+        values = dataclasses.asdict(self)
+        values["lr_milestones"] = list(values["lr_milestones"])
+        return {
+            name: values[name]
+            for name, declared in KEYS.items()
+            if stage in declared.read_by and declared.applies({**values, **job})
+        }
 
     def num_cycles(self) -> int:
         return len(cycle_ratios(self.initial_ratio, self.query_ratio, self.end_ratio))
@@ -180,13 +210,13 @@ TRANSFORMS: dict[str, Transform] = {
 }
 """Every ``protocol.transform``; all of them flip the training batches at random."""
 
-MODELS = {"cnn4conv", "mobilenet", "resnet18", "kafal_resnet8", "mnist_2nn", "resnet50"}
-CONVOLUTIONAL_MODELS = MODELS - {"mnist_2nn"}
-"""Models with feature maps, which LL4AL's loss-prediction module taps (fal.federated.loss_prediction)."""
+MODELS = ("cnn4conv", "mobilenet", "resnet18", "kafal_resnet8", "mnist_2nn", "resnet50")
 """Models of reference-spec §3.1–§3.4 (built by fal.federated.models.build_model)."""
-FL_ALGORITHMS = PROTOCOL_ALGORITHMS
-"""Choices of protocol.fl_algorithm, from the algorithm registry (fal/config/algorithms.py)."""
+CONVOLUTIONAL_MODELS = tuple(m for m in MODELS if m != "mnist_2nn")
+"""Models with feature maps, which LL4AL's loss-prediction module taps (fal.federated.loss_prediction)."""
 
+KEYS: dict[str, Option] = {f.name: f.metadata["key"] for f in dataclasses.fields(ProtocolConfig)}
+"""Every protocol key's declaration (the stages that read it and when), by name."""
 
 SCHEDULE_KEYS = (
     "schedule",
@@ -198,69 +228,11 @@ SCHEDULE_KEYS = (
     "budget_rule",
 )
 SCHEDULE_CHOICES: dict[str, tuple] = {
-    "schedule": (),  # the names of FEDERATED_SCHEDULES, filled in below
     "optimizer_scope": ("round", "cycle"),
     "lr_schedule": ("round", "client_epoch"),
     "transform": tuple(TRANSFORMS),
     "budget_rule": BUDGET_RULES,
     "last_round_all_clients": (False, True),
 }
+"""Allowed values of the schedule keys (``schedule``'s names: fal.plan.schedules)."""
 FAIRFAL_SCHEDULE_DEFAULTS = ProtocolConfig()
-
-FEDERATED_SCHEDULES: dict[str, dict[str, Any]] = {
-    "fairfal": {},  # ProtocolConfig's defaults (reference-spec §2, §4.1)
-    # KAFAL's native setting (reference-spec §7.2, KA:config.py and main.py): ResNet-8, 10 clients,
-    # 50 rounds of 40 local epochs, SGD lr 0.1 / momentum 0.9 / wd 5e-4, batch 128, 8 of 10 clients a
-    # round and all 10 in the last, per-client optimisers persisting across rounds, MultiStepLR([260])
-    # stepped before every local epoch, 10% initial labels then 5% per cycle up to 35%.
-    "kafal": {
-        "schedule": "kafal",
-        "model": "kafal_resnet8",
-        "num_clients": 10,
-        "client_fraction": 0.8,
-        "rounds": 50,
-        "local_epochs": 40,
-        "batch_size": 128,
-        "lr": 0.1,
-        "momentum": 0.9,
-        "weight_decay": 5e-4,
-        "lr_decay": 0.1,
-        "optimizer_scope": "cycle",
-        "lr_schedule": "client_epoch",
-        "lr_milestones": [260],
-        "last_round_all_clients": True,
-        "transform": "kafal",
-        "budget_rule": "per_client",
-        "initial_ratio": 0.1,
-        "query_ratio": 0.05,
-        "end_ratio": 0.35,
-    },
-}
-# KAFAL's MNIST appendix (A.7, Fig. 11): its schedule with McMahan et al.'s 2NN and 10 rounds of 10
-# local epochs per cycle; MNIST keeps its own normalisation and no crops (KAFAL's transform is CIFAR's).
-FEDERATED_SCHEDULES["kafal_mnist"] = {
-    **FEDERATED_SCHEDULES["kafal"],
-    "schedule": "kafal_mnist",
-    "model": "mnist_2nn",
-    "rounds": 10,
-    "local_epochs": 10,
-    "transform": "fairfal",
-}
-# KAFAL's chest X-ray appendix (A.6, Table 4): ResNet-50, 5 clients with 80 % a round, 5 rounds of 2
-# local epochs per cycle at lr 0.0005, 10 % initial labels then 5 % per cycle up to 20 %; the rest of
-# its schedule (optimiser, batch, per-client budgets) as on CIFAR, which the appendix does not restate.
-# The X-rays keep their own normalisation and get no 32-px crops.
-FEDERATED_SCHEDULES["kafal_chestxray"] = {
-    **FEDERATED_SCHEDULES["kafal"],
-    "schedule": "kafal_chestxray",
-    "model": "resnet50",
-    "num_clients": 5,
-    "rounds": 5,
-    "local_epochs": 2,
-    "lr": 0.0005,
-    "transform": "fairfal",
-    "end_ratio": 0.2,
-}
-"""Named federated schedules: a study's ``protocol: {schedule: kafal}`` starts from these values (its
-other protocol keys still override them)."""
-SCHEDULE_CHOICES["schedule"] = tuple(sorted(FEDERATED_SCHEDULES))

@@ -29,12 +29,12 @@ class RuntimeConfig:
     precision: str = "fp32"
     """"tf32" lets CUDA matmuls/convolutions use TF32; "bf16" autocasts the vectorised trainer's forward."""
 
-    def resolved_trainer(self, device) -> str:
+    def resolved_trainer(self, device: object) -> str:
         if self.trainer != "auto":
             return self.trainer
         return "vectorised" if str(device).startswith("cuda") else "sequential"
 
-    def inference_batch(self, device) -> int:
+    def inference_batch(self, device: object) -> int:
         if self.inference_batch_size is not None:
             return self.inference_batch_size
         return 4096 if str(device).startswith("cuda") else 128

@@ -1,4 +1,8 @@
-"""A setting: dataset, imbalance ρ, Dirichlet α, clients, partition kind, reduced-data knobs."""
+"""A setting: dataset, imbalance ρ, Dirichlet α, clients, partition kind, reduced-data knobs.
+
+Checked against the dataset catalog when the configuration is read (fal.plan.checks); a job rebuilds it
+from its params.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fal.config.base import build_config, check, did_you_mean, is_number
-from fal.config.budgets import client_budgets
-from fal.config.datasets import DATASETS, SOURCES, longtail_counts
-from fal.config.partition_file import PARTITION_KINDS
-from fal.config.protocol import MODELS, PROTOCOL_ALGORITHMS, ProtocolConfig
+from fal.config.protocol import ProtocolConfig
 
 MULTILABEL_PARTITION_RULES = ("rarest", "first")
 """How a multi-label image gets the one class the Dirichlet partition needs (KAFAL's paper partitions
@@ -49,147 +49,9 @@ class SettingConfig:
     """Multi-label data only: which label places an image in the Dirichlet partition
     (MULTILABEL_PARTITION_RULES); None = "rarest"."""
     partition_digest: str | None = None
-    """With ``partition: file``: the digest of the file's client lists (its identity; fal.config.partition_file)."""
+    """With ``partition: file``: the digest of the file's client lists (what stands for the file in params; fal.config.partition_file)."""
     client_sizes: tuple[int, ...] | None = None
     """With ``partition: file``: each client's training images (read from the file; not a param)."""
-
-    def validate(self, where: str) -> None:
-        check(
-            self.dataset in DATASETS,
-            f"{where}.dataset",
-            f"unknown dataset {self.dataset!r}{did_you_mean(self.dataset, DATASETS)}; available: {sorted(DATASETS)}",
-        )
-        spec = DATASETS[self.dataset]
-        if spec.long_tailed:
-            check(
-                self.rho is not None and is_number(self.rho) and self.rho >= 1,
-                f"{where}.rho",
-                f"dataset {self.dataset} is long-tailed and needs rho >= 1, got {self.rho!r}",
-            )
-        else:
-            check(
-                self.rho is None,
-                f"{where}.rho",
-                f"dataset {self.dataset} keeps its natural class distribution; rho must not be set (got {self.rho!r})",
-            )
-            check(
-                self.lt_img_max is None,
-                f"{where}.lt_img_max",
-                f"only long-tailed datasets take lt_img_max (dataset {self.dataset})",
-            )
-        check(
-            is_number(self.alpha) and self.alpha > 0,
-            f"{where}.alpha",
-            f"Dirichlet alpha must be > 0, got {self.alpha!r}",
-        )
-        check(
-            isinstance(self.num_clients, int) and self.num_clients >= 1,
-            f"{where}.num_clients",
-            f"must be an integer >= 1, got {self.num_clients!r}",
-        )
-        check(
-            self.partition in PARTITIONS,
-            f"{where}.partition",
-            f"unknown partition {self.partition!r}; available: {sorted(PARTITIONS)}",
-        )
-        if self.partition == "file":
-            check(
-                self.partition_digest is not None,
-                f"{where}.partition",
-                "a file partition is given as {kind: file, path: <your copy of the file>}",
-            )
-            check(
-                not spec.long_tailed,
-                f"{where}.partition",
-                f"a partition file indexes the source's whole training set; use {spec.source}, not {self.dataset}",
-            )
-        if self.lt_img_max is not None:
-            check(
-                is_number(self.lt_img_max) and self.lt_img_max >= 1,
-                f"{where}.lt_img_max",
-                f"must be >= 1, got {self.lt_img_max!r}",
-            )
-        if self.model is not None:
-            check(self.model in MODELS, f"{where}.model", f"unknown model {self.model!r}; available: {list(MODELS)}")
-        if self.fl_algorithm is not None:
-            check(
-                self.fl_algorithm in PROTOCOL_ALGORITHMS,
-                f"{where}.fl_algorithm",
-                f"unknown FL algorithm {self.fl_algorithm!r}; available: {list(PROTOCOL_ALGORITHMS)}",
-            )
-        if self.multilabel_partition is not None:
-            check(
-                spec.multi_label and self.multilabel_partition in MULTILABEL_PARTITION_RULES,
-                f"{where}.multilabel_partition",
-                f"one of {list(MULTILABEL_PARTITION_RULES)}, for a multi-label dataset only "
-                f"(got {self.multilabel_partition!r} for {self.dataset})",
-            )
-        if self.test_per_class is not None:
-            check(
-                isinstance(self.test_per_class, int) and self.test_per_class >= 1,
-                f"{where}.test_per_class",
-                f"must be an integer >= 1, got {self.test_per_class!r}",
-            )
-
-    def num_train(self) -> int:
-        """Training-subset size implied by the dataset, rho and lt_img_max."""
-        spec = DATASETS[self.dataset]
-        counts = SOURCES[spec.source].train_counts
-        if spec.long_tailed:
-            assert self.rho is not None  # validate() requires it for long-tailed datasets
-            return sum(longtail_counts(sum(counts), len(counts), self.rho, self.lt_img_max))
-        return SOURCES[spec.source].num_train
-
-    def check_feasible(self, protocol: ProtocolConfig, where: str) -> None:
-        """Fail before anything runs when the data cannot support the protocol."""
-        source = DATASETS[self.dataset].source
-        if self.lt_img_max is not None:
-            most = max(SOURCES[source].train_counts)
-            check(
-                self.lt_img_max <= most,
-                f"{where}.data.lt_img_max",
-                f"{self.lt_img_max:g} exceeds the {most} training images per class of {source}",
-            )
-        if self.test_per_class is not None and SOURCES[source].test_counts:  # a multi-label source has none
-            fewest = min(SOURCES[source].test_counts)
-            check(
-                self.test_per_class <= fewest,
-                f"{where}.data.test_per_class",
-                f"{self.test_per_class} exceeds the {fewest} test images of {source}'s smallest class",
-            )
-        num_train = self.num_train()
-        num_cycles = protocol.num_cycles()
-        sizes = self.expected_client_sizes()
-        budgets = client_budgets(protocol.budget_rule, num_train, sizes, protocol.initial_ratio, protocol.query_ratio)
-        check(
-            min(budgets.initial) >= 1 and min(budgets.query) >= 1,
-            f"{where}.protocol",
-            f"setting {self.id}: {num_train} training images over {self.num_clients} clients give an empty per-client "
-            f"budget (initial {min(budgets.initial)}, query {min(budgets.query)}); raise initial_ratio/query_ratio or use "
-            f"fewer clients",
-        )
-        for client, size in enumerate(sizes):
-            needed = budgets.labelled(client, num_cycles)
-            holder = f"client {client}" if self.client_sizes is not None else "the smallest client"
-            check(
-                needed <= size,
-                f"{where}.protocol.end_ratio",
-                f"setting {self.id}: {holder} holds {size} images ({self.partition}) but {num_cycles} cycles label "
-                f"{budgets.initial[client]} + {budgets.query[client]} × {num_cycles - 1} = {needed}; "
-                f"lower end_ratio or query_ratio",
-            )
-
-    def expected_client_sizes(self) -> tuple[int, ...]:
-        """Each client's training images: the file's, else the smallest the partition can give (FairFAL's
-        equal split; LoGo's caps clients at ceil(N/K) and tops up the small ones, §1.5, so the smallest
-        holds at least N − (K−1)·ceil(N/K))."""
-        if self.client_sizes is not None:
-            return self.client_sizes
-        num_train, k = self.num_train(), self.num_clients
-        smallest = num_train // k
-        if self.partition == "dir_balance_logo":
-            smallest = num_train - (k - 1) * -(-num_train // k)
-        return (smallest,) * k
 
     @property
     def id(self) -> str:
@@ -214,8 +76,9 @@ class SettingConfig:
         return "-".join(parts)
 
     @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any], where: str = "setting") -> SettingConfig:
-        return build_config(cls, mapping, where)
+    def from_params(cls, params: Mapping[str, Any]) -> SettingConfig:
+        """A job's setting from its params (``to_dict``; checked when the configuration was read)."""
+        return cls(**params)
 
     def to_dict(self) -> dict[str, Any]:
         """As a plain dict; unset axis fields are left out, so that settings of studies without protocol
@@ -231,9 +94,3 @@ class SettingConfig:
         """``base`` with this setting's axis values (SETTING_AXES) filled in."""
         changes: dict[str, Any] = {k: getattr(self, k) for k in SETTING_AXES if getattr(self, k) is not None}
         return dataclasses.replace(base, **changes) if changes else base
-
-
-PARTITIONS = set(PARTITION_KINDS)
-
-
-#

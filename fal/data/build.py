@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
 from fal.config.budgets import ClientBudgets, client_budgets
-from fal.config.datasets import get_dataset_spec, longtail_counts
-from fal.config.params import fidelity_params
+from fal.config.datasets import DatasetSpec, longtail_counts
+from fal.config.fidelity import FidelityConfig
+from fal.config.protocol import ProtocolConfig
+from fal.config.setting import SettingConfig
 from fal.data.longtail import balanced_test_subset, select_longtail
 from fal.data.partition import PartitionResult, dir_balance, dir_balance_logo
 from fal.seeding import derive_seed
@@ -81,7 +82,12 @@ def file_partition(clients: list[list[int]], labels: np.ndarray, num_classes: in
 
 
 def _partition(
-    setting: SettingConfig, labels: np.ndarray, num_classes: int, generators, flip_draws: int, proportions=None
+    setting: SettingConfig,
+    labels: np.ndarray,
+    num_classes: int,
+    generators: tuple[torch.Generator, random.Random],
+    flip_draws: int,
+    proportions: torch.Tensor | None = None,
 ) -> PartitionResult:
     torch_gen, py_random = generators
     if setting.partition in ("dir_balance", "file"):  # a file's test split: dir_balance with its proportions
@@ -106,6 +112,125 @@ def _partition(
     )
 
 
+@dataclass(frozen=True)
+class _Views:
+    """Positions of a setting's subsets in the source splits, with their labels."""
+
+    train: np.ndarray
+    query: np.ndarray
+    """What query time scores (another draw of the same long tail under the view mismatch, §1.3)."""
+    test: np.ndarray
+    train_labels: np.ndarray
+    test_labels: np.ndarray
+
+
+def _partition_labels(
+    spec: DatasetSpec, setting: SettingConfig, train_labels: np.ndarray, test_labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray | None]:
+    """One class per image (multi-label data: the rule's label, "no label" one more class), the class
+    count, and for multi-label data each label's positive training images."""
+    train_labels = np.asarray(train_labels, dtype=np.int64)
+    test_labels = np.asarray(test_labels, dtype=np.int64)
+    if not spec.multi_label:
+        return train_labels, test_labels, spec.num_classes, None
+    label_positives = train_labels.sum(axis=0)
+    rule = setting.multilabel_partition or "rarest"
+    return (
+        multilabel_partition_labels(train_labels, label_positives, rule),
+        multilabel_partition_labels(test_labels, label_positives, rule),
+        spec.num_classes + 1,
+        label_positives,
+    )
+
+
+def _views(
+    spec: DatasetSpec,
+    setting: SettingConfig,
+    fidelity: FidelityConfig,
+    labels: tuple[np.ndarray, np.ndarray, int],
+    numpy_stream: np.random.RandomState,
+) -> _Views:
+    """The long-tailed training subset (and its query view), or the whole training split; the test subset."""
+    train_labels, test_labels, num_classes = labels
+    if spec.long_tailed:
+        assert setting.rho is not None  # the configuration checks require it
+        counts = longtail_counts(len(train_labels), num_classes, setting.rho, setting.lt_img_max)
+        train_view = select_longtail(train_labels, counts, numpy_stream)
+        query_view = (
+            select_longtail(train_labels, counts, numpy_stream) if fidelity.lt_query_view_mismatch else train_view
+        )
+    else:
+        train_view = query_view = np.arange(len(train_labels), dtype=np.int64)
+    subset_labels = train_labels[train_view]
+    if not np.array_equal(subset_labels, train_labels[query_view]):
+        raise AssertionError("train and query views must agree on every position's label")
+    test_view = balanced_test_subset(test_labels, setting.test_per_class)
+    return _Views(train_view, query_view, test_view, subset_labels, test_labels[test_view])
+
+
+def _client_partitions(
+    setting: SettingConfig,
+    fidelity: FidelityConfig,
+    seed: int,
+    views: _Views,
+    num_classes: int,
+    partition_file: list[list[int]] | None,
+) -> tuple[PartitionResult, PartitionResult]:
+    """The training subset's client partition (Dirichlet or a file) and the test subset's, drawn with the
+    training partition's client × class proportions."""
+    if setting.partition == "file":
+        if partition_file is None:
+            raise ValueError(f"setting {setting.id} is partitioned by a file: pass its client lists")
+        train_part = file_partition(partition_file, views.train_labels, num_classes)
+    else:
+        # The official loop iterates over the augmented training view before the Dirichlet draw.
+        flip_draws = len(views.train_labels) if fidelity.partition_seed == "fixed" else 0
+        generators = _partition_generators(setting, fidelity, seed, "train")
+        train_part = _partition(setting, views.train_labels, num_classes, generators, flip_draws)
+    test_generators = _partition_generators(setting, fidelity, seed, "test")
+    test_part = _partition(
+        setting, views.test_labels, num_classes, test_generators, 0, proportions=train_part.proportions
+    )
+    return train_part, test_part
+
+
+def _partition_table(views: _Views, train_part: PartitionResult, test_part: PartitionResult) -> pd.DataFrame:
+    """One row per training and test position: source indices, label, client and rank in its list."""
+    rows = []
+    for split, part, view, qview, labels in (
+        ("train", train_part, views.train, views.query, views.train_labels),
+        ("test", test_part, views.test, views.test, views.test_labels),
+    ):
+        client_of = np.full(len(view), -1, dtype=np.int64)
+        rank_of = np.full(len(view), -1, dtype=np.int64)
+        for client, members in enumerate(part.clients):
+            client_of[members] = client
+            rank_of[members] = np.arange(len(members))
+        frame = {
+            "split": split,
+            "position": np.arange(len(view)),
+            "source_index": view,
+            "query_source_index": qview,
+            "label": labels,
+            "client": client_of,
+            "client_rank": rank_of,
+        }
+        rows.append(pd.DataFrame(frame))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _initial_labelled(
+    train_part: PartitionResult, budgets: ClientBudgets, numpy_stream: np.random.RandomState
+) -> pd.DataFrame:
+    initial = []
+    for client, members in enumerate(train_part.clients):
+        chosen = numpy_stream.choice(np.array(members, dtype=np.int64), budgets.initial[client], replace=False)
+        initial.append(
+            pd.DataFrame({"client": client, "position": chosen, "rank": np.arange(len(chosen)), "cycle_added": 1})
+        )
+    return pd.concat(initial, ignore_index=True)
+
+
 def build_partition(
     setting: SettingConfig,
     protocol: ProtocolConfig,
@@ -114,119 +239,46 @@ def build_partition(
     train_labels: np.ndarray,
     test_labels: np.ndarray,
     partition_file: list[list[int]] | None = None,
+    *,
+    spec: DatasetSpec,
 ) -> PartitionOutputs:
-    """Compute the setting's subset, partition and initial labelled set from the source labels
-    (``partition_file``: the client lists of a ``partition: file`` setting, already checked)."""
-    spec = get_dataset_spec(setting.dataset)
-    num_classes = spec.num_classes
-    train_labels = np.asarray(train_labels, dtype=np.int64)
-    test_labels = np.asarray(test_labels, dtype=np.int64)
-    label_positives = None
-    if spec.multi_label:  # partition by one class per image, the rule's; "no label" is one more class
-        label_positives = train_labels.sum(axis=0)
-        rule = setting.multilabel_partition or "rarest"
-        train_labels = multilabel_partition_labels(train_labels, label_positives, rule)
-        test_labels = multilabel_partition_labels(test_labels, label_positives, rule)
-        num_classes += 1
-    numpy_stream = np.random.RandomState(seed)  # the official global NumPy RNG after np.random.seed(seed)
-
-    if spec.long_tailed:
-        assert setting.rho is not None  # SettingConfig.validate requires it
-        counts = longtail_counts(len(train_labels), num_classes, setting.rho, setting.lt_img_max)
-        train_view = select_longtail(train_labels, counts, numpy_stream)
-        if fidelity.lt_query_view_mismatch:
-            query_view = select_longtail(train_labels, counts, numpy_stream)
-        else:
-            query_view = train_view
-    else:
-        train_view = np.arange(len(train_labels), dtype=np.int64)
-        query_view = train_view
-    subset_labels = train_labels[train_view]
-    if not np.array_equal(subset_labels, train_labels[query_view]):
-        raise AssertionError("train and query views must agree on every position's label")
-
-    test_view = balanced_test_subset(test_labels, setting.test_per_class)
-    eval_labels = test_labels[test_view]
-
-    if setting.partition == "file":
-        if partition_file is None:
-            raise ValueError(f"setting {setting.id} is partitioned by a file: pass its client lists")
-        train_part = file_partition(partition_file, subset_labels, num_classes)
-    else:
-        # The official loop iterates over the augmented training view before the Dirichlet draw.
-        flip_draws = len(subset_labels) if fidelity.partition_seed == "fixed" else 0
-        train_part = _partition(
-            setting, subset_labels, num_classes, _partition_generators(setting, fidelity, seed, "train"), flip_draws
-        )
-    test_part = _partition(
-        setting,
-        eval_labels,
-        num_classes,
-        _partition_generators(setting, fidelity, seed, "test"),
-        0,
-        proportions=train_part.proportions,
+    """Compute the setting's subset, partition and initial labelled set from the source labels of
+    ``spec``'s dataset (``partition_file``: the client lists of a ``partition: file`` setting, already
+    checked)."""
+    train_labels, test_labels, num_classes, label_positives = _partition_labels(
+        spec, setting, train_labels, test_labels
     )
-
+    numpy_stream = np.random.RandomState(seed)  # the official global NumPy RNG after np.random.seed(seed)
+    views = _views(spec, setting, fidelity, (train_labels, test_labels, num_classes), numpy_stream)
+    train_part, test_part = _client_partitions(setting, fidelity, seed, views, num_classes, partition_file)
     budgets = client_budgets(
         protocol.budget_rule,
-        len(subset_labels),
+        len(views.train_labels),
         [len(c) for c in train_part.clients],
         protocol.initial_ratio,
         protocol.query_ratio,
     )
     _check_initial_budget_fits(budgets, train_part, setting)
-
-    rows = []
-    for split, part, view, qview in (
-        ("train", train_part, train_view, query_view),
-        ("test", test_part, test_view, test_view),
-    ):
-        client_of = np.full(len(view), -1, dtype=np.int64)
-        rank_of = np.full(len(view), -1, dtype=np.int64)
-        for client, members in enumerate(part.clients):
-            client_of[members] = client
-            rank_of[members] = np.arange(len(members))
-        rows.append(
-            pd.DataFrame(
-                {
-                    "split": split,
-                    "position": np.arange(len(view)),
-                    "source_index": view,
-                    "query_source_index": qview,
-                    "label": (subset_labels if split == "train" else eval_labels),
-                    "client": client_of,
-                    "client_rank": rank_of,
-                }
-            )
-        )
-    partition = pd.concat(rows, ignore_index=True)
-
-    initial = []
-    for client, members in enumerate(train_part.clients):
-        chosen = numpy_stream.choice(np.array(members, dtype=np.int64), budgets.initial[client], replace=False)
-        initial.append(
-            pd.DataFrame({"client": client, "position": chosen, "rank": np.arange(len(chosen)), "cycle_added": 1})
-        )
-    initial_labelled = pd.concat(initial, ignore_index=True)
-
+    partition = _partition_table(views, train_part, test_part)
+    initial_labelled = _initial_labelled(train_part, budgets, numpy_stream)
     summary = {
         "setting": setting.id,
         "seed": seed,
-        "num_train": int(len(subset_labels)),
-        "num_test": int(len(eval_labels)),
-        "class_counts": np.bincount(subset_labels, minlength=num_classes).tolist(),
+        "num_train": int(len(views.train_labels)),
+        "num_test": int(len(views.test_labels)),
+        "class_counts": np.bincount(views.train_labels, minlength=num_classes).tolist(),
         **({} if label_positives is None else {"label_positives": label_positives.tolist()}),
         "client_sizes": [len(c) for c in train_part.clients],
         "client_class_counts": train_part.counts.tolist(),
         "client_test_sizes": [len(c) for c in test_part.clients],
         "unassigned_train": int((partition.query("split == 'train'")["client"] < 0).sum()),
-        # only what this partition computes with: the later schedule is not its concern (params.py)
+        # only what this partition computes with: the later schedule is not its concern (fal.plan.params)
         "budget": {
             "rule": protocol.budget_rule,
             "initial_ratio": protocol.initial_ratio,
             "initial": list(budgets.initial),
         },
-        "fidelity": fidelity_params(fidelity, "partition"),
+        "fidelity": fidelity.read_by("partition", cycle=1),
     }
     return PartitionOutputs(partition, initial_labelled, budgets, summary)
 

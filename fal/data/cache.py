@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fal.config.datasets import SOURCES
+from fal.config.datasets import SourceSpec
 from fal.io import atomic_path, write_json_atomic
 
 CACHE_FORMAT_VERSION = 1
@@ -66,11 +66,11 @@ def file_md5(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify_known_checksums(source: str, arrays: DatasetArrays, origin: str, raw_dir: Path | None = None) -> None:
+def verify_known_checksums(spec: SourceSpec, arrays: DatasetArrays, origin: str, raw_dir: Path | None = None) -> None:
     """Fail when the data differ from the publisher's release: the converted arrays where their SHA-256
     is known (the source's declaration in fal/data/sources/), else every raw file under ``raw_dir``
     with a published MD5."""
-    spec = SOURCES[source]
+    source = spec.name
     for name, expected in spec.array_sha256.items():
         actual = array_sha256(getattr(arrays, name))
         if actual != expected:

@@ -195,6 +195,31 @@ def dir_balance(
     return PartitionResult(clients=clients, counts=x, proportions=torch.from_numpy(x).float() / divisor)
 
 
+def _logo_proportions(k: int, c: int, alpha: float, torch_generator: torch.Generator) -> torch.Tensor:
+    """LoGo's client × class proportions: Dirichlet rows, alternately normalised over clients and classes
+    until every row and column sum is near its target (§1.5)."""
+    if alpha <= 0:
+        raise ValueError(f"Dirichlet alpha must be > 0, got {alpha}")
+    p = _dirichlet_rows(k, c, alpha, torch_generator)
+    eps = min(1, k / c, c / k) / 1000
+    row_sum, col_sum = p.sum(1), p.sum(0)
+    row_target: float
+    col_target: float
+    if alpha < 10:
+        row_target, col_target = 1, k / c
+        while torch.any(row_sum <= row_target - eps) or torch.any(col_sum <= col_target - eps):
+            p = p / p.sum(0)
+            p = p / p.sum(1).unsqueeze(1)
+            row_sum, col_sum = p.sum(1), p.sum(0)
+    else:
+        row_target, col_target = c / k, 1
+        while torch.any(abs(row_sum - row_target) >= eps) or torch.any(abs(col_sum - col_target) >= eps):
+            p = p / p.sum(1).unsqueeze(1)
+            p = p / p.sum(0)
+            row_sum, col_sum = p.sum(1), p.sum(0)
+    return p
+
+
 def dir_balance_logo(
     labels: np.ndarray,
     num_clients: int,
@@ -209,25 +234,7 @@ def dir_balance_logo(
     class_lists, class_counts = _class_positions(labels, num_classes)
     k, c = num_clients, num_classes
     if proportions is None:
-        if alpha <= 0:
-            raise ValueError(f"Dirichlet alpha must be > 0, got {alpha}")
-        p = _dirichlet_rows(k, c, alpha, torch_generator)
-        eps = min(1, k / c, c / k) / 1000
-        row_sum, col_sum = p.sum(1), p.sum(0)
-        row_target: float
-        col_target: float
-        if alpha < 10:
-            row_target, col_target = 1, k / c
-            while torch.any(row_sum <= row_target - eps) or torch.any(col_sum <= col_target - eps):
-                p = p / p.sum(0)
-                p = p / p.sum(1).unsqueeze(1)
-                row_sum, col_sum = p.sum(1), p.sum(0)
-        else:
-            row_target, col_target = c / k, 1
-            while torch.any(abs(row_sum - row_target) >= eps) or torch.any(abs(col_sum - col_target) >= eps):
-                p = p / p.sum(1).unsqueeze(1)
-                p = p / p.sum(0)
-                row_sum, col_sum = p.sum(1), p.sum(0)
+        p = _logo_proportions(k, c, alpha, torch_generator)
     else:
         p = proportions.clone().detach()
 

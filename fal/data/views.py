@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
-from fal.config.datasets import DatasetSpec, get_dataset_spec
-from fal.config.protocol import TRANSFORMS
+from fal.config.datasets import DatasetSpec
+from fal.config.fidelity import FidelityConfig
+from fal.config.protocol import TRANSFORMS, ProtocolConfig
+from fal.config.setting import SettingConfig
 from fal.data.build import client_pools, client_test_positions
 from fal.data.cache import DatasetArrays
 from fal.data.images import ImageBank
@@ -58,7 +59,7 @@ def load_setting_data(
     partition: pd.DataFrame,
     spec: DatasetSpec,
     num_clients: int,
-    device,
+    device: Any,
     transform: str = "fairfal",
 ) -> SettingData:
     """The setting's images on ``device``, normalised and (the training view) augmented as the protocol's
@@ -107,7 +108,8 @@ def load_setting_data(
 @dataclass(frozen=True)
 class StageInputs:
     """What one training or query job reads, in one bundle: its run's configuration (setting, protocol,
-    fidelity, seed), the AL cycle, the source's arrays, the partition and the cycle's labelled set.
+    fidelity, seed), the AL cycle, the source's arrays, the partition, the cycle's labelled set and the
+    dataset's declaration (``spec``).
     ``data`` is the setting's images on the device when the caller already has them (tests and
     benchmarks reuse one across stages); otherwise ``setting_data`` builds them."""
 
@@ -119,11 +121,8 @@ class StageInputs:
     arrays: DatasetArrays
     partition: pd.DataFrame
     labelled: pd.DataFrame
+    spec: DatasetSpec
     data: SettingData | None = None
-
-    @property
-    def spec(self) -> DatasetSpec:
-        return get_dataset_spec(self.setting.dataset)
 
     def setting_data(self, device: Any) -> SettingData:
         if self.data is not None:

@@ -2,10 +2,63 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from fal.config import FidelityConfig, ProtocolConfig
+from torch import nn
+
+from fal.config.fidelity import FidelityConfig
+from fal.config.protocol import ProtocolConfig
+from fal.federated.sgd import LossFunction, PerSampleLoss
+from fal.registry import load_entry
+
+if TYPE_CHECKING:  # annotations only
+    import pandas as pd
+
+    from fal.data.views import SettingData
+
+
+class ModelExtension(Protocol):
+    """A module a strategy trains with the model in every cycle (LL4AL's loss prediction,
+    ``fal.federated.loss_prediction.LossPredictionConfig``), loaded by its declared entry point."""
+
+    @property
+    def keeps_client_modules(self) -> bool:
+        """Whether each client keeps its own copy across the rounds of a cycle."""
+        ...
+
+    def attach(self, model: nn.Module, init_seed: int) -> nn.Module: ...
+
+    def client_module(self, model: nn.Module) -> nn.Module: ...
+
+    def labelled_loss(self, criterion: PerSampleLoss, round_index: int, rounds: int) -> LossFunction: ...
+
+    def describe(self, model: nn.Module) -> str: ...
+
+
+def load_extension(trains_with: Mapping[str, Any] | None) -> ModelExtension | None:
+    """The module a strategy trains with the model ({"entry": ..., "options": ...}, fal.plan.params), or None."""
+    if not trains_with:
+        return None
+    return cast(ModelExtension, load_entry(str(trains_with["entry"])).from_dict(trains_with["options"]))
+
+
+@dataclass(frozen=True)
+class CycleSetup:
+    """What an FL algorithm may read when it prepares a cycle (``FedAvg.for_cycle``) besides the protocol:
+    its own resolved options, the clients' labelled data, the setting's images and the fidelity switches."""
+
+    clients: list
+    """``fal.federated.training.ClientData`` per client."""
+    data: SettingData
+    labelled: pd.DataFrame
+    num_classes: int
+    fidelity: FidelityConfig
+    options: Mapping[str, Any]
+    multi_label: bool
+    log: logging.Logger
 
 
 @dataclass(frozen=True)
@@ -21,7 +74,7 @@ class FLConfig:
     client_fraction: float
     lr_decay_rule: str = "official"
     algorithm: str = "fedavg"
-    """A name from fal.config.algorithms.ALGORITHMS."""
+    """The name of the FL algorithm (its declaration: fal.plan.catalog.ALGORITHMS)."""
     fedprox_mu: float = 0.01
     optimizer_scope: str = "round"
     """"round" (fresh client optimiser per round) or "cycle" (persists across rounds; KAFAL §7.2)."""
@@ -29,9 +82,9 @@ class FLConfig:
     """"round" (round_lr) or "client_epoch" (client_epoch_lr, stepped before every local epoch; KAFAL §7.2)."""
     lr_milestones: tuple[int, ...] = (260,)
     last_round_all_clients: bool = False
-    loss_prediction: Any = None
-    """A ``fal.federated.loss_prediction.LossPredictionConfig`` when a loss module is trained with the
-    model (LL4AL), else None. Set by the training stage from the strategy, not by the protocol."""
+    extension: ModelExtension | None = None
+    """A module trained with the model (LL4AL's loss prediction), else None. Set by the training stage
+    from the strategy, not by the protocol."""
     multi_label: bool = False
     """Multi-hot labels: clients minimise BCE-with-logits (mean over labels) instead of cross-entropy.
     Set by the training stage from the dataset; the sequential trainer runs it."""
@@ -44,7 +97,7 @@ class FLConfig:
     @property
     def sequential_only(self) -> bool:
         """Whether only the sequential trainer runs this (persistent client state, or a loss module's joint loss)."""
-        return self.persistent or self.loss_prediction is not None or self.multi_label
+        return self.persistent or self.extension is not None or self.multi_label
 
     @classmethod
     def from_protocol(cls, protocol: ProtocolConfig, fidelity: FidelityConfig) -> FLConfig:

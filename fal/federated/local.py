@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from fal.config import FidelityConfig, ProtocolConfig
+from fal.config.fidelity import FidelityConfig
+from fal.config.protocol import ProtocolConfig
 from fal.data.images import ImageBank
 from fal.federated.sgd import LabelledSet, cross_entropy_loss, sgd_epoch, sgd_optimizer
 from fal.seeding import torch_generator
@@ -148,7 +150,7 @@ class ClientModels:
         self._models: dict[int, nn.Module] = {}
         self.info: dict[int, LocalTrainingInfo] = {}
 
-    def get(self, pool) -> nn.Module:
+    def get(self, pool: Any) -> nn.Module:
         """The model of ``pool.client`` (a ``fal.strategies.base.ClientPool``)."""
         if pool.client not in self._models:
             model, info = self._make(pool.client, pool.labelled, pool.labelled_labels)
@@ -178,7 +180,7 @@ def scratch_models(
     """Local-only models (§5.1): every client from ``init_state`` (one shared random init), trained on its
     labelled set. With the global model's state as ``init_state`` these are the fine-tuned models (§5.2)."""
 
-    def make(client: int, positions: np.ndarray, labels: np.ndarray):
+    def make(client: int, positions: np.ndarray, labels: np.ndarray) -> tuple[nn.Module, LocalTrainingInfo]:
         model = build()
         model.load_state_dict(init_state)
         info = train_local_only(
@@ -210,7 +212,7 @@ def last_round_models(
     L model; KAFAL's client model, §5.5), read from the training stage's ``client_models.pt``."""
     states = {int(k): v for k, v in client_states.items()}
 
-    def make(client: int, _positions: np.ndarray, _labels: np.ndarray):  # nothing is trained at query time
+    def make(client: int, _positions: np.ndarray, _labels: np.ndarray) -> tuple[nn.Module, None]:  # nothing trained
         if client not in states:
             raise KeyError(
                 f"client {client} has no last-round model (it did not train in the cycle's last round; "

@@ -29,17 +29,17 @@ forward hooks held only during one call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any, cast
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from fal.config.datasets import DatasetSpec
-from fal.federated.models import CNN4Conv, KafalResNet8, MobileNet, ResNet18, ResNet50, build_model
+from fal.federated.models import CNN4Conv, KafalResNet8, MobileNet, ResNet18, ResNet50
+from fal.federated.sgd import LossFunction, PerSampleLoss
 from fal.seeding import derive_seed
 
 
@@ -61,6 +61,29 @@ class LossPredictionConfig:
     def detaches(self, round_index: int, rounds: int) -> bool:
         """Whether the module's gradient stops at the feature maps in this (0-based) round of a cycle."""
         return round_index >= int(self.detach_after * rounds)
+
+    # -- what a module trained with the model provides (fal.federated.flconfig.ModelExtension) ----------
+    @property
+    def keeps_client_modules(self) -> bool:
+        """``module_scope: client``: each client keeps its own module across the rounds of a cycle."""
+        return self.module_scope == "client"
+
+    def attach(self, model: nn.Module, init_seed: int) -> nn.Module:
+        """``model`` with a fresh loss module (``attach_loss_module``)."""
+        return attach_loss_module(model, self, init_seed)
+
+    def client_module(self, model: nn.Module) -> nn.Module:
+        return cast(nn.Module, model.loss_module)
+
+    def labelled_loss(self, criterion: PerSampleLoss, round_index: int, rounds: int) -> LossFunction:
+        """LL4AL's joint loss over ``criterion``'s per-sample losses in this (0-based) round."""
+        detach = self.detaches(round_index, rounds)
+        return lambda net, x, y: joint_loss(net, x, y, criterion, self, detach)
+
+    def describe(self, model: nn.Module) -> str:
+        """For the training log."""
+        size = sum(p.numel() for p in self.client_module(model).parameters())
+        return f"a loss-prediction module (LL4AL, {size} parameters) trains with the model: {self}"
 
 
 def tap_points(model: nn.Module) -> list[nn.Module]:
@@ -106,17 +129,6 @@ def attach_loss_module(model: nn.Module, cfg: LossPredictionConfig, init_seed: i
     return model
 
 
-def build_strategy_model(
-    name: str, spec: DatasetSpec, init_seed: int, device, loss_prediction: Mapping[str, Any] | None
-) -> nn.Module:
-    """``build_model``, plus a loss module when the strategy trains one (its resolved ``federated``
-    block's ``loss_prediction``); the one builder of the training and query stages."""
-    model = build_model(name, spec, init_seed, device)
-    if loss_prediction is None:
-        return model
-    return attach_loss_module(model, LossPredictionConfig.from_dict(loss_prediction), init_seed)
-
-
 @contextmanager
 def captured_maps(model: nn.Module) -> Iterator[list[torch.Tensor]]:
     """The tapped feature maps of the forward passes run inside the block, in order."""
@@ -151,10 +163,6 @@ def margin_ranking_loss(predicted: torch.Tensor, target: torch.Tensor, margin: f
     return torch.clamp(margin - sign * predicted_diff, min=0).mean()
 
 
-PerSampleLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-"""``criterion(logits, y)`` → one classification loss per sample."""
-
-
 def joint_loss(
     model: nn.Module,
     x: torch.Tensor,
@@ -169,12 +177,8 @@ def joint_loss(
     return target.mean() + cfg.weight * margin_ranking_loss(predicted, target.detach(), cfg.margin)
 
 
-def cross_entropy_per_sample(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(logits, y, reduction="none")
-
-
 @torch.no_grad()
-def predicted_losses(model: nn.Module, bank, positions, batch_size: int) -> torch.Tensor:
+def predicted_losses(model: nn.Module, bank: Any, positions: np.ndarray, batch_size: int) -> torch.Tensor:
     """The loss module's predictions (eval mode) for the images at ``positions`` of ``bank``."""
     model.eval()
     out = []

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import torch
 from torch import nn
 
 from fal.config.datasets import DatasetSpec
+
+if TYPE_CHECKING:  # annotations only
+    from fal.federated.flconfig import ModelExtension
 
 
 def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -258,3 +263,12 @@ def build_model(name: str, spec: DatasetSpec, init_seed: int, device: torch.devi
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def build_cycle_model(
+    name: str, spec: DatasetSpec, init_seed: int, device: Any, extension: ModelExtension | None
+) -> nn.Module:
+    """The protocol's backbone from ``init_seed``, with the extension's module attached (the one builder of
+    the training and query stages)."""
+    model = build_model(name, spec, init_seed, device)
+    return model if extension is None else extension.attach(model, init_seed)

@@ -57,6 +57,14 @@ LossFunction = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 """``loss(model, x, y)``: the batch loss, forward pass included."""
 
 
+PerSampleLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""``criterion(logits, y)`` → one classification loss per sample."""
+
+
+def cross_entropy_per_sample(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits, y, reduction="none")
+
+
 def cross_entropy_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     logits, _ = model(x)
     return torch.nn.functional.cross_entropy(logits, y)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -30,9 +30,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from fal.data.images import ImageBank, ImageSource
-from fal.federated.algorithms import make_algorithm
-from fal.federated.algorithms.fedavg import FedAvg
+from fal.federated.algorithms.fedavg import FedAvg, plain_fedavg
 from fal.federated.flconfig import FLConfig, round_lr
+from fal.registry import load_entry
 from fal.seeding import numpy_rng, torch_generator
 
 
@@ -164,8 +164,7 @@ def evaluate(model: nn.Module, bank: ImageSource, labels: np.ndarray, num_classe
 @torch.no_grad()
 def evaluate_multilabel(model: nn.Module, bank: ImageSource, targets: np.ndarray, batch_size: int) -> EvalResult:
     """Mean AUC (macro over labels with both outcomes in the test set) and mean BCE of ``model`` on ``bank``."""
-    from fal.stats.auc import mean_auc
-
+    mean_auc = load_entry("fal.stats.auc:mean_auc")  # multi-label code: loaded (and hashed) only for multi-label jobs
     model.eval()
     targets = np.asarray(targets)
     targets_t = torch.tensor(targets, dtype=torch.float32, device=bank.device)
@@ -213,7 +212,7 @@ def resume_rounds(
     num_clients: int,
     checkpoint: RoundCheckpoint | None,
     on_resume: Callable[[int], None] | None,
-    device,
+    device: Any,
 ) -> tuple[int, list[dict]]:
     """Where a cycle's round loop starts: (first round, rows so far). Starts the algorithm's cycle, then
     restores ``model`` and the algorithm's state from a matching checkpoint when there is one. Shared by
@@ -317,7 +316,7 @@ def train_sequential(
     )
     test_bank, test_labels, num_classes = cycle.test_bank, cycle.test_labels, cycle.num_classes
     eval_batch_size, checkpoint, progress = hooks.eval_batch_size, hooks.checkpoint, hooks.progress
-    algorithm = cycle.algorithm or make_algorithm(cfg)
+    algorithm = cycle.algorithm or plain_fedavg(cfg)
     first_round, rows = resume_rounds(model, algorithm, len(clients), checkpoint, hooks.on_resume, train_bank.device)
     start = time.perf_counter() - (rows[-1]["seconds"] if rows else 0.0)
     result = None

@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,8 +35,7 @@ from torch import nn
 from torch.func import functional_call, grad_and_value, vmap
 
 from fal.data.images import ImageBank
-from fal.federated.algorithms import make_algorithm
-from fal.federated.algorithms.fedavg import FedAvg, proximal_term
+from fal.federated.algorithms.fedavg import FedAvg, plain_fedavg, proximal_term
 from fal.federated.flconfig import FLConfig, round_lr
 from fal.federated.sgd import NonFiniteLossError
 from fal.federated.training import (
@@ -73,7 +73,7 @@ class _Group:
     """True when the group is every client of the round, in order (no gather/scatter needed)."""
 
 
-def _schedule(sizes: list[int], epochs: int, batch_size: int, device) -> list[list[_Group]]:
+def _schedule(sizes: list[int], epochs: int, batch_size: int, device: Any) -> list[list[_Group]]:
     """Per local step, the groups of clients with equal batch size (the sequential batch layout)."""
     steps_per_epoch = [-(-n // batch_size) for n in sizes]
     total = [epochs * s for s in steps_per_epoch]
@@ -98,8 +98,8 @@ def _schedule(sizes: list[int], epochs: int, batch_size: int, device) -> list[li
 
 
 def _sample_table(
-    clients: list[ClientData], selected: list[int], epochs: int, seed_keys: tuple, round_index: int, device
-):
+    clients: list[ClientData], selected: list[int], epochs: int, seed_keys: tuple, round_index: int, device: Any
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Bank positions, flips and labels of every selected client's samples in visiting order.
 
     Row i holds client ``selected[i]``'s epochs one after another, drawn from its own generator exactly
@@ -136,7 +136,7 @@ class VectorisedRound:
             # CPU batch norm rejects bfloat16 inputs with float32 statistics under vmap.
             raise ValueError("runtime.precision 'bf16' needs a CUDA device; use fp32 on CPU")
 
-        def loss(params, buffers, x, y, anchor):
+        def loss(params: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor, anchor: dict | None) -> torch.Tensor:
             with torch.autocast(device_type, dtype=torch.bfloat16, enabled=autocast):
                 logits, _ = functional_call(model, (params, buffers), (x,))
             value = F.cross_entropy(logits.float() if autocast else logits, y)
@@ -153,7 +153,7 @@ class VectorisedRound:
         self._unused: set[str] | None = None
         self._schedules: dict[tuple, list[list[_Group]]] = {}
 
-    def schedule(self, sizes: list[int], epochs: int, batch_size: int, device) -> list[list[_Group]]:
+    def schedule(self, sizes: list[int], epochs: int, batch_size: int, device: Any) -> list[list[_Group]]:
         """``_schedule``, built once per set of client sizes (they repeat every round of a cycle)."""
         key = (tuple(sizes), epochs, batch_size, str(device))
         if key not in self._schedules:
@@ -178,7 +178,9 @@ class VectorisedRound:
             self._unused = {name for name, g in zip(names, grads) if g is None}
         return [name for name in self.param_names if name not in self._unused]
 
-    def gradients(self, params, buffers, x, y, anchor):
+    def gradients(
+        self, params: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor, anchor: dict | None
+    ) -> tuple[dict, torch.Tensor]:
         if anchor is None:
             return self._plain(params, buffers, x, y)
         return self._proximal(params, buffers, x, y, anchor)
@@ -324,7 +326,7 @@ def train_vectorised(
     )
     test_bank, test_labels, num_classes = cycle.test_bank, cycle.test_labels, cycle.num_classes
     eval_batch_size, checkpoint, progress = hooks.eval_batch_size, hooks.checkpoint, hooks.progress
-    algorithm = cycle.algorithm or make_algorithm(cfg)
+    algorithm = cycle.algorithm or plain_fedavg(cfg)
     if not algorithm.vectorisable:
         raise ValueError(f"{cfg.algorithm} has its own client update; train it with the sequential trainer")
     if cfg.sequential_only:

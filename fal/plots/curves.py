@@ -7,29 +7,33 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+from collections.abc import Mapping
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from fal.config.datasets import DATASET_LABELS
-from fal.stats.metrics import final_accuracy, headline_measure
+from fal.stats.labels import dataset_label
+from fal.stats.metrics import final_accuracy
 
 
 def method_label(method: str, selector: str) -> str:
     return method if selector in ("–", "-", "") else f"{method} ({selector})"
 
 
-def setting_label(row: pd.Series) -> str:
-    parts = [DATASET_LABELS.get(row["dataset"], row["dataset"])]
+def setting_label(row: pd.Series, dataset_labels: Mapping[str, str]) -> str:
+    parts = [dataset_label(row["dataset"], dataset_labels)]
     if pd.notna(row["rho"]):
         parts.append(f"ρ = {row['rho']:g}")
     parts += [f"α = {row['alpha']:g}", f"{int(row['num_clients'])} clients"]
     return ", ".join(parts)
 
 
-def accuracy_curves(metrics: pd.DataFrame, strategy_order: list[str], title: str) -> plt.Figure:
-    """Mean final-round test accuracy ± sd over seeds against the labelled ratio (% of R).
+def accuracy_curves(
+    metrics: pd.DataFrame, strategy_order: list[str], title: str, dataset_labels: Mapping[str, str], measure: str
+) -> plt.Figure:
+    """Mean final-round test accuracy (``measure``, in words) ± sd over seeds against the labelled ratio (% of R).
 
     Methods are drawn with error bars, dodged slightly along x so that they stay readable.
     """
@@ -67,10 +71,11 @@ def accuracy_curves(metrics: pd.DataFrame, strategy_order: list[str], title: str
             )
         n_seeds = sub.groupby(["strategy", "labelled_ratio"])["seed"].nunique().max()
         ax.set_title(
-            f"{setting_label(sub.iloc[0])}\nmean ± sd over {n_seeds} seed{'s' if n_seeds != 1 else ''}", fontsize=9
+            f"{setting_label(sub.iloc[0], dataset_labels)}\nmean ± sd over {n_seeds} seed{'s' if n_seeds != 1 else ''}",
+            fontsize=9,
         )
         ax.set_xlabel("Labelled samples (% of training set)")
-        ax.set_ylabel(f"Final-round {headline_measure(metrics)} (%)")
+        ax.set_ylabel(f"Final-round {measure} (%)")
         ax.set_xticks(ratios)
     axes[0][-1].legend(title="Method", loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     fig.suptitle(title, fontsize=11)

@@ -9,6 +9,9 @@ Every function returns a matplotlib Figure; ``fal.plots.curves.save_figure`` wri
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -32,8 +35,10 @@ LINESTYLES = {"G": "-", "L": "--"}
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
 
 
-def _setting_title(row, keys=("dataset", "rho", "alpha", "num_clients")) -> str:
-    return ", ".join(key_label(k, row[k]) for k in keys)
+def _setting_title(
+    row: Mapping[str, Any], names: Mapping[str, str], keys: Sequence[str] = ("dataset", "rho", "alpha", "num_clients")
+) -> str:
+    return ", ".join(key_label(k, row[k], names) for k in keys)
 
 
 def _palette(labels: list[str]) -> dict[str, tuple]:
@@ -44,7 +49,7 @@ def _seeds_text(n: int) -> str:
     return f"mean ± sd over {n} seed{'s' if n != 1 else ''}"
 
 
-def _method_key(row) -> str:
+def _method_key(row: Mapping[str, Any]) -> str:
     """Colour key: the method (with variant), so G and L of one method share a colour."""
     return row["label"] + (f" [{row['variant']}]" if row["variant"] else "")
 
@@ -73,7 +78,7 @@ def learning_curves(
     acc["colour"] = [_method_key(r) for _, r in acc.iterrows()]
     panel_keys = [k for k in ("dataset", "rho", "alpha", "num_clients") if k != compare]
     panel_keys += [k for k in SETTING_AXES if k != compare and acc[k].astype(str).nunique() > 1]
-    acc["panel"] = [_setting_title(r, panel_keys) for _, r in acc.iterrows()]
+    acc["panel"] = [_setting_title(r, info["dataset_labels"], panel_keys) for _, r in acc.iterrows()]
     panels = list(dict.fromkeys(acc["panel"]))
     compared = list(dict.fromkeys(acc[compare])) if compare else [None]
     colours = _palette(list(dict.fromkeys(acc["colour"])))
@@ -89,7 +94,7 @@ def learning_curves(
             for line, rows in part.groupby("line", sort=False):
                 first = rows.iloc[0]
                 stats = rows.groupby("labelled_ratio")["accuracy"].agg(["mean", "std"]).fillna(0.0)
-                label = line if compare is None else f"{line}, {key_label(compare, value)}"
+                label = line if compare is None else f"{line}, {key_label(compare, value, info['dataset_labels'])}"
                 ax.errorbar(
                     stats.index,
                     stats["mean"],
@@ -212,7 +217,10 @@ def sampling_proportions(
                 "alpha": attrs["alpha"],
                 "num_clients": attrs["num_clients"],
             }
-            ax.set_title(f"{_setting_title(row)}\n{group} classes ({n} by training frequency)", fontsize=9)
+            ax.set_title(
+                f"{_setting_title(row, info['dataset_labels'])}\n{group} classes ({n} by training frequency)",
+                fontsize=9,
+            )
             ax.set_xlabel("Labelled samples (% of training set)")
             ax.set_ylabel("Cumulative share of queried samples (%)")
             ax.set_xticks(sorted(part["labelled_ratio"].unique()))
@@ -252,7 +260,7 @@ def partition_heatmaps(partitions: dict[str, pd.DataFrame], info: dict, title: s
             "alpha": attrs["alpha"],
             "num_clients": attrs["num_clients"],
         }
-        ax.set_title(_setting_title(row), fontsize=9)
+        ax.set_title(_setting_title(row, info["dataset_labels"]), fontsize=9)
         ax.set_xlabel("Class")
         ax.set_ylabel("Client")
     for ax in axes.flat[len(settings) :]:
@@ -334,11 +342,11 @@ def winning_gap_plot(metrics: pd.DataFrame, info: dict, title: str) -> plt.Figur
     return fig
 
 
-def win_defeat_bars(metrics: pd.DataFrame, info: dict, title: str) -> plt.Figure:
+def win_defeat_bars(metrics: pd.DataFrame, info: dict, title: str, method: str) -> plt.Figure:
     """LoGo Fig. 4: per category (Overall, then each one the study varies), the percentage of cases in
-    which the study's LoGo strategy beats each baseline method (coloured bars) and is beaten by it
-    (black hatched bars over them), by LoGo's t-test winning rate (Eq. 6)."""
-    reference = next((s["name"] for s in info["strategies"] if s["method"] == "logo"), "a LoGo strategy")
+    which the study's strategy of ``method`` beats each baseline method (coloured bars) and is beaten by
+    it (black hatched bars over them), by LoGo's t-test winning rate (Eq. 6)."""
+    reference = next((s["name"] for s in info["strategies"] if s["method"] == method), f"a {method} strategy")
     analysis = info.get("analysis", {})
     acc = per_seed_accuracy(metrics, info, analysis.get("accuracy") or "final")
     rates = win_defeat_percentages(acc, info, reference, WinRateOptions.preset(analysis.get("win_rate", "faithful")))
@@ -369,7 +377,10 @@ def win_defeat_bars(metrics: pd.DataFrame, info: dict, title: str) -> plt.Figure
                     x, row["defeat"].iloc[0], bar * 0.6, color="none", edgecolor="black", hatch="////", linewidth=0.6
                 )
         key = next((k for k, t in LOGO_CATEGORIES if t == category), None)
-        ax.set_xticks(range(len(values)), [str(v) if key in (None, "selector") else key_label(key, v) for v in values])
+        ax.set_xticks(
+            range(len(values)),
+            [str(v) if key in (None, "selector") else key_label(key, v, info["dataset_labels"]) for v in values],
+        )
         ax.set_ylim(0, 100)
         ax.set_title(category, fontsize=9)
         ax.set_ylabel("% of cases" if ax is axes.flat[0] else "")

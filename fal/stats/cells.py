@@ -12,6 +12,7 @@ live in one module per paper (``fal.stats.papers``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,7 +82,7 @@ def per_seed_accuracy(metrics: pd.DataFrame, info: dict, measure: str = "final")
     return acc.sort_values(["_s", "_o", "seed", "cycle"]).drop(columns=["_s", "_o"]).reset_index(drop=True)
 
 
-def select_ratios(values: pd.DataFrame, which: str, table_ratios) -> pd.DataFrame:
+def select_ratios(values: pd.DataFrame, which: str, table_ratios: Sequence[float] | None) -> pd.DataFrame:
     """Keep the table's labelled ratios: "table" (the study's table_ratios, else all), "final" (the last), "all"."""
     if which == "final":
         last = values.groupby("setting")["labelled_ratio"].transform("max")
@@ -165,17 +166,17 @@ def accuracy_table(
         cells = match_published(cells, None, [], "", [])
     cells["difference"] = cells["mean"] - cells["published_value"]
     blocks = varying_keys(cells, list(layout.blocks))
-    cells["block"] = labels_of(cells, blocks) if blocks else ""
+    cells["block"] = labels_of(cells, blocks, info["dataset_labels"]) if blocks else ""
     row_keys = list(layout.rows)
     col_keys = [
         k for k in layout.columns if k == "labelled_ratio" or k == "strategy" or cells[k].astype(str).nunique() > 1
     ] or list(layout.columns[-1:])
-    cells["row"] = labels_of(cells, row_keys)
-    cells["column"] = labels_of(cells, col_keys)
+    cells["row"] = labels_of(cells, row_keys, info["dataset_labels"])
+    cells["column"] = labels_of(cells, col_keys, info["dataset_labels"])
     shares = labelled_shares(metrics)
     if shares and "labelled_ratio" in col_keys:  # per-client budgets: say what was really labelled
         others = [k for k in col_keys if k != "labelled_ratio"]
-        prefix = labels_of(cells, others) if others else [""] * len(cells)
+        prefix = labels_of(cells, others, info["dataset_labels"]) if others else [""] * len(cells)
         cells["column"] = [
             ", ".join(filter(None, [p, ratio_label(r, shares.get((s, float(r))))]))
             for p, s, r in zip(prefix, cells["setting"], cells["labelled_ratio"])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 
-def emd_to_uniform(counts, half: bool = True) -> float:
+def emd_to_uniform(counts: ArrayLike, half: bool = True) -> float:
     """EMD with 0/1 ground distance between the class distribution of ``counts`` and uniform.
 
     ``half=True`` gives ½·Σ|q_c − 1/C| (total variation, what LoGo's Table 2 magnitudes imply);

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
 
 LOGO_T_CRITICAL = 2.776
@@ -37,7 +38,7 @@ class WinRateOptions:
         raise ValueError(f"win-rate preset must be 'faithful' or 'corrected', got {name!r}")
 
 
-def winning_rate(acc_i, acc_j, options: WinRateOptions = WinRateOptions()) -> float:
+def winning_rate(acc_i: ArrayLike, acc_j: ArrayLike, options: WinRateOptions = WinRateOptions()) -> float:
     """win^{ij}: share of AL rounds in which i beats j by a paired t-test over seeds.
 
     ``acc_i``/``acc_j`` have shape (R rounds, S seeds), rows in round order, seeds paired by column.

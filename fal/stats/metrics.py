@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fal.schemas import METRICS_SCHEMA
+from fal.formats import METRICS_SCHEMA
 
 
 @dataclass
@@ -103,13 +103,10 @@ def run_metrics(
     return out[METRICS_SCHEMA.names]
 
 
-def headline_measure(metrics: pd.DataFrame) -> str:
+def headline_measure(multi_label: bool) -> str:
     """What the accuracy columns hold, in words: "test accuracy", or "test mean AUC" for a multi-label
-    dataset (whose training evaluates the mean AUC into the same columns, fal.federated.training)."""
-    from fal.config.datasets import get_dataset_spec
-
-    multi = {get_dataset_spec(d).multi_label for d in metrics["dataset"].unique()}
-    return "test mean AUC" if multi == {True} else "test accuracy"
+    study (whose training evaluates the mean AUC into the same columns, fal.federated.training)."""
+    return "test mean AUC" if multi_label else "test accuracy"
 
 
 def final_accuracy(metrics: pd.DataFrame) -> pd.DataFrame:

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 X_UNITS = {"percent": 100.0, "fraction": 1.0}
 """AULC's x axis: the labelled ratio in percent (the paper's magnitudes, e.g. "201 pp") or as a fraction."""
 
 
-def aulc(ratios_percent, accuracies, x_unit: str = "percent") -> float:
+def aulc(ratios_percent: ArrayLike, accuracies: ArrayLike, x_unit: str = "percent") -> float:
     """Trapezoidal area under accuracy (%) against labelled ratio.
 
     ``ratios_percent`` are labelled ratios in percent (5, 10, …, 45); with ``x_unit="percent"`` the
@@ -34,7 +35,7 @@ def aulc(ratios_percent, accuracies, x_unit: str = "percent") -> float:
     return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2.0))
 
 
-def positive_ratio(differences) -> float:
+def positive_ratio(differences: ArrayLike) -> float:
     """π⁺: the share of seeds whose difference is strictly positive (ties count as not positive)."""
     d = np.asarray(differences, dtype=float)
     if d.size == 0:
@@ -42,7 +43,7 @@ def positive_ratio(differences) -> float:
     return float(np.mean(d > 0))
 
 
-def wilcoxon_greater(differences, zero_method: str = "wilcox") -> float:
+def wilcoxon_greater(differences: ArrayLike, zero_method: str = "wilcox") -> float:
     """One-sided Wilcoxon signed-rank p-value for H1: the median difference is > 0.
 
     Exact null distribution: scipy's exact method when |Δ| has no ties, otherwise a complete
@@ -62,7 +63,7 @@ def wilcoxon_greater(differences, zero_method: str = "wilcox") -> float:
     return float(stats.wilcoxon(d, alternative="greater", zero_method=zero_method, method=method).pvalue)
 
 
-def hodges_lehmann(differences) -> float:
+def hodges_lehmann(differences: ArrayLike) -> float:
     """Hodges–Lehmann estimate: the median of the Walsh averages (Δ_s + Δ_t)/2 over all s ≤ t.
 
     The diagonal (s = t) is included, which gives n(n+1)/2 averages (15 for five seeds).
@@ -87,7 +88,9 @@ class PairedResult:
     mean_difference: float
 
 
-def paired_comparison(a, b, name_a: str, name_b: str, zero_method: str = "wilcox") -> PairedResult:
+def paired_comparison(
+    a: ArrayLike, b: ArrayLike, name_a: str, name_b: str, zero_method: str = "wilcox"
+) -> PairedResult:
     """Compare paired per-seed values of two strategies; the winner is the one with the larger HL.
 
     Differences are oriented winner − loser (as in the paper, which lists the winner and then its

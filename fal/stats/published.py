@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,11 +36,11 @@ def _canonical_method(name: str) -> str:
     return METHOD_ALIASES.get(name, name)
 
 
-def _number(value) -> float:
+def _number(value: Any) -> float:
     return float("nan") if value is None or value is pd.NA or value == "" else float(value)
 
 
-def _key_matches(key: str, ours, theirs) -> bool:
+def _key_matches(key: str, ours: Any, theirs: Any) -> bool:
     """rho NaN = natural imbalance; alpha >= 1000 matches alpha = inf; methods through their aliases."""
     if key == "method":
         return _canonical_method(str(ours)) == _canonical_method(str(theirs))

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from fal.config.outputs import TABLES
+from fal.config.outputs import PaperTable
 from fal.stats.cells import SETTING_KEYS, STRATEGY_KEYS
 from fal.stats.labels import ordered_unique
 
@@ -32,13 +32,13 @@ def _grid(block: pd.DataFrame) -> tuple[list[str], list[str], dict[tuple[str, st
     return rows, cols, cells
 
 
-def _legend(name: str) -> str:
+def _legend(table: PaperTable) -> str:
     """How to read the table's cells: its declared legend, else the accuracy tables' one."""
-    return TABLES[name].legend or ACCURACY_LEGEND
+    return table.legend or ACCURACY_LEGEND
 
 
-def to_markdown(cells: pd.DataFrame, name: str, caption: str) -> str:
-    lines = [f"# {TABLES[name].heading}", "", caption, "", f"{_legend(name)} {PUBLISHED_LEGEND}", ""]
+def to_markdown(cells: pd.DataFrame, table: PaperTable, caption: str) -> str:
+    lines = [f"# {table.heading}", "", caption, "", f"{_legend(table)} {PUBLISHED_LEGEND}", ""]
     if cells.empty:
         lines += ["*This study has no runs that fill this table.*", ""]
         return "\n".join(lines)
@@ -90,20 +90,20 @@ def latex_escape(text: str) -> str:
     return out
 
 
-def to_latex(cells: pd.DataFrame, name: str, caption: str) -> str:
+def to_latex(cells: pd.DataFrame, table: PaperTable, caption: str) -> str:
     """A booktabs table per block, written by hand (no jinja2 dependency)."""
-    label = f"tab:{name}"
-    lines = [f"% {TABLES[name].heading}", r"% needs \usepackage{booktabs}"]
+    label = f"tab:{table.name}"
+    lines = [f"% {table.heading}", r"% needs \usepackage{booktabs}"]
     if cells.empty:
         return "\n".join(lines + ["% this study has no runs that fill this table", ""])
     for k, (block_name, block) in enumerate(cells.groupby("block", sort=False)):
         rows, cols, grid = _grid(block)
-        title = TABLES[name].heading + (f" ({block_name})" if block_name else "")
+        title = table.heading + (f" ({block_name})" if block_name else "")
         lines += [
             r"\begin{table}[t]",
             r"\centering",
             r"\small",
-            rf"\caption{{{latex_escape(title)}. {latex_escape(caption)} {latex_escape(_legend(name))} {latex_escape(PUBLISHED_LEGEND)}}}",
+            rf"\caption{{{latex_escape(title)}. {latex_escape(caption)} {latex_escape(_legend(table))} {latex_escape(PUBLISHED_LEGEND)}}}",
             rf"\label{{{label}{'' if k == 0 else f'-{k + 1}'}}}",
             r"\begin{tabular}{l" + "r" * len(cols) + "}",
             r"\toprule",
@@ -140,20 +140,20 @@ def to_csv_frame(cells: pd.DataFrame) -> pd.DataFrame:
     return cells.reindex(columns=CSV_COLUMNS + extra)
 
 
-def to_html(cells: pd.DataFrame, name: str, caption: str) -> str:
+def to_html(cells: pd.DataFrame, table: PaperTable, caption: str) -> str:
     """A standalone HTML page of the table (what `snakemake --report` shows)."""
     import html
 
     parts = [
         "<!DOCTYPE html>",
         '<html><head><meta charset="utf-8">',
-        f"<title>{html.escape(TABLES[name].heading)}</title>",
+        f"<title>{html.escape(table.heading)}</title>",
         "<style>body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse;margin-bottom:1.5em}"
         " th,td{border:1px solid #ccc;padding:3px 7px;text-align:right} th:first-child,td:first-child{text-align:left}"
         " .pub{color:#555;font-size:11px}</style></head><body>",
-        f"<h2>{html.escape(TABLES[name].heading)}</h2>",
+        f"<h2>{html.escape(table.heading)}</h2>",
         f"<p>{html.escape(caption)}</p>",
-        f"<p>{html.escape(_legend(name))} {html.escape(PUBLISHED_LEGEND)}</p>",
+        f"<p>{html.escape(_legend(table))} {html.escape(PUBLISHED_LEGEND)}</p>",
     ]
     if cells.empty:
         parts.append("<p><em>This study has no runs that fill this table.</em></p>")

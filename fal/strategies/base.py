@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from torch import nn
 
-from fal.config import FidelityConfig, ProtocolConfig
+from fal.config.fidelity import FidelityConfig
+from fal.config.protocol import ProtocolConfig
 from fal.data.images import ImageBank
 from fal.federated.local import ClientModels
 from fal.seeding import numpy_rng

@@ -94,7 +94,7 @@ def kd_models(
 ) -> ClientModels:
     """Each client's KD local model of one query step (§5.4), from a fresh model, own generator per client."""
 
-    def make(client: int, positions: np.ndarray, labels: np.ndarray):
+    def make(client: int, positions: np.ndarray, labels: np.ndarray) -> tuple[nn.Module, LocalTrainingInfo]:
         model = fresh()
         info = train_kd_local(
             model,

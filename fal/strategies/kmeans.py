@@ -32,6 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+Points = np.ndarray | torch.Tensor
+"""Points to cluster, (n, d): a NumPy array or a tensor (kept on its device)."""
+
 
 @dataclass(frozen=True)
 class KMeansResult:
@@ -43,7 +46,7 @@ class KMeansResult:
     iterations: int
 
 
-def _as_points(points, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+def _as_points(points: Points, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     if isinstance(points, torch.Tensor):
         return points.detach().to(dtype)
     return torch.as_tensor(np.asarray(points)).to(dtype)
@@ -55,7 +58,11 @@ def _sq_dist(a: torch.Tensor, b: torch.Tensor, a_sq: torch.Tensor, b_sq: torch.T
 
 
 def kmeans_plusplus(
-    points, k: int, rng: np.random.Generator, n_local_trials: int | None = None, dtype: torch.dtype = torch.float64
+    points: Points,
+    k: int,
+    rng: np.random.Generator,
+    n_local_trials: int | None = None,
+    dtype: torch.dtype = torch.float64,
 ) -> np.ndarray:
     """Indices of ``k`` greedy k-means++ seeds (see the module docstring), computed in ``dtype``."""
     x = _as_points(points, dtype)
@@ -128,7 +135,7 @@ def _lloyd(x: torch.Tensor, sq: torch.Tensor, centres: torch.Tensor, max_iter: i
     )
 
 
-def lloyd(points, centres, max_iter: int = 300, tol: float = 1e-4) -> KMeansResult:
+def lloyd(points: torch.Tensor, centres: torch.Tensor, max_iter: int = 300, tol: float = 1e-4) -> KMeansResult:
     """Lloyd iterations from ``centres``; ``tol`` is relative to the mean per-feature variance."""
     x = _as_points(points)
     c = _as_points(centres).to(x.device).clone()
@@ -136,7 +143,7 @@ def lloyd(points, centres, max_iter: int = 300, tol: float = 1e-4) -> KMeansResu
 
 
 def kmeans(
-    points,
+    points: Points,
     k: int,
     rng: np.random.Generator,
     n_init: int = 10,
@@ -165,7 +172,7 @@ def kmeans(
     return best
 
 
-def nearest_to_centres(points, result: KMeansResult) -> np.ndarray:
+def nearest_to_centres(points: Points, result: KMeansResult) -> np.ndarray:
     """Per non-empty cluster (in cluster order), the index of the member nearest its centre (ALFA-Mix)."""
     x = _as_points(points).cpu().numpy()
     d = ((x - result.centres[result.labels]) ** 2).sum(1)

@@ -19,6 +19,7 @@ from fal.data.sources import acquire_source
 from fal.data.sources.cifar import read_cifar
 from fal.data.sources.fmnist import read_fmnist, read_idx
 from fal.data.sources.medmnist import read_medmnist
+from fal.plan.catalog import SOURCES
 
 
 def write_idx(path, array: np.ndarray, compress: bool) -> None:
@@ -110,15 +111,15 @@ def test_read_medmnist_fixture(tmp_path, flag, channels):
     if channels == 3:
         assert np.array_equal(out.test_images[2, 1], arrays["test_images"][2, :, :, 1])
     # acquire_source finds the file in <raw>/medmnist/ without downloading
-    acquired, origin = acquire_source(flag, tmp_path, download=False)
+    acquired, origin = acquire_source(SOURCES[flag], tmp_path, download=False)
     assert np.array_equal(acquired.train_images, out.train_images) and flag in origin
 
 
 def test_missing_raw_files_with_downloads_disabled(tmp_path):
     with pytest.raises(FileNotFoundError, match="downloads are disabled"):
-        acquire_source("cifar10", tmp_path, download=False)
+        acquire_source(SOURCES["cifar10"], tmp_path, download=False)
     with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
-        acquire_source("fmnist", tmp_path, {"fmnist_system": tmp_path / "none"}, download=False)
+        acquire_source(SOURCES["fmnist"], tmp_path, {"fmnist_system": tmp_path / "none"}, download=False)
 
 
 def small_arrays():
@@ -160,11 +161,11 @@ def test_missing_cache_says_how_to_rebuild(tmp_path):
 
 def test_known_checksum_rejects_wrong_fmnist(tmp_path):
     with pytest.raises(DataIntegrityError, match="not the official release"):
-        verify_known_checksums("fmnist", small_arrays(), "fixture")
+        verify_known_checksums(SOURCES["fmnist"], small_arrays(), "fixture")
 
 
 def test_real_fmnist_matches_known_checksums(fmnist_arrays):
-    verify_known_checksums("fmnist", fmnist_arrays, "Debian")
+    verify_known_checksums(SOURCES["fmnist"], fmnist_arrays, "Debian")
     assert fmnist_arrays.train_images.shape == (60000, 1, 28, 28)
     assert np.bincount(fmnist_arrays.train_labels).tolist() == [6000] * 10
 
@@ -181,7 +182,7 @@ def test_missing_cifar_is_downloaded_through_torchvision(tmp_path, monkeypatch):
             write_cifar_fixture(tmp_path, "cifar10")
 
     monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR10)
-    arrays, origin = acquire_source("cifar10", tmp_path, download=True)
+    arrays, origin = acquire_source(SOURCES["cifar10"], tmp_path, download=True)
     assert calls == [(str(tmp_path), True, True)] and arrays.train_images.shape == (50, 3, 32, 32)
 
 
@@ -194,15 +195,15 @@ def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
 
     monkeypatch.setattr(medmnist, "OCTMNIST", Offline)
     with pytest.raises(RuntimeError, match="downloading octmnist failed .*place the publisher's files"):
-        acquire_source("octmnist", tmp_path, download=True)
+        acquire_source(SOURCES["octmnist"], tmp_path, download=True)
 
 
 def test_every_source_has_known_checksums():
     """Each source's identity (a rule param) is its declared checksums, never where it is read from."""
-    from fal.config.datasets import SOURCES
+    from fal.plan.catalog import SOURCES
 
     for source in SOURCES.values():
-        identity = source.identity
+        identity = source.checksums
         if source.no_checksums:  # NIH ChestX-ray14: no published checksums; its split sizes are checked
             assert identity == {"sizes": {"train": source.sizes[0], "test": source.sizes[1]}}, source.name
             continue
@@ -214,20 +215,17 @@ def test_raw_files_are_checked_against_the_publishers_md5(tmp_path, source, monk
     import dataclasses
     import hashlib
 
-    from fal.config import datasets
-
     write_cifar_fixture(tmp_path, source)
     arrays = read_cifar(tmp_path, source)
     with pytest.raises(DataIntegrityError) as info:
-        verify_known_checksums(source, arrays, "fixture", tmp_path)
+        verify_known_checksums(SOURCES[source], arrays, "fixture", tmp_path)
     message = str(info.value)
-    first = next(iter(datasets.SOURCES[source].raw_md5))
+    first = next(iter(SOURCES[source].raw_md5))
     assert str(tmp_path / first) in message and "publisher's" in message and "download it again" in message
     # files whose MD5s are the declared ones pass
-    spec = datasets.SOURCES[source]
+    spec = SOURCES[source]
     actual = {rel: hashlib.md5((tmp_path / rel).read_bytes()).hexdigest() for rel in spec.raw_md5}
-    monkeypatch.setitem(datasets.SOURCES, source, dataclasses.replace(spec, raw_md5=actual))
-    verify_known_checksums(source, arrays, "fixture", tmp_path)
+    verify_known_checksums(dataclasses.replace(spec, raw_md5=actual), arrays, "fixture", tmp_path)
 
 
 def test_cache_file_is_deterministic(tmp_path):
@@ -269,7 +267,7 @@ def test_read_svhn_fixture(tmp_path):
     expected = y.reshape(-1).astype(np.int64)
     expected[expected == 10] = 0
     assert np.array_equal(out.train_labels, expected) and out.train_labels.max() <= 9
-    acquired, origin = acquire_source("svhn", tmp_path, download=False)
+    acquired, origin = acquire_source(SOURCES["svhn"], tmp_path, download=False)
     assert np.array_equal(acquired.test_images, out.test_images) and "SVHN" in origin
 
 
@@ -284,10 +282,10 @@ def test_missing_svhn_is_downloaded_through_torchvision(tmp_path, monkeypatch):
             write_svhn_fixture(tmp_path / "svhn")
 
     monkeypatch.setattr(torchvision.datasets, "SVHN", FakeSVHN)
-    arrays, _ = acquire_source("svhn", tmp_path, download=True)
+    arrays, _ = acquire_source(SOURCES["svhn"], tmp_path, download=True)
     assert [c[0] for c in calls] == ["train", "test"] and arrays.train_images.shape == (12, 3, 32, 32)
     with pytest.raises(FileNotFoundError, match="downloads are disabled"):
-        acquire_source("svhn", tmp_path / "empty", download=False)
+        acquire_source(SOURCES["svhn"], tmp_path / "empty", download=False)
 
 
 def write_mnist_fixture(raw_dir, n_train: int = 12, n_test: int = 5):
@@ -311,18 +309,15 @@ def test_mnist_is_read_from_torchvisions_folder_and_checked_against_its_md5s(tmp
     import dataclasses
     import hashlib
 
-    from fal.config import datasets
-
     written = write_mnist_fixture(tmp_path)
-    arrays, origin = acquire_source("mnist", tmp_path, download=False)
+    arrays, origin = acquire_source(SOURCES["mnist"], tmp_path, download=False)
     assert "torchvision MNIST" in origin and arrays.train_images.shape == (12, 1, 28, 28)
     assert np.array_equal(arrays.test_labels, written["t10k-labels-idx1-ubyte"])
     with pytest.raises(DataIntegrityError, match="MNIST/raw/train-images-idx3-ubyte.gz has MD5"):
-        verify_known_checksums("mnist", arrays, "fixture", tmp_path)
-    spec = datasets.SOURCES["mnist"]
+        verify_known_checksums(SOURCES["mnist"], arrays, "fixture", tmp_path)
+    spec = SOURCES["mnist"]
     actual = {rel: hashlib.md5((tmp_path / rel).read_bytes()).hexdigest() for rel in spec.raw_md5}
-    monkeypatch.setitem(datasets.SOURCES, "mnist", dataclasses.replace(spec, raw_md5=actual))
-    verify_known_checksums("mnist", arrays, "fixture", tmp_path)
+    verify_known_checksums(dataclasses.replace(spec, raw_md5=actual), arrays, "fixture", tmp_path)
 
 
 def test_missing_mnist_is_downloaded_through_torchvision(tmp_path, monkeypatch):
@@ -336,6 +331,6 @@ def test_missing_mnist_is_downloaded_through_torchvision(tmp_path, monkeypatch):
             write_mnist_fixture(tmp_path)
 
     monkeypatch.setattr(torchvision.datasets, "MNIST", FakeMNIST)
-    arrays, _ = acquire_source("mnist", tmp_path, download=True)
+    arrays, _ = acquire_source(SOURCES["mnist"], tmp_path, download=True)
     assert calls == [(str(tmp_path), True, True), (str(tmp_path), False, True)]
     assert arrays.train_images.shape == (12, 1, 28, 28)

@@ -9,6 +9,7 @@ from PIL import Image
 from fal.data.cache import DataIntegrityError
 from fal.data.sources.medmnist import read_medmnist
 from fal.data.sources.nih_chestxray14 import NIH_LABELS, read_findings, read_nih_chestxray14
+from fal.plan.catalog import SOURCES
 
 
 def test_chestmnist_keeps_its_multi_hot_labels(tmp_path):
@@ -113,21 +114,19 @@ def test_nih_source_is_found_read_and_cached_through_the_catalog(tmp_path, monke
     refused with the manual steps."""
     import dataclasses
 
-    from fal.config import datasets
     from fal.data.cache import load_cache, verify_known_checksums, write_cache
     from fal.data.sources import acquire_source
 
     write_nih_folder(tmp_path / "raw" / "nih_chestxray14")
-    spec = datasets.SOURCES["nih_chestxray14"]
-    monkeypatch.setitem(datasets.SOURCES, "nih_chestxray14", dataclasses.replace(spec, sizes=(3, 2)))
-    arrays, origin = acquire_source("nih_chestxray14", tmp_path / "raw", download=False)
+    spec = dataclasses.replace(SOURCES["nih_chestxray14"], sizes=(3, 2))
+    arrays, origin = acquire_source(spec, tmp_path / "raw", download=False)
     assert "NIH ChestX-ray14" in origin and arrays.train_images.shape == (3, 1, 224, 224)
-    verify_known_checksums("nih_chestxray14", arrays, origin, tmp_path / "raw")  # nothing published to check
+    verify_known_checksums(spec, arrays, origin, tmp_path / "raw")  # nothing published to check
     write_cache(arrays, tmp_path / "c.npz", tmp_path / "c.json", "nih_chestxray14")
     cached = load_cache(tmp_path / "c.npz", tmp_path / "c.json")
     assert np.array_equal(cached.test_labels, arrays.test_labels) and cached.test_labels.shape == (2, 14)
     with pytest.raises(RuntimeError, match="nihcc.app.box.com"):
-        acquire_source("nih_chestxray14", tmp_path / "empty", download=True)
+        acquire_source(SOURCES["nih_chestxray14"], tmp_path / "empty", download=True)
 
 
 def test_chestmnist_is_checked_against_medmnists_md5(tmp_path):
@@ -144,7 +143,7 @@ def test_chestmnist_is_checked_against_medmnists_md5(tmp_path):
         arrays[f"{split}_images"] = rng.integers(0, 256, (4, 28, 28), dtype=np.uint8)
         arrays[f"{split}_labels"] = rng.integers(0, 2, (4, 14), dtype=np.uint8)
     np.savez(folder / "chestmnist.npz", **arrays)
-    data, origin = acquire_source("chestmnist", tmp_path, download=False)
+    data, origin = acquire_source(SOURCES["chestmnist"], tmp_path, download=False)
     assert data.train_labels.shape == (4, 14)
     with pytest.raises(DataIntegrityError, match="02c8a6516a18b556561a56cbdd36c4a8"):
-        verify_known_checksums("chestmnist", data, origin, tmp_path)
+        verify_known_checksums(SOURCES["chestmnist"], data, origin, tmp_path)

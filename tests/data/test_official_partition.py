@@ -17,8 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
+from fal.config.fidelity import FidelityConfig
+from fal.config.protocol import ProtocolConfig
+from fal.config.setting import SettingConfig
 from fal.data.build import build_partition, client_pools
+from fal.plan.catalog import dataset_spec
 
 EXPECTED = json.loads(
     (Path(__file__).resolve().parents[1] / "fixtures" / "official_fmnist_lt_partition.json").read_text()
@@ -42,6 +45,7 @@ def test_faithful_partition_equals_official(case, fmnist_arrays):
         seed,
         fmnist_arrays.train_labels,
         fmnist_arrays.test_labels,
+        spec=dataset_spec(setting.dataset),
     )
     part = out.partition
     train = part[part["split"] == "train"].sort_values("position")

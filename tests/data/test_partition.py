@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
 from fal.config.datasets import longtail_counts
+from fal.config.fidelity import FidelityConfig
+from fal.config.protocol import ProtocolConfig
+from fal.config.setting import SettingConfig
 from fal.data.build import build_partition, client_pools, extend_labelled, labelled_lists
 from fal.data.partition import dir_balance, dir_balance_logo
+from fal.plan.catalog import dataset_spec
 
 CLASS_COUNTS = {
     "fmnist_lt": longtail_counts(60000, 10, 20),
@@ -93,7 +96,9 @@ def test_faithful_partition_is_seed_independent_and_corrected_is_not():
     protocol = ProtocolConfig()
 
     def pools(fidelity, seed):
-        out = build_partition(setting, protocol, fidelity, seed, labels, test_labels)
+        out = build_partition(
+            setting, protocol, fidelity, seed, labels, test_labels, spec=dataset_spec(setting.dataset)
+        )
         return [p.tolist() for p in client_pools(out.partition, 10)]
 
     faithful, corrected = FidelityConfig.from_dict("faithful"), FidelityConfig.from_dict("corrected")
@@ -106,12 +111,26 @@ def test_lt_view_mismatch_switch():
     labels = np.repeat(np.arange(10), 300)
     test_labels = np.repeat(np.arange(10), 10)
     setting = SettingConfig(dataset="fmnist_lt", rho=10, alpha=100.0, lt_img_max=200)
-    out = build_partition(setting, ProtocolConfig(), FidelityConfig.from_dict("faithful"), 3, labels, test_labels)
+    out = build_partition(
+        setting,
+        ProtocolConfig(),
+        FidelityConfig.from_dict("faithful"),
+        3,
+        labels,
+        test_labels,
+        spec=dataset_spec(setting.dataset),
+    )
     train = out.partition[out.partition["split"] == "train"]
     assert (train["source_index"] != train["query_source_index"]).mean() > 0.5  # different images…
     assert np.array_equal(labels[train["source_index"]], labels[train["query_source_index"]])  # …same classes
     fixed = build_partition(
-        setting, ProtocolConfig(), FidelityConfig.from_dict({"lt_query_view_mismatch": False}), 3, labels, test_labels
+        setting,
+        ProtocolConfig(),
+        FidelityConfig.from_dict({"lt_query_view_mismatch": False}),
+        3,
+        labels,
+        test_labels,
+        spec=dataset_spec(setting.dataset),
     )
     t2 = fixed.partition[fixed.partition["split"] == "train"]
     assert (t2["source_index"] == t2["query_source_index"]).all()
@@ -124,20 +143,31 @@ def test_initial_budget_larger_than_client_pool_is_rejected():
     setting = SettingConfig(dataset="fmnist", alpha=100.0, num_clients=10)
     protocol = ProtocolConfig.from_dict({"initial_ratio": 0.9, "query_ratio": 0.05, "end_ratio": 1.0})
     with pytest.raises(ValueError, match="client 0 holds 16 samples but its initial labelled set is 18"):
-        build_partition(setting, protocol, FidelityConfig(), 1, labels, labels)
+        build_partition(setting, protocol, FidelityConfig(), 1, labels, labels, spec=dataset_spec(setting.dataset))
 
 
 def test_logo_partition_follows_the_run_seed_even_when_faithful():
     labels = np.repeat(np.arange(10), 100)
     setting = SettingConfig(dataset="fmnist", alpha=0.5, partition="dir_balance_logo")
-    a, b = (build_partition(setting, ProtocolConfig(), FidelityConfig(), s, labels, labels[:200]) for s in (1, 2))
+    a, b = (
+        build_partition(
+            setting, ProtocolConfig(), FidelityConfig(), s, labels, labels[:200], spec=dataset_spec(setting.dataset)
+        )
+        for s in (1, 2)
+    )
     assert [p.tolist() for p in client_pools(a.partition, 10)] != [p.tolist() for p in client_pools(b.partition, 10)]
 
 
 def test_initial_labelled_set_size_and_membership():
     labels = np.repeat(np.arange(10), 200)
     out = build_partition(
-        SettingConfig(dataset="fmnist", alpha=0.1), ProtocolConfig(), FidelityConfig(), 4, labels, labels[:100]
+        SettingConfig(dataset="fmnist", alpha=0.1),
+        ProtocolConfig(),
+        FidelityConfig(),
+        4,
+        labels,
+        labels[:100],
+        spec=dataset_spec(SettingConfig(dataset="fmnist", alpha=0.1).dataset),
     )
     pools = client_pools(out.partition, 10)
     initial = labelled_lists(out.initial_labelled, 10)

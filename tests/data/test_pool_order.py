@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 
+import helpers
 import numpy as np
 import pandas as pd
 import pytest
 from helpers import LOG, trained_setting
 
-from fal.config import FidelityConfig, StrategyConfig
+from fal.config.fidelity import FidelityConfig
 from fal.data.build import extend_labelled, labelled_lists, unlabelled_pool
 from fal.data.views import Compute, StageInputs
+from fal.plan.catalog import dataset_spec
 from fal.strategies.stage import run_query_stage
 
 
@@ -87,7 +89,7 @@ def stage_setting():
     )
 
 
-FAIRFAL = StrategyConfig.from_dict("fairfal", {"method": "fairfal"}, "strategies.fairfal")
+FAIRFAL = helpers.query_strategy("fairfal", {"method": "fairfal"})
 
 
 def _query(trained, labelled, cycle, fidelity, previous_state=None):
@@ -101,6 +103,7 @@ def _query(trained, labelled, cycle, fidelity, previous_state=None):
             arrays=trained.arrays,
             partition=trained.part.partition,
             labelled=labelled,
+            spec=dataset_spec(trained.setting.dataset),
         ),
         Compute(device="cpu", log=LOG),
         strategy=FAIRFAL,

@@ -6,33 +6,34 @@ import dataclasses
 
 import pytest
 import torch
+from helpers import make_algorithm
 from test_vectorised import fl, run
 
-from fal.config import FL_ALGORITHMS
-from fal.config.algorithms import ALGORITHMS, choose_algorithm
-from fal.federated.algorithms import algorithm_class, make_algorithm
 from fal.federated.algorithms.fedavg import FedAvg
 from fal.federated.algorithms.fednova import FedNova, momentum_norm
 from fal.federated.training import train_sequential
+from fal.plan.catalog import ALGORITHMS, choose_algorithm, protocol_algorithms
+from fal.registry import load_entry
 
 
 def test_every_registered_algorithm_implements_the_interface():
     for name, info in ALGORITHMS.items():
-        cls = algorithm_class(name)
+        cls = load_entry(info.entry_point)
         assert issubclass(cls, FedAvg), name
         assert info.chosen_by in ("protocol", "strategy")
-    assert FL_ALGORITHMS == tuple(n for n, i in ALGORITHMS.items() if i.chosen_by == "protocol")
+    assert set(protocol_algorithms()) == {n for n, i in ALGORITHMS.items() if i.chosen_by == "protocol"}
+    assert protocol_algorithms()[0] == "fedavg"
     assert isinstance(make_algorithm(fl("fednova")), FedNova)
 
 
 def test_one_place_chooses_the_algorithm():
-    assert choose_algorithm("fedprox", None) == "fedprox"
-    assert choose_algorithm("fedavg", {"algorithm": "kcfu", "beta": 2.0}) == "kcfu"
-    assert choose_algorithm("scaffold", {"algorithm": "fedavg"}) == "scaffold"
+    assert choose_algorithm("fedprox") == "fedprox"
+    assert choose_algorithm("fedavg", "kcfu") == "kcfu"
+    assert choose_algorithm("scaffold", "fedavg") == "scaffold"
     with pytest.raises(ValueError, match="runs on FedAvg aggregation, not scaffold"):
-        choose_algorithm("scaffold", {"algorithm": "kcfu"})
-    with pytest.raises(ValueError, match="unknown federated algorithm 'fedsgd'"):
-        choose_algorithm("fedavg", {"algorithm": "fedsgd"})
+        choose_algorithm("scaffold", "kcfu")
+    with pytest.raises(ValueError, match="unknown FL algorithm 'fedsgd'"):
+        choose_algorithm("fedavg", "fedsgd")
 
 
 def test_momentum_norm_by_hand():

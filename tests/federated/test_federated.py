@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from fal.config import FidelityConfig, ProtocolConfig
-from fal.config.datasets import DATASETS
+from fal.config.fidelity import FidelityConfig
+from fal.config.protocol import ProtocolConfig
 from fal.data.images import ImageBank
 from fal.data.synthetic import synthetic_arrays
 from fal.federated.algorithms.fedavg import train_client
@@ -15,6 +15,7 @@ from fal.federated.local import LocalTrainingConfig, train_local_only
 from fal.federated.models import build_model, count_parameters
 from fal.federated.sgd import NonFiniteLossError
 from fal.federated.training import ClientData, FederatedCycle, evaluate, train_sequential
+from fal.plan.catalog import DATASETS
 from fal.seeding import torch_generator
 
 SPEC = DATASETS["fmnist_lt"]

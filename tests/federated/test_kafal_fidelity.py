@@ -16,14 +16,15 @@ import yaml
 from helpers import ROOT, assert_query_contract, query, tiny_study_config, trained_setting
 from torch import nn
 
-from fal.config import ConfigError, FidelityConfig, resolve_study
+from fal.config.base import ConfigError
 from fal.config.budgets import client_budgets
-from fal.config.datasets import DATASETS
+from fal.config.fidelity import FidelityConfig
 from fal.config.partition_file import PartitionFileError, partition_digest, read_partition_file
 from fal.data.images import ImageBank, random_crop
-from fal.federated.algorithms.kcfu import KCFUConfig, compensation_loss
+from fal.federated.algorithms.kcfu import KCFUConfig, compensation_loss, kcfu_distillation_pools
 from fal.federated.models import KafalResNet8, build_model, count_parameters
-from fal.federated.stage import kcfu_distillation_pools
+from fal.plan.catalog import DATASETS
+from fal.plan.study import resolve_study
 
 # ------------------------------------------------------------------------------------------------
 # 1. ResNet-8 adds its residuals
@@ -203,8 +204,9 @@ def test_teacher_bn_mode_is_a_fidelity_switch_with_the_official_default():
 def test_a_train_mode_teacher_leaves_the_global_models_statistics_as_broadcast():
     """The teacher is a copy: the next client starts from the broadcast state, as the official clients
     are all loaded before any of them trains (a teacher in train mode moves its running statistics)."""
+    from helpers import make_algorithm
+
     from fal.data.synthetic import synthetic_arrays
-    from fal.federated.algorithms import make_algorithm
     from fal.federated.algorithms.kcfu import KCFUContext
     from fal.federated.flconfig import FLConfig
     from fal.federated.training import ClientData

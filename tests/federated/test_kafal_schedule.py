@@ -14,13 +14,15 @@ import yaml
 from helpers import tiny_study_config
 from test_federated import bank_and_clients, small_fl
 
-from fal.config import ConfigError, ProtocolConfig, resolve_study
-from fal.config.datasets import DATASETS
+from fal.config.base import ConfigError
+from fal.config.protocol import ProtocolConfig
 from fal.federated.algorithms.fedavg import FedAvg
 from fal.federated.flconfig import client_epoch_lr, round_lr
 from fal.federated.models import build_model
 from fal.federated.sgd import LabelledSet, cross_entropy_loss, sgd_epoch
 from fal.federated.training import FederatedCycle, RoundCheckpoint, TrainingHooks, train_sequential
+from fal.plan.catalog import DATASETS
+from fal.plan.study import resolve_study
 from fal.seeding import torch_generator
 
 SPEC = DATASETS["octmnist"]

@@ -8,21 +8,21 @@ import dataclasses
 
 import pytest
 import torch
+from helpers import make_algorithm
 from test_federated import bank_and_clients, small_fl
 
-from fal.config.datasets import DATASETS
-from fal.federated.algorithms import make_algorithm
 from fal.federated.loss_prediction import LossPredictionConfig, attach_loss_module
 from fal.federated.models import build_model
 from fal.federated.training import FederatedCycle, RoundCheckpoint, TrainingHooks, train_sequential
 from fal.federated.vectorised import train_vectorised
+from fal.plan.catalog import DATASETS
 
 SPEC = DATASETS["octmnist"]
 
 
 def fl(scope: str, rounds: int):
     module = LossPredictionConfig(width=8, detach_after=1.0, module_scope=scope)
-    return dataclasses.replace(small_fl(rounds=rounds), local_epochs=1, loss_prediction=module)
+    return dataclasses.replace(small_fl(rounds=rounds), local_epochs=1, extension=module)
 
 
 def model():

@@ -5,8 +5,8 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from helpers import make_algorithm
 
-from fal.config.datasets import DATASETS
 from fal.data.images import ImageBank
 from fal.data.synthetic import synthetic_arrays
 from fal.data.views import Compute, StageInputs
@@ -16,6 +16,7 @@ from fal.federated.models import build_model
 from fal.federated.sgd import NonFiniteLossError
 from fal.federated.training import ClientData, FederatedCycle, RoundCheckpoint, TrainingHooks, train_sequential
 from fal.federated.vectorised import _schedule, train_vectorised
+from fal.plan.catalog import DATASETS, dataset_spec
 
 SPEC = DATASETS["octmnist"]  # 1 channel, 28 px, 4 classes
 
@@ -58,7 +59,17 @@ def run(trainer, cfg, sizes, model_name="cnn4conv", checkpoint=None, double=True
     if double:
         model = model.double()
     return trainer(
-        FederatedCycle(model, clients, bank, test_bank, arrays.test_labels, 4, cfg, seed_keys=(4, "t")),
+        FederatedCycle(
+            model,
+            clients,
+            bank,
+            test_bank,
+            arrays.test_labels,
+            4,
+            cfg,
+            seed_keys=(4, "t"),
+            algorithm=make_algorithm(cfg),
+        ),
         TrainingHooks(checkpoint=checkpoint),
     )
 
@@ -183,9 +194,12 @@ def test_training_stage_runs_either_trainer_with_every_algorithm():
     """The train rule's stage function: same rounds from both trainers, the algorithm and trainer logged."""
     import logging
 
-    from fal.config import FidelityConfig, ProtocolConfig, SettingConfig
+    from fal.config.fidelity import FidelityConfig
+    from fal.config.protocol import ProtocolConfig
+    from fal.config.setting import SettingConfig
     from fal.data.build import build_partition
-    from fal.federated.stage import run_training_stage
+    from fal.federated.stage import TrainingAlgorithm, run_training_stage
+    from fal.plan.catalog import ALGORITHMS
 
     arrays = synthetic_arrays(num_classes=4, per_class=60, test_per_class=10)
     setting = SettingConfig(dataset="octmnist", alpha=0.5, num_clients=3)
@@ -212,7 +226,9 @@ def test_training_stage_runs_either_trainer_with_every_algorithm():
                 "fedprox_mu": 0.1,
             }
         )
-        part = build_partition(setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels)
+        part = build_partition(
+            setting, protocol, fidelity, 1, arrays.train_labels, arrays.test_labels, spec=dataset_spec(setting.dataset)
+        )
         out = {
             trainer: run_training_stage(
                 StageInputs(
@@ -224,8 +240,10 @@ def test_training_stage_runs_either_trainer_with_every_algorithm():
                     arrays=arrays,
                     partition=part.partition,
                     labelled=part.initial_labelled,
+                    spec=dataset_spec(setting.dataset),
                 ),
                 Compute(device="cpu", log=log),
+                algorithm=TrainingAlgorithm(algorithm, ALGORITHMS[algorithm].entry_point),
                 trainer=trainer,
             )
             for trainer in ("sequential", "vectorised")
@@ -244,6 +262,7 @@ def test_training_stage_runs_either_trainer_with_every_algorithm():
                 arrays=arrays,
                 partition=part.partition,
                 labelled=part.initial_labelled,
+                spec=dataset_spec(setting.dataset),
             ),
             Compute(device="cpu", log=log),
             trainer="threads",

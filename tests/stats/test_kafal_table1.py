@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from fal.config import ConfigError, resolve_study
-from fal.schemas import METRICS_SCHEMA
+from fal.config.base import ConfigError
+from fal.formats import METRICS_SCHEMA
+from fal.plan.catalog import TABLES, dataset_labels
+from fal.plan.study import resolve_study
 from fal.stats.papers import build_table
 from fal.stats.papers.kafal import rounds_to_reach
 from fal.stats.published import load_published
@@ -35,6 +37,8 @@ round 45 (> 40 rounds: not reached), without mixing round 23 (2 · 23 = 46 >= 45
 
 def info():
     return {
+        "dataset_labels": dataset_labels(),
+        "multi_label": False,
         "name": "t",
         "description": "",
         "seeds": [1, 2],
@@ -97,7 +101,7 @@ def test_rounds_to_reach_by_hand():
 
 
 def test_cells_by_hand_and_published_values():
-    cells, per_seed = build_table("kafal_table1", metrics(), info(), load_published(PUBLISHED))
+    cells, per_seed = build_table(TABLES["kafal_table1"], metrics(), info(), load_published(PUBLISHED))
     text = dict(zip(zip(cells["strategy"], cells["dataset"]), cells["text"]))
     assert text[("kcfu_update", "cifar10")] == "15"
     assert text[("kcfu_update_nomix", "cifar10")] == "23"
@@ -116,14 +120,14 @@ def test_cells_by_hand_and_published_values():
         == -2
     )
     assert len(per_seed) == 2 * 3 * 2 and set(per_seed.loc[per_seed["strategy"] == "kcfu_update", "rounds"]) == {15.0}
-    markdown = to_markdown(cells, "kafal_table1", "Caption.")
+    markdown = to_markdown(cells, TABLES["kafal_table1"], "Caption.")
     assert "| | CIFAR-10 | CIFAR-100 |" in markdown
     assert "| KCFU w/o mix [mix_unlabelled=False] | 23 [paper 25, Δ -2.00] | 23 [paper 27, Δ -4.00] |" in markdown
 
 
 def test_per_seed_benchmarks_are_each_seeds_own():
     # Seed 2 runs 1 point above seed 1 in every curve: each seed's own benchmark moves with it.
-    _, per_seed = build_table("kafal_table1", metrics(seed_offset=2.0), info(), None)
+    _, per_seed = build_table(TABLES["kafal_table1"], metrics(seed_offset=2.0), info(), None)
     assert set(per_seed.loc[per_seed["strategy"] == "kcfu_update_nomix", "rounds"]) == {23.0}
 
 

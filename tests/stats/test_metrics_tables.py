@@ -5,8 +5,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from fal.formats import METRICS_SCHEMA
 from fal.io import SchemaError, atomic_path, read_parquet, write_parquet
-from fal.schemas import METRICS_SCHEMA
 from fal.stats.accuracy_summary import accuracy_markdown, accuracy_summary
 from fal.stats.metrics import CycleRecord, final_accuracy, run_metrics
 
@@ -110,10 +110,11 @@ def test_final_accuracy_rows():
 
 
 def test_figure_has_one_panel_per_setting(tmp_path):
+    from fal.plan.catalog import dataset_labels
     from fal.plots.curves import accuracy_curves, save_figure
 
     metrics = pd.concat([study_metrics(), make_run("random", 1, [30.0, 35.0], setting_alpha=100)], ignore_index=True)
-    fig = accuracy_curves(metrics, ["random", "entropy_g"], "title")
+    fig = accuracy_curves(metrics, ["random", "entropy_g"], "title", dataset_labels(), "test accuracy")
     assert len(fig.axes) == 2
     assert [ax.get_xlabel() for ax in fig.axes] == ["Labelled samples (% of training set)"] * 2
     assert "Fashion-MNIST-LT, ρ = 20, α = 0.1, 2 clients" in fig.axes[0].get_title()

@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fal.config.outputs import FIGURES, TABLES, describe_study
+from fal.formats import METRICS_SCHEMA
 from fal.io import read_parquet, write_parquet
+from fal.plan.captions import describe_study
+from fal.plan.catalog import FIGURES, TABLES, dataset_labels
 from fal.plots.panels import class_groups, sampling_shares
 from fal.plots.papers import build_figure
-from fal.schemas import METRICS_SCHEMA
 from fal.stats.papers import build_table
 from fal.stats.published import load_published
 from fal.stats.render import to_latex, to_markdown
@@ -39,6 +40,8 @@ SETTINGS = {
 
 def synthetic_info(compare=True):
     return {
+        "dataset_labels": dataset_labels(),
+        "multi_label": False,
         "name": "synthetic",
         "description": "Synthetic metrics for tests.",
         "seeds": [1, 2, 3, 4, 5],
@@ -130,19 +133,19 @@ def test_every_declared_output_has_its_builder():
     assert {"table1", "table5_6", "logo_table2", "kafal_table1"} <= set(TABLES)
     assert {"figure1", "figure4", "logo_penalty"} <= set(FIGURES)
     for output in [*TABLES.values(), *FIGURES.values()]:
-        assert callable(getattr(importlib.import_module(output.module), output.builder, None)), output
+        assert callable(getattr(importlib.import_module(output.module), output.entry, None)), output
 
 
 @pytest.mark.parametrize("name", ["table5_6", "table1", "logo_table2"])
 def test_table_equals_checked_in_expected_file(metrics, name):
-    cells, _ = build_table(name, metrics, synthetic_info(), load_published(PUBLISHED))
-    text = to_markdown(cells, name, "Synthetic study.")
+    cells, _ = build_table(TABLES[name], metrics, synthetic_info(), load_published(PUBLISHED))
+    text = to_markdown(cells, TABLES[name], "Synthetic study.")
     expected = (DATA / f"expected_{name}.md").read_text()
     assert text == expected
 
 
 def test_table5_6_values_and_published_differences(metrics):
-    cells, per_seed = build_table("table5_6", metrics, synthetic_info(), load_published(PUBLISHED))
+    cells, per_seed = build_table(TABLES["table5_6"], metrics, synthetic_info(), load_published(PUBLISHED))
     cell = cells[(cells["strategy"] == "fairfal") & (cells["alpha"] == 0.1) & (cells["labelled_ratio"] == 15)].iloc[0]
     assert cell["mean"] == pytest.approx(40 + 6 + 3 + 0.9)  # seeds 1..5: mean of 0.3·seed = 0.9
     assert cell["published_value"] == pytest.approx(52.12) and cell["difference"] == pytest.approx(49.9 - 52.12)
@@ -150,12 +153,12 @@ def test_table5_6_values_and_published_differences(metrics):
     assert set(cells["labelled_ratio"]) == {15, 25, 35, 45}
     assert len(per_seed) == 2 * 4 * 5 * 4  # settings × strategies × seeds × ratios
     # without comparison the published columns stay empty
-    cells, _ = build_table("table5_6", metrics, synthetic_info(compare=False), load_published(PUBLISHED))
+    cells, _ = build_table(TABLES["table5_6"], metrics, synthetic_info(compare=False), load_published(PUBLISHED))
     assert (cells["published"] == "").all()
 
 
 def test_table1_statistics_from_synthetic_aulc(metrics):
-    cells, areas = build_table("table1", metrics, synthetic_info(), load_published(PUBLISHED))
+    cells, areas = build_table(TABLES["table1"], metrics, synthetic_info(), load_published(PUBLISHED))
     row = cells[cells["alpha"] == 0.1].iloc[0]
     # L − G = 0.1·s at 5 % and 1 + 0.1·s from 10 %: trapezoid gap = 40·(1 + 0.1 s) − 2.5 = 37.5 + 4 s
     gaps = [37.5 + 4 * s for s in range(1, 6)]
@@ -168,8 +171,8 @@ def test_table1_statistics_from_synthetic_aulc(metrics):
 
 
 def test_latex_is_escaped_and_balanced(metrics):
-    cells, _ = build_table("table5_6", metrics, synthetic_info(), load_published(PUBLISHED))
-    tex = to_latex(cells, "table5_6", "100% of 5 seeds & more_")
+    cells, _ = build_table(TABLES["table5_6"], metrics, synthetic_info(), load_published(PUBLISHED))
+    tex = to_latex(cells, TABLES["table5_6"], "100% of 5 seeds & more_")
     assert r"100\% of 5 seeds \& more\_" in tex
     assert tex.count(r"\begin{tabular}") == tex.count(r"\end{tabular}") == 2
     assert r"$\pm$" in tex
@@ -205,7 +208,7 @@ def test_class_groups_and_sampling_shares():
 def test_figure_has_expected_panels_and_writes_images(metrics, tmp_path, name, panels):
     from fal.plots.curves import save_figure
 
-    fig = build_figure(name, metrics, synthetic_info())
+    fig = build_figure(FIGURES[name], metrics, synthetic_info())
     axes = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
     assert len(axes) == panels
     for ax in axes:
@@ -228,13 +231,13 @@ def test_figure_has_expected_panels_and_writes_images(metrics, tmp_path, name, p
 def test_partition_figure_panels(tmp_path):
     rng = np.random.default_rng(0)
     part = pd.DataFrame({"split": ["train"] * 60, "label": rng.integers(0, 3, 60), "client": rng.integers(0, 2, 60)})
-    fig = build_figure("figure4", synthetic_metrics(), synthetic_info(), {s: part for s in SETTINGS})
+    fig = build_figure(FIGURES["figure4"], synthetic_metrics(), synthetic_info(), {s: part for s in SETTINGS})
     heatmaps = [ax for ax in fig.axes if ax.get_visible() and ax.get_xlabel() == "Class"]
     assert len(heatmaps) == 2 and all(ax.get_ylabel() == "Client" for ax in heatmaps)
 
 
 def test_kafal_draws_the_client_model_solid_and_the_global_model_dashed(metrics):
-    fig = build_figure("kafal_fig4cd", metrics, synthetic_info())
+    fig = build_figure(FIGURES["kafal_fig4cd"], metrics, synthetic_info())
     handles, labels = fig.axes[0].get_legend_handles_labels()
     styles = {label: handle.lines[0].get_linestyle() for handle, label in zip(handles, labels)}
     assert styles["Entropy (L)"] == "-" and styles["Entropy (G)"] == "--"
@@ -242,7 +245,7 @@ def test_kafal_draws_the_client_model_solid_and_the_global_model_dashed(metrics)
 
 
 def test_logo_figure2_plots_one_gap_per_alpha(metrics):
-    fig = build_figure("logo_figure2", metrics, synthetic_info())
+    fig = build_figure(FIGURES["logo_figure2"], metrics, synthetic_info())
     (ax,) = [ax for ax in fig.axes if ax.get_visible()]
     assert ax.get_title() == "Entropy" and ax.get_ylim() == (-1.05, 1.05)
     gaps = {line.get_label(): line.get_ydata().tolist() for line in ax.get_lines() if line.get_label().startswith("α")}
@@ -258,7 +261,7 @@ def test_a_participation_axis_gives_one_block_per_fraction(metrics):
         setting_id: {**attrs, "alpha": 0.1, "client_fraction": fraction}
         for (setting_id, attrs), fraction in zip(SETTINGS.items(), (0.4, 1.0))
     }
-    cells, _ = build_table("kafal_table2_3", metrics, info, None)
+    cells, _ = build_table(TABLES["kafal_table2_3"], metrics, info, None)
     assert sorted(cells["block"].unique()) == ["100 % of clients per round", "40 % of clients per round"]
     caption = describe_study(info)
     assert "α=0.1, 10 clients, 40 % of clients per round; " in caption and caption.count("% of clients per round") == 2
@@ -266,7 +269,7 @@ def test_a_participation_axis_gives_one_block_per_fraction(metrics):
     assert by_fraction[(0.4, "random")] == pytest.approx(40 + 6 + 0.9)  # the first setting's values
     assert by_fraction[(1.0, "random")] == pytest.approx(40 + 6 + 0.9 + 5)  # the second's (+5 per setting)
     # a study without the axis takes the protocol's share and shows no block for it
-    cells, _ = build_table("kafal_table2_3", metrics, synthetic_info(compare=False), None)
+    cells, _ = build_table(TABLES["kafal_table2_3"], metrics, synthetic_info(compare=False), None)
     assert set(cells["client_fraction"]) == {1.0} and not any("clients per round" in b for b in cells["block"])
 
 
@@ -302,5 +305,5 @@ def test_logo_figure4_win_and_defeat_percentages_by_hand(metrics):
     rates = win_defeat_percentages(per_seed_accuracy(flipped, info), info, "logo")
     random = rates[(rates["method"] == "Random") & (rates["category"] == "Overall")].iloc[0]
     assert random["defeat"] == pytest.approx(100 * 8 / 9) and random["win"] == 0
-    fig = build_figure("logo_figure4", logo_metrics, info)
+    fig = build_figure(FIGURES["logo_figure4"], logo_metrics, info)
     assert len(fig.axes) == 3  # Overall, query selector, alpha

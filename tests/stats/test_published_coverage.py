@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from fal.config import resolve_study
-from fal.config.datasets import DATASETS
+from fal.plan.catalog import DATASETS, TABLES
+from fal.plan.study import resolve_study
 from fal.stats.papers import build_table
 from fal.stats.published import load_published
 
@@ -78,7 +78,7 @@ def matched() -> dict[str, set[str]]:
         metrics = synthetic_metrics(study)
         out[name] = set()
         for table in study.tables:
-            cells, _ = build_table(table, metrics, info, PUBLISHED)
+            cells, _ = build_table(TABLES[table], metrics, info, PUBLISHED)
             out[name] |= _sources(cells)
     return out
 

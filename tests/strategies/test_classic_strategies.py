@@ -6,12 +6,12 @@ import pytest
 import torch
 from helpers import ROOT, assert_query_contract, query, trained_setting
 
-from fal.config import ConfigError, StrategyConfig
-from fal.config.datasets import get_dataset_spec
-from fal.config.methods import METHODS
+from fal.config.base import ConfigError
 from fal.data.build import labelled_lists
 from fal.data.views import load_setting_data
 from fal.federated.models import build_model
+from fal.plan.catalog import METHODS, dataset_spec
+from fal.plan.strategies import StrategyEntry
 from fal.strategies.inference import forward
 from fal.strategies.kcenter import kcenter_greedy
 from fal.strategies.kmeans import kmeans, kmeans_plusplus, nearest_to_centres
@@ -57,7 +57,7 @@ def test_g_and_l_use_different_models(setting_state):
 
 
 def test_registry_entries_and_the_modules_they_use():
-    from fal.code_identity import imported_modules
+    from fal.code_hash import imported_modules
 
     for method in METHOD_NAMES:
         assert METHODS[method].query_models == ("global", "local")
@@ -65,7 +65,7 @@ def test_registry_entries_and_the_modules_they_use():
     assert "fal.strategies.kcenter" in set(uses["coreset"]) & set(uses["gcnal"])
     assert "fal.strategies.kmeans" in uses["alfamix"]
     with pytest.raises(ConfigError, match="unknown option"):
-        StrategyConfig.from_dict("x", {"method": "badge", "query_model": "global", "options": {"k": 1}}, "strategies.x")
+        StrategyEntry.from_dict("x", {"method": "badge", "query_model": "global", "options": {"k": 1}}, "strategies.x")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -91,7 +91,7 @@ def _pool_outputs(setting_state, model_state):
         setting_state.protocol,
         setting_state.part,
     )
-    spec = get_dataset_spec(setting.dataset)
+    spec = dataset_spec(setting.dataset)
     data = load_setting_data(arrays, part.partition, spec, setting.num_clients, "cpu")
     labelled = labelled_lists(part.initial_labelled, setting.num_clients)[0]
     unlabelled = np.setdiff1d(data.pools[0], labelled)

@@ -145,8 +145,9 @@ def test_two_stage_takes_most_uncertain_then_diverse():
 
 from types import SimpleNamespace  # noqa: E402
 
-from fal.config import ConfigError, StrategyConfig  # noqa: E402
-from fal.config.methods import METHODS  # noqa: E402
+from fal.config.base import ConfigError  # noqa: E402
+from fal.plan.catalog import METHODS  # noqa: E402
+from fal.plan.strategies import StrategyEntry  # noqa: E402
 from fal.strategies.methods.fairfal import (  # noqa: E402
     _ClientOutputs,
     class_wise_select,
@@ -305,7 +306,7 @@ def test_embedding_label_prediction_or_prototype():
 def test_bad_option_values_are_rejected(key, value):
     """Rejected when the config is parsed, naming the strategy's key path."""
     with pytest.raises(ConfigError, match=f"strategies.ff.options.{key}: must be"):
-        StrategyConfig.from_dict("ff", {"method": "fairfal", "options": {key: value}}, "strategies.ff")
+        StrategyEntry.from_dict("ff", {"method": "fairfal", "options": {key: value}}, "strategies.ff")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -15,11 +15,13 @@ from helpers import (
     query,
     run_tiny_study,
     snakemake,
+    strategy_training,
     trained_setting,
 )
 from torch import nn
 
-from fal.config import ConfigError, ProtocolConfig, StrategyConfig
+from fal.config.base import ConfigError
+from fal.config.protocol import ProtocolConfig
 from fal.data.synthetic import synthetic_arrays
 from fal.data.views import Compute, StageInputs
 from fal.federated.algorithms.fedavg import train_client
@@ -34,6 +36,8 @@ from fal.federated.algorithms.kcfu import (
 from fal.federated.flconfig import FLConfig, round_lr
 from fal.federated.stage import run_training_stage
 from fal.federated.training import ClientData, FederatedCycle, train_sequential
+from fal.plan.catalog import dataset_spec
+from fal.plan.strategies import StrategyEntry
 from fal.seeding import torch_generator
 from fal.strategies.kd_local import kd_loss
 from fal.strategies.methods.ifal import ifal_select, otsu_threshold, rknn_distribution, wasserstein_rows
@@ -192,14 +196,14 @@ def test_compensation_is_off_in_the_first_round_and_on_later():
 
 
 def _kcfu_setup():
-    from fal.config.datasets import get_dataset_spec
     from fal.data.images import ImageBank
+    from fal.plan.catalog import dataset_spec
 
     arrays = synthetic_arrays(num_classes=4, per_class=8, test_per_class=2, size=16)
     bank = ImageBank(arrays.train_images, (0.5,), (0.25,), "cpu")
     client = ClientData(positions=np.arange(8), labels=arrays.train_labels[:8])
     counts = torch.bincount(torch.tensor(client.labels), minlength=4)
-    return bank, client, counts, get_dataset_spec("octmnist")
+    return bank, client, counts, dataset_spec("octmnist")
 
 
 def _kcfu_run(cfg, round_index, teacher=None, teacher_bn="eval"):
@@ -322,12 +326,12 @@ def _tiny_cnn(spec):
 
 
 def test_last_round_client_models_equal_the_clients_last_local_training():
-    from fal.config.datasets import get_dataset_spec
     from fal.data.images import ImageBank
     from fal.federated.models import build_model
+    from fal.plan.catalog import dataset_spec
 
     arrays = synthetic_arrays(num_classes=4, per_class=12, test_per_class=3)
-    spec = get_dataset_spec("octmnist")
+    spec = dataset_spec("octmnist")
     bank = ImageBank(arrays.train_images, spec.channel_mean(), spec.channel_std(), "cpu")
     test = ImageBank(arrays.test_images, spec.channel_mean(), spec.channel_std(), "cpu")
     clients = [
@@ -485,30 +489,30 @@ def test_kd_loss_hand_computation():
 
 
 def test_config_validation():
-    ok = StrategyConfig.from_dict("x", {"method": "entropy", "query_model": "local", "local_model": "finetune"}, "s")
+    ok = StrategyEntry.from_dict("x", {"method": "entropy", "query_model": "local", "local_model": "finetune"}, "s")
     assert ok.local_model_kind == "finetune" and not ok.needs_client_models
-    assert StrategyConfig.from_dict("k", {"method": "ksas"}, "s").needs_client_models  # default: last-round model
+    assert StrategyEntry.from_dict("k", {"method": "ksas"}, "s").needs_client_models  # default: last-round model
     with pytest.raises(ConfigError, match="strategies.x.local_model"):
-        StrategyConfig.from_dict(
+        StrategyEntry.from_dict(
             "x", {"method": "entropy", "query_model": "global", "local_model": "finetune"}, "strategies.x"
         )
     with pytest.raises(ConfigError, match="strategies.x.local_model"):
-        StrategyConfig.from_dict(
+        StrategyEntry.from_dict(
             "x", {"method": "entropy", "query_model": "local", "local_model": "mine"}, "strategies.x"
         )
     with pytest.raises(ConfigError, match="strategies.x.federated.mix_partner"):
-        StrategyConfig.from_dict(
+        StrategyEntry.from_dict(
             "x", {"method": "ksas", "federated": {"algorithm": "kcfu", "mix_partner": "all"}}, "strategies.x"
         )
     with pytest.raises(ConfigError, match="unknown option"):
-        StrategyConfig.from_dict(
+        StrategyEntry.from_dict(
             "x", {"method": "ksas", "federated": {"algorithm": "fedavg", "nu": 0.5}}, "strategies.x"
         )
-    full = StrategyConfig.from_dict("x", {"method": "ksas", "federated": {"algorithm": "kcfu"}}, "s")
-    assert full.trains_own_cycle1 and full.resolved_federated()["mix_partner"] == "batch"
+    full = StrategyEntry.from_dict("x", {"method": "ksas", "federated": {"algorithm": "kcfu"}}, "s")
+    assert full.trains_own_cycle1 and full.update_options()["mix_partner"] == "batch"
     # existing strategies' rule params are unchanged by the new fields
     assert (
-        "local_model" not in StrategyConfig.from_dict("e", {"method": "entropy", "query_model": "local"}, "s").to_dict()
+        "local_model" not in StrategyEntry.from_dict("e", {"method": "entropy", "query_model": "local"}, "s").to_dict()
     )
 
 
@@ -562,7 +566,7 @@ def test_kcfu_training_stage_keeps_every_client_with_partial_participation(train
         trained.part,
     )
     protocol = ProtocolConfig.from_dict({**protocol.to_dict(), "client_fraction": 0.5, "local_model": {"epochs": 3}})
-    strategy = StrategyConfig.from_dict("kafal_full", {"method": "ksas", "federated": {"algorithm": "kcfu"}}, "s")
+    strategy = StrategyEntry.from_dict("kafal_full", {"method": "ksas", "federated": {"algorithm": "kcfu"}}, "s")
     out = run_training_stage(
         StageInputs(
             setting=setting,
@@ -573,10 +577,11 @@ def test_kcfu_training_stage_keeps_every_client_with_partial_participation(train
             arrays=arrays,
             partition=part.partition,
             labelled=part.initial_labelled,
+            spec=dataset_spec(setting.dataset),
         ),
         Compute(device="cpu", log=LOG),
         keep_client_models=True,
-        federated=strategy.resolved_federated(),
+        algorithm=strategy_training(strategy.to_dict()),
     )
     assert sorted(out.result.client_states) == [0, 1, 2]  # the last round trains every client (official KAFAL)
     assert np.isfinite(out.result.rounds["train_loss"]).all()
@@ -622,11 +627,12 @@ def test_schema_knows_the_new_strategy_fields():
     import yaml
     from helpers import ROOT
 
-    from fal.config import LOCAL_MODEL_KINDS, STRATEGY_FL_UPDATES
+    from fal.config.strategy import LOCAL_MODEL_KINDS
+    from fal.plan.catalog import ALGORITHMS, strategy_updates
 
     schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
     strategy = schema["properties"]["strategies"]["additionalProperties"]["properties"]
     assert strategy["local_model"]["enum"] == list(LOCAL_MODEL_KINDS)
     federated = schema["$defs"]["federated"]["properties"]
-    assert federated["algorithm"]["enum"] == sorted(STRATEGY_FL_UPDATES)
-    assert set(federated) == {"algorithm", *STRATEGY_FL_UPDATES["kcfu"]}
+    assert federated["algorithm"]["enum"] == list(strategy_updates())
+    assert set(federated) == {"algorithm", *ALGORITHMS["kcfu"].defaults}

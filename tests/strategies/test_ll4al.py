@@ -8,21 +8,21 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import assert_query_contract, query, trained_setting
+from helpers import assert_query_contract, query, strategy_training, trained_setting
 
-from fal.config import ConfigError, StrategyConfig
-from fal.config.datasets import get_dataset_spec
+from fal.config.base import ConfigError
 from fal.federated.loss_prediction import (
     LossPredictionConfig,
     attach_loss_module,
-    build_strategy_model,
-    cross_entropy_per_sample,
     joint_loss,
     logits_and_predicted_loss,
     margin_ranking_loss,
     predicted_losses,
 )
-from fal.federated.models import build_model
+from fal.federated.models import build_cycle_model, build_model
+from fal.federated.sgd import cross_entropy_per_sample
+from fal.plan.catalog import dataset_spec
+from fal.plan.strategies import StrategyEntry
 from fal.strategies.methods.ll4al import top_predicted_loss
 
 
@@ -49,7 +49,7 @@ def test_margin_ranking_loss_ties_odd_batches_and_single_samples():
 
 def test_module_size_on_kafal_resnet8_is_the_papers_0_015m():
     # (16 + 32 + 64) inputs × 128 + 3 × 128 biases + (3 × 128 + 1) = 15,105 parameters ("0.015M").
-    model = attach_loss_module(build_model("kafal_resnet8", get_dataset_spec("cifar10"), 0), LossPredictionConfig(), 0)
+    model = attach_loss_module(build_model("kafal_resnet8", dataset_spec("cifar10"), 0), LossPredictionConfig(), 0)
     assert sum(p.numel() for p in model.loss_module.parameters()) == 15_105
     # The backbone beside it: the paper's "0.078M" (stem 432, blocks 4,672 + 14,464 + 57,600, BN 128, head 650).
     assert sum(p.numel() for name, p in model.named_parameters() if not name.startswith("loss_module")) == 77_946
@@ -57,9 +57,9 @@ def test_module_size_on_kafal_resnet8_is_the_papers_0_015m():
 
 @pytest.mark.parametrize("name", ["cnn4conv", "kafal_resnet8", "resnet18", "mobilenet"])
 def test_every_backbone_has_taps_and_an_unchanged_forward(name):
-    spec = get_dataset_spec("cifar10")
+    spec = dataset_spec("cifar10")
     plain = build_model(name, spec, 3)
-    with_module = build_strategy_model(name, spec, 3, "cpu", {"width": 8})
+    with_module = build_cycle_model(name, spec, 3, "cpu", LossPredictionConfig(width=8))
     assert all(torch.equal(v, with_module.state_dict()[k]) for k, v in plain.state_dict().items())
     x = torch.randn(4, 3, 32, 32).contiguous(memory_format=torch.channels_last)
     plain.eval(), with_module.eval()
@@ -70,7 +70,7 @@ def test_every_backbone_has_taps_and_an_unchanged_forward(name):
 
 def test_joint_loss_by_hand_and_the_detached_features_keep_the_module_out_of_the_backbone():
     cfg = LossPredictionConfig(weight=2.0, margin=1.0, width=16)
-    model = attach_loss_module(build_model("cnn4conv", get_dataset_spec("fmnist"), 5), cfg, 5)
+    model = attach_loss_module(build_model("cnn4conv", dataset_spec("fmnist"), 5), cfg, 5)
     model.train()
     x = torch.randn(6, 1, 28, 28).contiguous(memory_format=torch.channels_last)
     y = torch.tensor([0, 1, 2, 3, 4, 5])
@@ -109,25 +109,19 @@ def test_top_predicted_loss_by_hand():
 
 
 def test_config():
-    ll = StrategyConfig.from_dict("ll", {"method": "ll4al", "query_model": "local"}, "strategies.ll")
+    ll = StrategyEntry.from_dict("ll", {"method": "ll4al", "query_model": "local"}, "strategies.ll")
     assert ll.local_model_kind == "last_round" and ll.needs_client_models and ll.trains_own_cycle1
-    assert ll.resolved_federated()["loss_prediction"] == {
-        "weight": 1.0,
-        "margin": 1.0,
-        "width": 128,
-        "detach_after": 0.6,
-        "module_scope": "federated",
+    assert ll.trains_with() == {
+        "entry": "fal.federated.loss_prediction:LossPredictionConfig",
+        "options": {"weight": 1.0, "margin": 1.0, "width": 128, "detach_after": 0.6, "module_scope": "federated"},
     }
-    assert (
-        "loss_prediction"
-        not in StrategyConfig.from_dict("e", {"method": "entropy", "query_model": "local"}, "e").resolved_federated()
-    )
+    assert StrategyEntry.from_dict("e", {"method": "entropy", "query_model": "local"}, "e").trains_with() is None
     with pytest.raises(ConfigError, match="strategies.ll.local_model: method ll4al .* needs local_model: last_round"):
-        StrategyConfig.from_dict(
+        StrategyEntry.from_dict(
             "ll", {"method": "ll4al", "query_model": "local", "local_model": "scratch"}, "strategies.ll"
         )
     with pytest.raises(ConfigError, match="strategies.ll.options.detach_after: must be a number in \\[0, 1\\]"):
-        StrategyConfig.from_dict(
+        StrategyEntry.from_dict(
             "ll", {"method": "ll4al", "query_model": "global", "options": {"detach_after": 2}}, "strategies.ll"
         )
 
@@ -137,13 +131,9 @@ LL4AL_OPTIONS = {"weight": 1.0, "margin": 1.0, "width": 16, "detach_after": 0.5}
 
 @pytest.fixture(scope="module", params=["fedavg", "kcfu"])
 def trained(request):
-    federated = {"algorithm": request.param, "loss_prediction": LL4AL_OPTIONS}
-    if request.param == "kcfu":
-        federated = StrategyConfig.from_dict(
-            "ll",
-            {"method": "ll4al", "query_model": "local", "federated": {"algorithm": "kcfu"}, "options": LL4AL_OPTIONS},
-            "ll",
-        ).resolved_federated()
+    federated = strategy_training(
+        {"method": "ll4al", "query_model": "local", "federated": {"algorithm": request.param}, "options": LL4AL_OPTIONS}
+    )
     return trained_setting(
         num_clients=3,
         per_class=40,
@@ -166,13 +156,14 @@ def test_trained_module_through_the_query_stage(trained, query_model):
     from fal.data.build import labelled_lists, unlabelled_pool
     from fal.data.views import load_setting_data
 
-    data_spec = get_dataset_spec(trained.setting.dataset)
+    data_spec = dataset_spec(trained.setting.dataset)
     data = load_setting_data(trained.arrays, trained.part.partition, data_spec, trained.setting.num_clients, "cpu")
     before = labelled_lists(trained.part.initial_labelled, trained.setting.num_clients)
     after = labelled_lists(out.labelled, trained.setting.num_clients)
     budget = trained.part.budgets.query[0]
     for client in range(trained.setting.num_clients):
-        model = build_strategy_model(trained.protocol.model, data_spec, 0, "cpu", LL4AL_OPTIONS)
+        module = LossPredictionConfig.from_dict(LL4AL_OPTIONS)
+        model = build_cycle_model(trained.protocol.model, data_spec, 0, "cpu", module)
         model.load_state_dict(trained.state_dict if query_model == "global" else trained.client_states[client])
         pool = unlabelled_pool(data.pools[client], before[client], trained.fidelity.pool_order)
         scores = predicted_losses(model, data.query_bank, pool, 128).numpy()
@@ -187,7 +178,9 @@ def test_weight_zero_trains_the_backbone_as_without_the_module():
         test_per_class=10,
         rounds=2,
         local_model_epochs=1,
-        federated={"algorithm": "fedavg", "loss_prediction": {**LL4AL_OPTIONS, "weight": 0.0}},
+        federated=strategy_training(
+            {"method": "ll4al", "query_model": "global", "options": {**LL4AL_OPTIONS, "weight": 0.0}}
+        ),
     )
     for key, value in plain.state_dict.items():
         assert torch.allclose(value.float(), zero.state_dict[key].float(), atol=1e-5), key

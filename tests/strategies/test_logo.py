@@ -6,7 +6,8 @@ import pytest
 import torch
 from helpers import assert_query_contract, query, trained_setting
 
-from fal.config import ConfigError, StrategyConfig
+from fal.config.base import ConfigError
+from fal.plan.strategies import StrategyEntry
 from fal.strategies.kmeans import kmeans, kmeans_plusplus, lloyd
 from fal.strategies.methods.badge import FactoredEmbedding, kmeanspp_seeding
 from fal.strategies.methods.ensembles import averaged_embedding, rank_badge, rank_merge
@@ -145,7 +146,7 @@ def test_logo_query_stores_the_official_order_and_the_pool_order_switch_restores
     from helpers import assert_query_contract, query, trained_setting
 
     import fal.strategies.methods.logo as logo
-    from fal.config import FidelityConfig
+    from fal.config.fidelity import FidelityConfig
     from fal.data.build import client_pools, labelled_lists, unlabelled_pool
 
     trained = trained_setting(num_clients=2, per_class=30, test_per_class=5, rounds=1, local_model_epochs=2)
@@ -273,6 +274,6 @@ def test_finetuned_local_model_differs_from_scratch(setting_state):
 
 def test_bad_options_are_rejected():
     with pytest.raises(ConfigError, match="strategies.x.options.n_init: must be a whole number >= 1, got 0"):
-        StrategyConfig.from_dict("x", {"method": "logo", "options": {"n_init": 0}}, "strategies.x")
+        StrategyEntry.from_dict("x", {"method": "logo", "options": {"n_init": 0}}, "strategies.x")
     with pytest.raises(ConfigError, match="unknown option"):
-        StrategyConfig.from_dict("x", {"method": "logo", "options": {"clusters": 3}}, "strategies.x")
+        StrategyEntry.from_dict("x", {"method": "logo", "options": {"clusters": 3}}, "strategies.x")

@@ -8,7 +8,8 @@ import pytest
 import torch
 from helpers import assert_query_contract, query, trained_setting
 
-from fal.config import ConfigError, StrategyConfig
+from fal.config.base import ConfigError
+from fal.plan.strategies import StrategyEntry
 from fal.strategies.methods.qbc import consensus_entropy, kl_to_mean, rank, vote_entropy
 
 
@@ -36,7 +37,7 @@ def test_rank_breaks_ties_by_consensus_entropy_then_pool_order():
 
 def test_options_are_checked_when_the_config_is_read():
     with pytest.raises(ConfigError, match="strategies.q.options.committee_size: must be a whole number >= 2"):
-        StrategyConfig.from_dict(
+        StrategyEntry.from_dict(
             "q", {"method": "qbc", "query_model": "local", "options": {"committee_size": 1}}, "strategies.q"
         )
 

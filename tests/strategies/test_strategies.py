@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from helpers import assert_query_contract, query, trained_setting
 
-from fal.config import FidelityConfig
+from fal.config.fidelity import FidelityConfig
 from fal.strategies.base import ClientPool, QueryOutcome
 from fal.strategies.stage import StrategyContractError, check_outcome
 

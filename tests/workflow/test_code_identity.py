@@ -16,12 +16,10 @@ import pytest
 import yaml
 from helpers import ROOT, copy_project, snakemake, tiny_study_config
 
-from fal.code_identity import imported_modules
-from fal.config import resolve_study
-from fal.config.algorithms import ALGORITHMS, choose_algorithm
-from fal.config.datasets import SOURCES
-from fal.config.methods import METHODS
-from fal.config.outputs import FIGURES, TABLES
+from fal.code_hash import imported_modules
+from fal.plan import params
+from fal.plan.catalog import FIGURES, SOURCES, TABLES
+from fal.plan.study import resolve_study
 
 pytestmark = pytest.mark.workflow
 
@@ -63,12 +61,9 @@ def job_modules(project: Path, study, job: dict) -> set[str]:
         return set()
     by_name = []
     if SCRIPTS[rule] == "query":
-        by_name = [METHODS[study.strategy(wildcards["strategy"]).method].module]
+        by_name = params.query_modules(study, wildcards["setting"], wildcards["strategy"], int(wildcards["cycle"]))
     if SCRIPTS[rule] == "train":
-        arm = wildcards["arm"]
-        federated = None if arm == "init" else study.strategy(arm).federated
-        algorithm = choose_algorithm(study.protocol.fl_algorithm, federated)
-        by_name = [ALGORITHMS[algorithm].module]
+        by_name = params.train_modules(study, wildcards["setting"], wildcards["arm"], int(wildcards["cycle"]))
     if SCRIPTS[rule] == "prepare_dataset":
         by_name = [SOURCES[wildcards["source"]].module]
     if SCRIPTS[rule] == "paper_table":
@@ -107,10 +102,9 @@ def test_every_job_ran_only_code_its_hash_covers(finished):
         rel = log.relative_to(finished / "results").parts
         rule = (rel[2] if rel[1] == "logs" and rel[0] != "logs" else rel[1]).removesuffix(".log")
         wildcards = {}
-        if rule == "query":
-            wildcards["strategy"] = log.parent.name
-        if rule == "train":
-            wildcards["arm"] = log.parent.name
+        if rule in ("query", "train"):  # logs/<rule>/<setting>/seed<n>/<strategy or arm>/cycle<t>.log
+            wildcards["setting"], wildcards["cycle"] = rel[3], log.stem.removeprefix("cycle")
+            wildcards["strategy" if rule == "query" else "arm"] = log.parent.name
         if rule == "prepare_dataset":
             wildcards["source"] = log.stem
         if rule == "paper_table":

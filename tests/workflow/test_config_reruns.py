@@ -27,7 +27,8 @@ import pytest
 import yaml
 from helpers import copy_project, dry_run_jobs, same_result, snakemake, tiny_study_config
 
-from fal.config import FidelityConfig, ProtocolConfig
+from fal.config.fidelity import FidelityConfig
+from fal.config.protocol import ProtocolConfig
 
 pytestmark = pytest.mark.workflow
 

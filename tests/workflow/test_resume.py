@@ -16,12 +16,12 @@ import pytest
 import torch
 from helpers import SNAKEMAKE, copy_project, snakemake, tiny_study_config
 
-from fal.config.datasets import DATASETS
 from fal.data.images import ImageBank
 from fal.data.synthetic import synthetic_arrays
 from fal.federated.flconfig import FLConfig
 from fal.federated.models import build_model
 from fal.federated.training import ClientData, FederatedCycle, RoundCheckpoint, TrainingHooks, train_sequential
+from fal.plan.catalog import DATASETS
 
 # ------------------------------------------------------------------------------------------------
 # The checkpoint itself

@@ -3,6 +3,7 @@ Fashion-MNIST, and cached partial reruns after code edits (parsed from ``snakema
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -258,18 +259,31 @@ def test_every_defined_study_dry_runs_without_a_gpu(tmp_path):
     assert re.search(r"^train\s+\d{4,}$", text, re.M), text[-1500:]
 
 
-def test_a_truncated_model_is_named_scheduled_by_a_dry_run_and_rebuilt(tiny_project):
+def tree_digest(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` with its SHA-256."""
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_a_truncated_model_is_named_scheduled_by_a_dry_run_that_changes_nothing_and_rebuilt(tiny_project):
     model = next((tiny_project / "results/tiny").rglob("entropy_g/cycle2/model.pt"))
     rel = model.relative_to(tiny_project).as_posix()
     original = model.read_bytes()
     model.write_bytes(original[:1000])
+    before = tree_digest(tiny_project / "results")
     dry = snakemake(tiny_project, "-n", "all")
+    assert tree_digest(tiny_project / "results") == before  # the dry run moved and wrote nothing
     damaged = [line for line in (dry.stdout + dry.stderr).splitlines() if line.startswith("Damaged result:")]
     assert len(damaged) == 1, damaged
     assert rel in damaged[0] and "rule train" in damaged[0] and f"snakemake --cores 1 {rel}" in damaged[0]
+    assert "this dry run moved nothing" in damaged[0]
     trains = {(w.get("cycle"), w.get("arm")) for rule, w in scheduled_jobs(dry.stdout) if rule == "train"}
     assert trains == {("2", "entropy_g")}  # its producer, and no other training
-    snakemake(tiny_project, "all")
+    run = snakemake(tiny_project, "all")
+    assert any(rel in line and "moved to" in line for line in (run.stdout + run.stderr).splitlines())
     assert model.read_bytes() == original  # rebuilt, bit for bit
     assert scheduled_jobs(snakemake(tiny_project, "-n", "all").stdout) == []
     kept = [p for p in (tiny_project / "results/.quarantine").rglob("model.pt") if p.as_posix().endswith(rel)]

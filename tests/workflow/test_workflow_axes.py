@@ -12,7 +12,8 @@ import torch
 import yaml
 from helpers import run_tiny_study, tiny_study_config
 
-from fal.config import ConfigError, resolve_study
+from fal.config.base import ConfigError
+from fal.plan.study import resolve_study
 
 pytestmark = pytest.mark.workflow
 

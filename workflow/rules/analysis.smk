@@ -24,9 +24,7 @@ rule accuracy_table:
         mem_mb=small_job_mem_mb,
         runtime=small_job_runtime,
     params:
-        strategies=lambda wc: [s.name for s in study_of(wc).strategies],
-        ratios=lambda wc: list(study_of(wc).table_ratios) if study_of(wc).table_ratios else None,
-        description=lambda wc: study_of(wc).description,
+        info=analysis_info,
         code=script_code("accuracy_table"),
     script:
         "../scripts/accuracy_table.py"
@@ -54,7 +52,7 @@ rule accuracy_figure:
         mem_mb=small_job_mem_mb,
         runtime=small_job_runtime,
     params:
-        strategies=lambda wc: [s.name for s in study_of(wc).strategies],
+        info=analysis_info,
         code=script_code("accuracy_figure"),
     script:
         "../scripts/accuracy_figure.py"
@@ -92,6 +90,7 @@ rule paper_table:
         runtime=small_job_runtime,
     params:
         info=analysis_info,
+        table=table_declaration,
         caption=table_caption,
         published=file_digest(PUBLISHED),
         code=paper_table_code,
@@ -123,6 +122,7 @@ rule paper_figure:
         runtime=small_job_runtime,
     params:
         info=analysis_info,
+        figure=figure_declaration,
         caption=figure_caption,
         partition_settings=figure_partition_settings,
         code=paper_figure_code,

@@ -11,27 +11,29 @@ PROJECT_ROOT = Path(workflow.basedir)
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from fal.config import ConfigError, RuntimeConfig, resolve_studies  # noqa: E402
-from fal.config.schema import schema_problem  # noqa: E402
+from fal.config.base import ConfigError  # noqa: E402
+from fal.config.runtime import RuntimeConfig  # noqa: E402
+from fal.plan.config_schema import schema_problem  # noqa: E402
 
 try:
     validate(config, schema="../schemas/config.schema.yaml")
 except WorkflowError:
     raise WorkflowError(f"Invalid configuration: {schema_problem(config)}") from None
 
-from fal.code_identity import SourceFacts, code_hash as source_code_hash  # noqa: E402
-from fal.config.algorithms import ALGORITHMS, choose_algorithm  # noqa: E402
+from fal.code_hash import SourceFacts, code_hash as source_code_hash  # noqa: E402
 from fal.config.budgets import compute_budget  # noqa: E402
-from fal.config.datasets import DATASETS, SOURCES  # noqa: E402
-from fal.config.methods import METHODS  # noqa: E402
-from fal.config.outputs import FIGURES, FIGURES_NEEDING_PARTITIONS, TABLES, describe_study  # noqa: E402
-from fal.config.params import fidelity_params, protocol_params  # noqa: E402
-from fal.integrity import quarantine_damaged  # noqa: E402
+from fal.plan.damage import DigestCache, damage_report, find_damaged, quarantine  # noqa: E402
+from fal.plan import params as job_params  # noqa: E402
+from fal.plan.captions import describe_study  # noqa: E402
+from fal.plan.catalog import ALGORITHMS, DATASETS, FIGURES, METHODS, SOURCES, TABLES, check_catalog  # noqa: E402
+from fal.plan.checks import training_images  # noqa: E402
+from fal.plan.study import resolve_studies  # noqa: E402
 
-CODE_FACTS = SourceFacts(Path(".snakemake/fal-code-identity.json"))
-"""What each fal file imports and its normalised digest, kept between runs by content (fal/code_identity.py)."""
+CODE_FACTS = SourceFacts(Path(".snakemake/fal-code-hash.json"))
+"""What each fal file imports and its normalised digest, kept between runs by content (fal/code_hash.py)."""
 
 try:
+    check_catalog()
     STUDIES = resolve_studies(config)
     # Runtime settings (device, threads, batch sizes) do not change results, so they are not rule
     # params (a change would rerun everything); scripts read them from snakemake.config.
@@ -51,21 +53,66 @@ REPORTS = config["paths"]["reports"]
 STAGED = f"{RESULTS}/staged_reports"
 """Where analysis jobs write; rule publish_report copies each file into REPORTS once its job succeeded."""
 CACHE = config["paths"]["data_cache"]
-# Before anything is scheduled: results whose content no longer matches their digest, or that were
-# computed from inputs now missing or changed, are moved aside so that this run rebuilds them.
-if workflow.is_main_process:
-    for _line in quarantine_damaged(
+
+# Results whose content no longer matches their digest, or that were computed from inputs now missing
+# or changed (fal/integrity.py), found read-only when the workflow is parsed: the DAG forces the jobs
+# that rebuild them (so a dry run plans exactly what a run does, and changes no file), and a real run
+# moves them to results/.quarantine/ before its first job (onstart).
+DIGESTS = DigestCache(Path(".snakemake/fal-digests.json"))
+DAMAGED = (
+    find_damaged(
         [
             f"{top}/{name}"
             for name in config["run_studies"]
             for top in (RESULTS, STAGED, f"{STAGED}/tables", f"{STAGED}/figures")
         ]
         + [CACHE],
-        RESULTS,
-        Path(".snakemake/fal-digests.json"),
+        DIGESTS,
         regenerable=[CACHE],
-    ):
-        logger.warning(_line)
+    )
+    if workflow.is_main_process
+    else {}
+)
+_REBUILDS_PLANNED = []
+
+
+def plan_rebuilds():
+    """Once per DAG, when Snakemake builds it: force the jobs that write damaged or stale results (a dry
+    run names them)."""
+    if _REBUILDS_PLANNED or not DAMAGED:
+        return
+    _REBUILDS_PLANNED.append(True)
+    workflow.dag.forcefiles.update(DAMAGED)
+    if workflow.dryrun:
+        for line in damage_report(DAMAGED, None):
+            logger.warning(line)
+
+
+def planned(input_function):
+    """An input function that first plans the rebuilds (every job's DAG passes through one of these)."""
+
+    def wrapped(wildcards):
+        plan_rebuilds()
+        return input_function(wildcards)
+
+    wrapped.__name__ = input_function.__name__
+    return wrapped
+
+
+def start_run():
+    """A real run, before its first job: move the damaged results it rebuilds aside (nothing is deleted)
+    and keep the planning caches."""
+    rebuilt = {output for job in workflow.dag.needrun_jobs() for output in job.output}
+    moving = {path: why for path, why in DAMAGED.items() if path in rebuilt}
+    if moving:
+        for line in damage_report(moving, quarantine(moving, RESULTS)):
+            logger.warning(line)
+    for path in sorted(set(DAMAGED) - set(moving)):
+        logger.warning(f"Damaged or stale result {path}: not needed by this run's targets; left in place")
+    DIGESTS.save()
+    CODE_FACTS.save()
+
+
 RUN = f"{RESULTS}/{{study}}/{{setting}}/seed{{seed}}"
 LOGS = f"{RESULTS}/{{study}}/logs"
 BENCH = f"{RESULTS}/{{study}}/benchmarks"
@@ -116,6 +163,23 @@ def source_of(wildcards):
     return DATASETS[setting_of(wildcards).dataset].source
 
 
+@planned
+def raw_data(wildcards):
+    """A prepare job's inputs: none (its raw files are found by its dataset module)."""
+    return []
+
+
+@planned
+def partition_inputs(wildcards):
+    """The data cache, and the partition file of a ``partition: file`` setting (by content: its digest is
+    a param, so moving the file reruns nothing)."""
+    inputs = dataset_files(wildcards)
+    if setting_of(wildcards).partition == "file":
+        inputs["partition_file"] = ancient(study_of(wildcards).partition_path)
+    return inputs
+
+
+@planned
 def dataset_files(wildcards):
     source = source_of(wildcards)
     return {"data": f"{CACHE}/{source}.npz", "data_meta": f"{CACHE}/{source}.json"}
@@ -139,6 +203,7 @@ def model_arm(wildcards, cycle, strategy):
     return strategy
 
 
+@planned
 def train_inputs(wildcards):
     cycle = int(wildcards.cycle)
     if wildcards.arm == "init" and cycle != 1:
@@ -157,6 +222,7 @@ def train_inputs(wildcards):
     }
 
 
+@planned
 def query_inputs(wildcards):
     cycle = int(wildcards.cycle)
     if cycle > study_of(wildcards).num_cycles:
@@ -177,6 +243,7 @@ def query_inputs(wildcards):
     return inputs
 
 
+@planned
 def run_metrics_inputs(wildcards):
     base = run_dir(wildcards)
     cycles = range(1, study_of(wildcards).num_cycles + 1)
@@ -191,6 +258,7 @@ def run_metrics_inputs(wildcards):
     }
 
 
+@planned
 def study_run_metrics(wildcards):
     study = study_of(wildcards)
     return [
@@ -201,9 +269,14 @@ def study_run_metrics(wildcards):
     ]
 
 
+@planned
 def figure_partitions(wildcards):
     study = study_of(wildcards)
     return [
         f"{RESULTS}/{study.name}/{setting}/seed{study.seeds[0]}/partition.parquet"
         for setting in figure_partition_settings(wildcards)
     ]
+
+
+onstart:
+    start_run()

@@ -2,6 +2,8 @@
 
 
 rule prepare_dataset:
+    input:
+        raw_data,
     output:
         npz=f"{CACHE}/{{source}}.npz",
         meta=f"{CACHE}/{{source}}.json",
@@ -15,8 +17,8 @@ rule prepare_dataset:
         mem_mb=data_job_mem_mb,
         runtime=lambda wc, attempt: attempt * 30,  # may download the raw dataset
     params:
-        # the data's identity: the known checksums the data must match (not where they are read from)
-        identity=lambda wc: SOURCES[wc.source].identity,
+        # the source's declaration: its checksums are what the data must match (not where the files are read from)
+        source=source_params,
         code=prepare_dataset_code,
     script:
         "../scripts/prepare_dataset.py"
@@ -24,7 +26,7 @@ rule prepare_dataset:
 
 rule partition:
     input:
-        unpack(dataset_files),
+        unpack(partition_inputs),
     output:
         partition=f"{RUN}/partition.parquet",
         summary=f"{RUN}/partition.json",
@@ -39,7 +41,8 @@ rule partition:
         mem_mb=data_job_mem_mb,
         runtime=small_job_runtime,
     params:
-        setting=lambda wc: setting_of(wc).to_dict(),
+        setting=setting_params,
+        dataset=dataset_params,
         config=partition_config,
         code=script_code("partition"),
     script:

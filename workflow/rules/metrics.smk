@@ -16,8 +16,9 @@ rule run_metrics:
         mem_mb=small_job_mem_mb,
         runtime=small_job_runtime,
     params:
-        setting=lambda wc: setting_of(wc).to_dict(),
+        setting=setting_params,
         setting_id=lambda wc: wc.setting,
+        dataset=dataset_params,
         config=metrics_config,
         code=script_code("run_metrics"),
     script:

@@ -20,7 +20,8 @@ rule query:
         runtime=query_runtime,
         gpu=1,
     params:
-        setting=lambda wc: setting_of(wc).to_dict(),
+        setting=setting_params,
+        dataset=dataset_params,
         config=query_config,
         code=query_code,
     script:

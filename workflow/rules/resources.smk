@@ -21,7 +21,7 @@ def labelled_images(wildcards, cycle):
     """Labelled images over all clients in a (1-based) AL cycle."""
     setting, protocol = setting_of(wildcards), protocol_of(wildcards)
     budget = compute_budget(
-        setting.num_train(), setting.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio
+        training_images(setting), setting.num_clients, protocol.initial_ratio, protocol.query_ratio, protocol.end_ratio
     )
     return setting.num_clients * (budget.per_client_initial + budget.per_client_query * (cycle - 1))
 
@@ -48,7 +48,7 @@ def query_runtime(wildcards, attempt):
     (Entropy-L, FairFAL) trained from scratch on the previous cycle's labelled set."""
     local = protocol_of(wildcards).local_model
     previous = labelled_images(wildcards, int(wildcards.cycle) - 1)
-    passes = 4 * setting_of(wildcards).num_train() + local.epochs * previous
+    passes = 4 * training_images(setting_of(wildcards)) + local.epochs * previous
     return attempt * (10 + math.ceil(passes / GPU_IMAGE_PASSES_PER_MINUTE))
 
 

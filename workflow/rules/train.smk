@@ -29,9 +29,9 @@ rule train:
         runtime=train_runtime,
         gpu=1,
     params:
-        setting=lambda wc: setting_of(wc).to_dict(),
+        setting=setting_params,
+        dataset=dataset_params,
         config=train_config,
-        federated=federated_of_arm,
         code=train_code,
     script:
         "../scripts/train.py"

@@ -5,6 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type: ignore[name-defined]  # noqa: F821
 
+from fal.config.datasets import SourceSpec
 from fal.data.cache import verify_known_checksums, write_cache
 from fal.data.sources import acquire_source
 from fal.job import Stopwatch, job_logger, logged_failures
@@ -12,17 +13,18 @@ from fal.job import Stopwatch, job_logger, logged_failures
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
 with logged_failures(job_logger("prepare_dataset", sm.log[0]), sm) as log:
     clock = Stopwatch()
-    source = sm.wildcards.source
-    # Where the raw files are is not a param (moving them reruns nothing): the data's identity is the
-    # known checksums (params.identity), which the arrays or raw files must match.
+    spec = SourceSpec.from_params(sm.params.source)
+    source = spec.name
+    # Where the raw files are is not a param (moving them reruns nothing): what the data must match is the
+    # source's declared checksums (in params.source), which the arrays or raw files must match.
     raw_dir = Path(sm.config["paths"]["data_raw"])
     arrays, origin = acquire_source(
-        source,
+        spec,
         raw_dir=raw_dir,
         paths=sm.config["paths"],
         download=sm.config.get("data", {}).get("download", True),
     )
-    verify_known_checksums(source, arrays, origin, raw_dir)
+    verify_known_checksums(spec, arrays, origin, raw_dir)
     meta = write_cache(arrays, sm.output.npz, sm.output.meta, source)
     log.info(
         "%s from %s: train %s, test %s, file sha256 %s (%.1fs)",

@@ -6,12 +6,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type: ignore[name-defined]  # noqa: F821
 
 from fal.config.budgets import cycle_ratio
-from fal.config.datasets import get_dataset_spec
-from fal.config.params import protocol_from_params
-from fal.io import read_parquet, write_parquet
-from fal.job import job_logger, logged_failures
-from fal.provenance import parquet_metadata, with_jobs
-from fal.schemas import (
+from fal.config.datasets import DatasetSpec
+from fal.config.protocol import ProtocolConfig
+from fal.formats import (
     EVALUATION_SCHEMA,
     LABELLED_SCHEMA,
     METRICS_SCHEMA,
@@ -19,13 +16,16 @@ from fal.schemas import (
     QUERY_SCHEMA,
     ROUNDS_SCHEMA,
 )
+from fal.io import read_parquet, write_parquet
+from fal.job import job_logger, logged_failures
+from fal.provenance import parquet_metadata, with_jobs
 from fal.stats.metrics import CycleRecord, run_metrics
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
 with logged_failures(job_logger("run_metrics", sm.log[0]), sm) as log:
     setting = sm.params.setting
     strategy = sm.params.config["strategy"]
-    protocol = protocol_from_params(sm.params.config["protocol"])
+    protocol = ProtocolConfig.from_params(sm.params.config["protocol"])
     partition = read_parquet(sm.input.partition, PARTITION_SCHEMA)
     train = partition[partition["split"] == "train"].sort_values("position")
     labels = train["label"].to_numpy()
@@ -50,7 +50,7 @@ with logged_failures(job_logger("run_metrics", sm.log[0]), sm) as log:
         selector=strategy["selector"],
         seed=int(sm.wildcards.seed),
         labels=labels,
-        num_classes=get_dataset_spec(setting["dataset"]).partition_classes,
+        num_classes=DatasetSpec.from_params(sm.params.dataset).partition_classes,
         cycles=cycles,
         # per-client budgets: the share of the clients' images (a partition file may leave some unassigned)
         num_train=int((train["client"] >= 0).sum()) if protocol.budget_rule != "equal" else None,

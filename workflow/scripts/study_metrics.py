@@ -7,10 +7,10 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type:
 
 import pandas as pd
 
+from fal.formats import METRICS_SCHEMA
 from fal.io import read_parquet, write_parquet
 from fal.job import job_logger, logged_failures
 from fal.provenance import parquet_metadata, read_fingerprints
-from fal.schemas import METRICS_SCHEMA
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
 with logged_failures(job_logger("study_metrics", sm.log[0]), sm) as log:

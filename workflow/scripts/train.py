@@ -6,18 +6,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type: ignore[name-defined]  # noqa: F821
 
-from fal.config import RuntimeConfig, SettingConfig
-from fal.config.params import fidelity_from_params, protocol_from_params
+from fal.config.datasets import DatasetSpec
+from fal.config.fidelity import FidelityConfig
+from fal.config.protocol import ProtocolConfig
+from fal.config.runtime import RuntimeConfig
+from fal.config.setting import SettingConfig
 from fal.data.cache import load_cache
 from fal.data.views import Compute, StageInputs
-from fal.federated.stage import run_training_stage
+from fal.federated.stage import TrainingAlgorithm, run_training_stage
 from fal.federated.training import RoundCheckpoint
 from fal.federated.vectorised import VectorisedOptions
+from fal.formats import EVALUATION_SCHEMA, LABELLED_SCHEMA, PARTITION_SCHEMA, ROUNDS_SCHEMA
 from fal.io import fingerprint, read_parquet, save_client_states, save_state_dict, write_parquet
 from fal.job import configure, job_logger, logged_failures
 from fal.provenance import fingerprint as environment
 from fal.provenance import parquet_metadata
-from fal.schemas import EVALUATION_SCHEMA, LABELLED_SCHEMA, PARTITION_SCHEMA, ROUNDS_SCHEMA
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
 with logged_failures(job_logger("train", sm.log[0]), sm) as log:
@@ -34,19 +37,20 @@ with logged_failures(job_logger("train", sm.log[0]), sm) as log:
             fingerprint(job, [sm.input.labelled, sm.input.partition, sm.input.data_meta]),
         )
     inputs = StageInputs(
-        setting=SettingConfig.from_dict(sm.params.setting),
-        protocol=protocol_from_params(sm.params.config["protocol"]),
-        fidelity=fidelity_from_params(sm.params.config["fidelity"]),
+        setting=SettingConfig.from_params(sm.params.setting),
+        protocol=ProtocolConfig.from_params(sm.params.config["protocol"]),
+        fidelity=FidelityConfig.from_params(sm.params.config["fidelity"]),
         seed=int(sm.wildcards.seed),
         cycle=int(sm.wildcards.cycle),
         arrays=load_cache(sm.input.data, sm.input.data_meta),
         partition=read_parquet(sm.input.partition, PARTITION_SCHEMA),
         labelled=read_parquet(sm.input.labelled, LABELLED_SCHEMA),
+        spec=DatasetSpec.from_params(sm.params.dataset),
     )
     out = run_training_stage(
         inputs,
         Compute(device, log, runtime.inference_batch(device)),
-        federated=dict(sm.params.federated),
+        algorithm=TrainingAlgorithm.from_params(sm.params.config),
         keep_client_models="client_models" in sm.output.keys(),
         trainer=runtime.resolved_trainer(device),
         vectorised_options=VectorisedOptions(compile=runtime.compile, precision=runtime.precision),

@@ -1,8 +1,8 @@
 """Where each dataset source's raw files come from: one module per publisher's format.
 
-Each module declares its sources (``SOURCES``) and dataset keys (``DATASETS``), which
-``fal.config.datasets`` reads without importing it, beside three functions that take the source's
-``SourceSpec``:
+Each module declares its sources (``SOURCES``) and dataset keys (``DATASETS``), which the planning
+side reads without importing it (``fal.plan.catalog``), beside its entry point ``FILES =
+SourceFiles(locate, download, read)``, three functions that take the source's ``SourceSpec``:
 
 - ``locate(source, raw_dir, paths) -> (folder, origin) | None``: where the publisher's files already are
   (``paths`` is the config's ``paths`` block, e.g. Debian's Fashion-MNIST folder);
@@ -10,48 +10,55 @@ Each module declares its sources (``SOURCES``) and dataset keys (``DATASETS``), 
   check the publishers' MD5 sums);
 - ``read(source, folder) -> DatasetArrays``: the arrays (uint8 NCHW images, int64 labels).
 
-``acquire_source`` runs them for any source, so nothing here names a dataset. Adding one: CONTRIBUTING.md.
+``acquire_source`` runs them for any source (a prepare job gets the source's declaration in its params),
+so nothing here names a dataset. Adding one: CONTRIBUTING.md.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from fal.config.datasets import SOURCES, SourceSpec
+from fal.config.datasets import SourceSpec
 from fal.data.cache import DataIntegrityError, DatasetArrays
+from fal.registry import load_entry
 
 
-def source_module(source: str) -> Any:
-    """The module that handles ``source``'s files."""
-    if source not in SOURCES:
-        raise ValueError(f"unknown dataset source {source!r}; known: {', '.join(sorted(SOURCES))}")
-    return importlib.import_module(SOURCES[source].module)
+class SourceFiles(NamedTuple):
+    """A dataset module's entry point (``FILES``): how to find, download and read its publisher's files."""
+
+    locate: Callable[[SourceSpec, Path, dict], tuple[Path, str] | None]
+    download: Callable[[SourceSpec, Path], None]
+    read: Callable[[SourceSpec, Path], DatasetArrays]
+
+
+def source_files(spec: SourceSpec) -> SourceFiles:
+    """The functions of the module that declares ``spec`` (imported only now)."""
+    return cast(SourceFiles, load_entry(spec.entry_point))
 
 
 def acquire_source(
-    source: str, raw_dir: Path, paths: Mapping[str, Any] | None = None, download: bool = True
+    spec: SourceSpec, raw_dir: Path, paths: Mapping[str, Any] | None = None, download: bool = True
 ) -> tuple[DatasetArrays, str]:
     """A source's arrays and a description of where they came from: the publisher's files where
     ``locate`` finds them, else downloaded into ``raw_dir`` when ``download`` allows it."""
-    module = source_module(source)
-    spec = SOURCES[source]
+    files = source_files(spec)
+    source = spec.name
     raw_dir = Path(raw_dir)
-    found = module.locate(spec, raw_dir, dict(paths or {}))
+    found = files.locate(spec, raw_dir, dict(paths or {}))
     if found is None:
         if not download:
             raise FileNotFoundError(
                 f"{source}: raw files not found under {raw_dir} and downloads are disabled "
                 f"(data.download: false). Put the files there or {spec.offline_hint}."
             )
-        _run_download(lambda: module.download(spec, raw_dir), source)
-        found = module.locate(spec, raw_dir, {})
+        _run_download(lambda: files.download(spec, raw_dir), source)
+        found = files.locate(spec, raw_dir, {})
         if found is None:
             raise DataIntegrityError(f"{source}: the download finished but its files are not under {raw_dir}")
     folder, origin = found
-    return module.read(spec, folder), origin
+    return files.read(spec, folder), origin
 
 
 def _run_download(fn: Callable[[], None], source: str) -> None:
@@ -64,4 +71,4 @@ def _run_download(fn: Callable[[], None], source: str) -> None:
         ) from exc
 
 
-__all__ = ["SourceSpec", "acquire_source", "source_module"]
+__all__ = ["SourceFiles", "SourceSpec", "acquire_source", "source_files"]

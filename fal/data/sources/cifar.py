@@ -11,6 +11,7 @@ import numpy as np
 
 from fal.config.datasets import DatasetSpec, SourceSpec
 from fal.data.cache import DatasetArrays
+from fal.data.sources import SourceFiles
 
 SOURCES = (
     SourceSpec(
@@ -103,3 +104,7 @@ def read_cifar(root: Path, source: str) -> DatasetArrays:
     train_images, train_labels = load(train_files)
     test_images, test_labels = load(test_files)
     return DatasetArrays(train_images, train_labels, test_images, test_labels)
+
+
+FILES = SourceFiles(locate, download, read)
+"""This module's entry point (every source it declares): where the files are, how to get and read them."""

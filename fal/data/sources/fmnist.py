@@ -11,6 +11,7 @@ import numpy as np
 
 from fal.config.datasets import DatasetSpec, SourceSpec
 from fal.data.cache import DataIntegrityError, DatasetArrays
+from fal.data.sources import SourceFiles
 
 SOURCES = (
     SourceSpec(
@@ -106,3 +107,7 @@ def read_fmnist(directory: Path) -> DatasetArrays:
         test_images=arrays["test_images"][:, None, :, :],
         test_labels=arrays["test_labels"].astype(np.int64),
     )
+
+
+FILES = SourceFiles(locate, download, read)
+"""This module's entry point (every source it declares): where the files are, how to get and read them."""

@@ -11,6 +11,7 @@ import numpy as np
 
 from fal.config.datasets import DatasetSpec, SourceSpec
 from fal.data.cache import DataIntegrityError, DatasetArrays
+from fal.data.sources import SourceFiles
 
 SOURCES = (  # MD5s: Zenodo record 10519652 as listed by medmnist 3.0.2's INFO
     SourceSpec(
@@ -94,3 +95,7 @@ def read_medmnist(npz_path: Path) -> DatasetArrays:
             out[f"{split}_images"] = np.ascontiguousarray(images)
             out[f"{split}_labels"] = labels.reshape(-1) if labels.shape[1] == 1 else np.ascontiguousarray(labels)
     return DatasetArrays(**out)
+
+
+FILES = SourceFiles(locate, download, read)
+"""This module's entry point (every source it declares): where the files are, how to get and read them."""

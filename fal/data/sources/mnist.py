@@ -8,6 +8,7 @@ from typing import Any
 
 from fal.config.datasets import DatasetSpec, SourceSpec
 from fal.data.cache import DatasetArrays
+from fal.data.sources import SourceFiles
 from fal.data.sources.fmnist import FMNIST_FILES, find_idx, read_fmnist
 
 SOURCES = (
@@ -47,3 +48,7 @@ def download(source: SourceSpec, raw_dir: Path) -> None:
 def read(source: SourceSpec, folder: Path) -> DatasetArrays:
     """The four IDX files: MNIST and Fashion-MNIST share their names and format."""
     return read_fmnist(folder)
+
+
+FILES = SourceFiles(locate, download, read)
+"""This module's entry point (every source it declares): where the files are, how to get and read them."""

@@ -22,6 +22,7 @@ import pandas as pd
 
 from fal.config.datasets import DatasetSpec, SourceSpec
 from fal.data.cache import DataIntegrityError, DatasetArrays
+from fal.data.sources import SourceFiles
 
 SOURCES = (
     SourceSpec(
@@ -150,3 +151,7 @@ def download(source: SourceSpec, raw_dir: Path) -> None:
 
 def read(source: SourceSpec, folder: Path) -> DatasetArrays:
     return read_nih_chestxray14(folder, IMAGE_SIZE, dict(zip(("train", "test"), source.sizes)))
+
+
+FILES = SourceFiles(locate, download, read)
+"""This module's entry point (every source it declares): where the files are, how to get and read them."""

@@ -9,6 +9,7 @@ import numpy as np
 
 from fal.config.datasets import DatasetSpec, SourceSpec
 from fal.data.cache import DataIntegrityError, DatasetArrays
+from fal.data.sources import SourceFiles
 
 SOURCES = (
     SourceSpec(
@@ -76,3 +77,7 @@ def read_svhn(folder: Path) -> DatasetArrays:
         out[f"{split}_images"] = np.ascontiguousarray(images.transpose(3, 2, 0, 1))
         out[f"{split}_labels"] = labels
     return DatasetArrays(**out)
+
+
+FILES = SourceFiles(locate, download, read)
+"""This module's entry point (every source it declares): where the files are, how to get and read them."""

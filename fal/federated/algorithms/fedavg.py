@@ -29,18 +29,19 @@ from torch import nn
 
 from fal.config.algorithms import AlgorithmInfo
 from fal.data.images import ImageBank
-from fal.federated.flconfig import FLConfig, client_epoch_lr
-from fal.federated.loss_prediction import PerSampleLoss, cross_entropy_per_sample, joint_loss
+from fal.federated.flconfig import CycleSetup, FLConfig, client_epoch_lr
 from fal.federated.sgd import (
     LabelledSet,
     LossFunction,
+    PerSampleLoss,
     binary_cross_entropy_loss,
     cross_entropy_loss,
+    cross_entropy_per_sample,
     mean_epoch_loss,
     sgd_optimizer,
 )
 
-ALGORITHM = AlgorithmInfo("fedavg", "FedAvg", "FedAvg (§4.1)", "protocol")
+ALGORITHM = AlgorithmInfo("fedavg", entry="FedAvg", summary="FedAvg (§4.1)", chosen_by="protocol")
 
 
 def proximal_term(params: dict[str, torch.Tensor], anchor: dict[str, torch.Tensor], mu: float) -> torch.Tensor:
@@ -60,7 +61,7 @@ def weighted_average(states: list[dict[str, torch.Tensor]], weights: list[float]
 
 def train_client(
     model: nn.Module,
-    client,
+    client: Any,
     bank: ImageBank,
     *,
     epochs: int,
@@ -130,11 +131,19 @@ class FedAvg:
         self.client_modules: dict[int, dict] = {}
         """LL4AL with ``module_scope: client``: each client's own loss module, kept across the rounds of a cycle."""
 
+    @classmethod
+    def for_cycle(cls, cfg: FLConfig, setup: CycleSetup) -> FedAvg:
+        """The algorithm for one cycle of the training stage; an algorithm that needs more than the
+        protocol (KCFU: the clients' unlabelled pools, its options) builds it from ``setup``."""
+        return cls(cfg)
+
     def _keeps_client_modules(self) -> bool:
-        return self.cfg.loss_prediction is not None and self.cfg.loss_prediction.module_scope == "client"
+        return self.cfg.extension is not None and self.cfg.extension.keeps_client_modules
 
     # -- the client schedule (FairFAL: fresh per round; KAFAL: persistent within the cycle) -------
-    def local_optimizer(self, model: nn.Module, k: int, lr: float):
+    def local_optimizer(
+        self, model: nn.Module, k: int, lr: float
+    ) -> tuple[torch.optim.Optimizer, Callable[[int], None] | None]:
         """(optimizer over ``model``'s parameters, before-epoch hook or None) for client ``k``'s local training."""
         cfg = self.cfg
         optimizer = sgd_optimizer(model, lr, cfg.momentum, cfg.weight_decay)
@@ -155,16 +164,16 @@ class FedAvg:
     def start_client(self, model: nn.Module, k: int) -> None:
         """What client ``k`` brings to its local training besides the global weights: its own loss module
         (LL4AL, ``module_scope: client``) once it has trained one."""
-        if self._keeps_client_modules() and k in self.client_modules:
-            cast(nn.Module, model.loss_module).load_state_dict(self.client_modules[k])
+        if self.cfg.extension is not None and self._keeps_client_modules() and k in self.client_modules:
+            self.cfg.extension.client_module(model).load_state_dict(self.client_modules[k])
 
     def finish_client(self, k: int, optimizer: torch.optim.Optimizer, model: nn.Module) -> None:
         """Record what crosses rounds after client ``k``'s local training."""
         if self.cfg.optimizer_scope == "cycle":
             self.client_optimizers[k] = copy.deepcopy(optimizer.state_dict())
         self.client_epochs[k] = self.client_epochs.get(k, 0) + self.cfg.local_epochs
-        if self._keeps_client_modules():
-            module = cast(nn.Module, model.loss_module)
+        if self.cfg.extension is not None and self._keeps_client_modules():
+            module = self.cfg.extension.client_module(model)
             self.client_modules[k] = {n: v.detach().clone() for n, v in module.state_dict().items()}
 
     def schedule_state(self) -> dict | None:
@@ -184,13 +193,11 @@ class FedAvg:
             self.client_modules = {int(k): v for k, v in blob.get("modules", {}).items()}
 
     def labelled_loss(self, round_index: int, criterion: PerSampleLoss) -> LossFunction | None:
-        """The batch loss on labelled data when a loss module trains with the model (LL4AL's joint loss
-        over ``criterion``'s per-sample losses), else None (the update's own loss)."""
-        cfg = self.cfg.loss_prediction
-        if cfg is None:
+        """The batch loss on labelled data when a module trains with the model (LL4AL's joint loss over
+        ``criterion``'s per-sample losses), else None (the update's own loss)."""
+        if self.cfg.extension is None:
             return None
-        detach = cfg.detaches(round_index, self.cfg.rounds)
-        return lambda net, x, y: joint_loss(net, x, y, criterion, cfg, detach)
+        return self.cfg.extension.labelled_loss(criterion, round_index, self.cfg.rounds)
 
     # -- per cycle -------------------------------------------------------------------------------
     def start_cycle(self, model: nn.Module, num_clients: int) -> None:
@@ -200,7 +207,7 @@ class FedAvg:
         """Algorithm state to save beside the global model in a round checkpoint."""
         return None
 
-    def restore(self, blob: dict | None, device) -> None:
+    def restore(self, blob: dict | None, device: Any) -> None:
         """Restore what ``checkpoint_state`` saved (called after ``start_cycle`` when resuming)."""
 
     # -- client side -----------------------------------------------------------------------------
@@ -217,7 +224,7 @@ class FedAvg:
         self,
         model: nn.Module,
         k: int,
-        client,
+        client: Any,
         bank: ImageBank,
         *,
         round_index: int,
@@ -265,3 +272,10 @@ class FedAvg:
 
     def local_steps(self, sizes: list[int]) -> np.ndarray:
         return np.array([self.cfg.local_steps(n) for n in sizes])
+
+
+def plain_fedavg(cfg: FLConfig) -> FedAvg:
+    """FedAvg for a cycle that names no algorithm instance; another algorithm must be passed as one."""
+    if cfg.algorithm != "fedavg":
+        raise ValueError(f"pass the {cfg.algorithm} instance (its class's for_cycle) to train with it")
+    return FedAvg(cfg)

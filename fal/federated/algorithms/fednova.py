@@ -14,11 +14,12 @@ Trainable parameters only; BN buffers are averaged as in FedAvg. With equal clie
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from fal.config.algorithms import AlgorithmInfo
 from fal.federated.algorithms.fedavg import FedAvg
 
-ALGORITHM = AlgorithmInfo("fednova", "FedNova", "FedNova normalised averaging", "protocol")
+ALGORITHM = AlgorithmInfo("fednova", entry="FedNova", summary="FedNova normalised averaging", chosen_by="protocol")
 
 
 def momentum_norm(steps: int, momentum: float) -> float:
@@ -29,10 +30,16 @@ def momentum_norm(steps: int, momentum: float) -> float:
 
 
 class FedNova(FedAvg):
-    def start_cycle(self, model, num_clients: int) -> None:
+    def start_cycle(self, model: nn.Module, num_clients: int) -> None:
         self.parameter_keys = {name for name, _ in model.named_parameters()}
 
-    def aggregate(self, global_start, states, sizes, selected):
+    def aggregate(
+        self,
+        global_start: dict[str, torch.Tensor],
+        states: list[dict[str, torch.Tensor]],
+        sizes: list[int],
+        selected: list[int],
+    ) -> dict[str, torch.Tensor]:
         averaged = super().aggregate(global_start, states, sizes, selected)
         total = sum(sizes)
         weights = [n / total for n in sizes]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fal.config.algorithms import AlgorithmInfo
 from fal.federated.algorithms.fedavg import FedAvg
 
-ALGORITHM = AlgorithmInfo("fedprox", "FedProx", "FedProx, proximal term μ (§4.2)", "protocol")
+ALGORITHM = AlgorithmInfo("fedprox", entry="FedProx", summary="FedProx, proximal term μ (§4.2)", chosen_by="protocol")
 
 
 class FedProx(FedAvg):

@@ -9,7 +9,7 @@ A client's local loss has two parts:
   weighted by Γ, which favours the classes the client rarely holds (paper Eq. 5).
 
 Where the official code differs from the paper ([P≠C] in §7.2), both exist as options; the defaults
-(in ``fal.config.STRATEGY_FL_UPDATES["kcfu"]``) are the code's:
+(declared once, in ``ALGORITHM`` below) are the code's:
 
 | option | code (default) | paper |
 |---|---|---|
@@ -49,45 +49,127 @@ schedule, or KAFAL's own (persistent optimisers, MultiStepLR at 260 epochs) unde
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fal.config.algorithms import AlgorithmInfo
+from fal.config.algorithms import AlgorithmInfo, Option
+from fal.data.build import labelled_lists
 from fal.data.images import ImageBank
 from fal.federated.algorithms.fedavg import FedAvg
-from fal.federated.sgd import LabelledSet, bernoulli_kl_terms, mean_epoch_loss, sgd_optimizer
+from fal.federated.flconfig import CycleSetup, FLConfig
+from fal.federated.sgd import LabelledSet, LossFunction, bernoulli_kl_terms, mean_epoch_loss, sgd_optimizer
 from fal.seeding import numpy_rng
 
-ALGORITHM = AlgorithmInfo("kcfu", "KCFU", "KAFAL's KCFU client update (§7.1-§7.2)", "strategy")
+ALGORITHM = AlgorithmInfo(
+    "kcfu",
+    entry="KCFU",
+    summary="KAFAL's KCFU client update (§7.1-§7.2)",
+    chosen_by="strategy",
+    reads=("fidelity.kcfu_teacher_bn", "fidelity.kcfu_distillation_pool"),
+    options=(
+        Option("nu", 0.5, "the paper's trade-off ν (only combination convex reads it)", minimum=0, maximum=1),
+        Option(
+            "combination",
+            "sum",
+            "sum: client + compensation (code) | convex: ν·client + (1-ν)·compensation (paper)",
+            choices=("sum", "convex"),
+        ),
+        Option(
+            "mix_partner",
+            "batch",
+            "batch: one partner index per batch (code) | sample: one per sample (paper)",
+            choices=("batch", "sample"),
+        ),
+        Option(
+            "gamma_weights",
+            "normalised",
+            "normalised: N/n_c over present classes, summed to 1 (code) | ratio: N/n_c (paper) | uniform: 1/C "
+            "(KAFAL §4.3.1's ablation)",
+            choices=("normalised", "ratio", "uniform"),
+        ),
+        Option(
+            "gamma_labels",
+            "mixed",
+            "mixed: teacher argmax on mixed inputs (code) | unmixed: on x1', x2' (paper)",
+            choices=("mixed", "unmixed"),
+        ),
+        Option(
+            "kl_reduction", "class_mean", "class_mean: KL/C (code) | sum: KL (paper)", choices=("class_mean", "sum")
+        ),
+        Option("beta", 2.0, "mixing weight β ~ Beta(beta, beta)", above=0),
+        Option(
+            "all_clients_last_round",
+            True,
+            "every client trains in the last round (code), whatever client_fraction",
+            choices=(True, False),
+        ),
+        Option(
+            "train_cycle1",
+            True,
+            "cycle 1 trained with KCFU too (code and paper); false = the shared FedAvg cycle 1",
+            choices=(True, False),
+        ),
+        Option(
+            "compensation",
+            True,
+            "false: the balanced-softmax client loss alone (KAFAL Table 1's Baseline)",
+            choices=(True, False),
+        ),
+        Option(
+            "mix_unlabelled",
+            True,
+            "false: distil on the unlabelled images unmixed, β = 1 (Table 1's KCFU w/o mix)",
+            choices=(True, False),
+        ),
+        Option(
+            "balanced_loss",
+            True,
+            "false: plain cross-entropy on labelled data, n replaced by 1 in Eq. 4 (KAFAL Fig. 4(f))",
+            choices=(True, False),
+        ),
+        Option(
+            "multilabel_gamma",
+            "pseudo_labels",
+            "multi-label data: Γ per sample from the teacher's positive labels (pseudo_labels, as Eq. 5 per "
+            "pseudo-label) | per label on each label's KL term (per_label)",
+            choices=("pseudo_labels", "per_label"),
+            multi_label_only=True,
+        ),
+    ),
+)
 
 
-@dataclass(frozen=True)
 class KCFUConfig:
-    nu: float = 0.5
-    combination: str = "sum"
-    mix_partner: str = "batch"
-    gamma_weights: str = "normalised"
-    gamma_labels: str = "mixed"
-    kl_reduction: str = "class_mean"
-    beta: float = 2.0
-    all_clients_last_round: bool = True
-    train_cycle1: bool = True
-    compensation: bool = True
-    mix_unlabelled: bool = True
-    balanced_loss: bool = True
-    multilabel_gamma: str = "pseudo_labels"
+    """KCFU's options, every one resolved from ``ALGORITHM``'s declaration (the only place they are
+    declared): ``KCFUConfig(compensation=False)``, then ``cfg.compensation``."""
+
+    def __init__(self, **given: Any) -> None:
+        problems = ALGORITHM.option_problems(given)
+        if problems:
+            raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
+        self._values = ALGORITHM.resolved_options(given, multi_label=True)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(f"KCFU has no option {name!r}") from None
+
+    def __repr__(self) -> str:
+        return f"KCFUConfig({self._values})"
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, Any]) -> KCFUConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in mapping.items() if k in names})
+        """From a job's resolved options (other keys, such as ``algorithm``, are not options)."""
+        return cls(**{k: v for k, v in mapping.items() if k in ALGORITHM.defaults})
 
 
 def log_prior(counts: torch.Tensor) -> torch.Tensor:
@@ -256,7 +338,7 @@ class _Cycler:
 def kcfu_client_update(
     model: nn.Module,
     teacher: nn.Module,
-    client,
+    client: Any,
     unlabelled: np.ndarray,
     counts: torch.Tensor,
     bank: ImageBank,
@@ -271,8 +353,8 @@ def kcfu_client_update(
     generator: torch.Generator,
     where: str,
     optimizer: torch.optim.Optimizer | None = None,
-    before_epoch=None,
-    labelled_loss=None,
+    before_epoch: Callable[[int], None] | None = None,
+    labelled_loss: LossFunction | None = None,
     teacher_bn: str,
     multi_label: bool = False,
 ) -> float:
@@ -339,7 +421,7 @@ class KCFUContext:
     num_classes: int
     bank: ImageBank
     options: Mapping[str, Any]
-    """The strategy's ``federated`` options (fal.config.STRATEGY_FL_UPDATES["kcfu"])."""
+    """KCFU's resolved options (``ALGORITHM``)."""
     teacher_bn: str = "train"
     """``fidelity.kcfu_teacher_bn``: the teacher's BatchNorm uses each batch's statistics ("train",
     official) or its running statistics ("eval")."""
@@ -347,12 +429,45 @@ class KCFUContext:
     """Multi-hot labels (the clients' ``labels`` are rows): the losses' multi-label forms."""
 
 
+def kcfu_distillation_pools(
+    pools: list[np.ndarray], labelled: pd.DataFrame, num_clients: int, mode: str
+) -> list[np.ndarray]:
+    """Each client's pool KCFU distils on, ascending (KAFAL's own loop): its pool less its current
+    labelled set ("current"), or less its cycle-1 labelled set ("initial": the official code distils on
+    the pool it started the trial with, samples labelled since then included; §7.2)."""
+    if mode == "initial":
+        labelled = labelled[labelled["cycle_added"] == 1]
+    elif mode != "current":
+        raise ValueError(f"unknown distillation pool {mode!r} (initial or current)")
+    return [np.setdiff1d(pool, known) for pool, known in zip(pools, labelled_lists(labelled, num_clients))]
+
+
 class KCFU(FedAvg):
     """KCFU client updates on FedAvg aggregation (chosen by a strategy's ``federated.algorithm: kcfu``)."""
 
     vectorisable = False
 
-    def __init__(self, cfg, context: KCFUContext):
+    @classmethod
+    def for_cycle(cls, cfg: FLConfig, setup: CycleSetup) -> KCFU:
+        """KAFAL's compensation term samples each client's unlabelled pool (ascending: KAFAL's own loop):
+        the pool at the start of the trial (faithful) or the current one (``kcfu_distillation_pool``)."""
+        fidelity = setup.fidelity
+        unlabelled = kcfu_distillation_pools(
+            setup.data.pools, setup.labelled, len(setup.clients), fidelity.kcfu_distillation_pool
+        )
+        context = KCFUContext(
+            setup.clients,
+            unlabelled,
+            setup.num_classes,
+            setup.data.train_bank,
+            setup.options,
+            teacher_bn=fidelity.kcfu_teacher_bn,
+            multi_label=setup.multi_label,
+        )
+        setup.log.info("local updates use KAFAL's KCFU %s", dict(setup.options))
+        return cls(cfg, context)
+
+    def __init__(self, cfg: FLConfig, context: KCFUContext) -> None:
         super().__init__(cfg, context)
         self.options = KCFUConfig.from_dict(context.options)
         self.all_clients_last_round = self.options.all_clients_last_round
@@ -364,8 +479,19 @@ class KCFU(FedAvg):
         ]
 
     def client_update(
-        self, model, k, client, bank, *, round_index, lr, global_model, generator, where, correction=None
-    ):
+        self,
+        model: nn.Module,
+        k: int,
+        client: Any,
+        bank: ImageBank,
+        *,
+        round_index: int,
+        lr: float,
+        global_model: nn.Module,
+        generator: torch.Generator,
+        where: str,
+        correction: dict[str, torch.Tensor] | None = None,
+    ) -> float:
         self.start_client(model, k)
         optimizer, before_epoch = self.local_optimizer(model, k, lr)
         # In train mode the teacher's BN running statistics move with every forward: a copy keeps the

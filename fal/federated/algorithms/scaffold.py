@@ -9,6 +9,7 @@ tensors so that either trainer can use and checkpoint them. Aggregation is FedAv
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -16,7 +17,9 @@ from torch import nn
 from fal.config.algorithms import AlgorithmInfo
 from fal.federated.algorithms.fedavg import FedAvg
 
-ALGORITHM = AlgorithmInfo("scaffold", "Scaffold", "SCAFFOLD control variates (§4.3)", "protocol")
+ALGORITHM = AlgorithmInfo(
+    "scaffold", entry="Scaffold", summary="SCAFFOLD control variates (§4.3)", chosen_by="protocol"
+)
 
 
 @dataclass
@@ -77,7 +80,7 @@ class ScaffoldState:
         }
 
     @classmethod
-    def from_blob(cls, blob: dict, device) -> ScaffoldState:
+    def from_blob(cls, blob: dict, device: Any) -> ScaffoldState:
         return cls(
             c={k: v.to(device) for k, v in blob["c"].items()},
             clients={k: v.to(device) for k, v in blob["clients"].items()},
@@ -91,7 +94,7 @@ class Scaffold(FedAvg):
     def checkpoint_state(self) -> dict | None:
         return {"scaffold": self.state.to_blob()}
 
-    def restore(self, blob: dict | None, device) -> None:
+    def restore(self, blob: dict | None, device: Any) -> None:
         if blob is None:
             raise ValueError("the round checkpoint holds no SCAFFOLD control variates")
         self.state = ScaffoldState.from_blob(blob["scaffold"], device)
@@ -99,7 +102,13 @@ class Scaffold(FedAvg):
     def step_corrections(self, selected: list[int]) -> dict[str, torch.Tensor]:
         return self.state.corrections(selected)
 
-    def aggregate(self, global_start, states, sizes, selected):
+    def aggregate(
+        self,
+        global_start: dict[str, torch.Tensor],
+        states: list[dict[str, torch.Tensor]],
+        sizes: list[int],
+        selected: list[int],
+    ) -> dict[str, torch.Tensor]:
         steps = torch.tensor(self.local_steps(sizes))
         ends = {key: torch.stack([state[key] for state in states]) for key in self.state.c}
         self.state.update(selected, global_start, ends, steps, self.cfg.lr)

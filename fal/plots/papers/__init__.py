@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
+from typing import cast
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from fal.config.outputs import FIGURES
+from fal.config.outputs import PaperFigure
+from fal.registry import load_entry
+
+FigureBuilder = Callable[[pd.DataFrame, dict, dict[str, pd.DataFrame], str], plt.Figure]
+"""A figure's entry point: ``builder(metrics, info, partitions, title) -> Figure``."""
 
 
 def build_figure(
-    name: str, metrics: pd.DataFrame, info: dict, partitions: dict[str, pd.DataFrame] | None = None
+    figure: PaperFigure, metrics: pd.DataFrame, info: dict, partitions: dict[str, pd.DataFrame] | None = None
 ) -> plt.Figure:
-    """Figure ``name`` for the study ``info`` describes (its module is imported only now); figures that
+    """``figure`` for the study ``info`` describes (its module is imported only now); figures that
     declare ``needs_partitions`` read the settings' partitions (first seed)."""
-    if name not in FIGURES:
-        raise ValueError(f"unknown figure {name!r}; available: {sorted(FIGURES)}")
-    figure = FIGURES[name]
     title = f'Study "{info["name"]}": {figure.heading}'
-    builder = getattr(importlib.import_module(figure.module), figure.builder)
-    return builder(metrics, info, partitions or {}, title)
+    return cast(FigureBuilder, load_entry(figure.entry_point))(metrics, info, partitions or {}, title)

@@ -15,19 +15,19 @@ OUTPUTS = (
         "logo_figure2",
         "LoGo Fig. 2: gap between the winning rates of the global and local-only query selectors over rho × alpha",
         heading="Winning-rate gap of global vs local-only selectors (LoGo Fig. 2)",
-        builder="logo_figure2",
+        entry="logo_figure2",
     ),
     PaperFigure(
         "logo_figure4",
         "LoGo Fig. 4: winning and defeat percentages of LoGo against each baseline, per category of settings",
         heading="LoGo's winning (and defeat) percentage per category (LoGo Fig. 4)",
-        builder="logo_figure4",
+        entry="logo_figure4",
     ),
     PaperFigure(
         "logo_penalty",
         "LoGo penalty matrix: pairwise winning rates as a heatmap",
         heading="LoGo's pairwise penalty matrix",
-        builder="logo_penalty",
+        entry="logo_penalty",
     ),
 )
 
@@ -41,4 +41,4 @@ def logo_figure2(metrics: pd.DataFrame, info: dict, partitions: dict, title: str
 
 
 def logo_figure4(metrics: pd.DataFrame, info: dict, partitions: dict, title: str) -> plt.Figure:
-    return win_defeat_bars(metrics, info, title)
+    return win_defeat_bars(metrics, info, title, method="logo")

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
+from typing import cast
 
 import pandas as pd
 
-from fal.config.outputs import TABLES
+from fal.config.outputs import PaperTable
+from fal.registry import load_entry
+
+TableBuilder = Callable[[pd.DataFrame, dict, "pd.DataFrame | None"], tuple[pd.DataFrame, pd.DataFrame]]
+"""A table's entry point: ``builder(metrics, info, published) -> (cells, per-seed values)``."""
 
 
 def build_table(
-    name: str, metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None
+    table: PaperTable, metrics: pd.DataFrame, info: dict, published: pd.DataFrame | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(cells, per-seed values) of table ``name`` for the study ``info`` describes (its module is imported only now)."""
-    if name not in TABLES:
-        raise ValueError(f"unknown table {name!r}; available: {sorted(TABLES)}")
-    table = TABLES[name]
-    return getattr(importlib.import_module(table.module), table.builder)(metrics, info, published)
+    """(cells, per-seed values) of ``table`` for the study ``info`` describes (its module is imported only now)."""
+    return cast(TableBuilder, load_entry(table.entry_point))(metrics, info, published)

@@ -17,7 +17,7 @@ OUTPUTS = (
         "kafal_table4",
         "KAFAL Table 4: mean AUC on NIH ChestX-ray14 (multi-label, ResNet-50, 5 clients)",
         heading="KAFAL Table 4: mean AUC (%) per labelled ratio on multi-label chest X-rays",
-        builder="kafal_table4",
+        entry="kafal_table4",
         legend="Cells: the global model's test AUC of each of the 14 labels, averaged over the labels that have "
         "both outcomes in the test set (scikit-learn's roc_auc_score), in %, mean ± sample sd over seeds.",
         multi_label=True,
@@ -26,13 +26,13 @@ OUTPUTS = (
         "kafal_table2_3",
         "KAFAL Tables 2 and 3: CIFAR-10 / CIFAR-100 in KAFAL's native setting (ResNet-8, KCFU for every method)",
         heading="KAFAL Tables 2 and 3: CIFAR-10 / CIFAR-100 accuracy per labelled ratio in KAFAL's native setting",
-        builder="kafal_table2_3",
+        entry="kafal_table2_3",
     ),
     PaperTable(
         "kafal_table1",
         "KAFAL Table 1: rounds each federated update needs to reach KCFU's accuracy after 15 rounds",
         heading="KAFAL Table 1: communication rounds each federated update needs to reach the reference update's accuracy",
-        builder="kafal_table1",
+        entry="kafal_table1",
         legend="Cells: the first round of cycle 1 at which the seed-mean test accuracy reaches the reference strategy's "
         "(`analysis.reference_strategy`) seed-mean accuracy at round `analysis.reference_round`; > R: not within the cycle's R rounds.",
     ),
@@ -135,9 +135,9 @@ def kafal_table1(
     )
     cells["difference"] = cells["mean"] - cells["published_value"]
     blocks = varying_keys(cells, ["alpha", "num_clients", *SETTING_AXES])
-    cells["block"] = labels_of(cells, blocks) if blocks else ""
-    cells["row"] = labels_of(cells, ["strategy"])
-    cells["column"] = labels_of(cells, ["dataset", *varying_keys(cells, ["rho"])])
+    cells["block"] = labels_of(cells, blocks, info["dataset_labels"]) if blocks else ""
+    cells["row"] = labels_of(cells, ["strategy"], info["dataset_labels"])
+    cells["column"] = labels_of(cells, ["dataset", *varying_keys(cells, ["rho"])], info["dataset_labels"])
     cells["text"] = [
         "–" if np.isnan(b) else f"> {n}" if np.isnan(r) else f"{r:.0f}"
         for r, b, n in zip(cells["rounds"], cells["benchmark"], cells["of_rounds"])

@@ -27,7 +27,7 @@ OUTPUTS = (
         "logo_table2",
         "LoGo Table 2: local and global EMD of query class distributions",
         heading="LoGo Table 2: local and global EMD of the query sets (lower = more balanced)",
-        builder="logo_table2",
+        entry="logo_table2",
         legend="EMD = ½·Σ_c |q_c − 1/C| (total variation to uniform; `analysis.emd: l1` drops the ½). Local: mean over "
         "clients of each client's query set; global: all clients' queries together. The first column is the random initial set.",
     ),
@@ -35,19 +35,19 @@ OUTPUTS = (
         "logo_table3",
         "LoGo Table 3: accuracy as mean of the last 5 rounds",
         heading="LoGo Table 3: accuracy (mean of the last 5 rounds) per method and labelled ratio",
-        builder="logo_table3",
+        entry="logo_table3",
     ),
     PaperTable(
         "logo_table4",
         "LoGo Table 4: ensembles of the global and local model vs LoGo (mean of the last 5 rounds)",
         heading="LoGo Table 4: ensembles of the global and local model vs LoGo, accuracy (mean of the last 5 rounds)",
-        builder="logo_table4",
+        entry="logo_table4",
     ),
     PaperTable(
         "logo_penalty",
         "LoGo penalty matrix: pairwise winning rates summed over settings",
         heading="LoGo's pairwise penalty matrix: cell (i, j) = winning rate of row i over column j (share of AL rounds i wins by a paired t-test), summed over settings; last row: mean over i of column j",
-        builder="penalty_table",
+        entry="penalty_table",
         legend="win^{ij} per setting from a paired t-test over seeds at every AL round (LoGo's notebook conventions unless "
         "`analysis.win_rate: corrected`), summed over settings; last row: mean over the other strategies of each column.",
     ),
@@ -139,9 +139,13 @@ def logo_table2(metrics: pd.DataFrame, info: dict, published: pd.DataFrame | Non
     cells = pd.concat(parts, ignore_index=True)
     cells["difference"] = cells["mean"] - cells["published_value"]
     blocks = varying_keys(cells, ["num_clients", *SETTING_AXES])
-    cells["block"] = labels_of(cells, blocks) if blocks else ""
+    cells["block"] = labels_of(cells, blocks, info["dataset_labels"]) if blocks else ""
     cells["row"] = [
-        f"{s}: {st}" for s, st in zip(labels_of(cells, ["dataset", "rho", "alpha"]), labels_of(cells, ["strategy"]))
+        f"{s}: {st}"
+        for s, st in zip(
+            labels_of(cells, ["dataset", "rho", "alpha"], info["dataset_labels"]),
+            labels_of(cells, ["strategy"], info["dataset_labels"]),
+        )
     ]
     cells["column"] = [
         f"{'local' if st == 'emd_local' else 'global'} {r:g}%"

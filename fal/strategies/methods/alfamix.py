@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fal.config import StrategyConfig
 from fal.config.methods import MethodInfo, Option
+from fal.config.strategy import StrategyConfig
 from fal.seeding import numpy_rng
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward

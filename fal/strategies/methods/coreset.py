@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fal.config import StrategyConfig
 from fal.config.methods import MethodInfo
+from fal.config.strategy import StrategyConfig
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward
 from fal.strategies.kcenter import kcenter_greedy

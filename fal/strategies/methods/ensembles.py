@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
-from fal.config import StrategyConfig
 from fal.config.methods import MethodInfo, Option
+from fal.config.strategy import StrategyConfig
 from fal.seeding import numpy_rng
 from fal.strategies.base import ClientPool, QueryOutcome, QueryStep
 from fal.strategies.inference import forward, probabilities
@@ -86,11 +87,11 @@ def rank_badge(
     return rank_merge([kmeanspp_seeding(e, n, rng) for e, rng in zip(embeddings, rngs)], n, offset)
 
 
-def _probs(model, step: QueryStep, pool: ClientPool) -> torch.Tensor:
+def _probs(model: nn.Module, step: QueryStep, pool: ClientPool) -> torch.Tensor:
     return probabilities(model, step.query_bank, pool.unlabelled, step.batch_size)
 
 
-def _features_probs(model, step: QueryStep, pool: ClientPool) -> tuple[torch.Tensor, torch.Tensor]:
+def _features_probs(model: nn.Module, step: QueryStep, pool: ClientPool) -> tuple[torch.Tensor, torch.Tensor]:
     logits, features = forward(model, step.query_bank, pool.unlabelled, step.batch_size)
     return features, torch.softmax(logits, dim=1)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fal.config import StrategyConfig
 from fal.config.methods import MethodInfo
+from fal.config.strategy import StrategyConfig
+from fal.registry import load_entry
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import label_probabilities, probabilities
-from fal.strategies.multilabel import negative_mean_binary_entropy
 
 METHOD = MethodInfo(name="entropy", label="Entropy", query_models=("global", "local"), multi_label=True)
 
@@ -30,7 +30,7 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
         model = step.query_model(strategy.query_model, pool)
         if step.multi_label:
             probs = label_probabilities(model, step.query_bank, pool.unlabelled, step.batch_size)
-            scores = negative_mean_binary_entropy(probs)
+            scores = load_entry("fal.strategies.multilabel:negative_mean_binary_entropy")(probs)
         else:
             scores = negative_entropy(probabilities(model, step.query_bank, pool.unlabelled, step.batch_size))
         order = np.argsort(scores.cpu().numpy(), kind="stable")[: pool.budget]

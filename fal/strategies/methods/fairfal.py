@@ -26,13 +26,15 @@ prototype pseudo-label).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from fal.config import StrategyConfig
 from fal.config.methods import MethodInfo, Option
+from fal.config.strategy import StrategyConfig
 from fal.federated.training import evaluate
 from fal.strategies.base import ClientPool, QueryOutcome, QueryStep
 from fal.strategies.inference import forward
@@ -43,6 +45,7 @@ METHOD = MethodInfo(
     label="FairFAL",
     selector="G, L",
     local_model="scratch",
+    reads=("fidelity.fairfal_m2_model", "fidelity.fairfal_prototype_similarity", "fidelity.fairfal_gamma_bar"),
     options=(
         Option(
             "delta", 0.75, "model-selection threshold δ on s_k (hard-coded in the official code)", minimum=0, maximum=1
@@ -301,7 +304,7 @@ class _ClientOutputs:
     """One forward pass of a model over a client's labelled and unlabelled samples, reused by every
     statistic below (eval-mode outputs are per-sample, so reuse changes nothing)."""
 
-    def __init__(self, model, step: QueryStep, pool: ClientPool):
+    def __init__(self, model: nn.Module, step: QueryStep, pool: ClientPool) -> None:
         positions = np.concatenate([pool.labelled, pool.unlabelled])
         logits, features = forward(model, step.query_bank, positions, step.batch_size)
         n = len(pool.labelled)
@@ -321,7 +324,7 @@ def uncertainty_model_is_global(s: float, delta: float, selector_model: str) -> 
     return chosen_global if selector_model == "chosen" else not chosen_global
 
 
-def unlabelled_embedding(g_out, m2_out, pseudo: np.ndarray, embedding_label: str) -> np.ndarray:
+def unlabelled_embedding(g_out: Any, m2_out: Any, pseudo: np.ndarray, embedding_label: str) -> np.ndarray:
     """Gradient embeddings of the unlabelled pool: G's features, M2's probabilities, and as label M2's
     argmax (the code) or the prototype pseudo-label."""
     target = m2_out.probs_u.argmax(dim=1).cpu().numpy() if embedding_label == "prediction" else pseudo
@@ -329,8 +332,8 @@ def unlabelled_embedding(g_out, m2_out, pseudo: np.ndarray, embedding_label: str
 
 
 def client_picks(
-    g_out,
-    l_out,
+    g_out: Any,
+    l_out: Any,
     labelled_labels: np.ndarray,
     n: int,
     num_classes: int,
@@ -446,7 +449,7 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
 class _SubBank:
     """A view of some positions of an ImageBank, for evaluating on a client's test split."""
 
-    def __init__(self, bank, positions: np.ndarray):
+    def __init__(self, bank: Any, positions: np.ndarray) -> None:
         self._bank = bank
         self._positions = torch.tensor(np.asarray(positions, dtype=np.int64), device=bank.device)
         self.device = bank.device
@@ -454,5 +457,5 @@ class _SubBank:
     def __len__(self) -> int:
         return len(self._positions)
 
-    def batch(self, index: torch.Tensor, flip=None, offsets=None) -> torch.Tensor:
+    def batch(self, index: torch.Tensor, flip: Any = None, offsets: Any = None) -> torch.Tensor:
         return self._bank.batch(self._positions[index.to(self.device)], flip, offsets)

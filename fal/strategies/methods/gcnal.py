@@ -21,13 +21,14 @@ from an explicit torch generator.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fal.config import StrategyConfig
 from fal.config.methods import MethodInfo, Option
+from fal.config.strategy import StrategyConfig
 from fal.seeding import numpy_rng, torch_generator
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward
@@ -71,8 +72,8 @@ class LowRankAdjacency:
 class GCN:
     """Two graph convolutions, D → hidden (ReLU, dropout) → 1 (sigmoid logit)."""
 
-    def __init__(self, in_dim: int, hidden: int, dropout: float, generator: torch.Generator, device):
-        def uniform(*shape):
+    def __init__(self, in_dim: int, hidden: int, dropout: float, generator: torch.Generator, device: Any) -> None:
+        def uniform(*shape: int) -> torch.Tensor:
             bound = 1.0 / math.sqrt(shape[-1])
             t = torch.rand(*shape, generator=generator, device=device) * (2 * bound) - bound
             return t.requires_grad_(True)

@@ -24,12 +24,14 @@ defaults (k-means++, 10 inits) with the client's generator (fal.strategies.kmean
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fal.config import StrategyConfig
 from fal.config.methods import MethodInfo, Option
+from fal.config.strategy import StrategyConfig
 from fal.seeding import derive_seed
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward
@@ -173,7 +175,7 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
             outputs[name] = (feat_l, feat_u, logits_u)
         lab = {m: np.concatenate([pool.labelled_labels, outputs[m][2].argmax(dim=1).cpu().numpy()]) for m in ("G", "L")}
 
-        def rknn(feat_model: str, label_model: str, outputs=outputs, lab=lab, k=k) -> np.ndarray:
+        def rknn(feat_model: str, label_model: str, outputs: dict = outputs, lab: Any = lab, k: int = k) -> np.ndarray:
             feat_l, feat_u, _ = outputs[feat_model]
             return rknn_distribution(feat_l, feat_u, lab[label_model], step.num_classes, k)
 

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fal.config import StrategyConfig
 from fal.config.methods import MethodInfo, Option
+from fal.config.strategy import StrategyConfig
 from fal.federated.sgd import bernoulli_kl_terms
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fal.config import StrategyConfig
 from fal.config.methods import MethodInfo
+from fal.config.strategy import StrategyConfig
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import probabilities
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fal.config import StrategyConfig
 from fal.config.methods import MethodInfo, Option
+from fal.config.strategy import StrategyConfig
 from fal.federated.loss_prediction import predicted_losses
 from fal.strategies.base import QueryOutcome, QueryStep
 
@@ -22,7 +22,7 @@ METHOD = MethodInfo(
     name="ll4al",
     label="LL4AL",
     query_models=("global", "local"),
-    trains_with="loss_prediction",
+    trains_with="fal.federated.loss_prediction:LossPredictionConfig",
     options=(
         Option("weight", 1.0, "λ of the loss-prediction term in the joint loss (Yoo & Kweon: 1)", minimum=0),
         Option("margin", 1.0, "ξ of the margin ranking loss (Yoo & Kweon: 1)", minimum=0),

@@ -19,8 +19,8 @@ import math
 import numpy as np
 import torch
 
-from fal.config import StrategyConfig
 from fal.config.methods import MethodInfo, Option
+from fal.config.strategy import StrategyConfig
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward
 from fal.strategies.kmeans import KMeansResult, kmeans

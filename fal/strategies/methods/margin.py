@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fal.config import StrategyConfig
 from fal.config.methods import MethodInfo
+from fal.config.strategy import StrategyConfig
+from fal.registry import load_entry
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import label_probabilities, probabilities
-from fal.strategies.multilabel import mean_label_margin
 
 METHOD = MethodInfo(name="margin", label="Margin", query_models=("global", "local"), multi_label=True)
 
@@ -29,7 +29,8 @@ def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:
     for pool in step.pools:
         model = step.query_model(strategy.query_model, pool)
         if step.multi_label:
-            scores = mean_label_margin(label_probabilities(model, step.query_bank, pool.unlabelled, step.batch_size))
+            probs = label_probabilities(model, step.query_bank, pool.unlabelled, step.batch_size)
+            scores = load_entry("fal.strategies.multilabel:mean_label_margin")(probs)
         else:
             scores = margin_scores(probabilities(model, step.query_bank, pool.unlabelled, step.batch_size))
         order = np.argsort(scores.cpu().numpy(), kind="stable")[: pool.budget]

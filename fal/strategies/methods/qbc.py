@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fal.config import StrategyConfig
 from fal.config.methods import MethodInfo, Option
+from fal.config.strategy import StrategyConfig
 from fal.federated.local import LocalTrainingConfig, train_local_only
 from fal.seeding import derive_seed, torch_generator
 from fal.strategies.base import QueryOutcome, QueryStep

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fal.config import StrategyConfig
 from fal.config.methods import MethodInfo
+from fal.config.strategy import StrategyConfig
 from fal.strategies.base import QueryOutcome, QueryStep
 
 METHOD = MethodInfo(name="random", label="Random", multi_label=True)  # labels play no part

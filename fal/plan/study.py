@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fal.config.base import ConfigError, build_config, check, did_you_mean, unknown_keys
-from fal.config.datasets import DATASETS, SOURCES
 from fal.config.fidelity import FidelityConfig
-from fal.config.methods import METHODS
 from fal.config.partition_file import PARTITION_KINDS, PartitionFileError, partition_digest, read_partition_file
-from fal.config.protocol import CONVOLUTIONAL_MODELS, FEDERATED_SCHEDULES, ProtocolConfig
+from fal.config.protocol import CONVOLUTIONAL_MODELS, ProtocolConfig
 from fal.config.setting import SETTING_AXES, SettingConfig
-from fal.config.strategy import StrategyConfig
+from fal.plan.catalog import DATASETS, FIGURES, METHODS, SOURCES, TABLES
+from fal.plan.checks import build_setting, check_feasible, check_protocol
+from fal.plan.schedules import FEDERATED_SCHEDULES, runs_paper_constants
+from fal.plan.strategies import StrategyEntry, resolve_strategies
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class Study:
     description: str
     settings: tuple[SettingConfig, ...]
     seeds: tuple[int, ...]
-    strategies: tuple[StrategyConfig, ...]
+    strategies: tuple[StrategyEntry, ...]
     protocol: ProtocolConfig
     fidelity: FidelityConfig
     table_ratios: tuple[float, ...] | None
@@ -91,6 +92,9 @@ class Study:
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     uses_paper_protocol: bool = False
     """True when protocol and data are the paper's (no reductions): published values are then comparable."""
+    partition_path: str | None = None
+    """With ``partition: {kind: file, path: ...}``: the file (its partition jobs' input; its digest is in
+    their params, so moving it reruns nothing)."""
 
     def analysis_info(self) -> dict[str, Any]:
         """Plain data about the study for the analysis code (fal.stats.papers, fal.plots.papers)."""
@@ -127,6 +131,8 @@ class Study:
             "table_ratios": list(self.table_ratios) if self.table_ratios else None,
             "analysis": self.analysis.to_dict(),
             "compare_published": self.uses_paper_protocol if compare is None else compare,
+            "dataset_labels": {s.dataset: DATASETS[s.dataset].label for s in self.settings},
+            "multi_label": any(DATASETS[s.dataset].multi_label for s in self.settings),
         }
 
     def setting(self, setting_id: str) -> SettingConfig:
@@ -139,7 +145,7 @@ class Study:
         """The protocol that trains ``setting_id``: the study's, with the setting's axis values."""
         return self.setting(setting_id).protocol(self.protocol)
 
-    def strategy(self, name: str) -> StrategyConfig:
+    def strategy(self, name: str) -> StrategyEntry:
         for strategy in self.strategies:
             if strategy.name == name:
                 return strategy
@@ -228,35 +234,8 @@ def _partition_fields(spec: Mapping[str, Any], dataset: str, num_clients: int, w
     }
 
 
-def partition_file_path(config: Mapping[str, Any], study: str) -> str:
-    """Where a study's partition file is (read by the partition job; not a param: its digest is)."""
-    return str(_partition_spec(config["studies"][study].get("partition"), f"studies.{study}.partition")["path"])
-
-
-def resolve_strategies(config: Mapping[str, Any]) -> dict[str, StrategyConfig]:
-    strategies = config.get("strategies") or {}
-    if not isinstance(strategies, Mapping):
-        raise ConfigError("strategies: must be a mapping of name -> {method, query_model, options}")
-    return {name: StrategyConfig.from_dict(name, spec or {}, f"strategies.{name}") for name, spec in strategies.items()}
-
-
 PROTOCOL_AXES = (*SETTING_AXES, "num_clients")
 """Protocol keys a study may list (one setting per value)."""
-
-PAPER_AXES = ("initial_ratio", "query_ratio", "end_ratio", "num_clients", "fl_algorithm", "model", "client_fraction")
-"""Protocol keys the papers themselves vary between tables (budgets, FairFAL Table 9 and Figures 5 and
-6, KAFAL Figures 8 and 9)."""
-
-
-def runs_paper_constants(protocol: ProtocolConfig) -> bool:
-    """Whether ``protocol`` trains with the paper's constants (reference-spec §2, §4.1: rounds, local
-    epochs, batch, lr and its decay, momentum, weight decay, the local model's training), i.e.
-    ``ProtocolConfig()``'s values, or those of its named schedule (KAFAL's paper: §7.2), whatever the
-    top-level ``protocol:`` block of config.yaml says."""
-    constants = ProtocolConfig.from_dict(dict(FEDERATED_SCHEDULES.get(protocol.schedule, {})))
-    paper = dataclasses.replace(constants, **{key: getattr(protocol, key) for key in PAPER_AXES})
-    return protocol == paper
-
 
 MULTILABEL_LOCAL_MODELS = ("last_round",)
 """Local model kinds a multi-label strategy may query with: the clients' own last-round models; local
@@ -266,14 +245,12 @@ models trained at query time (scratch, finetune) minimise cross-entropy."""
 def _check_multilabel(
     where: str,
     settings: list[SettingConfig],
-    strategies: list[StrategyConfig],
+    strategies: list[StrategyEntry],
     outputs: Mapping[str, tuple[str, ...]],
 ) -> None:
     """A study of multi-label data (KAFAL Table 4) runs only what has a multi-label form, checked
     before any job runs: methods that declare multi-label scores (every FL update has a multi-label loss),
     last-round local models, and tables and figures that read the mean AUC. Multi-label and single-label data do not mix."""
-    from fal.config.outputs import FIGURES, TABLES
-
     multi = {s.dataset for s in settings if DATASETS[s.dataset].multi_label}
     if not multi:
         return
@@ -319,18 +296,11 @@ def resolve_studies(config: Mapping[str, Any]) -> dict[str, Study]:
     return studies
 
 
-def resolve_study(config: Mapping[str, Any], name: str) -> Study:
-    """Resolve ``config['studies'][name]`` against the top-level defaults into a validated Study."""
-    studies = config.get("studies") or {}
-    if name not in studies:
-        raise ConfigError(f"run_studies: unknown study {name!r}; defined studies: {sorted(studies)}")
-    where = f"studies.{name}"
-    raw = studies[name] or {}
-    unknown = sorted(set(raw) - _STUDY_KEYS)
-    if unknown:
-        raise ConfigError(unknown_keys(where, unknown, _STUDY_KEYS))
-
-    schedule = (raw.get("protocol") or {}).get("schedule")
+def _protocol(config: Mapping[str, Any], raw: Mapping[str, Any], where: str) -> tuple[ProtocolConfig, dict, dict]:
+    """The study's protocol (top level < named schedule < the study's own keys), its axes (keys a study
+    lists: one setting per value) and the merged mapping they were read from."""
+    own = raw.get("protocol") or {}
+    schedule = own.get("schedule")
     check(
         schedule is None or schedule in FEDERATED_SCHEDULES,
         f"{where}.protocol.schedule",
@@ -338,12 +308,12 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
     )
     # A named schedule's values sit between the top-level protocol and the study's own keys.
     base_protocol = _deep_merge(config.get("protocol") or {}, FEDERATED_SCHEDULES.get(schedule or "fairfal", {}))
-    merged_protocol = _deep_merge(base_protocol, raw.get("protocol") or {})
+    merged = _deep_merge(base_protocol, own)
     # Protocol axes: a study may list several values of a key the papers vary (Table 9's backbones,
     # Figure 5's FL algorithms, Figure 6's client counts, KAFAL Fig. 9's participation); each value is its own setting.
     axes = {}
     for key in PROTOCOL_AXES:
-        value = (raw.get("protocol") or {}).get(key)
+        value = own.get(key)
         if isinstance(value, list):
             check(
                 len(value) > 0 and len(set(map(str, value))) == len(value),
@@ -351,31 +321,30 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
                 f"needs distinct values, got {value}",
             )
             axes[key] = value
-            merged_protocol[key] = value[0]
-    for key in PROTOCOL_AXES:
+            merged[key] = value[0]
         check(
             not isinstance((config.get("protocol") or {}).get(key), list),
             f"protocol.{key}",
             "a list is allowed only in a study's protocol block (it makes one setting per value)",
         )
-    protocol = ProtocolConfig.from_dict(merged_protocol, f"{where}.protocol")
-    # A study's fidelity block merges into the top-level one, like protocol (a bare preset name is {preset: name}).
-    fidelity = FidelityConfig.from_dict(
-        _deep_merge(_fidelity_mapping(config.get("fidelity")), _fidelity_mapping(raw.get("fidelity"))),
-        f"{where}.fidelity",
-    )
+    protocol = ProtocolConfig.from_dict(merged, f"{where}.protocol")
+    check_protocol(protocol, f"{where}.protocol")
+    for key in SETTING_AXES:  # every listed value is checked as the protocol checks its own
+        for value in axes.get(key, [])[1:]:
+            check_protocol(ProtocolConfig.from_dict({**merged, key: value}, f"{where}.protocol"), f"{where}.protocol")
+    return protocol, axes, merged
 
+
+def _settings(
+    raw: Mapping[str, Any], protocol: ProtocolConfig, axes: Mapping[str, list], where: str
+) -> tuple[list[SettingConfig], dict[str, Any]]:
+    """The study's grid of settings (datasets × ρ × α × clients × protocol axes), each checked and
+    feasible under the protocol; and its partition spec."""
     data = dict(raw.get("data") or {})
     unknown = sorted(set(data) - _DATA_KEYS)
     if unknown:
         raise ConfigError(unknown_keys(f"{where}.data", unknown, _DATA_KEYS))
-
-    for key in ("datasets", "alpha", "seeds", "strategies"):
-        if key not in raw:
-            raise ConfigError(f"{where}: missing required key {key!r}")
-    datasets = _as_list(raw["datasets"])
     rhos = _as_list(raw.get("rho", [None]))
-    alphas = _as_list(raw["alpha"])
     check(
         not ("num_clients" in axes and "num_clients" in raw),
         f"{where}.num_clients",
@@ -383,42 +352,42 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
     )
     clients = axes.get("num_clients") or _as_list(raw.get("num_clients", protocol.num_clients))
     partition = _partition_spec(raw.get("partition", "dir_balance"), f"{where}.partition")
-    for key in SETTING_AXES:  # every listed value is checked as the protocol checks its own
-        for value in axes.get(key, [])[1:]:
-            ProtocolConfig.from_dict({**merged_protocol, key: value}, f"{where}.protocol")
     settings = []
     for dataset, rho, alpha, num_clients, *axis_values in itertools.product(
-        datasets, rhos, alphas, clients, *(axes.get(key, [None]) for key in SETTING_AXES)
+        _as_list(raw["datasets"]),
+        rhos,
+        _as_list(raw["alpha"]),
+        clients,
+        *(axes.get(key, [None]) for key in SETTING_AXES),
     ):
         axis_fields = dict(zip(SETTING_AXES, axis_values))
         spec = DATASETS.get(dataset)
         setting_rho = rho if (spec is None or spec.long_tailed) else None
         if setting_rho is None and rho != rhos[0]:
             continue  # a dataset with its natural distribution: one setting whatever the study's rho list
-        settings.append(
-            SettingConfig.from_dict(
-                {
-                    "dataset": dataset,
-                    "rho": setting_rho,
-                    "alpha": alpha,
-                    "num_clients": num_clients,
-                    **_partition_fields(partition, dataset, num_clients, f"{where}.partition"),
-                    "lt_img_max": data.get("lt_img_max") if (spec is not None and spec.long_tailed) else None,
-                    "test_per_class": data.get("test_per_class"),
-                    "multilabel_partition": data.get("multilabel_partition"),
-                    **axis_fields,
-                },
-                f"{where} setting ({dataset}, rho={rho}, alpha={alpha}, K={num_clients}"
-                + "".join(f", {k}={v}" for k, v in axis_fields.items() if v is not None)
-                + ")",
-            )
-        )
+        fields = {
+            "dataset": dataset,
+            "rho": setting_rho,
+            "alpha": alpha,
+            "num_clients": num_clients,
+            **_partition_fields(partition, dataset, num_clients, f"{where}.partition"),
+            "lt_img_max": data.get("lt_img_max") if (spec is not None and spec.long_tailed) else None,
+            "test_per_class": data.get("test_per_class"),
+            "multilabel_partition": data.get("multilabel_partition"),
+            **axis_fields,
+        }
+        label = f"{where} setting ({dataset}, rho={rho}, alpha={alpha}, K={num_clients}"
+        label += "".join(f", {k}={v}" for k, v in axis_fields.items() if v is not None) + ")"
+        settings.append(build_setting(fields, label))
     for setting in settings:
-        setting.check_feasible(protocol, where)
+        check_feasible(setting, protocol, where)
     ids = [s.id for s in settings]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"{where}: duplicate settings {ids}")
+    return settings, partition
 
+
+def _seeds(raw: Mapping[str, Any], where: str) -> list[int]:
     seeds = _as_list(raw["seeds"])
     for seed in seeds:
         check(
@@ -427,56 +396,60 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
             f"seeds must be integers >= 0, got {seed!r}",
         )
     check(len(set(seeds)) == len(seeds), f"{where}.seeds", f"duplicate seeds in {seeds}")
+    return seeds
 
+
+def _strategies(
+    config: Mapping[str, Any],
+    raw: Mapping[str, Any],
+    protocol: ProtocolConfig,
+    settings: list[SettingConfig],
+    where: str,
+) -> list[StrategyEntry]:
+    """The study's strategies, each with the study's default FL update where it brings none, checked
+    against the study's protocol and models."""
     known = resolve_strategies(config)
-    strategy_names = _as_list(raw["strategies"])
-    check(len(strategy_names) > 0, f"{where}.strategies", "at least one strategy is needed")
-    for strategy_name in strategy_names:
+    names = _as_list(raw["strategies"])
+    check(len(names) > 0, f"{where}.strategies", "at least one strategy is needed")
+    for strategy_name in names:
         check(
             strategy_name in known,
             f"{where}.strategies",
-            f"unknown strategy {strategy_name!r}; defined under strategies: {sorted(known)}",
+            f"unknown strategy {strategy_name!r}{did_you_mean(strategy_name, known)}; defined under strategies: "
+            f"{sorted(known)}",
         )
-    check(
-        len(set(strategy_names)) == len(strategy_names),
-        f"{where}.strategies",
-        f"duplicate strategies in {strategy_names}",
-    )
+    check(len(set(names)) == len(names), f"{where}.strategies", f"duplicate strategies in {names}")
     study_federated = raw.get("federated")
     if study_federated is not None:
         # The study's default FL update for strategies that bring none (the KAFAL paper trains every
         # method with KCFU): a strategy's own ``federated`` block still wins.
         check(isinstance(study_federated, dict), f"{where}.federated", "must be a mapping")
-        for strategy_name in strategy_names:
+        for strategy_name in names:
             if not known[strategy_name].federated:
                 known[strategy_name] = dataclasses.replace(known[strategy_name], federated=dict(study_federated))
                 known[strategy_name].validate(f"{where}.federated (strategy {strategy_name})")
-    for strategy_name in strategy_names:
-        update = (known[strategy_name].federated or {}).get("algorithm", "fedavg")
+    strategies = [known[n] for n in names]
+    for strategy in strategies:
         check(
-            update == "fedavg" or all(s.protocol(protocol).fl_algorithm == "fedavg" for s in settings),
+            strategy.update == "fedavg" or all(s.protocol(protocol).fl_algorithm == "fedavg" for s in settings),
             f"{where}.protocol.fl_algorithm",
-            f"strategy {strategy_name} trains with its own local update ({update}), which runs on FedAvg "
-            f"aggregation; use fl_algorithm: fedavg in this study or drop {strategy_name}",
+            f"strategy {strategy.name} trains with its own local update ({strategy.update}), which runs on FedAvg "
+            f"aggregation; use fl_algorithm: fedavg in this study or drop {strategy.name}",
         )
-
-    for strategy_name in strategy_names:
-        if METHODS[known[strategy_name].method].trains_with == "loss_prediction":
+        if METHODS[strategy.method].trains_with:
             for setting in settings:
                 model = setting.protocol(protocol).model
                 check(
                     model in CONVOLUTIONAL_MODELS,
                     f"{where}.strategies",
-                    f"strategy {strategy_name} trains LL4AL's loss-prediction module, which taps feature maps; "
-                    f"model {model} has none (use one of {sorted(CONVOLUTIONAL_MODELS)} or drop {strategy_name})",
+                    f"strategy {strategy.name} trains a module with the model that taps feature maps; model "
+                    f"{model} has none (use one of {sorted(CONVOLUTIONAL_MODELS)} or drop {strategy.name})",
                 )
+    return strategies
 
-    table_ratios = raw.get("table_ratios")
-    if table_ratios is not None:
-        table_ratios = tuple(float(r) for r in _as_list(table_ratios))
 
-    from fal.config.outputs import FIGURES, TABLES
-
+def _outputs(raw: Mapping[str, Any], name: str, where: str) -> dict[str, tuple[str, ...]]:
+    """The paper tables and figures the study declares, each known and listed once."""
     check(
         name not in RESERVED_STUDY_NAMES,
         f"studies.{name}",
@@ -493,36 +466,72 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
             )
         check(len(set(names)) == len(names), f"{where}.{key}", f"duplicates in {names}")
         outputs[key] = tuple(names)
-    _check_multilabel(where, settings, [known[n] for n in strategy_names], outputs)
+    return outputs
+
+
+def _analysis(
+    raw: Mapping[str, Any],
+    outputs: Mapping[str, tuple],
+    strategies: list[StrategyEntry],
+    protocol: ProtocolConfig,
+    where: str,
+) -> AnalysisConfig:
     analysis = build_config(AnalysisConfig, raw.get("analysis"), f"{where}.analysis")
     if "kafal_table1" in outputs["tables"]:
+        names = [s.name for s in strategies]
         reference = analysis.reference_strategy
         check(
-            reference in strategy_names,
+            reference in names,
             f"{where}.analysis.reference_strategy",
-            f"kafal_table1 needs the strategy whose accuracy the others must reach, one of {list(strategy_names)}; "
-            f"got {reference!r}{did_you_mean(reference, strategy_names)}",
+            f"kafal_table1 needs the strategy whose accuracy the others must reach, one of {names}; "
+            f"got {reference!r}{did_you_mean(reference, names)}",
         )
         check(
             analysis.reference_round <= protocol.rounds,
             f"{where}.analysis.reference_round",
             f"({analysis.reference_round}) must be <= protocol.rounds ({protocol.rounds})",
         )
-    uses_paper_protocol = runs_paper_constants(protocol) and all(
-        s.lt_img_max is None and s.test_per_class is None for s in settings
-    )
+    return analysis
 
+
+def resolve_study(config: Mapping[str, Any], name: str) -> Study:
+    """Resolve ``config['studies'][name]`` against the top-level defaults into a validated Study."""
+    studies = config.get("studies") or {}
+    if name not in studies:
+        raise ConfigError(f"run_studies: unknown study {name!r}; defined studies: {sorted(studies)}")
+    where = f"studies.{name}"
+    raw = studies[name] or {}
+    unknown = sorted(set(raw) - _STUDY_KEYS)
+    if unknown:
+        raise ConfigError(unknown_keys(where, unknown, _STUDY_KEYS))
+    for key in ("datasets", "alpha", "seeds", "strategies"):
+        if key not in raw:
+            raise ConfigError(f"{where}: missing required key {key!r}")
+    protocol, axes, _ = _protocol(config, raw, where)
+    # A study's fidelity block merges into the top-level one, like protocol (a bare preset name is {preset: name}).
+    fidelity = FidelityConfig.from_dict(
+        _deep_merge(_fidelity_mapping(config.get("fidelity")), _fidelity_mapping(raw.get("fidelity"))),
+        f"{where}.fidelity",
+    )
+    settings, partition = _settings(raw, protocol, axes, where)
+    seeds = _seeds(raw, where)
+    strategies = _strategies(config, raw, protocol, settings, where)
+    outputs = _outputs(raw, name, where)
+    _check_multilabel(where, settings, strategies, outputs)
+    table_ratios = raw.get("table_ratios")
     return Study(
         name=name,
         description=str(raw.get("description", "")),
         settings=tuple(settings),
         seeds=tuple(seeds),
-        strategies=tuple(known[s] for s in strategy_names),
+        strategies=tuple(strategies),
         protocol=protocol,
         fidelity=fidelity,
-        table_ratios=table_ratios,
+        table_ratios=None if table_ratios is None else tuple(float(r) for r in _as_list(table_ratios)),
         tables=outputs["tables"],
         figures=outputs["figures"],
-        analysis=analysis,
-        uses_paper_protocol=uses_paper_protocol,
+        analysis=_analysis(raw, outputs, strategies, protocol, where),
+        uses_paper_protocol=runs_paper_constants(protocol)
+        and all(s.lt_img_max is None and s.test_per_class is None for s in settings),
+        partition_path=str(partition["path"]) if partition["kind"] == "file" else None,
     )

@@ -1,4 +1,4 @@
-"""Parquet schemas of every table the pipeline writes (torch-free, so light jobs import it cheaply).
+"""Parquet formats (column names and types) of every table the pipeline writes (torch-free, so light jobs import it cheaply).
 
 Readers pass these to ``fal.io.read_parquet``, which rejects files whose columns or types differ.
 """

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import json
-import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
+
+from fal.json_store import JsonStore
 
 PACKAGE = "fal"
 
@@ -53,7 +53,7 @@ def _is_type_checking_block(node: ast.AST) -> bool:
     )
 
 
-def _run_nodes(tree: ast.AST):
+def _run_nodes(tree: ast.AST) -> Iterator[ast.AST]:
     """Every node of ``tree`` except the bodies of ``if TYPE_CHECKING:`` blocks (their ``else`` runs)."""
     todo = [tree]
     while todo:
@@ -123,39 +123,26 @@ def _analyse(relpath: str, text: str) -> tuple[tuple[str, ...], str]:
 class SourceFacts:
     """Each file's facts (``_analyse``), kept in ``path`` between runs keyed by the file's content
     digest: a Snakefile parse then re-reads only the files that changed (each file is still read and
-    hashed, so an edit is always seen)."""
+    hashed, so an edit is always seen). ``save`` writes them back (the workflow does in real runs only:
+    a dry run changes no file)."""
 
     def __init__(self, path: Path | None = None):
-        self.path = path
-        self.entries: dict[str, list] = {}
+        self.store = JsonStore(path)
         self.hashes: dict[tuple, str] = {}  # code_hash's answers: files do not change during one parse
-        self.dirty = False
-        if path is not None and path.is_file():
-            try:
-                self.entries = json.loads(path.read_text())
-            except (OSError, ValueError):
-                self.entries = {}
 
     def facts(self, root: Path, file: Path) -> tuple[tuple[str, ...], str]:
         raw = file.read_bytes()
         sha = hashlib.sha256(raw).hexdigest()
         rel = file.resolve().relative_to(root.resolve()).as_posix() if file.is_absolute() else file.as_posix()
-        cached = self.entries.get(rel)
+        cached = self.store.get(rel)
         if cached and cached[0] == sha:
             return tuple(cached[1]), str(cached[2])
         names, digest = _analyse(rel, raw.decode())
-        self.entries[rel] = [sha, list(names), digest]
-        self.dirty = True
+        self.store.put(rel, [sha, list(names), digest])
         return names, digest
 
     def save(self) -> None:
-        if self.path is None or not self.dirty:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.entries, sort_keys=True))
-        os.replace(tmp, self.path)  # concurrent runs: the last complete write wins, each one valid
-        self.dirty = False
+        self.store.save()
 
 
 def _direct_imports(root: Path, path: Path, facts: SourceFacts) -> tuple[str, ...]:
@@ -215,6 +202,5 @@ def code_hash(
         for rel in code_files(root, entry_files, modules, facts):
             h.update(rel.encode() + b"\0")
             h.update(facts.facts(root, root / rel)[1].encode() + b"\0")
-        facts.save()
         facts.hashes[key] = h.hexdigest()[:16]
     return facts.hashes[key]

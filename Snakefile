@@ -1,9 +1,9 @@
 # FAL reproducibility pipeline. Rules live in workflow/rules/*.smk; the fal/ library does the work.
 #   snakemake --cores 2 all                      # the studies in config.yaml's run_studies
 #   snakemake --cores 2 reports/quick/table_accuracy.md   # one table
+import sys
 from pathlib import Path
 
-from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
 from fal.config.base import ConfigError
@@ -14,7 +14,7 @@ min_version("9.0")
 try:  # a syntax error names its line (Snakemake's message does not)
     check_yaml_file(Path(workflow.basedir) / "config.yaml")
 except ConfigError as exc:
-    raise WorkflowError(str(exc)) from None
+    sys.exit(str(exc))
 
 
 configfile: "config.yaml"

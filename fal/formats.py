@@ -42,10 +42,10 @@ ROUNDS_SCHEMA = pa.schema(
         ("train_loss", pa.float64()),
         ("test_loss", pa.float64()),
         ("test_acc", pa.float64()),
-        ("seconds", pa.float64()),
     ]
 )
-"""Per communication round of one cycle: 1-based round, lr, mean client loss, test loss and accuracy (%)."""
+"""Per communication round of one cycle: 1-based round, lr, mean client loss, test loss and accuracy (%).
+No wall-clock time: results are byte-reproducible run to run (timings are in the logs and benchmarks)."""
 
 EVALUATION_SCHEMA = pa.schema(
     [("class", pa.int16()), ("correct", pa.int64()), ("total", pa.int64()), ("accuracy", pa.float64())]

@@ -116,6 +116,18 @@ def seal(outputs: Iterable[Any], inputs: Iterable[Any], rule: str) -> None:
         os.replace(tmp, sidecar)
 
 
+def annotate(path: str | Path, **fields: Any) -> None:
+    """Add ``fields`` to ``path``'s sidecar (the planning side records which code built the data cache)."""
+    record = read_sidecar(path)
+    if record is None:
+        raise DamagedResultError(damage_message(path, None, file_sha256(path) if Path(path).is_file() else None))
+    record.update(fields)
+    sidecar = sidecar_of(path)
+    tmp = sidecar.with_name(sidecar.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+    os.replace(tmp, sidecar)
+
+
 def unseal(outputs: Iterable[Any]) -> None:
     """Drop the sidecars of outputs a job is about to rewrite (a job that fails leaves none behind)."""
     for path in _flat(outputs):

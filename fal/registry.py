@@ -25,8 +25,9 @@ from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
-STAGES = ("partition", "train", "query", "metrics")
-"""The stages whose jobs compute with configuration options (a rule's params carry what they read)."""
+STAGES = ("partition", "train", "query", "metrics", "analysis")
+"""The stages whose jobs compute with configuration options (a rule's params carry what they read):
+"analysis" is the tables' and figures' (their captions and cells)."""
 
 
 _COMPARE = {

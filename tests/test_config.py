@@ -220,9 +220,12 @@ def test_unknown_study_is_named():
 
 
 def test_natural_dataset_rejects_rho():
-    config = mutate("studies.quick.datasets", ["octmnist"])
-    study = resolve_study(config, "quick")  # rho given for the study is ignored for natural datasets
-    assert all(s.rho is None for s in study.settings)
+    config = mutate("studies.quick.datasets", ["octmnist"])  # quick gives rho 20: nothing would take it
+    with pytest.raises(ConfigError, match=r"studies.quick.rho: no dataset of this study is long-tailed"):
+        resolve_study(config, "quick")
+    config = mutate("studies.quick.datasets", ["fmnist_lt", "octmnist"])
+    study = resolve_study(config, "quick")  # the long-tailed dataset takes it, the natural one keeps its own
+    assert [s.rho for s in study.settings if s.dataset == "octmnist"] == [None] * 2
     from fal.plan.checks import build_setting
 
     with pytest.raises(ConfigError, match="rho must not be set"):

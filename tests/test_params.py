@@ -34,8 +34,8 @@ def test_every_key_is_declared_for_the_stages_that_read_it():
 def test_the_later_schedule_is_not_a_param_of_earlier_jobs():
     quick = resolve_study(CONFIG, "quick").protocol
     longer = dataclasses.replace(quick, end_ratio=0.4)
-    for stage in STAGES:
-        assert quick.read_by(stage) == longer.read_by(stage)  # one more cycle changes no job
+    for stage in set(STAGES) - {"analysis"}:
+        assert quick.read_by(stage) == longer.read_by(stage)  # one more cycle changes no computing job
     more_rounds = dataclasses.replace(quick, rounds=7)
     assert quick.read_by("partition") == more_rounds.read_by("partition")
     assert quick.read_by("query") == more_rounds.read_by("query")

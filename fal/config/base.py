@@ -14,11 +14,25 @@ class ConfigError(ValueError):
     """A configuration value is missing, unknown, out of range, or inconsistent."""
 
 
+FLOAT_TYPES = {"float", "float | None"}
+"""Field annotations whose whole-number values are stored as floats (``from __future__ import annotations``
+keeps them as strings)."""
+
+
+def canonical(value: Any, annotation: Any) -> Any:
+    """``value`` in one form per meaning: 4 and 4.0 in a float field are both 4.0, so how a number is
+    written never changes a job's params (nor reruns it)."""
+    if str(annotation) in FLOAT_TYPES and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
 def build_config(cls: type[T], mapping: Mapping[str, Any] | None, where: str) -> T:
-    """Construct a dataclass from a mapping, rejecting unknown keys with the full key path, and run its
-    own checks (``validate(where)``, where it has one)."""
-    mapping = dict(mapping or {})
-    names = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]  # cls is a dataclass
+    """Construct a dataclass from a mapping, rejecting unknown keys with the full key path, storing
+    numbers in canonical form (``canonical``), and run its own checks (``validate(where)``, where it has one)."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]  # cls is a dataclass
+    names = set(fields)
+    mapping = {k: canonical(v, fields[k].type) if k in fields else v for k, v in dict(mapping or {}).items()}
     unknown = sorted(set(mapping) - names)
     if unknown:
         raise ConfigError(unknown_keys(where, unknown, names))

@@ -19,6 +19,10 @@ class MethodInfo(Declaration):
 
     label: str = ""
     """Display name in tables."""
+    summary: str = ""
+    """What it does, in one line (the docs' method table)."""
+    spec: str = ""
+    """Where reference-spec.md (or a paper, P-KA: KAFAL's) describes it."""
     query_models: tuple[str, ...] = ()
     """Allowed ``query_model`` values ("global", "local"); empty when the method picks models itself."""
     selector: str = "–"

@@ -56,20 +56,20 @@ class ProtocolConfig:
     conditions under which they do: a job's params carry exactly those (``read_by``)."""
 
     num_clients: int = key(10, ())  # the setting carries it (and the path)
-    client_fraction: float = key(1.0, ("train",))
-    rounds: int = key(100, ("train",))
-    local_epochs: int = key(5, ("train",))
-    batch_size: int = key(64, ("train", "query"))  # query: the local models trained at query time
-    lr: float = key(0.01, ("train", "query"))
+    client_fraction: float = key(1.0, ("train", "analysis"))
+    rounds: int = key(100, ("train", "analysis"))
+    local_epochs: int = key(5, ("train", "analysis"))
+    batch_size: int = key(64, ("train", "query", "analysis"))  # query: the local models trained at query time
+    lr: float = key(0.01, ("train", "query", "analysis"))
     momentum: float = key(0.9, ("train", "query"))
     weight_decay: float = key(1e-5, ("train", "query"))
     lr_decay: float = key(0.1, ("train", "query"))
     lr_decay_at: float = key(0.75, ("train",), when=(("lr_schedule", "==", "round"),))
-    initial_ratio: float = key(0.05, ("partition", "metrics"))
-    query_ratio: float = key(0.05, ("query", "metrics"))
-    end_ratio: float = key(0.45, ())  # how many cycles run: the DAG's shape, not any job's computation
-    model: str = key("cnn4conv", ("train", "query"))
-    fl_algorithm: str = key("fedavg", ("train",))
+    initial_ratio: float = key(0.05, ("partition", "metrics", "analysis"))
+    query_ratio: float = key(0.05, ("query", "metrics", "analysis"))
+    end_ratio: float = key(0.45, ("analysis",))  # how many cycles run: the DAG's shape (and the captions' words)
+    model: str = key("cnn4conv", ("train", "query", "analysis"))
+    fl_algorithm: str = key("fedavg", ("train", "analysis"))
     """An FL algorithm chosen by the protocol (``chosen_by: protocol`` in its declaration)."""
     fedprox_mu: float = key(0.01, ("train",), when=(("fl_algorithm", "==", "fedprox"),))
     """FedProx's μ; the official default (the paper does not state it). Used only by fedprox."""

@@ -20,7 +20,8 @@ class RuntimeConfig:
     inference_batch_size: int | None = None
     """Batch size of no-grad forward passes (evaluation, query scoring); None = 128 on CPU, 4096 on CUDA."""
     checkpoint_every: int = 10
-    """Training jobs save their state every N rounds and resume from it when rerun; 0 = never."""
+    """Training jobs save their state every N rounds and resume from it when rerun (at least twice per
+    cycle, so a short cycle checkpoints too: ``checkpoint_interval``); 0 = never."""
     trainer: str = "auto"
     """FL trainer: "sequential" (one client after another), "vectorised" (all clients of a round in one
     batched step), "auto" = vectorised on CUDA, sequential on CPU (where it is faster)."""
@@ -33,6 +34,13 @@ class RuntimeConfig:
         if self.trainer != "auto":
             return self.trainer
         return "vectorised" if str(device).startswith("cuda") else "sequential"
+
+    def checkpoint_interval(self, rounds: int) -> int:
+        """Rounds between a training job's checkpoints: ``checkpoint_every``, or half the cycle's rounds when
+        that is sooner (the quick preset's 5-round cycles save after rounds 2 and 4); 0 = never."""
+        if self.checkpoint_every <= 0:
+            return 0
+        return min(self.checkpoint_every, max(1, rounds // 2))
 
     def inference_batch(self, device: object) -> int:
         if self.inference_batch_size is not None:

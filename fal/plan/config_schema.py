@@ -8,6 +8,7 @@ bad value and what is allowed (with close matches), which is what the workflow r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,54 @@ def schema_problem(config: Mapping[str, Any], schema: Mapping[str, Any] | None =
             f"{where}: {error.instance!r} is not allowed{did_you_mean(error.instance, error.validator_value)}; "
             f"allowed: {list(error.validator_value)}"
         )
-    return f"{where}: {error.message}"
+    return f"{where}: {_in_words(error.validator, error.validator_value, error.instance) or error.message}"
+
+
+_BOUNDS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+_TYPES = {
+    "integer": "a whole number",
+    "number": "a number",
+    "string": "a text",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "empty",
+}
+
+
+def _in_words(validator: str, expected: Any, value: Any) -> str | None:
+    """What a failed schema rule asks for, as a user reads it ("must be > 0, got 0"); None when the
+    schema's own message says it better."""
+    if validator in _BOUNDS:
+        return f"must be {_BOUNDS[validator]} {expected}, got {value!r}"
+    if validator == "type":
+        kinds = [expected] if isinstance(expected, str) else list(expected)
+        return f"must be {' or '.join(_TYPES.get(k, k) for k in kinds)}, got {value!r}"
+    if validator == "minItems":
+        return f"needs at least {expected} item{'s' if expected != 1 else ''}, got {value!r}"
+    if validator == "minLength":
+        return f"must not be empty, got {value!r}"
+    if validator == "pattern":
+        return f"{value!r} does not match {expected} (letters, digits and underscores, starting with a letter)"
+    return None
+
+
+def origin_of(key_path: str, layers: list[tuple[str, Mapping[str, Any]]]) -> str:
+    """Which configuration layer set the key a message names: the last of ``layers`` ((label, mapping),
+    config.yaml first, then each --configfile, then --config) that holds the longest prefix of it."""
+    parts = [p for p in re.split(r"[.\s]", key_path.split(":")[0]) if p]
+    best, depth = layers[0][0], 0
+    for label, mapping in layers:
+        node: Any = mapping
+        found = 0
+        for part in parts:
+            if isinstance(node, Mapping) and part in node:
+                node, found = node[part], found + 1
+            else:
+                break
+        if found and found >= depth:
+            best, depth = label, found
+    return best
 
 
 def check_yaml_file(path: str | Path) -> None:

@@ -175,3 +175,24 @@ def quarantine_damaged(
     if not bad:
         return []
     return damage_report(bad, quarantine(bad, results))
+
+
+def cache_problem(npz: str, meta: str, code: str) -> str | None:
+    """What is wrong with a data cache (its NPZ and meta sidecar) that the code hashed ``code`` should have
+    built, in words; None when it is present, intact and built by that code (recorded in its sidecar)."""
+    for path in (npz, meta):
+        if not Path(path).is_file() or not Path(path).stat().st_size:
+            return f"{path} is missing"
+        record = read_sidecar(path)
+        if record is None:
+            return f"{path} has no content digest"
+        if record.get("sha256") != file_sha256(path):
+            return f"{path} does not match its digest (truncated or edited)"
+        if record.get("code") != code:
+            return f"{path} was built by other code (its dataset module or the preparation script changed)"
+    return None
+
+
+def computed_from(roots: Sequence[str | Path], path: str) -> bool:
+    """Whether any sealed result under ``roots`` records ``path`` among its inputs."""
+    return any(path in record.get("inputs", {}) for record in sealed_records(roots).values())

@@ -36,6 +36,21 @@ def options_markdown(declarations: Mapping[str, Declaration] | None = None, kind
     return "\n".join(rows)
 
 
+def methods_markdown(strategies: Mapping[str, Any]) -> str:
+    """Every declared method: its name, label, query models, what it does, where it is specified, and
+    the strategies of config.yaml that use it (``strategies``: config.yaml's block)."""
+    rows = [
+        "| method | label | query model | what it does | spec | strategies in config.yaml |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, info in METHODS.items():
+        users = sorted(n for n, entry in strategies.items() if (entry or {}).get("method") == name)
+        models = " / ".join(info.query_models) if info.query_models else f"– ({info.selector})"
+        used = ", ".join(f"`{n}`" for n in users) or "–"
+        rows.append(f"| `{name}` | {info.label} | {models} | {info.summary} | {info.spec} | {used} |")
+    return "\n".join(rows)
+
+
 def update_options_markdown() -> str:
     """Every option of the FL updates a strategy brings itself (``federated: {algorithm: ...}``)."""
     updates = {name: ALGORITHMS[name] for name in strategy_updates() if ALGORITHMS[name].options}
@@ -96,18 +111,23 @@ def datasets_markdown() -> str:
     return "\n".join(rows)
 
 
-def _studies() -> dict[str, Any]:
+def _config() -> dict[str, Any]:
     import yaml
 
+    return dict(yaml.safe_load((ROOT / "config.yaml").read_text()))
+
+
+def _studies() -> dict[str, Any]:
     from fal.plan.study import resolve_study
 
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = _config()
     return {name: resolve_study(config, name) for name in config["studies"]}
 
 
 SCHEMA = "workflow/schemas/config.schema.yaml"
 
 BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
+    "methods": ("docs/methods.md", lambda: methods_markdown(_config()["strategies"])),
     "method-options": ("docs/methods.md", lambda: options_markdown()),
     "update-options": ("docs/methods.md", update_options_markdown),
     "fidelity-switches": ("docs/methods.md", switches_markdown),

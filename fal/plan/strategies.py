@@ -195,8 +195,9 @@ class StrategyEntry:
         )
 
     def metrics_params(self) -> dict[str, Any]:
-        """What a run's metrics record of the strategy: its method, label and selector."""
-        return {"method": self.method, "label": self.display_name, "selector": self.selector}
+        """What a run's metrics record of the strategy: its method and selector (its display label is the
+        tables' and figures' business: renaming it reruns only them)."""
+        return {"method": self.method, "selector": self.selector}
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)

@@ -99,10 +99,8 @@ class Study:
     def analysis_info(self) -> dict[str, Any]:
         """Plain data about the study for the analysis code (fal.stats.papers, fal.plots.papers)."""
         compare = self.analysis.compare_published
-        protocol = self.protocol.to_dict()
-        fl_algorithm = next(
-            (protocol[k] for k in ("fl_algorithm", "fl_method", "algorithm") if k in protocol), "fedavg"
-        )
+        protocol = self.protocol.read_by("analysis")  # what captions and cells read: no other key reruns a table
+        fl_algorithm = protocol["fl_algorithm"]
         return {
             "name": self.name,
             "description": self.description,
@@ -253,6 +251,14 @@ def _check_multilabel(
     last-round local models, and tables and figures that read the mean AUC. Multi-label and single-label data do not mix."""
     multi = {s.dataset for s in settings if DATASETS[s.dataset].multi_label}
     if not multi:
+        for key, declared in (("tables", TABLES), ("figures", FIGURES)):
+            for item in outputs[key]:
+                check(
+                    not declared[item].multi_label,
+                    f"{where}.{key}",
+                    f"{item} reads the mean AUC of multi-label data, and this study's datasets are single-label; "
+                    f"use it in a study of {sorted(k for k, d in DATASETS.items() if d.multi_label)}",
+                )
         return
     check(
         len(multi) == len({s.dataset for s in settings}),
@@ -345,6 +351,14 @@ def _settings(
     if unknown:
         raise ConfigError(unknown_keys(f"{where}.data", unknown, _DATA_KEYS))
     rhos = _as_list(raw.get("rho", [None]))
+    datasets = _as_list(raw["datasets"])
+    check(
+        "rho" not in raw or any(d not in DATASETS or DATASETS[d].long_tailed for d in datasets),
+        f"{where}.rho",
+        f"no dataset of this study is long-tailed ({datasets} keep their natural class distribution), so rho "
+        f"would be ignored; drop it, or use a long-tailed dataset: "
+        f"{sorted(k for k, d in DATASETS.items() if d.long_tailed)}",
+    )
     check(
         not ("num_clients" in axes and "num_clients" in raw),
         f"{where}.num_clients",

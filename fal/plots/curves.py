@@ -31,16 +31,16 @@ def setting_label(row: pd.Series, dataset_labels: Mapping[str, str]) -> str:
 
 
 def accuracy_curves(
-    metrics: pd.DataFrame, strategy_order: list[str], title: str, dataset_labels: Mapping[str, str], measure: str
+    metrics: pd.DataFrame, labels: Mapping[str, str], title: str, dataset_labels: Mapping[str, str], measure: str
 ) -> plt.Figure:
     """Mean final-round test accuracy (``measure``, in words) ± sd over seeds against the labelled ratio (% of R).
 
     Methods are drawn with error bars, dodged slightly along x so that they stay readable.
     """
     acc = final_accuracy(metrics)
-    acc["Method"] = [method_label(m, s) for m, s in zip(acc["method"], acc["selector"])]
+    acc["Method"] = [method_label(labels[name], s) for name, s in zip(acc["strategy"], acc["selector"])]
     order = []
-    for name in strategy_order:
+    for name in labels:
         rows = acc[acc["strategy"] == name]
         if len(rows):
             order.append(rows["Method"].iloc[0])

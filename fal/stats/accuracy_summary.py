@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
 from fal.stats.cells import ratio_label
@@ -9,12 +11,13 @@ from fal.stats.metrics import final_accuracy
 
 
 def accuracy_summary(
-    metrics: pd.DataFrame, strategy_order: list[str], ratios: list[float] | None = None
+    metrics: pd.DataFrame, labels: Mapping[str, str], ratios: list[float] | None = None
 ) -> pd.DataFrame:
     """Mean, sample standard deviation and seed count of final-round accuracy per cell.
 
-    Columns: setting, strategy, method, selector, labelled_ratio, mean, std, n_seeds. Rows follow
-    ``strategy_order``; ``ratios`` (percent) restricts the columns, e.g. [15, 25, 35, 45].
+    Columns: setting, strategy, method (its display label), selector, labelled_ratio, mean, std, n_seeds.
+    Rows follow the strategies of ``labels`` (strategy → label, in the study's order: an analysis job's
+    params, so a label changes only tables); ``ratios`` (percent) restricts the columns, e.g. [15, 25, 35, 45].
     """
     acc = final_accuracy(metrics)
     if ratios is not None:
@@ -26,7 +29,8 @@ def accuracy_summary(
         .reset_index()
     )
     grouped["std"] = grouped["std"].fillna(0.0)
-    order = {name: i for i, name in enumerate(strategy_order)}
+    grouped["method"] = grouped["strategy"].map(dict(labels))
+    order = {name: i for i, name in enumerate(labels)}
     grouped["_order"] = grouped["strategy"].map(order)
     grouped = grouped.sort_values(["setting", "_order", "labelled_ratio"]).drop(columns="_order")
     return grouped.reset_index(drop=True)

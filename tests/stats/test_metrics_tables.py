@@ -19,7 +19,6 @@ def cycle(t, accs, query=None):
             "train_loss": [1.0, 0.5],
             "test_loss": [1.2, 0.9],
             "test_acc": accs,
-            "seconds": [1.0, 2.0],
         }
     )
     evaluation = pd.DataFrame({"class": [0, 1], "correct": [5, 3], "total": [10, 10], "accuracy": [50.0, 30.0]})
@@ -44,7 +43,7 @@ def make_run(strategy, seed, finals, setting_alpha=0.1):
         setting={"dataset": "fmnist_lt", "rho": 20, "alpha": setting_alpha, "num_clients": 2},
         setting_id=f"fmnist_lt-rho20-alpha{setting_alpha:g}-K2",
         strategy=strategy,
-        method=strategy.title(),
+        method=strategy.split("_")[0],
         selector="G",
         seed=seed,
         labels=np.array([0, 1, 1]),
@@ -79,6 +78,10 @@ def test_metrics_with_wrong_schema_are_rejected(tmp_path):
         read_parquet(tmp_path / "bad.parquet", METRICS_SCHEMA)
 
 
+LABELS = {"random": "Random", "entropy_g": "Entropy_G"}
+"""Each strategy's display label (an analysis job's params)."""
+
+
 def study_metrics():
     runs = []
     for strategy, finals in {"random": [(40, 50), (42, 54)], "entropy_g": [(44, 60), (46, 62)]}.items():
@@ -88,16 +91,16 @@ def study_metrics():
 
 
 def test_accuracy_summary_means_and_sd_by_hand():
-    summary = accuracy_summary(study_metrics(), ["random", "entropy_g"])
+    summary = accuracy_summary(study_metrics(), LABELS)
     assert summary["strategy"].tolist() == ["random", "random", "entropy_g", "entropy_g"]
     cell = summary[(summary["strategy"] == "random") & (summary["labelled_ratio"] == 20.0)].iloc[0]
     assert cell["mean"] == 52.0 and cell["std"] == pytest.approx(np.std([50, 54], ddof=1)) and cell["n_seeds"] == 2
-    only = accuracy_summary(study_metrics(), ["entropy_g", "random"], ratios=[20])
+    only = accuracy_summary(study_metrics(), {"entropy_g": "Entropy_G", "random": "Random"}, ratios=[20])
     assert only["labelled_ratio"].unique().tolist() == [20.0] and only["strategy"].tolist() == ["entropy_g", "random"]
 
 
 def test_accuracy_markdown_layout():
-    md = accuracy_markdown(accuracy_summary(study_metrics(), ["random", "entropy_g"]), "T", "caption")
+    md = accuracy_markdown(accuracy_summary(study_metrics(), LABELS), "T", "caption")
     lines = md.splitlines()
     assert "| Method | Sel | 10% | 20% |" in lines
     assert "| Random | G | 41.00 ± 1.41 | 52.00 ± 2.83 |" in lines
@@ -114,7 +117,7 @@ def test_figure_has_one_panel_per_setting(tmp_path):
     from fal.plots.curves import accuracy_curves, save_figure
 
     metrics = pd.concat([study_metrics(), make_run("random", 1, [30.0, 35.0], setting_alpha=100)], ignore_index=True)
-    fig = accuracy_curves(metrics, ["random", "entropy_g"], "title", dataset_labels(), "test accuracy")
+    fig = accuracy_curves(metrics, LABELS, "title", dataset_labels(), "test accuracy")
     assert len(fig.axes) == 2
     assert [ax.get_xlabel() for ax in fig.axes] == ["Labelled samples (% of training set)"] * 2
     assert "Fashion-MNIST-LT, ρ = 20, α = 0.1, 2 clients" in fig.axes[0].get_title()

@@ -601,7 +601,7 @@ def test_kafal_ifal_lastround_through_the_workflow(tmp_path, data_cache):
     # KCFU trains KAFAL's own cycle 1 from the shared labelled set; its query reads its own client models
     assert (run / "kafal_full/cycle1/model.pt").exists() and (run / "kafal_full/cycle1/client_models.pt").exists()
     assert not (run / "kafal_full/cycle1/labelled.parquet").exists()
-    assert "KCFU" in next((project / "results/tiny_kafal/logs/train").rglob("kafal_full/cycle1.log")).read_text()
+    assert "KCFU" in next((project / "logs/tiny_kafal/train").rglob("kafal_full/cycle1.log")).read_text()
     metrics = pd.read_parquet(project / "results/tiny_kafal/metrics.parquet")
     final = metrics[metrics["metric"] == "final_test_acc"]
     assert sorted(final["strategy"].unique()) == [
@@ -614,7 +614,7 @@ def test_kafal_ifal_lastround_through_the_workflow(tmp_path, data_cache):
     assert set(final["labelled_ratio"]) == {20.0, 40.0}
     assert {"ksas_score_mean", "ifal_stage", "kd_model_epochs"} <= set(metrics["metric"])
     # 40 % of the 5 clients train in the first round, all of them in the last (KAFAL Fig. 9's keys)
-    log = next((project / "results/tiny_kafal/logs/train").rglob("init/cycle1.log")).read_text()
+    log = next((project / "logs/tiny_kafal/train").rglob("init/cycle1.log")).read_text()
     assert "round 1/2 clients 2/5" in log and "round 2/2 clients 5/5" in log
     # the cross-entropy update (KAFAL Fig. 4(f)) trains with KCFU: its own cycle 1
     assert (run / "random_cross_entropy/cycle1/model.pt").exists()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -197,6 +199,37 @@ def test_rebuilding_the_cache_as_the_error_advises_reruns_nothing(finished):
     assert dry_run_jobs(finished) == []
 
 
+def _digests(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_missing_data_cache_reruns_only_the_change(finished, tmp_path):
+    """With data/cache/ deleted (to save space, or results moved to a new clone), a change that needs the
+    data plans only its own jobs (the cache is rebuilt first, in the run's main process), and the run
+    leaves every earlier training, query and partition result byte-identical."""
+    project = tmp_path / "project"
+    shutil.copytree(finished, project, symlinks=True)
+    shutil.rmtree(project / "data/cache")
+    config = yaml.safe_load((project / "config.yaml").read_text())
+    config["studies"]["tiny"]["protocol"]["end_ratio"] = round(
+        config["studies"]["tiny"]["protocol"]["end_ratio"] + 0.2, 6
+    )
+    (project / "more.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    dry = snakemake(project, "-n", "all", "--configfile", "more.yaml", profile=PROFILE)
+    jobs = dry_run_jobs(project, "--configfile", "more.yaml")
+    assert "Data cache: data/cache/fmnist.npz is missing: a real run rebuilds it first" in dry.stdout + dry.stderr
+    assert not {"prepare_dataset", "partition"} & {job["rule"] for job in jobs}
+    last = {dict(job["wildcards"])["cycle"] for job in jobs if job["rule"] in ("train", "query")}
+    assert last == {str(resolve_study(config, "tiny").protocol.num_cycles())}  # the new cycle only
+    before = _digests(project / "results/tiny")
+    run = snakemake(project, "all", "--configfile", "more.yaml", profile=PROFILE)
+    assert "rebuilding it now, before any job" in run.stdout + run.stderr
+    after = _digests(project / "results/tiny")
+    kept = [rel for rel in before if "/cycle" in rel or rel.endswith("partition.parquet")]
+    assert kept and all(after[rel] == before[rel] for rel in kept)
+    assert dry_run_jobs(project, "--configfile", "more.yaml") == []
+
+
 def test_where_the_data_come_from_is_not_a_trigger(finished):
     config = yaml.safe_load((finished / "config.yaml").read_text())
     config["paths"]["data_raw"] = "/elsewhere/raw"
@@ -245,9 +278,18 @@ def test_each_contributing_recipe_adds_one_module_that_reruns_nothing(finished, 
     target = finished / relpath
     config_path = finished / "config.yaml"
     config_text = config_path.read_text()
+    docs = {p: p.read_text() for p in (finished / "docs").glob("*.md")}
     target.write_text(source)
     try:
         assert dry_run_jobs(finished) == [], section
+        # the recipe's `make docs`: the generated tables take the new module in, and are then up to date
+        subprocess.run([sys.executable, "-m", "fal.plan.docs"], cwd=finished, check=True, capture_output=True)
+        check = subprocess.run([sys.executable, "-m", "fal.plan.docs", "--check"], cwd=finished, capture_output=True)
+        assert check.returncode == 0, check.stdout
+        name = Path(relpath).stem
+        shown = {"A query method": "docs/methods.md", "A dataset": "docs/configuration.md"}.get(section)
+        if shown:
+            assert f"{name}" in (finished / shown).read_text(), section
         config = yaml.safe_load(config_text)
         study = config["studies"]["tiny"]
         for key, value in line.items():
@@ -267,3 +309,5 @@ def test_each_contributing_recipe_adds_one_module_that_reruns_nothing(finished, 
     finally:
         target.unlink()
         config_path.write_text(config_text)
+        for path, text in docs.items():
+            path.write_text(text)

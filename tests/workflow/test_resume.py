@@ -118,7 +118,7 @@ def outputs(project: Path) -> dict[str, Path]:
         if p.suffix in keep
         and "benchmarks" not in p.parts
         and "logs" not in p.parts
-        and not p.name.endswith(".digest.json")  # digests of rounds.parquet, whose wall seconds differ
+        and not p.name.endswith(".digest.json")
     }
 
 
@@ -133,9 +133,8 @@ def assert_same_results(a: Path, b: Path) -> None:
             assert all(torch.equal(sa[k], sb[k]) for k in sa), name
         elif path.suffix == ".parquet":
             da, db = pd.read_parquet(path), pd.read_parquet(other)
-            if "seconds" in da:  # wall-clock timings are the only non-deterministic column
-                da, db = da.drop(columns="seconds"), db.drop(columns="seconds")
             pd.testing.assert_frame_equal(da, db, check_exact=True, obj=name)
+            assert path.read_bytes() == other.read_bytes(), name  # no wall-clock time in any result
         else:
             assert path.read_bytes() == other.read_bytes(), name
 
@@ -179,7 +178,7 @@ def kill_when(proc: subprocess.Popen, condition, timeout: float = 300) -> object
 @pytest.mark.workflow
 def test_sigkill_during_training_and_query_then_rerun(tmp_path, reference, data_cache):
     project = copy_project(tmp_path, reliable_config(data_cache))
-    logs = project / "results/reliable/logs"
+    logs = project / "logs/reliable"
 
     def training_past_round_2():
         for log in (logs / "train").rglob("*.log") if (logs / "train").exists() else []:

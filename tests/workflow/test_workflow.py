@@ -135,7 +135,7 @@ def test_tiny_study_end_to_end(tiny_project):
     assert len(csv) == 4 * 2
     assert (tiny_project / "results/test-reports/tiny/accuracy_curves.png").stat().st_size > 10_000
     # the per-round logs report progress
-    log = next((tiny_project / "results/tiny/logs/train").rglob("cycle1.log")).read_text()
+    log = next((tiny_project / "logs/tiny/train").rglob("cycle1.log")).read_text()
     assert re.search(r"cycle 1 round 1/1 clients 5/5 lr .* test_acc [\d.]+% elapsed", log)
     # every rule wrote a benchmark file
     bench_rules = {

@@ -57,7 +57,7 @@ def test_backbones_are_compared_in_table9(axes_project):
 
 
 def test_fl_algorithms_and_client_counts_are_their_own_settings(axes_project):
-    logs = axes_project / "results/axes_algorithms/logs/train"
+    logs = axes_project / "logs/axes_algorithms/train"
     assert "of fedprox" in next(logs.glob("*-fedprox/seed1/init/cycle1.log")).read_text()
     assert "of fedavg" in next(logs.glob("*-fedavg/seed1/init/cycle1.log")).read_text()
     metrics = pd.read_parquet(axes_project / "results/axes_clients/metrics.parquet")
@@ -70,16 +70,14 @@ def test_fl_algorithms_and_client_counts_are_their_own_settings(axes_project):
 
 
 def test_kafal_schedule_runs_through_the_dag(axes_project):
-    log = next(
-        (axes_project / "results/axes_kafal_schedule/logs/train").glob("*/seed1/kafal_full/cycle2.log")
-    ).read_text()
+    log = next((axes_project / "logs/axes_kafal_schedule/train").glob("*/seed1/kafal_full/cycle2.log")).read_text()
     assert "KAFAL's federated schedule: client optimisers per cycle, lr per client_epoch (milestones [2])" in log
     assert "sequential trainer" in log and "of kcfu" in log
     table = (axes_project / "results/test-reports/tables/axes_kafal_schedule/table5_6.md").read_text()
     assert "KAFAL" in table and "Random" in table and "LL4AL" in table
     # LL4AL: its own cycle 1 with the loss module under KCFU, queried with the clients' last-round models.
-    ll4al = axes_project / "results/axes_kafal_schedule/logs/train"
+    ll4al = axes_project / "logs/axes_kafal_schedule/train"
     cycle1 = next(ll4al.glob("*/seed1/ll4al_l_lastround/cycle1.log")).read_text()
     assert "a loss-prediction module (LL4AL" in cycle1 and "of kcfu" in cycle1
-    query = next((axes_project / "results/axes_kafal_schedule/logs/query").glob("*/seed1/ll4al_l_lastround/cycle2.log"))
+    query = next((axes_project / "logs/axes_kafal_schedule/query").glob("*/seed1/ll4al_l_lastround/cycle2.log"))
     assert "method ll4al, query model local, local model last_round" in query.read_text()

@@ -37,7 +37,7 @@ def test_each_client_labels_its_own_share_in_every_cycle(project):
 
 
 def test_the_kafal_schedule_ran_its_residual_network_with_crops(project):
-    logs = project / "results/tiny_kafal_file/logs"
+    logs = project / "logs/tiny_kafal_file"
     train = (next(logs.glob("train/*/seed1/kafal_full/cycle2.log"))).read_text()
     assert (
         "training kafal_resnet8" in train

@@ -38,7 +38,7 @@ def chest_fixture(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndar
 FIXTURE_MODULE = '''"""ChestMNIST-format fixture data (tests/workflow/test_workflow_multilabel.py)."""
 
 from fal.config.datasets import DatasetSpec, SourceSpec
-from fal.data.sources.medmnist import download, locate, read
+from fal.data.sources.medmnist import FILES
 
 SOURCES = (
     SourceSpec(
@@ -50,7 +50,7 @@ SOURCES = (
     ),
 )
 DATASETS = (DatasetSpec("chestfix", "chestfix", 14, 1, 28, (0.5,), (0.5,), False, "Chest fixture", multi_label=True),)
-__all__ = ["download", "locate", "read"]
+__all__ = ["FILES"]  # medmnist's reader: the same file layout
 '''
 
 
@@ -110,9 +110,9 @@ def test_a_multilabel_study_runs_to_its_mean_auc_table(multilabel_project):
     assert final["value"].between(0, 100).all() and final["value"].max() > 60  # the patches are learnable
     summary = (project / "results/test-reports/tiny_multilabel/table_accuracy.md").read_text()
     assert "Final-round test mean AUC (%)" in summary
-    log = next((project / "results/tiny_multilabel/logs/train").rglob("kafal/cycle2.log")).read_text()
+    log = next((project / "logs/tiny_multilabel/train").rglob("kafal/cycle2.log")).read_text()
     assert "test_mean_auc" in log and "final test mean AUC" in log and "KCFU" in log
-    query = next((project / "results/tiny_multilabel/logs/query").rglob("kafal/cycle2.log")).read_text()
+    query = next((project / "logs/tiny_multilabel/query").rglob("kafal/cycle2.log")).read_text()
     assert "method ksas" in query
 
 

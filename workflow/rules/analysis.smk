@@ -143,9 +143,9 @@ rule publish_report:
     output:
         f"{REPORTS}/{{path}}",
     log:
-        f"{RESULTS}/logs/publish_report/{{path}}.log",
+        f"{LOG_ROOT}/publish_report/{{path}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/publish_report/{{path}}.tsv"
+        f"{LOG_ROOT}/benchmarks/publish_report/{{path}}.tsv"
     conda:
         "../../envs/fal.yaml"
     resources:

@@ -1,4 +1,6 @@
 # Configuration validation, path templates, wildcard constraints and input functions.
+import atexit
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -13,20 +15,51 @@ if str(PROJECT_ROOT) not in sys.path:
 
 from fal.config.base import ConfigError  # noqa: E402
 from fal.config.runtime import RuntimeConfig  # noqa: E402
-from fal.plan.config_schema import schema_problem  # noqa: E402
+from fal.plan.config_schema import origin_of, schema_problem  # noqa: E402
+
+
+def config_layers():
+    """Where the configuration comes from, in the order Snakemake merges it: config.yaml, each
+    --configfile, then --config."""
+    import yaml
+
+    layers = [("config.yaml", yaml.safe_load((PROJECT_ROOT / "config.yaml").read_text()) or {})]
+    settings = workflow.config_settings
+    for path in getattr(settings, "configfiles", None) or ():
+        if Path(path).resolve() != (PROJECT_ROOT / "config.yaml").resolve():
+            label = os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd()) else str(path)
+            layers.append((label, yaml.safe_load(Path(path).read_text()) or {}))
+    if getattr(settings, "config", None):
+        layers.append(("--config", dict(settings.config)))
+    return layers
+
+
+def stop(message):
+    """End the run before any job with one line that names the user's file and key first (no workflow
+    traceback: the mistake is in the configuration, not in the workflow)."""
+    sys.exit(f"{origin_of(message, config_layers())}: {message}")
+
 
 try:
     validate(config, schema="../schemas/config.schema.yaml")
 except WorkflowError:
-    raise WorkflowError(f"Invalid configuration: {schema_problem(config)}") from None
+    stop(schema_problem(config))
 
 from fal.code_hash import SourceFacts, code_hash as source_code_hash  # noqa: E402
 from fal.config.budgets import compute_budget  # noqa: E402
-from fal.plan.damage import DigestCache, damage_report, find_damaged, quarantine  # noqa: E402
+from fal.plan.damage import (  # noqa: E402
+    DigestCache,
+    cache_problem,
+    computed_from,
+    damage_report,
+    find_damaged,
+    quarantine,
+)
 from fal.plan import params as job_params  # noqa: E402
 from fal.plan.captions import describe_study  # noqa: E402
 from fal.plan.catalog import ALGORITHMS, DATASETS, FIGURES, METHODS, SOURCES, TABLES, check_catalog  # noqa: E402
 from fal.plan.checks import training_images  # noqa: E402
+from fal.plan.cost import PlannedJob, plan_summary  # noqa: E402
 from fal.plan.study import resolve_studies  # noqa: E402
 
 CODE_FACTS = SourceFacts(Path(".snakemake/fal-code-hash.json"))
@@ -39,11 +72,11 @@ try:
     # params (a change would rerun everything); scripts read them from snakemake.config.
     RUNTIME = RuntimeConfig.from_dict(config.get("runtime"))
 except ConfigError as exc:
-    raise WorkflowError(f"Invalid configuration: {exc}") from None
+    stop(str(exc))
 if "CONDA" in str(workflow.deployment_settings.deployment_method) and not (
     shutil.which("conda") or shutil.which("mamba")
 ):
-    raise WorkflowError(
+    sys.exit(
         "--use-conda needs conda or mamba on PATH: install Miniforge (docs/cluster.md, Conda), "
         "or run without --use-conda from the project's .venv"
     )
@@ -59,49 +92,142 @@ CACHE = config["paths"]["data_cache"]
 # that rebuild them (so a dry run plans exactly what a run does, and changes no file), and a real run
 # moves them to results/.quarantine/ before its first job (onstart).
 DIGESTS = DigestCache(Path(".snakemake/fal-digests.json"))
-DAMAGED = (
-    find_damaged(
-        [
-            f"{top}/{name}"
-            for name in config["run_studies"]
-            for top in (RESULTS, STAGED, f"{STAGED}/tables", f"{STAGED}/figures")
-        ]
-        + [CACHE],
-        DIGESTS,
-        regenerable=[CACHE],
-    )
-    if workflow.is_main_process
-    else {}
-)
-_REBUILDS_PLANNED = []
+SCANNED = [
+    f"{top}/{name}"
+    for name in config["run_studies"]
+    for top in (RESULTS, STAGED, f"{STAGED}/tables", f"{STAGED}/figures")
+]
+"""The result folders of the studies this run builds (their sealed files are checked before it)."""
+DAMAGED = {}
+"""Results whose content no longer matches their digest, or that were computed from inputs now missing or
+changed (fal/plan/damage.py), found when the DAG is built: the DAG forces the jobs that rebuild them (so
+a dry run plans exactly what a run does, and changes no file), and a real run moves them to
+results/.quarantine/ before its first job (onstart)."""
+_RUN_PLANNED = []
 
 
-def plan_rebuilds():
-    """Once per DAG, when Snakemake builds it: force the jobs that write damaged or stale results (a dry
-    run names them)."""
-    if _REBUILDS_PLANNED or not DAMAGED:
+def plan_run():
+    """Once per DAG, in Snakemake's main process, when the DAG is built: keep the data caches, force the
+    jobs that rebuild damaged or stale results (a dry run names them), have a dry run end with what the
+    plan costs."""
+    if _RUN_PLANNED or not workflow.is_main_process:
         return
-    _REBUILDS_PLANNED.append(True)
-    workflow.dag.forcefiles.update(DAMAGED)
+    _RUN_PLANNED.append(True)
     if workflow.dryrun:
-        for line in damage_report(DAMAGED, None):
-            logger.warning(line)
+        atexit.register(log_plan_summary)
+    keep_data_caches()
+    DAMAGED.update(find_damaged(SCANNED + [CACHE], DIGESTS, regenerable=[CACHE]))
+    if DAMAGED:
+        workflow.dag.forcefiles.update(DAMAGED)
+        if workflow.dryrun:
+            for line in damage_report(DAMAGED):
+                logger.warning(line)
 
 
 def planned(input_function):
-    """An input function that first plans the rebuilds (every job's DAG passes through one of these)."""
+    """An input function that first plans the run (every job's DAG passes through one of these)."""
 
     def wrapped(wildcards):
-        plan_rebuilds()
+        plan_run()
         return input_function(wildcards)
 
     wrapped.__name__ = input_function.__name__
     return wrapped
 
 
+def keep_data_caches():
+    """Rebuild, before the DAG decides what to run, each data cache that results were computed from and
+    that is missing, damaged or was built by other code.
+
+    The cache is a deterministic function of the raw files and the code that reads them, so it is not a
+    Snakemake-tracked step of finished studies: its code is no param of rule prepare_dataset (a reader
+    edit would rerun every consumer, whatever the rebuild gives) but recorded in its sidecar. A real run
+    rebuilds it here, in the main process, and then judges what was computed from it against the
+    rebuilt file's digest: a byte-identical rebuild reruns nothing, a different one reruns its
+    consumers, in the same call. A dry run changes no file: its plan treats the cache as present and says
+    that a real run rebuilds it first. A study that has no results yet gets its cache from the
+    prepare_dataset job."""
+    for source in sorted({DATASETS[s.dataset].source for n in config["run_studies"] for s in STUDIES[n].settings}):
+        npz, meta = f"{CACHE}/{source}.npz", f"{CACHE}/{source}.json"
+        problem = cache_problem(npz, meta, source_code(source))
+        if problem is None or not (computed_from(SCANNED, npz) or computed_from(SCANNED, meta)):
+            continue
+        if workflow.dryrun:
+            pretend_present([npz, meta])
+            logger.warning(f"Data cache: {problem}: a real run rebuilds it first, then reruns only what changes")
+            continue
+        logger.warning(f"Data cache: {problem}: rebuilding it now, before any job")
+        build_cache(source, npz, meta)
+
+
+def pretend_present(paths):
+    """The plan of a dry run treats ``paths`` as present (Snakemake's file-state cache, used only while the
+    DAG is built): what was computed from them is judged by their digests, not by their absence."""
+    from snakemake_interface_storage_plugins.io import Mtime
+
+    for path in paths:
+        workflow.iocache.exists_local[path] = True
+        workflow.iocache.mtime[path] = Mtime(local=1.0)
+
+
+def build_cache(source, npz, meta):
+    """The prepare_dataset job's work, in this process, sealed with the code that did it."""
+    from fal.config.datasets import SourceSpec
+    from fal.data.sources import prepare_cache
+    from fal.integrity import annotate, seal
+
+    spec = SourceSpec.from_params(job_params.source_params(source))
+    paths = config["paths"]
+    prepare_cache(
+        spec, Path(paths["data_raw"]), paths, config.get("data", {}).get("download", True), Path(npz), Path(meta)
+    )
+    seal([npz, meta], [], "prepare_dataset")
+    for path in (npz, meta):
+        annotate(path, code=source_code(source))
+
+
+def record_cache_code():
+    """After a run: the caches its prepare_dataset jobs built record the code that built them."""
+    from fal.integrity import annotate
+
+    for job in workflow.dag.needrun_jobs(exclude_finished=False):
+        if job.rule.name == "prepare_dataset" and all(Path(f).is_file() for f in job.output):
+            for path in job.output:
+                annotate(str(path), code=source_code(job.wildcards_dict["source"]))
+
+
+def planned_jobs():
+    """The jobs of this run's plan, as the cost summary reads them (fal/plan/cost.py)."""
+    jobs = []
+    for job in workflow.dag.needrun_jobs(exclude_finished=False):
+        resources = job.resources
+        study = job.wildcards_dict.get("study") or report_study(job.wildcards_dict.get("path", ""))
+        minutes = float(resources.get("runtime", 0) or 0)
+        jobs.append(PlannedJob(study, job.rule.name, bool(resources.get("gpu", 0)), minutes, int(job.threads or 1)))
+    return jobs
+
+
+def report_study(path):
+    """The study of a published report (``<study>/...``, ``tables/<study>/...``), "-" for none."""
+    parts = path.split("/")
+    if len(parts) > 2 and parts[0] in ("tables", "figures"):
+        return parts[1]
+    return parts[0] if len(parts) > 1 else "-"
+
+
+def log_plan_summary():
+    """Jobs per rule and study, and the GPU- and CPU-hours they request, with a warning when large."""
+    jobs = planned_jobs()
+    if jobs:
+        for line in plan_summary(jobs):
+            print(line, file=sys.stderr)
+
+
 def start_run():
-    """A real run, before its first job: move the damaged results it rebuilds aside (nothing is deleted)
-    and keep the planning caches."""
+    """A real run, before its first job: say what the plan costs, move the damaged results it rebuilds
+    aside (nothing is deleted) and keep the planning caches."""
+    for line in plan_summary(planned_jobs()):
+        logger.info(line)
     rebuilt = {output for job in workflow.dag.needrun_jobs() for output in job.output}
     moving = {path: why for path, why in DAMAGED.items() if path in rebuilt}
     if moving:
@@ -114,8 +240,10 @@ def start_run():
 
 
 RUN = f"{RESULTS}/{{study}}/{{setting}}/seed{{seed}}"
-LOGS = f"{RESULTS}/{{study}}/logs"
-BENCH = f"{RESULTS}/{{study}}/benchmarks"
+LOG_ROOT = config["paths"].get("logs", "logs")
+"""Logs and benchmark timings, apart from the results (which are byte-reproducible; these are not)."""
+LOGS = f"{LOG_ROOT}/{{study}}"
+BENCH = f"{LOG_ROOT}/{{study}}/benchmarks"
 STRATEGY_NAMES = sorted({s.name for study in STUDIES.values() for s in study.strategies})
 # Arms whose training also writes every client's last-round model (§5.3): the strategies whose queries
 # read them, and the shared cycle 1 ("init") of the studies that have such a strategy.
@@ -280,3 +408,11 @@ def figure_partitions(wildcards):
 
 onstart:
     start_run()
+
+
+onsuccess:
+    record_cache_code()
+
+
+onerror:
+    record_cache_code()

@@ -8,9 +8,9 @@ rule prepare_dataset:
         npz=f"{CACHE}/{{source}}.npz",
         meta=f"{CACHE}/{{source}}.json",
     log:
-        f"{RESULTS}/logs/prepare_dataset/{{source}}.log",
+        f"{LOG_ROOT}/prepare_dataset/{{source}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/prepare_dataset/{{source}}.tsv"
+        f"{LOG_ROOT}/benchmarks/prepare_dataset/{{source}}.tsv"
     conda:
         "../../envs/fal.yaml"
     resources:
@@ -19,7 +19,6 @@ rule prepare_dataset:
     params:
         # the source's declaration: its checksums are what the data must match (not where the files are read from)
         source=source_params,
-        code=prepare_dataset_code,
     script:
         "../scripts/prepare_dataset.py"
 

@@ -76,9 +76,11 @@ def script_code(script, *modules):
     return source_code_hash(PROJECT_ROOT, [f"workflow/scripts/{script}.py"], modules, CODE_FACTS)
 
 
-def prepare_dataset_code(wildcards):
-    """The preparation script plus the module that reads this source's files (loaded by name)."""
-    return script_code("prepare_dataset", SOURCES[wildcards.source].module)
+def source_code(source):
+    """The code that builds a source's data cache: the preparation script plus the module that reads the
+    source's files (loaded by name). Not a param of prepare_dataset: the sidecar of the cache records it
+    (common.smk, keep_data_caches)."""
+    return script_code("prepare_dataset", SOURCES[source].module)
 
 
 def train_code(wildcards):

@@ -17,7 +17,7 @@ with logged_failures(job_logger("accuracy_figure", sm.log[0]), sm) as log:
     info = sm.params.info
     fig = accuracy_curves(
         metrics,
-        [s["name"] for s in info["strategies"]],
+        {s["name"]: s["label"] for s in info["strategies"]},
         f'Study "{sm.wildcards.study}": final-round accuracy per AL cycle',
         info["dataset_labels"],
         headline_measure(info["multi_label"]),

@@ -18,7 +18,7 @@ with logged_failures(job_logger("accuracy_table", sm.log[0]), sm) as log:
     metrics = read_parquet(sm.input.metrics, METRICS_SCHEMA)
     info = sm.params.info
     ratios = list(info["table_ratios"]) if info["table_ratios"] else None
-    summary = accuracy_summary(metrics, [s["name"] for s in info["strategies"]], ratios)
+    summary = accuracy_summary(metrics, {s["name"]: s["label"] for s in info["strategies"]}, ratios)
     with atomic_path(sm.output.csv) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.4f")
     measure = headline_measure(info["multi_label"])

@@ -6,8 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1]))  # type: ignore[name-defined]  # noqa: F821
 
 from fal.config.datasets import SourceSpec
-from fal.data.cache import verify_known_checksums, write_cache
-from fal.data.sources import acquire_source
+from fal.data.sources import prepare_cache
 from fal.job import Stopwatch, job_logger, logged_failures
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821  (Snakemake injects it into the script)
@@ -15,17 +14,16 @@ with logged_failures(job_logger("prepare_dataset", sm.log[0]), sm) as log:
     clock = Stopwatch()
     spec = SourceSpec.from_params(sm.params.source)
     source = spec.name
-    # Where the raw files are is not a param (moving them reruns nothing): what the data must match is the
-    # source's declared checksums (in params.source), which the arrays or raw files must match.
-    raw_dir = Path(sm.config["paths"]["data_raw"])
-    arrays, origin = acquire_source(
+    # Where the raw files are is not a param (moving them reruns nothing): the data must match the
+    # source's declared checksums (in params.source).
+    meta, arrays, origin = prepare_cache(
         spec,
-        raw_dir=raw_dir,
-        paths=sm.config["paths"],
-        download=sm.config.get("data", {}).get("download", True),
+        Path(sm.config["paths"]["data_raw"]),
+        sm.config["paths"],
+        sm.config.get("data", {}).get("download", True),
+        Path(sm.output.npz),
+        Path(sm.output.meta),
     )
-    verify_known_checksums(spec, arrays, origin, raw_dir)
-    meta = write_cache(arrays, sm.output.npz, sm.output.meta, source)
     log.info(
         "%s from %s: train %s, test %s, file sha256 %s (%.1fs)",
         source,

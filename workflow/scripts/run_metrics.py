@@ -46,7 +46,7 @@ with logged_failures(job_logger("run_metrics", sm.log[0]), sm) as log:
         setting=setting,
         setting_id=sm.params.setting_id,
         strategy=sm.wildcards.strategy,
-        method=strategy["label"],
+        method=strategy["method"],
         selector=strategy["selector"],
         seed=int(sm.wildcards.seed),
         labels=labels,

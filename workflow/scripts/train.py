@@ -29,16 +29,17 @@ with logged_failures(job_logger("train", sm.log[0]), sm) as log:
     # Intra-job checkpoint beside the outputs (not a declared output, so Snakemake keeps it when it
     # cleans up a killed job); removed once the outputs are written.
     checkpoint = None
-    if runtime.checkpoint_every > 0:
+    protocol = ProtocolConfig.from_params(sm.params.config["protocol"])
+    if runtime.checkpoint_interval(protocol.rounds) > 0:
         job = {"params": dict(sm.params.items()), "wildcards": dict(sm.wildcards.items())}
         checkpoint = RoundCheckpoint(
             f"{sm.output.model}.resume.pt",
-            runtime.checkpoint_every,
+            runtime.checkpoint_interval(protocol.rounds),
             fingerprint(job, [sm.input.labelled, sm.input.partition, sm.input.data_meta]),
         )
     inputs = StageInputs(
         setting=SettingConfig.from_params(sm.params.setting),
-        protocol=ProtocolConfig.from_params(sm.params.config["protocol"]),
+        protocol=protocol,
         fidelity=FidelityConfig.from_params(sm.params.config["fidelity"]),
         seed=int(sm.wildcards.seed),
         cycle=int(sm.wildcards.cycle),
@@ -62,7 +63,8 @@ with logged_failures(job_logger("train", sm.log[0]), sm) as log:
         save_client_states(out.result.client_states, sm.output.client_models)
     trainer = runtime.resolved_trainer(device)
     where = parquet_metadata([environment(device, runtime.precision, trainer)])
-    write_parquet(out.result.rounds, sm.output.rounds, ROUNDS_SCHEMA, metadata=where)
+    rounds = out.result.rounds.drop(columns="seconds")  # a time, logged per round: not a result
+    write_parquet(rounds, sm.output.rounds, ROUNDS_SCHEMA, metadata=where)
     write_parquet(out.evaluation, sm.output.evaluation, EVALUATION_SCHEMA)
     save_state_dict(out.result.state_dict, sm.output.model)
     if checkpoint is not None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from fal.config.datasets import SourceSpec
-from fal.data.cache import DataIntegrityError, DatasetArrays
+from fal.data.cache import DataIntegrityError, DatasetArrays, verify_known_checksums, write_cache
 from fal.registry import load_entry
 
 
@@ -61,6 +61,17 @@ def acquire_source(
     return files.read(spec, folder), origin
 
 
+def prepare_cache(
+    spec: SourceSpec, raw_dir: Path, paths: Mapping[str, Any], download: bool, npz: Path, meta: Path
+) -> tuple[dict, DatasetArrays, str]:
+    """Build ``spec``'s verified array cache (``npz`` and its ``meta`` sidecar): its arrays from the
+    publisher's files (``acquire_source``), checked against the declared checksums (where the files are
+    is not part of the data's identity; the checksums are). Returns (meta, arrays, where they came from)."""
+    arrays, origin = acquire_source(spec, raw_dir=raw_dir, paths=paths, download=download)
+    verify_known_checksums(spec, arrays, origin, raw_dir)
+    return write_cache(arrays, npz, meta, spec.name), arrays, origin
+
+
 def _run_download(fn: Callable[[], None], source: str) -> None:
     try:
         fn()
@@ -71,4 +82,4 @@ def _run_download(fn: Callable[[], None], source: str) -> None:
         ) from exc
 
 
-__all__ = ["SourceFiles", "SourceSpec", "acquire_source", "source_files"]
+__all__ = ["SourceFiles", "SourceSpec", "acquire_source", "prepare_cache", "source_files"]

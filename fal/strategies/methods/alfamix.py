@@ -33,6 +33,8 @@ from fal.strategies.kmeans import kmeans, nearest_to_centres
 METHOD = MethodInfo(
     name="alfamix",
     label="ALFA-Mix",
+    summary="closed-form feature mixing with labelled class anchors; candidates whose prediction flips, clustered by k-means, nearest to each centre",
+    spec="§6.8",
     query_models=("global", "local"),
     options=(
         Option("alpha_cap", 0.2, "step of the ε cap schedule 0.2, 0.4, …, 1.0", above=0, maximum=1),

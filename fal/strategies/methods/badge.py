@@ -27,7 +27,13 @@ from fal.seeding import numpy_rng
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import forward
 
-METHOD = MethodInfo(name="badge", label="BADGE", query_models=("global", "local"))
+METHOD = MethodInfo(
+    name="badge",
+    label="BADGE",
+    summary="k-means++ seeding (largest norm first, then ∝ D²) on gradient embeddings, computed factorised",
+    spec="§6.6",
+    query_models=("global", "local"),
+)
 
 
 @dataclass

@@ -20,7 +20,14 @@ from fal.strategies.inference import forward
 from fal.strategies.kcenter import kcenter_greedy
 
 # multi-label data: the same k-centre greedy on the penultimate features (outputs play no part)
-METHOD = MethodInfo(name="coreset", label="Coreset", query_models=("global", "local"), multi_label=True)
+METHOD = MethodInfo(
+    name="coreset",
+    label="Coreset",
+    summary="greedy k-center (Euclidean) on penultimate features, labelled samples as initial centres",
+    spec="§6.5",
+    query_models=("global", "local"),
+    multi_label=True,
+)
 
 
 def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:

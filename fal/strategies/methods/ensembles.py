@@ -29,22 +29,50 @@ from fal.strategies.methods.badge import FactoredEmbedding, kmeanspp_seeding
 from fal.strategies.methods.entropy import negative_entropy
 
 METHOD = (
-    MethodInfo(name="ens_logit_entropy", label="Ens. Logit + Entropy", selector="G, L"),
-    MethodInfo(name="ens_logit_badge", label="Ens. Logit + BADGE", selector="G, L"),
+    MethodInfo(
+        name="ens_logit_entropy",
+        label="Ens. Logit + Entropy",
+        summary="entropy of the average of G's and L's softmax",
+        spec="§6.10",
+        selector="G, L",
+    ),
+    MethodInfo(
+        name="ens_logit_badge",
+        label="Ens. Logit + BADGE",
+        summary="BADGE's seeding on the average of G's and L's gradient embeddings",
+        spec="§6.10",
+        selector="G, L",
+    ),
     MethodInfo(
         name="ens_rank_entropy",
         label="Ens. Rank + Entropy",
+        summary="G's and L's top-b entropy lists fused by Σ 1/(20 + position)",
+        spec="§6.10",
         selector="G, L",
         options=(Option("rank_offset", 20, "score Σ 1/(rank_offset + position) (reference-spec §6.10)", above=0),),
     ),
     MethodInfo(
         name="ens_rank_badge",
         label="Ens. Rank + BADGE",
+        summary="G's and L's BADGE selections fused by Σ 1/(20 + position)",
+        spec="§6.10",
         selector="G, L",
         options=(Option("rank_offset", 20, "score Σ 1/(rank_offset + position) (reference-spec §6.10)", above=0),),
     ),
-    MethodInfo(name="ft_entropy", label="Fine-tuning + Entropy", selector="L"),
-    MethodInfo(name="ft_badge", label="Fine-tuning + BADGE", selector="L"),
+    MethodInfo(
+        name="ft_entropy",
+        label="Fine-tuning + Entropy",
+        summary="entropy with a local model fine-tuned from G (§5.2)",
+        spec="§6.10",
+        selector="L",
+    ),
+    MethodInfo(
+        name="ft_badge",
+        label="Fine-tuning + BADGE",
+        summary="BADGE with a local model fine-tuned from G (§5.2)",
+        spec="§6.10",
+        selector="L",
+    ),
 )
 
 RANK_METHODS = ("ens_rank_entropy", "ens_rank_badge")

@@ -16,7 +16,14 @@ from fal.registry import load_entry
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import label_probabilities, probabilities
 
-METHOD = MethodInfo(name="entropy", label="Entropy", query_models=("global", "local"), multi_label=True)
+METHOD = MethodInfo(
+    name="entropy",
+    label="Entropy",
+    summary="the b highest predictive entropies",
+    spec="§6.2",
+    query_models=("global", "local"),
+    multi_label=True,
+)
 
 
 def negative_entropy(probs: torch.Tensor) -> torch.Tensor:

@@ -43,6 +43,8 @@ from fal.strategies.kcenter import kcenter_greedy
 METHOD = MethodInfo(
     name="fairfal",
     label="FairFAL",
+    summary="adaptive G/L model selection (γ̄ kept as a file), prototype pseudo-labels, class-wise quotas, κ-oversampled uncertainty pools, k-center in gradient-embedding space",
+    spec="§6.13",
     selector="G, L",
     local_model="scratch",
     reads=("fidelity.fairfal_m2_model", "fidelity.fairfal_prototype_similarity", "fidelity.fairfal_gamma_bar"),

@@ -37,6 +37,8 @@ from fal.strategies.kcenter import kcenter_greedy
 METHOD = MethodInfo(
     name="gcnal",
     label="GCNAL",
+    summary="a 2-layer GCN on the feature-similarity graph, trained labelled vs unlabelled, then k-center on its 129-d output as the official code computes it",
+    spec="§6.7",
     query_models=("global", "local"),
     options=(  # CoreGCN's defaults in the official code
         Option("subset_size", 10000, "unlabelled nodes sampled into the graph", minimum=1, integer=True),

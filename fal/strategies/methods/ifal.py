@@ -41,6 +41,8 @@ from fal.strategies.kmeans import kmeans
 METHOD = MethodInfo(
     name="ifal",
     label="IFAL",
+    summary="IFAL: reverse-kNN class votes from G, L and a KD model, Wasserstein inconsistency U1·U2, Otsu threshold, k-means representatives",
+    spec="§7.4, §5.4",
     selector="G, L",
     local_model="last_round",
     options=(

@@ -13,7 +13,13 @@ from fal.config.strategy import StrategyConfig
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import probabilities
 
-METHOD = MethodInfo(name="conf", label="Conf", query_models=("global", "local"))
+METHOD = MethodInfo(
+    name="conf",
+    label="Conf",
+    summary="least confidence: the b lowest max-probabilities",
+    spec="§6.4",
+    query_models=("global", "local"),
+)
 
 
 def confidence_scores(probs: torch.Tensor) -> torch.Tensor:

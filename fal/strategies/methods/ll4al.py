@@ -21,6 +21,8 @@ from fal.strategies.base import QueryOutcome, QueryStep
 METHOD = MethodInfo(
     name="ll4al",
     label="LL4AL",
+    summary="learning loss: a loss-prediction module trained with the model in every cycle; the b largest predicted losses",
+    spec="P-KA §4.1",
     query_models=("global", "local"),
     trains_with="fal.federated.loss_prediction:LossPredictionConfig",
     options=(

@@ -29,6 +29,8 @@ from fal.strategies.methods.entropy import negative_entropy
 METHOD = MethodInfo(
     name="logo",
     label="LoGo",
+    summary="k-means (k = b) on the local model's gradient embeddings (macro step), then per cluster the highest global-model entropy (micro step)",
+    spec="§6.9",
     selector="G, L",
     options=(  # scikit-learn 1.0.1 KMeans defaults used by the official code (reference-spec §6.9)
         Option("n_init", 10, "k-means restarts", minimum=1, integer=True),

@@ -16,7 +16,14 @@ from fal.registry import load_entry
 from fal.strategies.base import QueryOutcome, QueryStep
 from fal.strategies.inference import label_probabilities, probabilities
 
-METHOD = MethodInfo(name="margin", label="Margin", query_models=("global", "local"), multi_label=True)
+METHOD = MethodInfo(
+    name="margin",
+    label="Margin",
+    summary="the b smallest top-2 probability gaps",
+    spec="§6.3",
+    query_models=("global", "local"),
+    multi_label=True,
+)
 
 
 def margin_scores(probs: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,8 @@ from fal.strategies.inference import probabilities
 METHOD = MethodInfo(
     name="qbc",
     label="QBC",
+    summary="query by committee: the query model and two local-only models; vote entropy, or mean KL to the consensus",
+    spec="P-KA §4.1",
     query_models=("global", "local"),
     options=(
         Option(

@@ -8,7 +8,13 @@ from fal.config.methods import MethodInfo
 from fal.config.strategy import StrategyConfig
 from fal.strategies.base import QueryOutcome, QueryStep
 
-METHOD = MethodInfo(name="random", label="Random", multi_label=True)  # labels play no part
+METHOD = MethodInfo(
+    name="random",
+    label="Random",
+    summary="uniform draw from the client's unlabelled pool (a pool smaller than the budget is taken whole)",
+    spec="§6.1",
+    multi_label=True,
+)  # labels play no part
 
 
 def query(step: QueryStep, strategy: StrategyConfig) -> QueryOutcome:

@@ -1,0 +1,26 @@
+"""The plan's cost summary (fal/plan/cost.py) by hand: jobs per rule and study, hours, the warning."""
+
+from fal.plan.cost import PlannedJob, plan_summary
+
+
+def test_summary_counts_jobs_and_hours_per_study_by_hand():
+    jobs = [
+        PlannedJob("quick", "train", True, 30),
+        PlannedJob("quick", "train", True, 30),
+        PlannedJob("quick", "query", True, 60),
+        PlannedJob("quick", "run_metrics", False, 5, threads=2),
+        PlannedJob("-", "prepare_dataset", False, 30),
+    ]
+    lines = plan_summary(jobs)
+    assert lines[0] == "Plan for shared jobs: 1 jobs (prepare_dataset 1); requests 0.0 GPU-hours, 0.5 CPU-hours"
+    assert lines[1] == (
+        "Plan for study quick: 4 jobs (query 1, run_metrics 1, train 2); requests 2.0 GPU-hours, 0.2 CPU-hours"
+    )
+    assert lines[2].startswith("Plan in all: 5 jobs requesting 2.0 GPU-hours and 0.7 CPU-hours")
+    assert len(lines) == 3  # small: no warning
+
+
+def test_a_large_plan_warns():
+    lines = plan_summary([PlannedJob("big", "train", True, 60 * 101)])
+    assert lines[-1].startswith("WARNING: this plan is large (101 GPU-hours")
+    assert "profiles/workstation" in lines[-1] and "--resources gpu=N" in lines[-1]

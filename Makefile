@@ -12,14 +12,15 @@ SNAKEMAKE_ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run verify test test-fast test-sweep setup data lint format dry-run report clean-results gpu-check docs
+.PHONY: run verify test test-fast test-sweep setup data lint format check-config dry-run report clean-results gpu-check docs
 
 run: setup data
 	$(BIN)/snakemake --cores $(CORES) all $(SNAKEMAKE_ARGS)
 	@$(BIN)/python -m fal.stats.verify --study quick
 
-# Compare the regenerated quick reports with the committed ones: identical, or by how much against the
-# seed spread, with the likely reason (fal/stats/verify.py; docs/running.md, "Verifying").
+# Compare the regenerated quick reports (reports/quick/) with the committed reference
+# (reports/reference/quick/): identical, or by how much against the seed spread, with the likely reason
+# (fal/stats/verify.py; docs/running.md, "Verifying").
 verify: setup
 	$(BIN)/python -m fal.stats.verify --study quick
 
@@ -76,6 +77,12 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 	$(BIN)/snakefmt .
+
+# Check config.yaml with override files merged in, before a run (names the file, line and key):
+#   make check-config CONFIGFILES="my-study.yaml"
+CONFIGFILES ?=
+check-config: setup
+	$(BIN)/python -m fal.plan.check $(CONFIGFILES)
 
 dry-run: setup
 	$(BIN)/snakemake -n --cores $(CORES) all $(SNAKEMAKE_ARGS)

@@ -1,6 +1,7 @@
 # FAL reproducibility pipeline. Rules live in workflow/rules/*.smk; the fal/ library does the work.
 #   snakemake --cores 2 all                      # the studies in config.yaml's run_studies
 #   snakemake --cores 2 reports/quick/table_accuracy.md   # one table
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from fal.plan.config_schema import check_yaml_file
 min_version("9.0")
 
 try:  # a syntax error names its line (Snakemake's message does not)
-    check_yaml_file(Path(workflow.basedir) / "config.yaml")
+    check_yaml_file(Path(os.path.relpath(Path(workflow.basedir) / "config.yaml")))
 except ConfigError as exc:
     sys.exit(str(exc))
 

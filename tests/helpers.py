@@ -258,9 +258,14 @@ def same_result(a: Path | bytes, b: Path | bytes) -> bool:
 
 def dry_run_jobs(project: Path, *args: str, profile: str = "none") -> list[dict]:
     """Every job a dry run of ``all`` schedules: rule, wildcards (sorted pairs), reason, inputs, outputs."""
+
+    return parse_dry_run(snakemake(project, "-n", "all", *args, profile=profile).stdout)
+
+
+def parse_dry_run(out: str) -> list[dict]:
+    """The jobs of a dry run's printed plan (``dry_run_jobs``)."""
     import re
 
-    out = snakemake(project, "-n", "all", *args, profile=profile).stdout
     jobs: list[dict] = []
     for line in out.splitlines():
         stripped = line.strip()

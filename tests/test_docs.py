@@ -102,7 +102,7 @@ def test_files_named_exist(name):
         if re.fullmatch(r"[\w./-]+/[\w./-]*|[\w-]+\.(py|yaml|toml|smk|md|csv)", t.split()[0] if t.split() else "")
         and "<" not in t
         and not t.startswith(
-            ("results/", "reports/", "data/", "/", "../", ".venv", "http", ".snakemake/", "init/", "shared/")
+            ("results/", "reports/", "logs/", "data/", "/", "../", ".venv", "http", ".snakemake/", "init/", "shared/")
         )
         and t not in GENERATED | RECIPE_EXAMPLES
     ]

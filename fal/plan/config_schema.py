@@ -9,7 +9,7 @@ bad value and what is allowed (with close matches), which is what the workflow r
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,7 @@ def _in_words(validator: str, expected: Any, value: Any) -> str | None:
     return None
 
 
-def origin_of(key_path: str, layers: list[tuple[str, Mapping[str, Any]]]) -> str:
+def origin_of(key_path: str, layers: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
     """Which configuration layer set the key a message names: the last of ``layers`` ((label, mapping),
     config.yaml first, then each --configfile, then --config) that holds the longest prefix of it."""
     parts = [p for p in re.split(r"[.\s]", key_path.split(":")[0]) if p]

@@ -66,7 +66,7 @@ class AnalysisConfig:
         return out
 
 
-RESERVED_STUDY_NAMES = {"tables", "figures", "published"}
+RESERVED_STUDY_NAMES = {"tables", "figures", "published", "reference", "gpu"}
 """Folders under paths.reports that are not studies."""
 
 
@@ -549,3 +549,40 @@ def resolve_study(config: Mapping[str, Any], name: str) -> Study:
         and all(s.lt_img_max is None and s.test_per_class is None for s in settings),
         partition_path=str(partition["path"]) if partition["kind"] == "file" else None,
     )
+
+
+def changed_from(study: Study, base: Study | None) -> str:
+    """What a command-line or --configfile override changed in ``study`` against config.yaml's own
+    version of it (``base``), in words; "" when nothing did. A study's description is config.yaml's text,
+    so a caption must say when the run was not what it describes."""
+    if base is None:
+        return "Defined outside config.yaml."
+    changes = []
+    ours, theirs = dataclasses.asdict(study.protocol), dataclasses.asdict(base.protocol)
+    changes += [f"protocol.{key} {theirs[key]} → {ours[key]}" for key in ours if ours[key] != theirs[key]]
+    ours, theirs = dataclasses.asdict(study.fidelity), dataclasses.asdict(base.fidelity)
+    changes += [f"fidelity.{key} {theirs[key]} → {ours[key]}" for key in ours if ours[key] != theirs[key]]
+    for key in ("seeds", "tables", "figures"):
+        if getattr(study, key) != getattr(base, key):
+            changes.append(f"{key} {list(getattr(base, key))} → {list(getattr(study, key))}")
+    if [s.name for s in study.strategies] != [s.name for s in base.strategies] or study.strategies != base.strategies:
+        changes.append("strategies " + ", ".join(s.name for s in study.strategies))
+    if [s.id for s in study.settings] != [s.id for s in base.settings]:
+        changes.append("settings " + "; ".join(s.id for s in study.settings))
+    return ("Changed from config.yaml's study: " + "; ".join(changes) + ".") if changes else ""
+
+
+def with_overrides_noted(studies: Mapping[str, Study], base_config: Mapping[str, Any]) -> dict[str, Study]:
+    """``studies`` with a note of what the overrides changed appended to each changed one's description."""
+    base = {}
+    for name in studies:
+        try:
+            base[name] = resolve_study(base_config, name) if name in (base_config.get("studies") or {}) else None
+        except ConfigError:
+            base[name] = None  # config.yaml's version does not resolve on its own: the override completes it
+    out = {}
+    for name, study in studies.items():
+        note = changed_from(study, base[name])
+        description = f"{study.description.strip()} {note}".strip() if note else study.description
+        out[name] = dataclasses.replace(study, description=description)
+    return out

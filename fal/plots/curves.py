@@ -48,7 +48,7 @@ def accuracy_curves(
     sns.set_theme(style="whitegrid", context="paper")
     palette = dict(zip(order, sns.color_palette("colorblind", len(order))))
     markers = dict(zip(order, ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"] * 4))
-    fig, axes = plt.subplots(1, len(settings), figsize=(4.8 * len(settings), 3.9), squeeze=False)
+    fig, axes = plt.subplots(1, len(settings), figsize=(4.8 * len(settings), 3.9), squeeze=False, sharey=True)
     for ax, setting in zip(axes[0], settings):
         sub = acc[acc["setting"] == setting]
         ratios = sorted(sub["labelled_ratio"].unique())

@@ -74,7 +74,8 @@ def accuracy_markdown(
         n_seeds = sorted(block["n_seeds"].unique())
         lines += [
             "",
-            f"Final-round {measure} (%), mean ± sample sd over {', '.join(map(str, n_seeds))} seed(s).",
+            f"Final-round {measure} (%), mean ± sample sd over {', '.join(map(str, n_seeds))} seed(s). "
+            "Bold: the best mean of its column (none where all methods tie, as in the shared cycle 1).",
             "",
         ]
     return "\n".join(lines)

@@ -12,6 +12,16 @@ from fal.stats.labels import ordered_unique
 
 ACCURACY_LEGEND = "Cells: test accuracy (%) of the global model, mean ± sample sd over seeds."
 PUBLISHED_LEGEND = "Where the paper published the cell: [paper value, Δ = reproduced − published]."
+NO_PUBLISHED_LEGEND = (
+    "No published value is shown: the paper published none of these cells for this study's protocol and data "
+    "(a reduced protocol, such as the quick preset's, is never compared)."
+)
+
+
+def published_legend(cells: pd.DataFrame) -> str:
+    """How to read the published values beside the cells, or why there are none."""
+    has = "published" in cells and bool((cells["published"].astype(str) != "").any())
+    return PUBLISHED_LEGEND if has else NO_PUBLISHED_LEGEND
 
 
 def _with_published(text: str, published: str, difference: float) -> str:
@@ -38,7 +48,7 @@ def _legend(table: PaperTable) -> str:
 
 
 def to_markdown(cells: pd.DataFrame, table: PaperTable, caption: str) -> str:
-    lines = [f"# {table.heading}", "", caption, "", f"{_legend(table)} {PUBLISHED_LEGEND}", ""]
+    lines = [f"# {table.heading}", "", caption, "", f"{_legend(table)} {published_legend(cells)}", ""]
     if cells.empty:
         lines += ["*This study has no runs that fill this table.*", ""]
         return "\n".join(lines)
@@ -103,7 +113,7 @@ def to_latex(cells: pd.DataFrame, table: PaperTable, caption: str) -> str:
             r"\begin{table}[t]",
             r"\centering",
             r"\small",
-            rf"\caption{{{latex_escape(title)}. {latex_escape(caption)} {latex_escape(_legend(table))} {latex_escape(PUBLISHED_LEGEND)}}}",
+            rf"\caption{{{latex_escape(title)}. {latex_escape(caption)} {latex_escape(_legend(table))} {latex_escape(published_legend(cells))}}}",
             rf"\label{{{label}{'' if k == 0 else f'-{k + 1}'}}}",
             r"\begin{tabular}{l" + "r" * len(cols) + "}",
             r"\toprule",
@@ -153,7 +163,7 @@ def to_html(cells: pd.DataFrame, table: PaperTable, caption: str) -> str:
         " .pub{color:#555;font-size:11px}</style></head><body>",
         f"<h2>{html.escape(table.heading)}</h2>",
         f"<p>{html.escape(caption)}</p>",
-        f"<p>{html.escape(_legend(table))} {html.escape(PUBLISHED_LEGEND)}</p>",
+        f"<p>{html.escape(_legend(table))} {html.escape(published_legend(cells))}</p>",
     ]
     if cells.empty:
         parts.append("<p><em>This study has no runs that fill this table.</em></p>")

@@ -1,11 +1,12 @@
-"""Compare a study's regenerated reports with the committed ones (``make verify``; the end of ``make run``).
+"""Compare a study's regenerated reports with the committed reference (``make verify``; the end of ``make run``).
 
-The answer is one of: identical byte for byte; or different, by how much against the spread over seeds
-(a difference far inside one seed standard deviation is the floating-point noise of another machine,
-not a broken install), with the likely reason read from the two ``provenance.json`` fingerprints.
-It exits 0 either way (it informs); ``--strict`` exits 1 when the numbers differ.
+The reference is committed apart from what a run writes (``reports/reference/<study>/``), so a run never
+changes it. The answer is one of: identical byte for byte; or different, by how much against the spread
+over seeds (a difference far inside one seed standard deviation is the floating-point noise of another
+machine, not a broken install), with the likely reason read from the two ``provenance.json``
+fingerprints. It exits 0 either way (it informs); ``--strict`` exits 1 when the numbers differ.
 
-    python -m fal.stats.verify --study quick [--reports reports] [--against HEAD] [--strict]
+    python -m fal.stats.verify --study quick [--reports reports] [--reference reports/reference] [--strict]
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,15 +25,9 @@ COMPARED = ("table_accuracy.csv", "table_accuracy.md", "provenance.json")
 KEYS = ["setting", "strategy", "labelled_ratio"]
 
 
-def committed_text(path: Path, revision: str) -> str | None:
-    """``path`` as committed at ``revision`` (None when git does not track it there)."""
-    try:
-        proc = subprocess.run(
-            ["git", "show", f"{revision}:{path.as_posix()}"], capture_output=True, text=True, check=False
-        )
-    except OSError:
-        return None
-    return proc.stdout if proc.returncode == 0 else None
+def reference_text(path: Path) -> str | None:
+    """The reference file's text (None when there is none)."""
+    return path.read_text() if path.is_file() else None
 
 
 def compare_tables(committed: pd.DataFrame, current: pd.DataFrame) -> dict:
@@ -57,23 +51,24 @@ def compare_tables(committed: pd.DataFrame, current: pd.DataFrame) -> dict:
     }
 
 
-def verify_study(study: str, reports: Path, revision: str) -> tuple[str, bool]:
-    """The report on one study and whether its numbers equal the committed ones."""
+def verify_study(study: str, reports: Path, reference: Path) -> tuple[str, bool]:
+    """The report on one study and whether its numbers equal the reference's."""
     folder = reports / study
     missing = [name for name in COMPARED if not (folder / name).is_file()]
     if missing:
         return f"{folder}: {', '.join(missing)} not found; run `make run` first.", False
-    committed = {name: committed_text(folder / name, revision) for name in COMPARED}
+    committed = {name: reference_text(reference / study / name) for name in COMPARED}
+    revision = f"{reference / study}"
     if committed["table_accuracy.csv"] is None:
-        return f"{folder}/table_accuracy.csv is not committed at {revision}: nothing to compare with.", False
+        return f"{reference / study}/table_accuracy.csv does not exist: nothing to compare with.", False
     current = {name: (folder / name).read_text() for name in COMPARED}
     if all(committed[name] == current[name] for name in COMPARED):
-        return f"{study}: identical to the committed reports ({revision}), byte for byte.", True
+        return f"{study}: identical to the reference reports ({revision}), byte for byte.", True
     old_env = json.loads(committed["provenance.json"]) if committed["provenance.json"] else []
     new_env = json.loads(current["provenance.json"])
     if committed["table_accuracy.csv"] == current["table_accuracy.csv"]:
         return (
-            f"{study}: the numbers are identical to the committed reports ({revision}); only the "
+            f"{study}: the numbers are identical to the reference reports ({revision}); only the "
             f"environment lines differ ({likely_reason(old_env, new_env)}).",
             True,
         )
@@ -82,7 +77,7 @@ def verify_study(study: str, reports: Path, revision: str) -> tuple[str, bool]:
         pd.read_csv(io.StringIO(current["table_accuracy.csv"])),
     )
     lines = [
-        f"{study}: {diff['changed']} of {diff['cells']} cells differ from the committed reports ({revision}): "
+        f"{study}: {diff['changed']} of {diff['cells']} cells differ from the reference reports ({revision}): "
         f"|Δ| max {diff['max_abs_delta']:.2f}, mean {diff['mean_abs_delta']:.2f} points; "
         f"{diff['within_one_sd']} of {diff['changed']} within one seed sd (largest {diff['max_in_sd']:.2f} sd).",
     ]
@@ -98,7 +93,7 @@ def verify_study(study: str, reports: Path, revision: str) -> tuple[str, bool]:
         )
     lines += [
         f"  likely reason: {likely_reason(old_env, new_env)}",
-        f"  committed: {describe(old_env)}",
+        f"  reference: {describe(old_env)}",
         f"  yours:     {describe(new_env)}",
     ]
     return "\n".join(lines), False
@@ -108,12 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--study", action="append", default=None, help="study name (repeatable; default quick)")
     parser.add_argument("--reports", default="reports", type=Path, help="the reports folder (paths.reports)")
-    parser.add_argument("--against", default="HEAD", help="the git revision holding the committed reports")
+    parser.add_argument(
+        "--reference", default="reports/reference", type=Path, help="the committed reference reports' folder"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when the numbers differ")
     args = parser.parse_args(argv)
     same = True
     for study in args.study or ["quick"]:
-        text, equal = verify_study(study, args.reports, args.against)
+        text, equal = verify_study(study, args.reports, args.reference)
         print(text)
         same &= equal
     return 0 if same or not args.strict else 1

@@ -393,3 +393,143 @@ def test_a_study_refuses_a_bad_partition_file_before_any_job_runs(tmp_path):
     study["partition"] = {"kind": "file", "path": str(tmp_path / "missing.json")}
     with pytest.raises(ConfigError, match="no such file"):
         resolve_study(config, "tiny_kafal_file")
+
+
+# ------------------------------------------------------------------------------------------------
+# 7. The KCFU local step in round 0 and the unlabelled batches across epochs (KA:main.py:86-137)
+
+
+def _bn_first_model(num_classes: int) -> nn.Module:
+    """BatchNorm on the input images: its running statistics depend on the batches alone, so the test can
+    replay them without replaying the optimisation."""
+
+    class BNFirst(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = nn.BatchNorm2d(1)
+            self.conv = nn.Conv2d(1, 2, 3, padding=1)
+            self.fc = nn.Linear(2, num_classes)
+
+        def forward(self, x):
+            f = self.conv(self.bn(x)).mean(dim=(2, 3))
+            return self.fc(f), f
+
+    torch.manual_seed(0)
+    return BNFirst()
+
+
+def _kcfu_client(cfg, round_index, pool_size, *, epochs=1, seen=None, before_epoch=None):
+    from fal.data.synthetic import synthetic_arrays
+    from fal.federated.algorithms.kcfu import kcfu_client_update
+    from fal.federated.training import ClientData
+    from fal.seeding import torch_generator
+
+    arrays = synthetic_arrays(num_classes=4, per_class=10, test_per_class=2, size=16)
+    bank = ImageBank(arrays.train_images, (0.5,), (0.25,), "cpu")
+    client = ClientData(np.arange(8), arrays.train_labels[:8])
+    counts = torch.bincount(torch.tensor(client.labels), minlength=4)
+    student = _bn_first_model(4)
+    if seen is not None:
+        student.bn.register_forward_pre_hook(lambda _module, args: seen.append(args[0].detach().clone()))
+    loss = kcfu_client_update(
+        student,
+        _bn_first_model(4),
+        client,
+        np.arange(8, 8 + pool_size),
+        counts,
+        bank,
+        epochs=epochs,
+        batch_size=4,
+        lr=0.05,
+        momentum=0.9,
+        weight_decay=0.0,
+        round_index=round_index,
+        cfg=cfg,
+        generator=torch_generator(3),
+        where="t",
+        before_epoch=before_epoch,
+        teacher_bn="train",
+    )
+    return student, loss, bank
+
+
+def test_round_0_runs_the_mixed_forward_and_its_batchnorm_statistics_move_while_nothing_is_distilled():
+    """KA:main.py:117 and :127: the student's forward on the mixed batch runs in round 0 as well (its
+    BatchNorm running statistics move), and the distillation term is multiplied by int(comm > 0) = 0."""
+    seen: list[torch.Tensor] = []
+    student, loss, bank = _kcfu_client(KCFUConfig(), 0, 22, seen=seen)  # 8 labelled, batch 4: two local steps
+    assert [len(x) for x in seen] == [4, 4, 4, 4]  # labelled, mixed, labelled, mixed
+    pool = bank.batch(torch.arange(8, 30), torch.zeros(22, dtype=torch.bool)).flatten(1)
+    flipped = bank.batch(torch.arange(8, 30), torch.ones(22, dtype=torch.bool)).flatten(1)
+    for mixed in (seen[1], seen[3]):
+        is_image = [
+            bool(((torch.cat([pool, flipped]) - row).abs().amax(dim=1) < 1e-6).any()) for row in mixed.flatten(1)
+        ]
+        assert sum(is_image) <= 1  # mixtures, not pool images (the batch's one partner mixed with itself stays one)
+    replay = nn.BatchNorm2d(1)
+    for x in seen:
+        replay(x)
+    assert int(student.bn.num_batches_tracked) == 4  # one per forward: two per local step
+    assert torch.allclose(student.bn.running_mean, replay.running_mean, atol=1e-7)
+    assert torch.allclose(student.bn.running_var, replay.running_var, atol=1e-7)
+
+    without, loss_without, _ = _kcfu_client(KCFUConfig(compensation=False), 0, 22)
+    assert loss == loss_without  # the distillation term adds exactly 0 to the loss ...
+    trained = [name for name, _ in student.named_parameters()]
+    assert all(torch.equal(student.state_dict()[k], without.state_dict()[k]) for k in trained)  # ... and no gradient
+    assert int(without.bn.num_batches_tracked) == 2
+    assert not torch.allclose(student.bn.running_mean, without.bn.running_mean)  # only the statistics differ
+
+
+def _record_unlabelled_batches(monkeypatch, pool_size):
+    from fal.federated.algorithms import kcfu
+
+    events: list = []
+    real_next, real_new_pass = kcfu.UnlabelledBatches.next, kcfu.UnlabelledBatches.new_pass
+
+    def new_pass(self):
+        real_new_pass(self)
+        events.append(("pass", self.order.copy()))
+
+    def next_batch(self):
+        batch = real_next(self)
+        events.append(("batch", batch.copy()))
+        return batch
+
+    monkeypatch.setattr(kcfu.UnlabelledBatches, "new_pass", new_pass)
+    monkeypatch.setattr(kcfu.UnlabelledBatches, "next", next_batch)
+    _kcfu_client(KCFUConfig(), 1, pool_size, epochs=2, before_epoch=lambda epoch: events.append(("epoch", epoch)))
+    return events
+
+
+def test_each_local_epoch_draws_its_unlabelled_batches_from_a_new_permutation(monkeypatch):
+    """KA:main.py:94: the unlabelled loader is read afresh in every local epoch (a new shuffle), even when
+    the previous epoch left part of its pass unread."""
+    events = _record_unlabelled_batches(monkeypatch, pool_size=10)  # two steps of 4 use 8 of 10 per epoch
+    kinds = [kind for kind, _ in events]
+    assert kinds == ["pass", "epoch", "batch", "batch", "pass", "epoch", "batch", "batch"]
+    pool = np.arange(8, 18)
+    first, second = events[0][1], events[4][1]
+    assert sorted(first.tolist()) == sorted(second.tolist()) == list(range(10))  # each a permutation of the pool
+    assert not np.array_equal(first, second)  # drawn anew at the start of epoch 2
+    assert np.array_equal(np.concatenate([events[2][1], events[3][1]]), pool[first[:8]])
+    assert np.array_equal(np.concatenate([events[6][1], events[7][1]]), pool[second[:8]])  # not the 2 left over
+
+
+def test_an_exhausted_pass_hands_out_its_short_batch_and_the_next_batch_starts_a_new_pass(monkeypatch):
+    """DataLoader(drop_last=False) read endlessly (KA:main.py:78-82): 6 images in batches of 4 give 4 then 2."""
+    events = _record_unlabelled_batches(monkeypatch, pool_size=6)
+    assert [(kind, len(value)) for kind, value in events if kind == "batch"] == [("batch", 4), ("batch", 2)] * 2
+    for start in (0, 4):  # each epoch: one pass, every image once
+        assert sorted(np.concatenate([events[start + 2][1], events[start + 3][1]]).tolist()) == list(range(8, 14))
+
+
+def test_unlabelled_batches_start_a_new_pass_after_the_short_one():
+    from fal.federated.algorithms.kcfu import UnlabelledBatches
+    from fal.seeding import numpy_rng
+
+    batches = UnlabelledBatches(np.arange(100, 103), numpy_rng(0), 2)
+    batches.new_pass()
+    taken = [batches.next() for _ in range(4)]
+    assert [len(b) for b in taken] == [2, 1, 2, 1]  # a pool of 3 in batches of 2: each pass ends short
+    assert sorted(np.concatenate(taken[:2]).tolist()) == sorted(np.concatenate(taken[2:]).tolist()) == [100, 101, 102]

@@ -105,6 +105,10 @@ def test_accuracy_markdown_layout():
     assert "| Method | Sel | 10% | 20% |" in lines
     assert "| Random | G | 41.00 ± 1.41 | 52.00 ± 2.83 |" in lines
     assert "| Entropy_G | G | **45.00 ± 1.41** | **61.00 ± 1.41** |" in lines  # best mean per column in bold
+    assert any(
+        line.endswith("Bold: the best mean of its column (none where all methods tie, as in the shared cycle 1).")
+        for line in lines
+    )
 
 
 def test_final_accuracy_rows():
@@ -119,6 +123,7 @@ def test_figure_has_one_panel_per_setting(tmp_path):
     metrics = pd.concat([study_metrics(), make_run("random", 1, [30.0, 35.0], setting_alpha=100)], ignore_index=True)
     fig = accuracy_curves(metrics, LABELS, "title", dataset_labels(), "test accuracy")
     assert len(fig.axes) == 2
+    assert fig.axes[0].get_ylim() == fig.axes[1].get_ylim()  # one y scale: panels compare at a glance
     assert [ax.get_xlabel() for ax in fig.axes] == ["Labelled samples (% of training set)"] * 2
     assert "Fashion-MNIST-LT, ρ = 20, α = 0.1, 2 clients" in fig.axes[0].get_title()
     assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["Random (G)", "Entropy_G (G)"]

@@ -307,3 +307,15 @@ def test_logo_figure4_win_and_defeat_percentages_by_hand(metrics):
     assert random["defeat"] == pytest.approx(100 * 8 / 9) and random["win"] == 0
     fig = build_figure(FIGURES["logo_figure4"], logo_metrics, info)
     assert len(fig.axes) == 3  # Overall, query selector, alpha
+
+
+def test_a_table_without_published_values_says_why():
+    """A study that never compares (a reduced protocol) does not promise published values."""
+    from fal.stats.render import NO_PUBLISHED_LEGEND, PUBLISHED_LEGEND
+
+    metrics = synthetic_metrics()
+    cells, _ = build_table(TABLES["table5_6"], metrics, synthetic_info(compare=False), load_published(PUBLISHED))
+    text = to_markdown(cells, TABLES["table5_6"], "Synthetic study.")
+    assert NO_PUBLISHED_LEGEND in text and PUBLISHED_LEGEND not in text
+    cells, _ = build_table(TABLES["table5_6"], metrics, synthetic_info(), load_published(PUBLISHED))
+    assert PUBLISHED_LEGEND in to_markdown(cells, TABLES["table5_6"], "Synthetic study.")

@@ -174,12 +174,9 @@ def test_compensation_loss_follows_the_spec(variant):
     assert student.fc.weight.grad is not None and student.fc.weight.grad.abs().sum() > 0
 
 
-def test_compensation_is_off_in_the_first_round_and_on_later():
-    class Exploding(nn.Module):
-        def forward(self, x):
-            raise AssertionError("the teacher must not be used in round 0")
-
-    _kcfu_run(KCFUConfig(), 0, Exploding())
+def test_compensation_counts_from_the_second_round_on():
+    """Round 0 runs the mixed forward (teacher and student) as the official code does, times int(comm > 0):
+    the parameters train on the client loss alone; from round 1 the term counts."""
     calls = []
 
     class Counting(nn.Module):
@@ -191,8 +188,16 @@ def test_compensation_is_off_in_the_first_round_and_on_later():
             calls.append(len(x))
             return self.inner(x)
 
-    _kcfu_run(KCFUConfig(), 1, Counting(_tiny_cnn(_kcfu_setup()[3])))
+    spec = _kcfu_setup()[3]
+    first = _kcfu_run(KCFUConfig(), 0, Counting(_tiny_cnn(spec)))
     assert calls == [4, 4]  # one unlabelled batch of the labelled batch size per labelled batch
+    client_loss_only = _kcfu_run(KCFUConfig(compensation=False), 0)
+    assert _same_state(first, client_loss_only)  # the term is multiplied by 0
+    assert not _same_state(_kcfu_run(KCFUConfig(), 1), client_loss_only)
+
+
+def _same_state(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
 def _kcfu_setup():

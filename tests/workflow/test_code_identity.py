@@ -95,17 +95,17 @@ def all_jobs(finished):
 def test_every_job_ran_only_code_its_hash_covers(finished):
     """The logged modules each job actually imported are all inside its code hash (no hidden import)."""
     study = resolve_study(yaml.safe_load((finished / "config.yaml").read_text()), "tiny")
-    logs = list((finished / "results").rglob("*.log"))
+    logs = list((finished / "logs").rglob("*.log"))
     checked = 0
     for log in logs:
         used = re.search(r"fal modules used: (.*)", log.read_text())
         if not used:
             continue
-        rel = log.relative_to(finished / "results").parts
-        rule = (rel[2] if rel[1] == "logs" and rel[0] != "logs" else rel[1]).removesuffix(".log")
+        rel = log.relative_to(finished / "logs").parts  # prepare_dataset/<source>.log or <study>/<rule>/...
+        rule = (rel[0] if rel[0] == "prepare_dataset" else rel[1]).removesuffix(".log")
         wildcards = {}
-        if rule in ("query", "train"):  # logs/<rule>/<setting>/seed<n>/<strategy or arm>/cycle<t>.log
-            wildcards["setting"], wildcards["cycle"] = rel[3], log.stem.removeprefix("cycle")
+        if rule in ("query", "train"):  # logs/<study>/<rule>/<setting>/seed<n>/<strategy or arm>/cycle<t>.log
+            wildcards["setting"], wildcards["cycle"] = rel[2], log.stem.removeprefix("cycle")
             wildcards["strategy" if rule == "query" else "arm"] = log.parent.name
         if rule == "prepare_dataset":
             wildcards["source"] = log.stem
@@ -123,15 +123,17 @@ def _module_files(project: Path) -> list[Path]:
     return sorted((project / "fal").rglob("*.py"))
 
 
-def _probe_each(project: Path, rels: list[Path]) -> dict[Path, list[dict]]:
-    """Dry-run ``project`` with a behaviour probe appended to each file in turn (then restored)."""
+def _probe_each(project: Path, rels: list[Path]) -> dict[Path, tuple[list[dict], str]]:
+    """Dry-run ``project`` with a behaviour probe appended to each file in turn (then restored): the
+    jobs planned and the dry run's messages."""
     out = {}
     for rel in rels:
         path = project / rel
         original = path.read_text()
         path.write_text(original + PROBE)
         try:
-            out[rel] = dry_run_jobs(project)
+            run = snakemake(project, "-n", "all", profile=PROFILE)
+            out[rel] = (helpers.parse_dry_run(run.stdout), run.stdout + run.stderr)
         finally:
             path.write_text(original)
     return out
@@ -151,13 +153,18 @@ def test_each_module_change_reruns_exactly_its_importers(finished, all_jobs, tmp
         probed = {rel: jobs for half in halves for rel, jobs in half.items()}
     assert set(probed) == set(rels)
     for rel in rels:
-        jobs = probed[rel]
+        jobs, messages = probed[rel]
         module = ".".join(rel.with_suffix("").parts).removesuffix(".__init__")
         changed = {key(job) for job in jobs if job["reason"].startswith("reason: Params have changed")}
         if rel.parts[0] == "workflow":
             expected = {k for k in all_jobs if k[0] in SCRIPTS and SCRIPTS[k[0]] == rel.stem}
         else:
             expected = {k for k, modules in all_jobs.items() if module in modules}
+        # The data cache is the planning side's: code it was built with changed, a real run rebuilds it
+        # before the DAG decides (no job), and reruns only what the rebuilt bytes change.
+        rebuilds_cache = any(k[0] == "prepare_dataset" for k in expected)
+        assert rebuilds_cache == ("Data cache: data/cache/fmnist.npz" in messages), (str(rel), messages[-2000:])
+        expected = {k for k in expected if k[0] != "prepare_dataset"}
         scheduled = {key(job) for job in jobs if job["rule"] != "all"}
         # Snakemake names one reason per job: a job downstream of another rerun job says "updated by
         # another job" even when its own params changed too. So: every importer reruns, no job outside
@@ -228,6 +235,17 @@ def test_a_missing_data_cache_reruns_only_the_change(finished, tmp_path):
     kept = [rel for rel in before if "/cycle" in rel or rel.endswith("partition.parquet")]
     assert kept and all(after[rel] == before[rel] for rel in kept)
     assert dry_run_jobs(project, "--configfile", "more.yaml") == []
+
+
+def test_two_runs_from_scratch_give_byte_identical_results(finished, tmp_path):
+    """Every file of results/ (models, Parquet, JSON, reports, digest sidecars) is the same byte for byte in
+    a second run from scratch: no result carries a time or a host (timings go to logs/)."""
+    again = copy_project(tmp_path, yaml.safe_load((finished / "config.yaml").read_text()))
+    snakemake(again, "all", profile=PROFILE)
+    first, second = _digests(finished / "results"), _digests(again / "results")
+    first = {rel: data for rel, data in first.items() if not rel.startswith(".quarantine/")}
+    assert sorted(first) == sorted(second)
+    assert [rel for rel in first if first[rel] != second[rel]] == []
 
 
 def test_where_the_data_come_from_is_not_a_trigger(finished):

@@ -251,3 +251,40 @@ def test_a_change_reruns_exactly_what_it_changes(name, finished, tmp_path):
     )
     assert under == [], f"{name}: stale outputs {under[:5]}"
     assert unexplained == [], f"{name}: jobs rerun for nothing {[(j['rule'], j['wildcards']) for j in unexplained][:5]}"
+
+
+def _planned_after(finished: Path, tmp_path: Path, edit: Callable[[dict], None]) -> list[dict]:
+    config = yaml.safe_load((finished / "config.yaml").read_text())
+    edit(config)
+    changed = tmp_path / "changed"
+    shutil.copytree(finished, changed, symlinks=True)
+    (changed / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return [job for job in dry_run_jobs(changed, profile=PROFILE) if job["rule"] != "all"]
+
+
+def _label(config: dict) -> None:
+    config["strategies"]["fairfal"] = {"method": "fairfal", "label": "FairFAL (ours)"}
+
+
+def _fedprox_mu_under_fedavg(config: dict) -> None:
+    study(config)["protocol"]["fedprox_mu"] = 0.5  # the study trains with FedAvg, which never reads it
+
+
+def _kappa_as_an_int(config: dict) -> None:
+    config["strategies"]["fairfal"] = {"method": "fairfal", "options": {"kappa": 4}}  # its default, 4.0
+
+
+@pytest.mark.parametrize(
+    "edit, planned",
+    [
+        (_label, {"accuracy_table", "accuracy_figure", "publish_report"}),  # publish_report copies them
+        (_fedprox_mu_under_fedavg, set()),
+        (_kappa_as_an_int, set()),
+    ],
+    ids=["a label rename: the tables only", "an option of an unused algorithm: nothing", "4 for 4.0: nothing"],
+)
+def test_edits_that_change_no_number_plan_no_computation(edit, planned, finished, tmp_path):
+    jobs = _planned_after(finished, tmp_path, edit)
+    assert {job["rule"] for job in jobs} == planned, [(j["rule"], j["reason"]) for j in jobs]
+    own = [job for job in jobs if job["rule"] != "publish_report"]
+    assert all("Params have changed" in job["reason"] for job in own), [(j["rule"], j["reason"]) for j in own]

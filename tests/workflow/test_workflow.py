@@ -139,8 +139,8 @@ def test_tiny_study_end_to_end(tiny_project):
     assert re.search(r"cycle 1 round 1/1 clients 5/5 lr .* test_acc [\d.]+% elapsed", log)
     # every rule wrote a benchmark file
     bench_rules = {
-        p.relative_to(tiny_project / "results/tiny/benchmarks").parts[0]
-        for p in (tiny_project / "results/tiny/benchmarks").rglob("*.tsv")
+        p.relative_to(tiny_project / "logs/tiny/benchmarks").parts[0]
+        for p in (tiny_project / "logs/tiny/benchmarks").rglob("*.tsv")
     }
     assert {"partition", "train", "query", "run_metrics"} <= bench_rules
     assert snakemake(tiny_project, "-n", "all").stdout.count("rule ") == 0  # nothing left to do

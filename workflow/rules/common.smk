@@ -60,7 +60,7 @@ from fal.plan.captions import describe_study  # noqa: E402
 from fal.plan.catalog import ALGORITHMS, DATASETS, FIGURES, METHODS, SOURCES, TABLES, check_catalog  # noqa: E402
 from fal.plan.checks import training_images  # noqa: E402
 from fal.plan.cost import PlannedJob, plan_summary  # noqa: E402
-from fal.plan.study import resolve_studies  # noqa: E402
+from fal.plan.study import resolve_studies, with_overrides_noted  # noqa: E402
 
 CODE_FACTS = SourceFacts(Path(".snakemake/fal-code-hash.json"))
 """What each fal file imports and its normalised digest, kept between runs by content (fal/code_hash.py)."""
@@ -68,6 +68,8 @@ CODE_FACTS = SourceFacts(Path(".snakemake/fal-code-hash.json"))
 try:
     check_catalog()
     STUDIES = resolve_studies(config)
+    if len(config_layers()) > 1:  # overrides: captions say what they changed (a description is config.yaml's)
+        STUDIES = with_overrides_noted(STUDIES, config_layers()[0][1])
     # Runtime settings (device, threads, batch sizes) do not change results, so they are not rule
     # params (a change would rerun everything); scripts read them from snakemake.config.
     RUNTIME = RuntimeConfig.from_dict(config.get("runtime"))
@@ -120,7 +122,7 @@ def plan_run():
     if DAMAGED:
         workflow.dag.forcefiles.update(DAMAGED)
         if workflow.dryrun:
-            for line in damage_report(DAMAGED):
+            for line in damage_report(DAMAGED, None):
                 logger.warning(line)
 
 

@@ -37,7 +37,9 @@ single-label pseudo-labels are; ``per_label`` weighs each label's KL term by its
 that uniform weights are 1). The weights are ``gamma_weights`` of the positive counts n⁺.
 
 Both switch the compensation off in the first communication round of a cycle (paper Alg. 1, "if t
-equals 1"; code: round 0). Classes a client does not hold get Γ weight 0 in both variants (the paper's
+equals 1"; code: round 0). As the official code does, round 0 still runs the mixed-batch forward and
+multiplies the term by 0 (the student's BatchNorm statistics move on it), and the unlabelled batches
+follow its loader (``UnlabelledBatches``). Classes a client does not hold get Γ weight 0 in both variants (the paper's
 N/n is undefined there; the code masks them). Two behaviours of the official code are fidelity switches
 (``fal.config.FidelityConfig``): the teacher's BatchNorm mode (``kcfu_teacher_bn``: batch statistics,
 as the official server model is never put in eval mode while it trains) and the pool distilled on
@@ -313,26 +315,46 @@ def multilabel_compensation_loss(
     return (sample_weight * per_sample_kl).mean()
 
 
-class _Cycler:
-    """An endless random sampler over a client's unlabelled pool (a fresh permutation per pass)."""
+class UnlabelledBatches:
+    """A client's unlabelled batches as KAFAL's code draws them (a shuffled DataLoader read endlessly,
+    restarted at every local epoch): each epoch starts a fresh permutation; a pass hands out its short last
+    batch, and the next batch starts a new pass."""
 
-    def __init__(self, positions: np.ndarray, rng: np.random.Generator):
+    def __init__(self, positions: np.ndarray, rng: np.random.Generator, batch_size: int) -> None:
         self.positions = np.asarray(positions, dtype=np.int64)
         self.rng = rng
+        self.batch_size = batch_size
+        self.order = np.zeros(0, dtype=np.int64)
+        self.at = 0
+
+    def new_pass(self) -> None:
         self.order = self.rng.permutation(len(self.positions))
         self.at = 0
 
-    def take(self, n: int) -> np.ndarray:
-        out = []
-        while n > 0:
-            if self.at == len(self.order):
-                self.order = self.rng.permutation(len(self.positions))
-                self.at = 0
-            step = min(n, len(self.order) - self.at)
-            out.append(self.positions[self.order[self.at : self.at + step]])
-            self.at += step
-            n -= step
-        return np.concatenate(out)
+    def next(self) -> np.ndarray:
+        if self.at >= len(self.order):
+            self.new_pass()
+        batch = self.positions[self.order[self.at : self.at + self.batch_size]]
+        self.at += self.batch_size
+        return batch
+
+
+def unlabelled_draw(
+    u: np.ndarray, rng: np.random.Generator, bank: ImageBank, cfg: KCFUConfig
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One unlabelled batch's augmented images, mixing weights β and partners, drawn in the official order
+    (flips, crops, β, partner) from the client's mixing stream."""
+    flips = torch.from_numpy(rng.random(len(u)) < 0.5)
+    crops = (
+        torch.from_numpy(rng.integers(0, 2 * bank.crop_padding + 1, size=(len(u), 2))) if bank.crop_padding else None
+    )
+    images = bank.batch(torch.from_numpy(u), flips, crops)
+    if cfg.mix_unlabelled:
+        beta = torch.from_numpy(rng.beta(cfg.beta, cfg.beta, size=len(u)).astype(np.float32))
+    else:  # β = 1: each image distilled as it is, Γ from its own pseudo-label
+        beta = torch.ones(len(u))
+    partner = torch.from_numpy(mix_partners(len(u), cfg.mix_partner, rng)).to(bank.device)
+    return images, beta, partner
 
 
 def kcfu_client_update(
@@ -373,8 +395,16 @@ def kcfu_client_update(
     loss_counts = counts if cfg.balanced_loss else torch.ones_like(counts)  # Eq. 4 with every n = 1: plain CE
     # Mixing draws (unlabelled order, β, partners) from a NumPy stream seeded off the client's generator.
     rng = numpy_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
-    compensate = cfg.compensation and round_index > 0 and len(unlabelled) > 0
-    cycler = _Cycler(unlabelled, rng) if compensate else None
+    # The official student runs its forward pass on the mixed batch in round 0 too (its BatchNorm running
+    # statistics move) and multiplies the distillation term by int(comm > 0): the term counts from round 1.
+    batches = UnlabelledBatches(unlabelled, rng, batch_size) if cfg.compensation and len(unlabelled) else None
+    counted = float(round_index > 0)
+
+    def start_epoch(epoch: int) -> None:
+        if batches is not None:
+            batches.new_pass()  # the official loader restarts at every local epoch
+        if before_epoch is not None:
+            before_epoch(epoch)
 
     def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if labelled_loss is None and multi_label:
@@ -388,28 +418,19 @@ def kcfu_client_update(
             value = balanced_softmax_loss(logits, y, loss_counts)
         else:
             value = labelled_loss(net, x, y)
-        if cycler is not None:  # compensate
-            u = cycler.take(batch_size)
-            u_flips = torch.from_numpy(rng.random(len(u)) < 0.5)
-            u_crops = (
-                torch.from_numpy(rng.integers(0, 2 * bank.crop_padding + 1, size=(len(u), 2)))
-                if bank.crop_padding
-                else None
-            )
-            xu = bank.batch(torch.from_numpy(u), u_flips, u_crops)
-            if cfg.mix_unlabelled:
-                beta = torch.from_numpy(rng.beta(cfg.beta, cfg.beta, size=len(u)).astype(np.float32))
-            else:  # β = 1: each image distilled as it is, Γ from its own pseudo-label
-                beta = torch.ones(len(u))
-            partner = torch.from_numpy(mix_partners(len(u), cfg.mix_partner, rng)).to(bank.device)
+        if batches is not None:  # compensate
+            xu, beta, partner = unlabelled_draw(batches.next(), rng, bank, cfg)
             compensate_with = multilabel_compensation_loss if multi_label else compensation_loss
-            compen = compensate_with(net, teacher, xu, beta, partner, counts, cfg)
-            value = value + compen if cfg.combination == "sum" else cfg.nu * value + (1 - cfg.nu) * compen
+            compen = counted * compensate_with(net, teacher, xu, beta, partner, counts, cfg)
+            if not counted:
+                value = value + compen  # exactly 0: round 0 trains on the client loss alone
+            elif cfg.combination == "sum":
+                value = value + compen
+            else:
+                value = cfg.nu * value + (1 - cfg.nu) * compen
         return value
 
-    return mean_epoch_loss(
-        model, optimizer, data, epochs, batch_size, generator, loss, where, before_epoch=before_epoch
-    )
+    return mean_epoch_loss(model, optimizer, data, epochs, batch_size, generator, loss, where, before_epoch=start_epoch)
 
 
 @dataclass(frozen=True)

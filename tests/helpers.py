@@ -271,10 +271,15 @@ def parse_dry_run(out: str) -> list[dict]:
         stripped = line.strip()
         match = re.match(r"^(?:local)?rule (\w+):$", stripped)
         if match:
-            jobs.append({"rule": match.group(1), "wildcards": (), "reason": "", "input": [], "output": []})
+            jobs.append(
+                {"rule": match.group(1), "wildcards": (), "reason": "", "input": [], "output": [], "resources": {}}
+            )
         elif jobs and stripped.startswith("wildcards:"):
             items = [item.strip().split("=", 1) for item in stripped.split(":", 1)[1].split(",")]
             jobs[-1]["wildcards"] = tuple(sorted((k, v) for k, v in items))
+        elif jobs and stripped.startswith("resources:"):
+            pairs = [item.strip().split("=", 1) for item in stripped.split(":", 1)[1].split(",")]
+            jobs[-1]["resources"] = {k: v for k, v in pairs}
         elif jobs and stripped.startswith("reason:"):
             jobs[-1]["reason"] = stripped
         elif jobs and stripped.startswith(("input:", "output:")):

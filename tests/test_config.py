@@ -384,3 +384,27 @@ def test_multilabel_studies_resolve_with_their_partition_rule():
             "multilabel_partition": "first",
         }
         resolve_study(config, "quick")  # single-label data has no such choice
+
+
+def test_an_override_is_noted_in_the_description_the_captions_print():
+    """A study changed by --configfile/--config says so (config.yaml's description would otherwise describe
+    a run it was not); changing only which outputs it writes is not noted, so no caption changes."""
+    from fal.plan.study import changed_from, with_overrides_noted
+
+    base_config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    changed = copy.deepcopy(base_config)
+    quick = changed["studies"]["quick"]
+    quick["protocol"] = {**quick.get("protocol", {}), "rounds": 7}
+    quick["seeds"] = [1]
+    base = resolve_study(base_config, "quick")
+    study = resolve_study(changed, "quick")
+    note = changed_from(study, base)
+    assert note.startswith("Changed from config.yaml's study: protocol.rounds ")
+    assert "→ 7" in note and "seeds [1, 2, 3] → [1]" in note
+    noted = with_overrides_noted({"quick": study}, base_config)["quick"]
+    assert noted.description == f"{base.description.strip()} {note}"
+    more_outputs = copy.deepcopy(base_config)
+    more_outputs["studies"]["quick"]["tables"] = list(base.tables)[:1]
+    assert changed_from(resolve_study(more_outputs, "quick"), base) == ""
+    assert changed_from(base, base) == ""
+    assert changed_from(study, None) == "Defined outside config.yaml."

@@ -25,6 +25,8 @@ class PlannedJob:
     minutes: float
     """Its runtime request (resources ``runtime``, first attempt)."""
     threads: int = 1
+    measured: bool = False
+    """Whether its requests come from the study's finished jobs of its shape (fal/plan/requests.py)."""
 
 
 def plan_summary(jobs: Iterable[PlannedJob]) -> list[str]:
@@ -47,9 +49,13 @@ def plan_summary(jobs: Iterable[PlannedJob]) -> list[str]:
             f"Plan for {name}: {len(group)} jobs ({rules}); requests {gpu:,.1f} GPU-hours, {cpu:,.1f} CPU-hours"
         )
     gpu, cpu = _hours(jobs)
-    lines.append(
-        f"Plan in all: {len(jobs)} jobs requesting {gpu:,.1f} GPU-hours and {cpu:,.1f} CPU-hours (resources.smk's model)"
+    measured = sum(job.measured for job in jobs)
+    source = (
+        f"{measured} requests measured on finished jobs of the same shape, the others resources.smk's model"
+        if measured
+        else "resources.smk's model"
     )
+    lines.append(f"Plan in all: {len(jobs)} jobs requesting {gpu:,.1f} GPU-hours and {cpu:,.1f} CPU-hours ({source})")
     if gpu > GPU_HOURS_WARNING or cpu > CPU_HOURS_WARNING or len(jobs) > JOBS_WARNING:
         lines.append(
             f"WARNING: this plan is large ({gpu:,.0f} GPU-hours, {cpu:,.0f} CPU-hours, {len(jobs):,} jobs). Check the "
@@ -57,6 +63,32 @@ def plan_summary(jobs: Iterable[PlannedJob]) -> list[str]:
             "workstation cap concurrent GPU jobs with --profile profiles/workstation or --resources gpu=N"
         )
     return lines
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One cluster submission: a job, or a group of jobs that the profile's ``groups`` put together."""
+
+    gpus: int
+    minutes: float
+    """Its runtime request (a group's adds up the layers its jobs run in)."""
+    jobs: int
+
+
+def submissions_summary(submissions: Iterable[Submission]) -> list[str]:
+    """The line a cluster user reads before submitting: submissions, GPU allocations and the GPU-hours
+    they request (a group's runtime times its GPUs)."""
+    submissions = list(submissions)
+    if not submissions:
+        return []
+    gpu = [s for s in submissions if s.gpus]
+    hours = sum(s.minutes * s.gpus for s in gpu) / 60
+    largest = max(s.jobs for s in submissions)
+    longest = max(s.minutes for s in submissions) / 60
+    return [
+        f"Cluster submissions with these groups: {len(submissions):,} ({len(gpu):,} GPU allocations requesting "
+        f"{hours:,.1f} GPU-hours; up to {largest} jobs and {longest:,.1f} hours per submission)"
+    ]
 
 
 def _hours(jobs: Iterable[PlannedJob]) -> tuple[float, float]:

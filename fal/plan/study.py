@@ -562,7 +562,9 @@ def changed_from(study: Study, base: Study | None) -> str:
     changes += [f"protocol.{key} {theirs[key]} → {ours[key]}" for key in ours if ours[key] != theirs[key]]
     ours, theirs = dataclasses.asdict(study.fidelity), dataclasses.asdict(base.fidelity)
     changes += [f"fidelity.{key} {theirs[key]} → {ours[key]}" for key in ours if ours[key] != theirs[key]]
-    for key in ("seeds", "tables", "figures"):
+    # What the numbers come from; not which outputs the study writes (adding a table changes no other
+    # table, so its caption stays and nothing else reruns).
+    for key in ("seeds",):
         if getattr(study, key) != getattr(base, key):
             changes.append(f"{key} {list(getattr(base, key))} → {list(getattr(study, key))}")
     if [s.name for s in study.strategies] != [s.name for s in base.strategies] or study.strategies != base.strategies:

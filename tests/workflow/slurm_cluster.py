@@ -21,14 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 
-PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
+PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge", "slurmdbd", "mariadb-server"]
+DB_PASSWORD = "fal-test"
 
 
 def unavailable_reason() -> str | None:
     """Why a cluster cannot be started here (None when it can); installs the packages when root."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         return "starting slurmctld/slurmd/munged needs root"
-    if not all(shutil.which(b) or Path(f"/usr/sbin/{b}").exists() for b in ["sbatch", "slurmctld", "slurmd", "munged"]):
+    binaries = ["sbatch", "slurmctld", "slurmd", "munged", "slurmdbd", "mariadbd", "mariadb-install-db"]
+    if not all(shutil.which(b) or Path(f"/usr/sbin/{b}").exists() for b in binaries):
         error = install_packages()
         if error:
             return error
@@ -67,12 +69,14 @@ def _sbin(name: str) -> str:
 
 
 class SlurmCluster:
-    """``with SlurmCluster() as cluster:`` starts munged, slurmctld and slurmd; leaves stop them."""
+    """``with SlurmCluster() as cluster:`` starts munged, slurmctld and slurmd (and, with ``accounting``,
+    a MariaDB server and slurmdbd, so that ``sacct`` works); leaving the block stops them."""
 
     partition = "debug"
 
-    def __init__(self, gpus: int = 2, startup_timeout: float = 60.0):
+    def __init__(self, gpus: int = 2, startup_timeout: float = 60.0, accounting: bool = False):
         self.gpus = gpus
+        self.accounting = accounting
         self.startup_timeout = startup_timeout
         self.root: Path | None = None
         self.started: dict[str, Path] = {}  # daemon -> its PID file
@@ -124,6 +128,8 @@ class SlurmCluster:
         shim.chmod(0o755)
         self._start_munge()
         self._write_config()
+        if self.accounting:
+            self._start_accounting()
         self._run_daemon("slurmctld", [_sbin("slurmctld"), "-f", str(self.conf)])
         self._run_daemon("slurmd", [_sbin("slurmd"), "-f", str(self.conf)])
         self._wait_idle()
@@ -148,6 +154,92 @@ class SlurmCluster:
         ]
         # munged refuses to run as root; run it as the munge user, as Debian's unit does.
         self._run_daemon("munged", ["runuser", "-u", "munge", "--", *cmd], pid_file=pid_file)
+
+    def _start_accounting(self) -> None:
+        """A MariaDB server on its own data folder, socket and port, and slurmdbd storing into it."""
+        data, sock, run = self.root / "mysql", self.root / "run/mysqld.sock", self.root / "run"
+        subprocess.run(
+            ["mariadb-install-db", f"--datadir={data}", "--user=root", "--auth-root-authentication-method=normal"],
+            check=True,
+            capture_output=True,
+        )
+        db_port = free_port()
+        pid_file = run / "mariadbd.pid"
+        self.started["mariadbd"] = pid_file
+        subprocess.Popen(
+            [
+                _sbin("mariadbd"),
+                "--no-defaults",
+                f"--datadir={data}",
+                f"--socket={sock}",
+                f"--port={db_port}",
+                "--bind-address=127.0.0.1",
+                f"--pid-file={pid_file}",
+                f"--log-error={self.root / 'log/mariadbd.log'}",
+                "--user=root",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        sql = (
+            "CREATE DATABASE slurm_acct_db; "
+            f"CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY '{DB_PASSWORD}'; "
+            "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';"
+        )
+        self._retry(["mariadb", "--no-defaults", f"--socket={sock}", "-uroot", "-e", sql], "mariadbd")
+        dbd_port = free_port()
+        dbd_conf = self.root / "etc/slurmdbd.conf"  # slurmdbd reads it beside SLURM_CONF's file
+        dbd_conf.write_text(
+            f"""AuthType=auth/munge
+AuthInfo=socket={self.munge_socket}
+DbdHost=localhost
+DbdAddr=127.0.0.1
+DbdPort={dbd_port}
+SlurmUser=root
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort={db_port}
+StorageUser=slurm
+StoragePass={DB_PASSWORD}
+StorageLoc=slurm_acct_db
+LogFile={self.root / "log/slurmdbd.log"}
+PidFile={run / "slurmdbd.pid"}
+"""
+        )
+        dbd_conf.chmod(0o600)  # slurmdbd refuses a readable one
+        with self.conf.open("a") as conf:
+            conf.write(
+                "AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageHost=127.0.0.1\n"
+                f"AccountingStoragePort={dbd_port}\nAccountingStoragePass={self.munge_socket}\n"
+                "AccountingStorageTRES=gres/gpu\nJobAcctGatherType=jobacct_gather/linux\n"
+            )
+        self._run_daemon("slurmdbd", [_sbin("slurmdbd")])
+        self._retry(["sacctmgr", "-i", "add", "cluster", "faltest"], "slurmdbd")
+
+    def _retry(self, cmd: list[str], daemon: str) -> None:
+        """Run ``cmd`` until it succeeds (its daemon is still starting), for up to the start-up timeout."""
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True)
+            if proc.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{' '.join(cmd[:2])} failed: {proc.stderr}{self.log(daemon)[-2000:]}")
+            time.sleep(0.5)
+
+    def steps(self, job_id: str) -> list[dict[str, str]]:
+        """``sacct``'s records of a job and its steps (needs ``accounting``)."""
+        fields = "JobID,JobName,State,Start,End,AllocTRES"
+        proc = subprocess.run(
+            ["sacct", "-j", job_id, "--parsable2", f"--format={fields}"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        lines = proc.stdout.strip().splitlines()
+        return [dict(zip(lines[0].split("|"), line.split("|"))) for line in lines[1:]]
 
     def _write_config(self) -> None:
         node = socket.gethostname().split(".")[0]
@@ -190,16 +282,17 @@ SelectTypeParameters=CR_Core_Memory
 ReturnToService=2
 MinJobAge=300
 DefMemPerCPU=1000
-AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/filetxt
 JobCompLoc={r}/log/jobcomp.log
-JobAcctGatherType=jobacct_gather/none
 MailProg=/bin/true
 GresTypes=gpu
 NodeName={node} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={mem_mb} {gres} State=UNKNOWN
 PartitionName={self.partition} Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """
         )
+        if not self.accounting:  # _start_accounting appends its own
+            with self.conf.open("a") as conf:
+                conf.write("AccountingStorageType=accounting_storage/none\nJobAcctGatherType=jobacct_gather/none\n")
         # gres/gpu needs File= lines: count-only GPUs are dropped and the node goes INVAL.
         (self.root / "etc/gres.conf").write_text(
             "AutoDetect=off\n" + "".join(f"NodeName={node} Name=gpu File={d}\n" for d in devices)

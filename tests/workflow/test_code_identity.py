@@ -329,3 +329,49 @@ def test_each_contributing_recipe_adds_one_module_that_reruns_nothing(finished, 
         config_path.write_text(config_text)
         for path, text in docs.items():
             path.write_text(text)
+
+
+def _train_benchmark(project: Path, wildcards: tuple) -> Path:
+    w = dict(wildcards)
+    return (
+        project / f"logs/{w['study']}/benchmarks/train/{w['setting']}/seed{w['seed']}/{w['arm']}/cycle{w['cycle']}.tsv"
+    )
+
+
+def _shape(job: dict) -> tuple:
+    return tuple((k, v) for k, v in job["wildcards"] if k != "seed")
+
+
+def test_requests_follow_the_studys_benchmark_files_and_editing_them_plans_nothing(finished):
+    """A training job asks for what its shape's finished jobs took (their benchmark files: every seed of
+    the same setting, arm and cycle), else for the model; the files are resources, not params: editing
+    them reruns nothing."""
+    from fal.plan.requests import measured_request, same_shape
+
+    files = sorted((finished / "logs/tiny/benchmarks/train").rglob("*.tsv"))
+    originals = {path: path.read_bytes() for path in files}
+    header = originals[files[0]].decode().splitlines()[0]
+    try:
+        forced = [job for job in dry_run_jobs(finished, "--forceall") if job["rule"].startswith("train")]
+        for job in forced:  # what the finished run's own files support
+            own = _train_benchmark(finished, job["wildcards"])
+            request = measured_request(same_shape(str(own), dict(job["wildcards"])["seed"]))
+            assert int(job["resources"]["runtime"]) == request.minutes < 10, (job["wildcards"], job["resources"])
+        hour, empty = _shape(forced[0]), _shape(forced[-1])
+        assert hour != empty
+        for job in forced:
+            path = _train_benchmark(finished, job["wildcards"])
+            if _shape(job) == hour:  # every seed of this shape took an hour and 5 GB
+                path.write_text(header + "\n3600.0\t1:00:00\t5000.0" + "\t0" * 7 + "\n")
+            if _shape(job) == empty:  # no measurement left: the model
+                path.write_text(header + "\n")
+        replanned = [job for job in dry_run_jobs(finished, "--forceall") if job["rule"].startswith("train")]
+        for job in replanned:
+            if _shape(job) == hour:
+                assert (job["resources"]["runtime"], job["resources"]["mem_mb"]) == ("95", "7500")  # ×1.5 + 5 min; ×1.5
+            if _shape(job) == empty:
+                assert int(job["resources"]["runtime"]) >= 10  # the model: 10 minutes and up
+        assert dry_run_jobs(finished) == []  # new requests, no rerun
+    finally:
+        for path, data in originals.items():
+            path.write_bytes(data)

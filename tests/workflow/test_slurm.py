@@ -1,8 +1,10 @@
-"""The SLURM profile end to end on a real single-node cluster (Debian's slurm-wlm and munge).
+"""The SLURM profile end to end on a real single-node cluster (Debian's slurm-wlm, munge, and slurmdbd
+with MariaDB for ``sacct``).
 
 A tiny study runs once locally and once through ``--profile profiles/slurm`` (sbatch, the
-plugin's srun job step, squeue status checks, grouped short jobs, ``--gpus=1`` on fake GPUs); its
-results must be identical. Skipped, with the reason, where a cluster cannot be started (not root,
+plugin's srun job steps, squeue status checks, grouped short jobs, GPU jobs packed K runs' cycle per
+allocation, ``--gpus=1`` on fake GPUs); its results must be identical. The packed allocation's jobs
+are its job steps in ``sacct``. Skipped, with the reason, where a cluster cannot be started (not root,
 packages not installable). The daemons run from a temporary folder and are stopped by their PIDs.
 """
 
@@ -32,7 +34,7 @@ def cluster(fmnist_arrays):
     reason = unavailable_reason()
     if reason:
         pytest.skip(f"no SLURM cluster: {reason}")
-    with SlurmCluster() as running:
+    with SlurmCluster(accounting=True) as running:
         pids = {name: int(path.read_text()) for name, path in running.started.items()}
         yield running
         stopped = running.stop()
@@ -62,6 +64,22 @@ def minutes(slurm_time: str) -> int:
     days, _, hms = slurm_time.rpartition("-")
     h, m, s = (int(x) for x in hms.split(":"))
     return (int(days or 0) * 24 + h) * 60 + m + (s > 0)
+
+
+def printed_requests(log: str) -> dict[tuple[str, str], tuple[int, int]]:
+    """(rule, wildcards) → (mem_mb, runtime) of every job a SLURM log printed (the group's Snakemake and
+    each job step's print the same job: one entry)."""
+    requests, rule, wildcards = {}, "", ""
+    for line in log.splitlines():
+        stripped = line.strip()
+        if re.match(r"^(local)?rule \w+:$", stripped):
+            rule, wildcards = stripped.split()[-1].rstrip(":"), ""
+        elif stripped.startswith("wildcards:"):
+            wildcards = stripped
+        elif stripped.startswith("resources:") and rule:
+            values = dict(item.strip().split("=", 1) for item in stripped.split(":", 1)[1].split(","))
+            requests[(rule, wildcards)] = (int(values["mem_mb"]), int(values["runtime"]))
+    return requests
 
 
 def test_tiny_study_through_the_slurm_profile_equals_the_local_run(cluster, tmp_path):
@@ -108,31 +126,35 @@ def test_tiny_study_through_the_slurm_profile_equals_the_local_run(cluster, tmp_
     differing = [f for f in files if not same_result(local / f, remote / f)]
     assert not differing, f"differ between the local and the SLURM run: {differing}"
 
-    # Every job went through SLURM and succeeded: 1 setup group, 3 train, 2 query, 1 summary group.
-    # The plugin names logs .snakemake/slurm_logs/<rule_X or group_X...>/<wildcards>/<jobid>.log.
+    # Every job went through SLURM and succeeded, packed: the setup group, cycle 1's shared training,
+    # one submission with both runs' cycle-2 query and training (K = 4 runs per GPU allocation), the
+    # summary group. The plugin names logs .snakemake/slurm_logs/group_<group>_<rules>/<jobid>.log.
     jobs = cluster.jobs()
     assert [j["JobState"] for j in jobs] == ["COMPLETED"] * len(jobs), jobs
-    kinds = {}
+    submitted = {}
     for job in jobs:
         log = Path(job["StdOut"])
         assert log.is_relative_to(remote / ".snakemake/slurm_logs"), log
-        kind = log.relative_to(remote / ".snakemake/slurm_logs").parts[0]
-        kinds[kind] = kinds.get(kind, 0) + 1
-        # GPU rules ask for one GPU (--gpus=1), the others for none; --time and --mem are the
-        # runtime and mem_mb the job step printed for the rule
-        wants_gpu = kind in ("rule_train", "rule_query")
-        assert (job.get("TresPerJob") == "gres:gpu:1") == wants_gpu, (kind, job.get("TresPerJob"))
-        if kind.startswith("rule_"):
-            printed = re.search(r"resources: .*?mem_mb=(\d+).*?runtime=(\d+)", log.read_text())
-            assert printed, log.read_text()[-2000:]
-            assert job["MinMemoryNode"] == f"{printed.group(1)}M"
-            assert minutes(job["TimeLimit"]) == int(printed.group(2))
-    assert {k.split("_")[0] + "_" + k.split("_")[1]: n for k, n in kinds.items()} == {
-        "group_setup": 1,
-        "rule_train": 3,
-        "rule_query": 2,
-        "group_summary": 1,
-    }, kinds
+        submitted[log.relative_to(remote / ".snakemake/slurm_logs").parts[0]] = job
+    gpu_groups = sorted(kind for kind in submitted if kind.startswith("group_gpu_cycle"))
+    assert gpu_groups == ["group_gpu_cycle1_train", "group_gpu_cycle2_query_train"], sorted(submitted)
+    assert len(submitted) == 4 and {kind.split("_")[1] for kind in submitted} == {"gpu", "setup", "summary"}
+    for kind, job in submitted.items():  # one GPU per packed allocation, none for the others
+        assert (job.get("TresPerJob") == "gres:gpu:1") == (kind in gpu_groups), (kind, job.get("TresPerJob"))
+
+    # The packed allocation: its four jobs ran as job steps inside it (sacct), one after another
+    # (today's plugin), and it asked for their runtimes added up and the largest memory, as printed.
+    packed = submitted["group_gpu_cycle2_query_train"]
+    records = cluster.steps(packed["JobId"])
+    steps = [s for s in records if "." in s["JobID"] and s["JobID"].split(".")[1].isdigit()]  # not the batch step
+    assert len(steps) == 4 and all(s["State"] == "COMPLETED" for s in steps), steps
+    assert "gres/gpu=1" in records[0]["AllocTRES"]  # the allocation: one GPU
+    ends = sorted((s["Start"], s["End"]) for s in steps)
+    assert all(end <= start for (_, end), (start, _) in zip(ends, ends[1:]))  # one after another
+    members = printed_requests(Path(packed["StdOut"]).read_text())
+    assert len(members) == 4, Path(packed["StdOut"]).read_text()[-3000:]
+    assert minutes(packed["TimeLimit"]) == sum(runtime for _, runtime in members.values())
+    assert packed["MinMemoryNode"] == f"{max(mem for mem, _ in members.values())}M"
     # nothing left to do, for the local executor too
     assert snakemake(remote, "-n", "all").stdout.count("rule ") == 0
 

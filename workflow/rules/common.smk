@@ -59,7 +59,7 @@ from fal.plan import params as job_params  # noqa: E402
 from fal.plan.captions import describe_study  # noqa: E402
 from fal.plan.catalog import ALGORITHMS, DATASETS, FIGURES, METHODS, SOURCES, TABLES, check_catalog  # noqa: E402
 from fal.plan.checks import training_images  # noqa: E402
-from fal.plan.cost import PlannedJob, plan_summary  # noqa: E402
+from fal.plan.cost import PlannedJob, Submission, plan_summary, submissions_summary  # noqa: E402
 from fal.plan.study import resolve_studies, with_overrides_noted  # noqa: E402
 
 CODE_FACTS = SourceFacts(Path(".snakemake/fal-code-hash.json"))
@@ -205,8 +205,50 @@ def planned_jobs():
         resources = job.resources
         study = job.wildcards_dict.get("study") or report_study(job.wildcards_dict.get("path", ""))
         minutes = float(resources.get("runtime", 0) or 0)
-        jobs.append(PlannedJob(study, job.rule.name, bool(resources.get("gpu", 0)), minutes, int(job.threads or 1)))
+        gpu = bool(resources.get("gpu", 0))
+        # GPU jobs request what their shape took where measured (resources.smk)
+        seed = job.wildcards_dict.get("seed")
+        measured = gpu and bool(job.benchmark) and measured_request(same_shape(str(job.benchmark), seed)) is not None
+        jobs.append(PlannedJob(study, job.rule.name, gpu, minutes, int(job.threads or 1), measured))
     return jobs
+
+
+def submitted_group_resources(group):
+    """What a group job asks the cluster for. A dry run's own figure is the local executor's (it adds up
+    the GPUs and memory of jobs that run one after another); a submitted group takes its widest layer's
+    and adds up the layers' runtimes, as Snakemake computes it for the executor plugin."""
+    from snakemake.resources import GroupResources
+
+    return GroupResources.basic_layered(
+        toposorted_jobs=group.toposorted,
+        constraints=workflow.global_resources,
+        run_local=False,
+        additive_resources=["runtime"],
+        sortby=["runtime"],
+    )
+
+
+def planned_submissions():
+    """The cluster submissions of this run's plan: each group job (the profile's ``groups``) once, each
+    other job alone, local rules none; empty when no job is grouped (a local run)."""
+    dag = workflow.dag
+    jobs = list(dag.needrun_jobs(exclude_finished=False))
+    if not any(dag.get_job_group(job) for job in jobs):
+        return []
+    seen, submissions = set(), []
+    for job in jobs:
+        if job.rule.norun or job.rule.name in workflow._localrules:  # runs where Snakemake runs
+            continue
+        group = dag.get_job_group(job)
+        unit = group if group is not None else job
+        if id(unit) in seen:
+            continue
+        seen.add(id(unit))
+        resources = submitted_group_resources(group) if group is not None else job.resources
+        members = len(list(group.jobs)) if group is not None else 1
+        gpus = int(resources.get("gpu", 0) or 0)
+        submissions.append(Submission(gpus, float(resources.get("runtime", 0) or 0), members))
+    return submissions
 
 
 def report_study(path):
@@ -221,14 +263,14 @@ def log_plan_summary():
     """Jobs per rule and study, and the GPU- and CPU-hours they request, with a warning when large."""
     jobs = planned_jobs()
     if jobs:
-        for line in plan_summary(jobs):
+        for line in plan_summary(jobs) + submissions_summary(planned_submissions()):
             print(line, file=sys.stderr)
 
 
 def start_run():
     """A real run, before its first job: say what the plan costs, move the damaged results it rebuilds
     aside (nothing is deleted) and keep the planning caches."""
-    for line in plan_summary(planned_jobs()):
+    for line in plan_summary(planned_jobs()) + submissions_summary(planned_submissions()):
         logger.info(line)
     rebuilt = {output for job in workflow.dag.needrun_jobs() for output in job.output}
     moving = {path: why for path, why in DAMAGED.items() if path in rebuilt}
@@ -246,6 +288,10 @@ LOG_ROOT = config["paths"].get("logs", "logs")
 """Logs and benchmark timings, apart from the results (which are byte-reproducible; these are not)."""
 LOGS = f"{LOG_ROOT}/{{study}}"
 BENCH = f"{LOG_ROOT}/{{study}}/benchmarks"
+TRAIN_BENCHMARK = f"{BENCH}/train/{{setting}}/seed{{seed}}/{{arm}}/cycle{{cycle}}.tsv"
+QUERY_BENCHMARK = f"{BENCH}/query/{{setting}}/seed{{seed}}/{{strategy}}/cycle{{cycle}}.tsv"
+"""The GPU rules' benchmark files: what their jobs took, and what later jobs of the same shape request
+(workflow/rules/resources.smk)."""
 STRATEGY_NAMES = sorted({s.name for study in STUDIES.values() for s in study.strategies})
 # Arms whose training also writes every client's last-round model (§5.3): the strategies whose queries
 # read them, and the shared cycle 1 ("init") of the studies that have such a strategy.

@@ -11,12 +11,12 @@ rule query:
     log:
         f"{LOGS}/query/{{setting}}/seed{{seed}}/{{strategy}}/cycle{{cycle}}.log",
     benchmark:
-        f"{BENCH}/query/{{setting}}/seed{{seed}}/{{strategy}}/cycle{{cycle}}.tsv"
+        QUERY_BENCHMARK
     conda:
         "../../envs/fal.yaml"
     threads: RUNTIME.threads
     resources:
-        mem_mb=gpu_job_mem_mb,
+        mem_mb=query_mem_mb,
         runtime=query_runtime,
         gpu=1,
     params:

@@ -1,9 +1,13 @@
 # Cluster resources: what a job asks a scheduler for (SLURM: --time, --mem, --gpus; the workstation
 # profile: `gpu` slots). Local runs without --resources ignore them, and none is a param, so changing
-# them reruns nothing and changes no result. Estimates are generous for one GPU; a job that runs out of
-# time or memory is retried (the profiles' `retries`) with `attempt` times as much, and a retried
-# training job resumes from its last round checkpoint.
+# them reruns nothing and changes no result. Training and query jobs request what the study's finished
+# jobs of the same shape took (their benchmark files: fal/plan/requests.py) and, where none has finished,
+# the model below, which is generous for one GPU. A job that runs out of time or memory is retried (the
+# profiles' `retries`) with `attempt` times as much, and a retried training job resumes from its last
+# round checkpoint.
 import math
+
+from fal.plan.requests import measured_request, same_shape
 
 GPU_IMAGE_PASSES_PER_MINUTE = 300_000
 """Images through the 4-conv CNN (forward and backward) per minute that runtimes are budgeted for:
@@ -34,8 +38,20 @@ def evaluation_images(wildcards):
     return SOURCES[source].num_test
 
 
+def measured_shape(benchmark, wildcards):
+    """The request that the study's finished jobs of this job's shape support (``benchmark``: the rule's
+    benchmark file pattern; the shape: every seed of the same setting, arm or strategy and cycle), or
+    None (fal/plan/requests.py)."""
+    own = benchmark.format(**dict(wildcards.items()))
+    return measured_request(same_shape(own, wildcards.seed))
+
+
 def train_runtime(wildcards, attempt):
-    """Minutes for one AL cycle: grows with rounds, local epochs and the cycle's labelled set."""
+    """Minutes for one AL cycle: what its shape took where measured; otherwise grows with rounds, local
+    epochs and the cycle's labelled set."""
+    measured = measured_shape(TRAIN_BENCHMARK, wildcards)
+    if measured is not None:
+        return attempt * measured.minutes
     protocol = protocol_of(wildcards)
     passes = protocol.rounds * (
         protocol.local_epochs * labelled_images(wildcards, int(wildcards.cycle)) + evaluation_images(wildcards)
@@ -44,8 +60,12 @@ def train_runtime(wildcards, attempt):
 
 
 def query_runtime(wildcards, attempt):
-    """Minutes for one query: scoring the training pool a few times, plus local-only models
-    (Entropy-L, FairFAL) trained from scratch on the previous cycle's labelled set."""
+    """Minutes for one query: what its shape took where measured; otherwise scoring the training pool a
+    few times, plus local-only models (Entropy-L, FairFAL) trained from scratch on the previous cycle's
+    labelled set."""
+    measured = measured_shape(QUERY_BENCHMARK, wildcards)
+    if measured is not None:
+        return attempt * measured.minutes
     local = protocol_of(wildcards).local_model
     previous = labelled_images(wildcards, int(wildcards.cycle) - 1)
     passes = 4 * training_images(setting_of(wildcards)) + local.epochs * previous
@@ -55,6 +75,22 @@ def query_runtime(wildcards, attempt):
 def gpu_job_mem_mb(wildcards, attempt):
     """Host memory of a training/query job: torch with CUDA (~4 GB) plus the dataset several times."""
     return attempt * (6000 + 8 * source_megabytes(source_of(wildcards)))
+
+
+def train_mem_mb(wildcards, attempt):
+    """What the shape's finished jobs peaked at, with a margin, where measured; otherwise the model."""
+    measured = measured_shape(TRAIN_BENCHMARK, wildcards)
+    if measured is not None and measured.mem_mb is not None:
+        return attempt * measured.mem_mb
+    return gpu_job_mem_mb(wildcards, attempt)
+
+
+def query_mem_mb(wildcards, attempt):
+    """What the shape's finished jobs peaked at, with a margin, where measured; otherwise the model."""
+    measured = measured_shape(QUERY_BENCHMARK, wildcards)
+    if measured is not None and measured.mem_mb is not None:
+        return attempt * measured.mem_mb
+    return gpu_job_mem_mb(wildcards, attempt)
 
 
 def data_job_mem_mb(wildcards, attempt):

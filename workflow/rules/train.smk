@@ -18,14 +18,14 @@ rule train:
     log:
         f"{LOGS}/train/{{setting}}/seed{{seed}}/{{arm}}/cycle{{cycle}}.log",
     benchmark:
-        f"{BENCH}/train/{{setting}}/seed{{seed}}/{{arm}}/cycle{{cycle}}.tsv"
+        TRAIN_BENCHMARK
     wildcard_constraints:
         arm=alternatives(PLAIN_ARMS),
     conda:
         "../../envs/fal.yaml"
     threads: RUNTIME.threads
     resources:
-        mem_mb=gpu_job_mem_mb,
+        mem_mb=train_mem_mb,
         runtime=train_runtime,
         gpu=1,
     params:

@@ -77,20 +77,21 @@ def gpu_job_mem_mb(wildcards, attempt):
     return attempt * (6000 + 8 * source_megabytes(source_of(wildcards)))
 
 
-def train_mem_mb(wildcards, attempt):
-    """What the shape's finished jobs peaked at, with a margin, where measured; otherwise the model."""
-    measured = measured_shape(TRAIN_BENCHMARK, wildcards)
-    if measured is not None and measured.mem_mb is not None:
-        return attempt * measured.mem_mb
-    return gpu_job_mem_mb(wildcards, attempt)
+def measured_mem_mb(benchmark):
+    """A rule's mem_mb: what its shape's finished jobs peaked at, with a margin, where measured;
+    otherwise the model (``gpu_job_mem_mb``)."""
+
+    def mem_mb(wildcards, attempt):
+        measured = measured_shape(benchmark, wildcards)
+        if measured is not None and measured.mem_mb is not None:
+            return attempt * measured.mem_mb
+        return gpu_job_mem_mb(wildcards, attempt)
+
+    return mem_mb
 
 
-def query_mem_mb(wildcards, attempt):
-    """What the shape's finished jobs peaked at, with a margin, where measured; otherwise the model."""
-    measured = measured_shape(QUERY_BENCHMARK, wildcards)
-    if measured is not None and measured.mem_mb is not None:
-        return attempt * measured.mem_mb
-    return gpu_job_mem_mb(wildcards, attempt)
+train_mem_mb = measured_mem_mb(TRAIN_BENCHMARK)
+query_mem_mb = measured_mem_mb(QUERY_BENCHMARK)
 
 
 def data_job_mem_mb(wildcards, attempt):
